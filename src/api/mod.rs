@@ -1,0 +1,151 @@
+//! The HTTP layer: routes, state, and the conversion of everything into
+//! JSON, GeoJSON or problem+json.
+
+pub mod auth;
+pub mod body;
+pub mod observations;
+pub mod ogc;
+pub mod openapi;
+pub mod problem;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::trace::TraceLayer;
+
+use crate::domain::observation::ValidationRules;
+use crate::domain::vocabulary::VocabularyDocument;
+use crate::index::SpatialIndex;
+use crate::service::Observations;
+use crate::store::{Store, StoreError};
+use auth::TokenCache;
+use problem::Problem;
+
+/// Settings the HTTP layer needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The URL clients reach this service at, for links; `None`: from `Host`.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How long a verified token is trusted before the store is asked again.
+    pub token_cache: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            public_url: None,
+            max_body_bytes: 64 * 1024,
+            token_cache: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything handlers share. A handler asks for just the part it needs.
+#[derive(Clone, Debug, FromRef)]
+pub struct AppState {
+    /// The source of truth.
+    pub store: Store,
+    /// The derived spatial index.
+    pub index: Arc<SpatialIndex>,
+    /// Observation workflows.
+    pub observations: Observations,
+    /// Verified tokens.
+    pub tokens: TokenCache,
+    /// HTTP settings.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Builds the state over a migrated store: loads the index from it.
+    pub async fn load(
+        store: Store,
+        rules: ValidationRules,
+        settings: Settings,
+    ) -> Result<AppState, StoreError> {
+        let index = Arc::new(SpatialIndex::load(&store).await?);
+        Ok(AppState {
+            observations: Observations::new(store.clone(), index.clone(), rules),
+            tokens: TokenCache::new(settings.token_cache),
+            settings: Arc::new(settings),
+            store,
+            index,
+        })
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(store): State<Store>) -> Result<Json<serde_json::Value>, Problem> {
+    store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "store not reachable");
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "The store is not reachable",
+        )
+    })?;
+    Ok(Json(serde_json::json!({ "status": "ready" })))
+}
+
+async fn vocabulary() -> Json<VocabularyDocument> {
+    Json(VocabularyDocument::build())
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found().detail("no such endpoint")
+}
+
+/// The application: every route, with tracing, panic safety, compression
+/// and the body limit.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.settings.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/vocabulary", get(vocabulary))
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/observations", post(observations::create))
+        .route(
+            "/api/observations/{id}",
+            get(observations::read).patch(observations::edit),
+        )
+        .route(
+            "/api/observations/{id}/withdraw",
+            post(observations::withdraw),
+        )
+        .route("/api/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/tokens/{id}", delete(tokens::revoke))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/api", get(openapi::document))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{collection}", get(ogc::collection))
+        .route("/ogc/collections/observations/items", get(ogc::items))
+        .route("/ogc/collections/observations/items/{id}", get(ogc::item))
+        .fallback(not_found)
+        .layer(
+            ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http())
+                .layer(CatchPanicLayer::custom(|_| {
+                    axum::response::IntoResponse::into_response(Problem::internal())
+                }))
+                // Fastest gzip level: layers are big and repetitive, so it
+                // still shrinks them several-fold at little CPU cost.
+                .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,212 @@
+//! The OpenAPI 3.0 document, linked from the OGC landing page as
+//! `service-desc`. Enumerations come from the vocabulary, so the document
+//! cannot drift from what the server accepts.
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::ogc::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::domain::vocabulary::{
+    Category, DayKind, Handling, Indicator, InformationAssessment, Role, Sensitivity, SettingType,
+    Severity, SourceReliability, Status, TimeBand,
+};
+
+fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Value {
+    Value::Array(all.iter().map(|&t| Value::from(code(t))).collect())
+}
+
+fn csv_param(name: &str, description: &str, values: Value) -> Value {
+    json!({
+        "name": name, "in": "query", "required": false, "style": "form", "explode": false,
+        "description": description,
+        "schema": { "type": "array", "items": { "type": "string", "enum": values } }
+    })
+}
+
+fn problem_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+    })
+}
+
+/// Builds the document.
+pub fn build() -> Value {
+    let enum_of = |values: Value| json!({ "type": "string", "enum": values });
+    let observation_fields = json!({
+        "longitude": { "type": "number", "minimum": -180, "maximum": 180 },
+        "latitude": { "type": "number", "minimum": -90, "maximum": 90 },
+        "extent": { "type": "object", "nullable": true, "description": "GeoJSON LineString (route) or Polygon (area)" },
+        "observed_at": { "type": "string", "format": "date-time" },
+        "category": enum_of(codes(Category::ALL, Category::code)),
+        "indicators": { "type": "array", "items": enum_of(codes(Indicator::ALL, Indicator::code)) },
+        "setting": enum_of(codes(SettingType::ALL, SettingType::code)),
+        "place_id": { "type": "integer", "nullable": true },
+        "description": { "type": "string", "maxLength": 2000 },
+        "severity": enum_of(codes(Severity::ALL, Severity::code)),
+        "grading": {
+            "type": "object", "additionalProperties": false,
+            "required": ["source", "information", "handling"],
+            "properties": {
+                "source": enum_of(codes(SourceReliability::ALL, SourceReliability::code)),
+                "information": enum_of(codes(InformationAssessment::ALL, InformationAssessment::code)),
+                "handling": enum_of(codes(Handling::ALL, Handling::code))
+            }
+        },
+        "sensitivity": enum_of(codes(Sensitivity::ALL, Sensitivity::code)),
+        "case_reference": { "type": "string", "maxLength": 64, "nullable": true }
+    });
+    let mut patch_fields = observation_fields.clone();
+    if let Some(map) = patch_fields.as_object_mut() {
+        map.insert("status".into(), enum_of(codes(Status::ALL, Status::code)));
+    }
+    let id_param =
+        json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } });
+    let secured = json!([{ "bearerAuth": [] }]);
+    let json_body = |schema: &str| {
+        json!({
+            "required": true,
+            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+        })
+    };
+    let observation_response = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Observation" } } }
+        })
+    };
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "safetymap",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Neighbourhood safety mapping for contextual safeguarding: OGC API – Features layers and a JSON API for writes. Errors are application/problem+json with a stable `code`."
+        },
+        "servers": [{ "url": "/" }],
+        "components": {
+            "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "code"],
+                    "properties": {
+                        "type": { "type": "string" }, "title": { "type": "string" },
+                        "status": { "type": "integer" }, "code": { "type": "string" },
+                        "field": { "type": "string" }, "detail": { "type": "string" },
+                        "errors": { "type": "array", "items": { "type": "object", "properties": {
+                            "field": { "type": "string" }, "code": { "type": "string" }, "message": { "type": "string" } } } }
+                    }
+                },
+                "ObservationInput": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["longitude", "latitude", "observed_at", "category", "setting", "severity"],
+                    "properties": observation_fields
+                },
+                "ObservationPatch": {
+                    "type": "object", "additionalProperties": false,
+                    "description": "JSON merge patch: absent fields stay; null clears extent, place_id, case_reference",
+                    "properties": patch_fields
+                },
+                "Observation": { "type": "object", "description": "The full record with `history`" },
+                "Withdrawal": {
+                    "type": "object", "additionalProperties": false, "required": ["reason"],
+                    "properties": { "reason": { "type": "string", "maxLength": 500 } }
+                },
+                "NewToken": {
+                    "type": "object", "additionalProperties": false, "required": ["name", "role", "agency"],
+                    "properties": {
+                        "name": { "type": "string" }, "agency": { "type": "string" },
+                        "role": enum_of(codes(Role::ALL, Role::code)),
+                        "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650 }
+                    }
+                }
+            }
+        },
+        "paths": {
+            "/ogc": { "get": { "summary": "Landing page", "responses": { "200": { "description": "Links to the API definition, conformance and collections" } } } },
+            "/ogc/conformance": { "get": { "summary": "Conformance classes", "responses": { "200": { "description": "conformsTo" } } } },
+            "/ogc/api": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.0" } } } },
+            "/ogc/collections": { "get": { "summary": "Collections", "responses": { "200": { "description": "The collections" } } } },
+            "/ogc/collections/{collectionId}": { "get": {
+                "summary": "One collection",
+                "parameters": [{ "name": "collectionId", "in": "path", "required": true, "schema": { "type": "string", "enum": ["observations"] } }],
+                "responses": { "200": { "description": "The collection" }, "404": problem_response("No such collection") } } },
+            "/ogc/collections/observations/items": { "get": {
+                "summary": "Observations as GeoJSON, at the precision your role allows; no free text",
+                "security": secured,
+                "parameters": [
+                    { "name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
+                      "schema": { "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } } },
+                    { "name": "datetime", "in": "query", "required": false, "schema": { "type": "string" },
+                      "description": "An instant, a date, or an interval start/end with .. for an open end" },
+                    { "name": "limit", "in": "query", "required": false,
+                      "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } },
+                    { "name": "cursor", "in": "query", "required": false, "schema": { "type": "integer" },
+                      "description": "Set by next links" },
+                    csv_param("category", "Any of these categories", codes(Category::ALL, Category::code)),
+                    csv_param("setting", "Any of these settings", codes(SettingType::ALL, SettingType::code)),
+                    csv_param("severity", "Any of these severities", codes(Severity::ALL, Severity::code)),
+                    csv_param("status", "Any of these statuses", codes(Status::ALL, Status::code)),
+                    csv_param("sensitivity", "Any of these sensitivities", codes(Sensitivity::ALL, Sensitivity::code)),
+                    { "name": "agency", "in": "query", "required": false, "style": "form", "explode": false,
+                      "schema": { "type": "array", "items": { "type": "string" } } },
+                    csv_param("timeband", "Recurring bands of the day, UK local time", codes(TimeBand::ALL, TimeBand::code)),
+                    csv_param("days", "Weekday or weekend, UK local time", codes(DayKind::ALL, DayKind::code))
+                ],
+                "responses": {
+                    "200": { "description": "A FeatureCollection with numberMatched, numberReturned and next links",
+                             "content": { "application/geo+json": { "schema": { "type": "object" } } } },
+                    "400": problem_response("A parameter is unknown or invalid"),
+                    "401": problem_response("No or invalid token")
+                } } },
+            "/ogc/collections/observations/items/{id}": { "get": {
+                "summary": "One observation's full record as a GeoJSON Feature",
+                "security": secured, "parameters": [id_param],
+                "responses": { "200": { "description": "The Feature", "content": { "application/geo+json": { "schema": { "type": "object" } } } },
+                               "404": problem_response("Not found, or not visible to you") } } },
+            "/api/vocabulary": { "get": { "summary": "Every controlled list, with English and Welsh labels",
+                "responses": { "200": { "description": "The vocabulary" } } } },
+            "/api/observations": { "post": {
+                "summary": "Log an observation (JSON, or a GeoJSON Feature with a Point geometry)",
+                "security": secured,
+                "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 200 },
+                                 "description": "A retry with the same key returns the first result and writes nothing" }],
+                "requestBody": json_body("ObservationInput"),
+                "responses": { "201": observation_response("Recorded"),
+                               "400": problem_response("Malformed JSON"),
+                               "413": problem_response("Body too large"),
+                               "415": problem_response("Not JSON"),
+                               "422": problem_response("Invalid fields; nothing written") } } },
+            "/api/observations/{id}": {
+                "get": { "summary": "The full record with its history", "security": secured, "parameters": [id_param],
+                         "responses": { "200": observation_response("The record"), "404": problem_response("Not found, or not visible to you") } },
+                "patch": { "summary": "Edit (JSON merge patch); history keeps the change", "security": secured, "parameters": [id_param],
+                           "requestBody": json_body("ObservationPatch"),
+                           "responses": { "200": observation_response("The edited record"), "409": problem_response("Changed meanwhile, or withdrawn"),
+                                          "422": problem_response("Invalid fields; nothing written") } } },
+            "/api/observations/{id}/withdraw": { "post": {
+                "summary": "Withdraw with a reason (soft delete)", "security": secured, "parameters": [id_param],
+                "requestBody": json_body("Withdrawal"),
+                "responses": { "200": observation_response("The withdrawn record"), "409": problem_response("Already withdrawn") } } },
+            "/api/tokens": {
+                "get": { "summary": "List tokens (administrators)", "security": secured, "responses": { "200": { "description": "Tokens, without secrets" } } },
+                "post": { "summary": "Create a token (administrators); the secret is shown once", "security": secured,
+                          "requestBody": json_body("NewToken"), "responses": { "201": { "description": "The token with its secret" } } } },
+            "/api/tokens/{id}": { "delete": { "summary": "Revoke a token at once (administrators)", "security": secured,
+                "parameters": [id_param], "responses": { "204": { "description": "Revoked" }, "404": problem_response("No live token") } } },
+            "/healthz": { "get": { "summary": "The process is up", "responses": { "200": { "description": "ok" } } } },
+            "/readyz": { "get": { "summary": "The store is reachable", "responses": { "200": { "description": "ready" }, "503": problem_response("Store unreachable") } } }
+        }
+    })
+}
+
+/// `GET /ogc/api` and `GET /api/openapi.json`.
+pub async fn document() -> Response {
+    let mut response = axum::Json(build()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"),
+    );
+    response
+}

@@ -1,0 +1,166 @@
+//! Errors as `application/problem+json` (RFC 9457), each with a stable
+//! machine-readable `code` and, where one field is at fault, its name.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::observation::FieldError;
+use crate::service::ServiceError;
+
+/// A problem response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:safetymap:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary, in English; clients translate by `code`.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Stable code for machines.
+    pub code: &'static str,
+    /// The first field at fault, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What went wrong in this case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Every field at fault.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    www_authenticate: bool,
+}
+
+impl Problem {
+    /// A problem with a status, code and title.
+    pub fn new(status: StatusCode, code: &'static str, title: impl Into<String>) -> Self {
+        Problem {
+            kind: format!("urn:safetymap:problem:{code}"),
+            title: title.into(),
+            status: status.as_u16(),
+            code,
+            field: None,
+            detail: None,
+            errors: Vec::new(),
+            www_authenticate: false,
+        }
+    }
+
+    /// Adds the field at fault.
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Adds detail.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// 422 for invalid fields: `code` and `field` come from the first error.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let first = errors.first().cloned();
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            first.as_ref().map_or("invalid-input", |e| e.code),
+            "The request has invalid fields",
+        );
+        if let Some(first) = first {
+            p.field = Some(first.field);
+            p.detail = Some(first.message);
+        }
+        p.errors = errors;
+        p
+    }
+
+    /// 400 for a bad query parameter.
+    pub fn bad_parameter(code: &'static str, name: &str, detail: impl Into<String>) -> Self {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            "A query parameter is invalid",
+        )
+        .field(name)
+        .detail(detail)
+    }
+
+    /// 401, asking for a bearer token.
+    pub fn unauthorized(code: &'static str, detail: &str) -> Self {
+        let mut p =
+            Problem::new(StatusCode::UNAUTHORIZED, code, "Authentication required").detail(detail);
+        p.www_authenticate = true;
+        p
+    }
+
+    /// 404.
+    pub fn not_found() -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+    }
+
+    /// 500; the cause is logged, never shown.
+    pub fn internal() -> Self {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Something went wrong on the server; it has been logged",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.www_authenticate {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"safetymap\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(errors) => Problem::invalid(errors),
+            ServiceError::NotFound => Problem::not_found(),
+            ServiceError::Forbidden => Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Your role does not allow this",
+            ),
+            ServiceError::Withdrawn => Problem::new(
+                StatusCode::CONFLICT,
+                "withdrawn",
+                "This observation has been withdrawn",
+            ),
+            ServiceError::Conflict => Problem::new(
+                StatusCode::CONFLICT,
+                "edit-conflict",
+                "The observation changed while you were editing it; reload and try again",
+            ),
+            ServiceError::IdempotencyKeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "This Idempotency-Key was already used for a different request",
+            )
+            .field("Idempotency-Key"),
+            ServiceError::Store(e) => {
+                // Store errors can quote SQL values; log them, never return them.
+                tracing::error!(error = %e, "store failure");
+                Problem::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! Project-made demo data: synthetic observations at public places in
+//! Newport (`fixtures/newport-places.json`), over every category. It invents
+//! no people: recorders are agency placeholders, descriptions speak of
+//! places, case references are obviously fake.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+
+use crate::domain::observation::{Grading, LonLat, ObservationDetails};
+use crate::domain::vocabulary::{
+    Category, Handling, Indicator, InformationAssessment, Sensitivity, SettingType, Severity,
+    SourceReliability, Status,
+};
+use crate::store::{NewPlace, Provenance, Store, StoreError};
+
+/// The places the demo uses, made by the project for it.
+const NEWPORT_PLACES: &str = include_str!("../fixtures/newport-places.json");
+
+#[derive(Debug, Deserialize)]
+struct FixturePlace {
+    name_en: String,
+    name_cy: String,
+    setting: String,
+    lon: f64,
+    lat: f64,
+}
+
+/// The demo's agencies.
+pub const DEMO_AGENCIES: &[&str] = &[
+    "newport-council-parks",
+    "newport-council-licensing",
+    "newport-council-housing",
+    "newport-youth-service",
+    "gwent-police",
+    "aneurin-bevan-health",
+];
+
+/// How many observations the demo records.
+pub const DEMO_OBSERVATIONS: usize = 320;
+
+fn places() -> Vec<NewPlace> {
+    let fixture: Vec<FixturePlace> = serde_json::from_str(NEWPORT_PLACES).unwrap_or_default();
+    fixture
+        .into_iter()
+        .filter_map(|p| {
+            Some(NewPlace {
+                setting: SettingType::from_code(&p.setting)?,
+                name_en: p.name_en,
+                name_cy: p.name_cy,
+                lon: p.lon,
+                lat: p.lat,
+            })
+        })
+        .collect()
+}
+
+/// Categories plausible at each kind of place.
+fn categories_for(setting: SettingType) -> &'static [Category] {
+    use Category::*;
+    match setting {
+        SettingType::Park => &[
+            UnsafeEnvironment,
+            YoungPeopleCongregating,
+            DrugWeaponLitter,
+            SubstanceMisuse,
+            PeerViolence,
+            SafePlace,
+            CriminalExploitation,
+        ],
+        SettingType::Takeaway => &[
+            TakeawayShop,
+            CriminalExploitation,
+            YoungPeopleCongregating,
+            SexualExploitation,
+            SafePlace,
+        ],
+        SettingType::Hotel => &[
+            HotelShortStay,
+            SexualExploitation,
+            Trafficking,
+            MissingSighting,
+        ],
+        SettingType::TaxiRank => &[
+            TaxiPrivateHire,
+            SexualExploitation,
+            MissingSighting,
+            SafePlace,
+        ],
+        SettingType::TransportHub => &[
+            CriminalExploitation,
+            MissingSighting,
+            Trafficking,
+            Bullying,
+            SafePlace,
+            YoungPeopleCongregating,
+        ],
+        SettingType::SchoolPerimeter => &[
+            Bullying,
+            PeerViolence,
+            HarmfulSexualBehaviour,
+            CriminalExploitation,
+            SafePlace,
+        ],
+        SettingType::LicensedPremises => &[
+            LicensedPremises,
+            SexualExploitation,
+            SubstanceMisuse,
+            SafePlace,
+        ],
+        SettingType::Street => &[
+            PeerViolence,
+            CriminalExploitation,
+            DrugWeaponLitter,
+            UnsafeEnvironment,
+            YoungPeopleCongregating,
+        ],
+        SettingType::DerelictBuilding => &[
+            UnsafeEnvironment,
+            DrugWeaponLitter,
+            SubstanceMisuse,
+            SexualExploitation,
+        ],
+        SettingType::ShoppingCentre => &[
+            YoungPeopleCongregating,
+            Bullying,
+            CriminalExploitation,
+            SafePlace,
+            TakeawayShop,
+        ],
+        SettingType::Other => &[
+            YoungPeopleCongregating,
+            SafePlace,
+            Bullying,
+            UnsafeEnvironment,
+        ],
+    }
+}
+
+/// What an officer might write about a place, per category: places, not people.
+fn describe(category: Category) -> (&'static str, &'static [Indicator]) {
+    use Category::*;
+    use Indicator::*;
+    match category {
+        SexualExploitation => ("Adults in their twenties seen repeatedly collecting teenagers here in cars late in the evening.", &[OlderAdultsWithYoungPeople, YoungPeopleInVehicles, LateNightPresence]),
+        CriminalExploitation => ("Young people appear to be running packages between here and a waiting car; several phones seen.", &[CashOrGifts, YoungPeopleInVehicles, UnfamiliarAdults]),
+        Trafficking => ("Staff report groups arriving with one adult holding everyone's documents and doing all the talking.", &[UnfamiliarAdults, OlderAdultsWithYoungPeople]),
+        PeerViolence => ("Fights between groups of teenagers reported after school; a bladed item was seen dropped.", &[WeaponsVisible]),
+        HarmfulSexualBehaviour => ("Reports of sexualised harassment between pupils on the walk home along this stretch.", &[SchoolAgeInSchoolHours]),
+        Bullying => ("Younger children say they avoid this spot because older pupils wait here to intimidate them.", &[Isolated]),
+        SubstanceMisuse => ("Cannabis smell and cans left where under-16s gather at weekends.", &[DrugsVisible, AlcoholUse]),
+        MissingSighting => ("A young person reported missing is believed to have been seen here; details passed to police.", &[LateNightPresence]),
+        UnsafeEnvironment => ("Path unlit after dusk, overgrown hedges create blind spots, no CCTV coverage.", &[PoorLighting, NoCctv, Isolated]),
+        DrugWeaponLitter => ("Needles and small snap bags found during litter picking; area cleared and reported.", &[DrugsVisible]),
+        LicensedPremises => ("Under-age customers appear to be served; door staff not checking ID on busy nights.", &[AlcoholUse, LateNightPresence]),
+        HotelShortStay => ("Rooms booked for cash by adults with young visitors arriving late; staff unsure how to report.", &[OlderAdultsWithYoungPeople, CashOrGifts, LateNightPresence]),
+        TakeawayShop => ("Young people given free food and lifts from here; staff seem to know the adults involved.", &[CashOrGifts, OlderAdultsWithYoungPeople]),
+        TaxiPrivateHire => ("Private hire vehicles picking up young people from here without bookings late at night.", &[YoungPeopleInVehicles, LateNightPresence]),
+        YoungPeopleCongregating => ("Regular after-school gathering point; no concerns seen, worth knowing for outreach.", &[]),
+        SafePlace => ("Staff trained in safeguarding; young people know they can come in and ask for help.", &[TrustedAdultPresent, TrainedStaff]),
+    }
+}
+
+/// An hour of the day weighted towards after school, evening and late night.
+fn plausible_hour(rng: &mut StdRng) -> i64 {
+    const WEIGHTS: [u32; 24] = [
+        3, 2, 1, 1, 0, 0, 1, 2, 3, 2, 2, 3, 4, 4, 5, 9, 10, 9, 9, 10, 10, 8, 6, 4,
+    ];
+    let total: u32 = WEIGHTS.iter().sum();
+    let mut pick = rng.gen_range(0..total);
+    for (hour, w) in WEIGHTS.iter().enumerate() {
+        if pick < *w {
+            return hour as i64;
+        }
+        pick -= w;
+    }
+    18
+}
+
+fn weighted<T: Copy>(rng: &mut StdRng, choices: &[(T, u32)]) -> T {
+    let total: u32 = choices.iter().map(|c| c.1).sum();
+    let mut pick = rng.gen_range(0..total.max(1));
+    for (value, w) in choices {
+        if pick < *w {
+            return *value;
+        }
+        pick -= w;
+    }
+    choices[0].0
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// The demo's observations at the given places (ids from the store),
+/// deterministic for a seed.
+pub fn demo_observations(
+    places: &[(i64, NewPlace)],
+    count: usize,
+    seed: u64,
+    now: DateTime<Utc>,
+) -> Vec<(ObservationDetails, Provenance)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(count);
+    if places.is_empty() {
+        return out;
+    }
+    for i in 0..count {
+        // The first sixteen cover every category once; the rest follow the places.
+        let (place_id, place, category) = if i < Category::ALL.len() {
+            let category = Category::ALL[i];
+            let candidates: Vec<_> = places
+                .iter()
+                .filter(|(_, p)| categories_for(p.setting).contains(&category))
+                .collect();
+            let (id, p) = candidates.choose(&mut rng).copied().unwrap_or(&places[0]);
+            (*id, p, category)
+        } else {
+            let (id, p) = &places[rng.gen_range(0..places.len())];
+            let category = *categories_for(p.setting)
+                .choose(&mut rng)
+                .unwrap_or(&Category::YoungPeopleCongregating);
+            (*id, p, category)
+        };
+        let (text, indicators) = describe(category);
+        let indicators: Vec<Indicator> = indicators
+            .iter()
+            .copied()
+            .filter(|_| rng.gen_bool(0.7))
+            .collect();
+        let days_ago = rng.gen_range(0..365);
+        let observed_at = (now - Duration::days(days_ago))
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or(now)
+            + Duration::hours(plausible_hour(&mut rng))
+            + Duration::minutes(rng.gen_range(0..60));
+        let observed_at = observed_at.min(now - Duration::minutes(5));
+        let sensitivity = if rng.gen_bool(0.08) {
+            Sensitivity::Restricted
+        } else {
+            category.default_sensitivity()
+        };
+        let agency = DEMO_AGENCIES[rng.gen_range(0..DEMO_AGENCIES.len())];
+        out.push((
+            ObservationDetails {
+                // Within about 40 m of the place, to the 6 decimals (~0.1 m)
+                // a phone reports.
+                location: LonLat {
+                    lon: round6(place.lon + rng.gen_range(-0.0006..0.0006)),
+                    lat: round6(place.lat + rng.gen_range(-0.0004..0.0004)),
+                },
+                extent: None,
+                observed_at,
+                category,
+                indicators,
+                setting: place.setting,
+                place_id: Some(place_id),
+                description: format!("{text} ({})", place.name_en),
+                severity: weighted(
+                    &mut rng,
+                    &[
+                        (Severity::Low, 4),
+                        (Severity::Medium, 4),
+                        (Severity::High, 2),
+                    ],
+                ),
+                grading: Grading {
+                    source: weighted(
+                        &mut rng,
+                        &[
+                            (SourceReliability::Reliable, 6),
+                            (SourceReliability::Untested, 3),
+                            (SourceReliability::NotReliable, 1),
+                        ],
+                    ),
+                    information: weighted(
+                        &mut rng,
+                        &[
+                            (InformationAssessment::KnownDirectly, 6),
+                            (InformationAssessment::KnownIndirectlyCorroborated, 2),
+                            (InformationAssessment::KnownIndirectly, 2),
+                            (InformationAssessment::NotKnown, 1),
+                        ],
+                    ),
+                    handling: weighted(
+                        &mut rng,
+                        &[
+                            (Handling::MayBeShared, 4),
+                            (Handling::SharedWithConditions, 1),
+                        ],
+                    ),
+                },
+                sensitivity,
+                case_reference: rng
+                    .gen_bool(0.2)
+                    .then(|| format!("DEMO-{:05}", rng.gen_range(0..100_000))),
+                status: weighted(
+                    &mut rng,
+                    &[
+                        (Status::New, 5),
+                        (Status::Reviewed, 3),
+                        (Status::Actioned, 1),
+                        (Status::Closed, 1),
+                    ],
+                ),
+            },
+            Provenance {
+                agency: agency.to_owned(),
+                recorded_by: format!("demo:{agency}"),
+                recorded_at: observed_at + Duration::minutes(rng.gen_range(1..240)),
+            },
+        ));
+    }
+    out
+}
+
+/// Synthetic observations spread over a box, for benchmarks: `count` of
+/// them, standard sensitivity, one agency. Deterministic for a seed.
+pub fn synthetic_observations(
+    area: [f64; 4],
+    count: usize,
+    seed: u64,
+    now: DateTime<Utc>,
+) -> Vec<(ObservationDetails, Provenance)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            let category = Category::ALL[rng.gen_range(0..Category::ALL.len())];
+            let observed_at = now - Duration::seconds(rng.gen_range(600..365 * 86_400));
+            (
+                ObservationDetails {
+                    location: LonLat {
+                        lon: rng.gen_range(area[0]..area[2]),
+                        lat: rng.gen_range(area[1]..area[3]),
+                    },
+                    extent: None,
+                    observed_at,
+                    category,
+                    indicators: Vec::new(),
+                    setting: SettingType::ALL[rng.gen_range(0..SettingType::ALL.len())],
+                    place_id: None,
+                    description: describe(category).0.to_owned(),
+                    severity: Severity::ALL[rng.gen_range(0..Severity::ALL.len())],
+                    grading: Grading::default(),
+                    sensitivity: Sensitivity::Standard,
+                    case_reference: None,
+                    status: Status::ALL[rng.gen_range(0..Status::ALL.len())],
+                },
+                Provenance {
+                    agency: "benchmark-agency".to_owned(),
+                    recorded_by: "benchmark".to_owned(),
+                    recorded_at: observed_at,
+                },
+            )
+        })
+        .collect()
+}
+
+/// What loading the demo did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoLoaded {
+    /// Places added.
+    pub places: usize,
+    /// Observations added.
+    pub observations: usize,
+}
+
+/// Loads the demo places and observations, unless places already exist
+/// (the demo was loaded before, or this is a real register).
+pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<DemoLoaded, StoreError> {
+    if store.count_places().await? > 0 {
+        return Ok(DemoLoaded {
+            places: 0,
+            observations: 0,
+        });
+    }
+    let mut stored = Vec::new();
+    for place in places() {
+        let id = store.create_place(&place).await?;
+        stored.push((id, place));
+    }
+    let rows = demo_observations(&stored, DEMO_OBSERVATIONS, 2026, now);
+    store.create_observations_bulk(&rows).await?;
+    Ok(DemoLoaded {
+        places: stored.len(),
+        observations: rows.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixture_places_are_all_in_newport_and_cover_every_setting() {
+        let places = places();
+        assert!(places.len() >= 40);
+        for p in &places {
+            assert!((-3.124..=-2.803).contains(&p.lon) && (51.502..=51.649).contains(&p.lat));
+        }
+        for s in SettingType::ALL {
+            assert!(places.iter().any(|p| p.setting == *s), "no {s} place");
+        }
+    }
+
+    #[test]
+    fn demo_observations_cover_every_category() {
+        let places: Vec<_> = places()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (i as i64, p))
+            .collect();
+        let rows = demo_observations(&places, DEMO_OBSERVATIONS, 1, Utc::now());
+        for c in Category::ALL {
+            assert!(rows.iter().any(|(d, _)| d.category == *c), "no {c}");
+        }
+    }
+}

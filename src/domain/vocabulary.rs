@@ -1,0 +1,402 @@
+//! The controlled vocabulary: every list a user picks from, with its stable
+//! code and its English and Welsh labels, in one place.
+//!
+//! Clients read it from `GET /api/vocabulary` and never hard-code it. The
+//! codes are what the stores keep and the APIs speak; labels are for people.
+
+use serde::Serialize;
+
+/// A bilingual label. Councils in Wales must offer services in both languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Label {
+    /// English.
+    pub en: &'static str,
+    /// Welsh (Cymraeg).
+    pub cy: &'static str,
+}
+
+/// Declares a vocabulary enum: variants with stable codes and bilingual labels.
+///
+/// Generates `ALL`, `code()`, `label()`, `from_code()` and a compact
+/// `index()`/`from_index()` pair used by the spatial index, plus serde
+/// serialisation as the code.
+macro_rules! vocabulary {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = ($code:literal, $en:literal, $cy:literal) ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl $name {
+            /// Every term, in display order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable machine-readable code.
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            /// The English and Welsh labels.
+            pub fn label(self) -> Label {
+                match self { $($name::$variant => Label { en: $en, cy: $cy }),+ }
+            }
+
+            /// Looks a term up by its code.
+            pub fn from_code(code: &str) -> Option<Self> {
+                match code { $($code => Some($name::$variant),)+ _ => None }
+            }
+
+            /// Position in `ALL`, for compact storage in the spatial index.
+            pub fn index(self) -> u8 {
+                self as u8
+            }
+
+            /// The term at a position in `ALL`.
+            pub fn from_index(index: u8) -> Option<Self> {
+                Self::ALL.get(usize::from(index)).copied()
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.code())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What kind of concern (or protective factor) an observation records.
+    pub enum Category {
+        SexualExploitation = ("child-sexual-exploitation", "Child sexual exploitation concern", "Pryder am gamfanteisio'n rhywiol ar blant"),
+        CriminalExploitation = ("child-criminal-exploitation", "Child criminal exploitation / county lines", "Camfanteisio troseddol ar blant / llinellau cyffuriau"),
+        Trafficking = ("trafficking-modern-slavery", "Trafficking or modern slavery indicators", "Arwyddion masnachu pobl neu gaethwasiaeth fodern"),
+        PeerViolence = ("peer-violence-weapons", "Peer violence or weapons", "Trais rhwng cyfoedion neu arfau"),
+        HarmfulSexualBehaviour = ("harmful-sexual-behaviour", "Harmful sexual behaviour", "Ymddygiad rhywiol niweidiol"),
+        Bullying = ("bullying-harassment", "Bullying or harassment", "Bwlio neu aflonyddu"),
+        SubstanceMisuse = ("substance-misuse", "Substance misuse involving young people", "Camddefnyddio sylweddau gan bobl ifanc"),
+        MissingSighting = ("missing-person-sighting", "Missing person sighting", "Gweld person sydd ar goll"),
+        UnsafeEnvironment = ("unsafe-environment", "Unsafe environment (poor lighting, isolated, blind spots, no CCTV, derelict)", "Amgylchedd anniogel (golau gwael, anghysbell, mannau cudd, dim teledu cylch cyfyng, adfeiliedig)"),
+        DrugWeaponLitter = ("drug-weapon-litter", "Drug or weapon litter found", "Sbwriel cyffuriau neu arfau wedi'i ganfod"),
+        LicensedPremises = ("licensed-premises-concern", "Licensed premises concern", "Pryder am safle trwyddedig"),
+        HotelShortStay = ("hotel-short-stay-concern", "Hotel or short-stay concern", "Pryder am westy neu lety tymor byr"),
+        TakeawayShop = ("takeaway-shop-concern", "Takeaway or shop concern", "Pryder am siop têc-awê neu siop"),
+        TaxiPrivateHire = ("taxi-private-hire-concern", "Taxi or private hire concern", "Pryder am dacsi neu gerbyd hurio preifat"),
+        YoungPeopleCongregating = ("young-people-congregating", "Young people congregating (neutral)", "Pobl ifanc yn ymgynnull (niwtral)"),
+        SafePlace = ("safe-place", "Safe place or protective factor", "Lle diogel neu ffactor amddiffynnol"),
+    }
+}
+
+impl Category {
+    /// The sensitivity a new observation gets when the officer does not choose.
+    pub fn default_sensitivity(self) -> Sensitivity {
+        use Category::*;
+        match self {
+            SexualExploitation | Trafficking | HarmfulSexualBehaviour | MissingSighting => {
+                Sensitivity::Sensitive
+            }
+            CriminalExploitation | PeerViolence | Bullying | SubstanceMisuse | LicensedPremises
+            | HotelShortStay | TakeawayShop | TaxiPrivateHire => Sensitivity::Standard,
+            UnsafeEnvironment | DrugWeaponLitter | YoungPeopleCongregating | SafePlace => {
+                Sensitivity::Standard
+            }
+        }
+    }
+
+    /// Months after recording when an observation must be reviewed: kept
+    /// with a reason, or erased (data minimisation, DPA 2018 s.39).
+    pub fn review_months(self) -> u32 {
+        use Category::*;
+        match self {
+            SexualExploitation | CriminalExploitation | Trafficking | HarmfulSexualBehaviour => 24,
+            PeerViolence | MissingSighting | LicensedPremises | HotelShortStay | TakeawayShop
+            | TaxiPrivateHire | SafePlace => 12,
+            Bullying | SubstanceMisuse | UnsafeEnvironment => 12,
+            DrugWeaponLitter | YoungPeopleCongregating => 6,
+        }
+    }
+}
+
+vocabulary! {
+    /// The kind of place where something was seen.
+    pub enum SettingType {
+        Park = ("park", "Park or open space", "Parc neu fan agored"),
+        Takeaway = ("takeaway", "Takeaway", "Siop têc-awê"),
+        Hotel = ("hotel", "Hotel or short-stay", "Gwesty neu lety tymor byr"),
+        TaxiRank = ("taxi-rank", "Taxi rank", "Safle tacsis"),
+        TransportHub = ("transport-hub", "Transport hub", "Canolfan drafnidiaeth"),
+        SchoolPerimeter = ("school-perimeter", "School perimeter", "Ffin ysgol"),
+        LicensedPremises = ("licensed-premises", "Licensed premises", "Safle trwyddedig"),
+        Street = ("street", "Street", "Stryd"),
+        DerelictBuilding = ("derelict-building", "Derelict building", "Adeilad adfeiliedig"),
+        ShoppingCentre = ("shopping-centre", "Shopping centre", "Canolfan siopa"),
+        Other = ("other", "Other", "Arall"),
+    }
+}
+
+vocabulary! {
+    /// Indicator tags: what was seen, in plain words.
+    pub enum Indicator {
+        OlderAdultsWithYoungPeople = ("older-adults-with-young-people", "Older adults with young people", "Oedolion hŷn gyda phobl ifanc"),
+        YoungPeopleInVehicles = ("young-people-in-vehicles", "Young people getting into vehicles", "Pobl ifanc yn mynd i mewn i gerbydau"),
+        CashOrGifts = ("cash-or-gifts", "Cash, phones or gifts handed over", "Arian parod, ffonau neu roddion yn cael eu rhoi"),
+        UnfamiliarAdults = ("unfamiliar-adults", "Unfamiliar adults frequenting", "Oedolion anghyfarwydd yn mynychu"),
+        SchoolAgeInSchoolHours = ("school-age-in-school-hours", "School-age children here in school hours", "Plant oed ysgol yma yn ystod oriau ysgol"),
+        DrugsVisible = ("drugs-visible", "Drugs or paraphernalia visible", "Cyffuriau neu offer cyffuriau i'w gweld"),
+        WeaponsVisible = ("weapons-visible", "Weapons visible", "Arfau i'w gweld"),
+        AlcoholUse = ("alcohol-use", "Alcohol use by young people", "Pobl ifanc yn yfed alcohol"),
+        PoorLighting = ("poor-lighting", "Poor lighting", "Golau gwael"),
+        NoCctv = ("no-cctv", "No CCTV", "Dim teledu cylch cyfyng"),
+        Isolated = ("isolated", "Isolated or blind spot", "Anghysbell neu fan cudd"),
+        Derelict = ("derelict", "Derelict or rundown", "Adfeiliedig neu wedi dirywio"),
+        LateNightPresence = ("late-night-presence", "Young people out late at night", "Pobl ifanc allan yn hwyr y nos"),
+        TrustedAdultPresent = ("trusted-adult-present", "Trusted adult present", "Oedolyn dibynadwy yn bresennol"),
+        TrainedStaff = ("trained-staff", "Staff trained in safeguarding", "Staff wedi'u hyfforddi mewn diogelu"),
+    }
+}
+
+vocabulary! {
+    /// How serious the concern is, in the recorder's judgement.
+    pub enum Severity {
+        Low = ("low", "Low", "Isel"),
+        Medium = ("medium", "Medium", "Canolig"),
+        High = ("high", "High", "Uchel"),
+    }
+}
+
+vocabulary! {
+    /// 3×5×2 grading: how reliable the source is.
+    pub enum SourceReliability {
+        Reliable = ("reliable", "Reliable", "Dibynadwy"),
+        Untested = ("untested", "Untested", "Heb ei brofi"),
+        NotReliable = ("not-reliable", "Not reliable", "Annibynadwy"),
+    }
+}
+
+vocabulary! {
+    /// 3×5×2 grading: how the information is known.
+    pub enum InformationAssessment {
+        KnownDirectly = ("known-directly", "Known directly", "Yn hysbys yn uniongyrchol"),
+        KnownIndirectlyCorroborated = ("known-indirectly-corroborated", "Known indirectly and corroborated", "Yn hysbys yn anuniongyrchol ac wedi'i gadarnhau"),
+        KnownIndirectly = ("known-indirectly", "Known indirectly", "Yn hysbys yn anuniongyrchol"),
+        NotKnown = ("not-known", "Not known", "Ddim yn hysbys"),
+        SuspectedFalse = ("suspected-false", "Suspected to be false", "Amheuir ei fod yn anwir"),
+    }
+}
+
+vocabulary! {
+    /// 3×5×2 grading: how the information may be handled.
+    pub enum Handling {
+        MayBeShared = ("may-be-shared", "May be shared", "Gellir ei rannu"),
+        SharedWithConditions = ("shared-with-conditions", "Shared with conditions", "Ei rannu gydag amodau"),
+    }
+}
+
+vocabulary! {
+    /// How widely a record may be seen; decides precision per viewer.
+    pub enum Sensitivity {
+        Standard = ("standard", "Standard", "Safonol"),
+        Sensitive = ("sensitive", "Sensitive", "Sensitif"),
+        Restricted = ("restricted", "Restricted", "Cyfyngedig"),
+    }
+}
+
+vocabulary! {
+    /// Where an observation is in its review workflow.
+    pub enum Status {
+        New = ("new", "New", "Newydd"),
+        Reviewed = ("reviewed", "Reviewed", "Wedi'i adolygu"),
+        Actioned = ("actioned", "Actioned", "Wedi gweithredu"),
+        Closed = ("closed", "Closed", "Wedi cau"),
+    }
+}
+
+vocabulary! {
+    /// Recurring bands of the day, in UK local time, that layers filter by.
+    pub enum TimeBand {
+        Morning = ("morning", "Morning (06:00–09:00)", "Bore (06:00–09:00)"),
+        SchoolDay = ("school-day", "School day (09:00–15:00)", "Diwrnod ysgol (09:00–15:00)"),
+        AfterSchool = ("after-school", "After school (15:00–18:00)", "Ar ôl ysgol (15:00–18:00)"),
+        Evening = ("evening", "Evening (18:00–22:00)", "Gyda'r nos (18:00–22:00)"),
+        LateNight = ("late-night", "Late night (22:00–06:00)", "Hwyr y nos (22:00–06:00)"),
+    }
+}
+
+impl TimeBand {
+    /// The band a local hour of the day (0–23) falls in.
+    pub fn of_hour(hour: u8) -> TimeBand {
+        match hour {
+            6..=8 => TimeBand::Morning,
+            9..=14 => TimeBand::SchoolDay,
+            15..=17 => TimeBand::AfterSchool,
+            18..=21 => TimeBand::Evening,
+            _ => TimeBand::LateNight,
+        }
+    }
+}
+
+vocabulary! {
+    /// Weekday or weekend, in UK local time.
+    pub enum DayKind {
+        Weekday = ("weekday", "Weekday", "Yn ystod yr wythnos"),
+        Weekend = ("weekend", "Weekend", "Penwythnos"),
+    }
+}
+
+impl DayKind {
+    /// Whether a local weekday (0 = Monday … 6 = Sunday) is a weekday or weekend day.
+    pub fn of_weekday(weekday: u8) -> DayKind {
+        if weekday >= 5 {
+            DayKind::Weekend
+        } else {
+            DayKind::Weekday
+        }
+    }
+}
+
+vocabulary! {
+    /// What a person does with safetymap (DESIGN.md §1).
+    pub enum Role {
+        FieldOfficer = ("field-officer", "Field officer", "Swyddog maes"),
+        PanelMember = ("panel-member", "Panel member", "Aelod panel"),
+        Coordinator = ("coordinator", "Safeguarding coordinator", "Cydlynydd diogelu"),
+        Admin = ("admin", "Administrator", "Gweinyddwr"),
+    }
+}
+
+/// One term as served to clients: code and labels.
+#[derive(Debug, Serialize)]
+pub struct Term {
+    /// Stable code.
+    pub code: &'static str,
+    /// Bilingual label.
+    pub label: Label,
+}
+
+/// A category as served to clients, with its defaults.
+#[derive(Debug, Serialize)]
+pub struct CategoryTerm {
+    /// Stable code.
+    pub code: &'static str,
+    /// Bilingual label.
+    pub label: Label,
+    /// Sensitivity applied when none is given.
+    pub default_sensitivity: Sensitivity,
+    /// Months until the record must be reviewed.
+    pub review_months: u32,
+}
+
+/// The whole vocabulary, as served at `GET /api/vocabulary`.
+#[derive(Debug, Serialize)]
+pub struct VocabularyDocument {
+    /// Observation categories.
+    pub categories: Vec<CategoryTerm>,
+    /// Setting types.
+    pub settings: Vec<Term>,
+    /// Indicator tags.
+    pub indicators: Vec<Term>,
+    /// Severities.
+    pub severities: Vec<Term>,
+    /// Source reliability (3×5×2).
+    pub source_reliability: Vec<Term>,
+    /// Information assessment (3×5×2).
+    pub information_assessment: Vec<Term>,
+    /// Handling codes (3×5×2).
+    pub handling: Vec<Term>,
+    /// Sensitivities.
+    pub sensitivities: Vec<Term>,
+    /// Statuses.
+    pub statuses: Vec<Term>,
+    /// Recurring time bands.
+    pub time_bands: Vec<Term>,
+    /// Weekday or weekend.
+    pub days: Vec<Term>,
+    /// Roles.
+    pub roles: Vec<Term>,
+}
+
+fn terms<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> Label) -> Vec<Term> {
+    all.iter()
+        .map(|&t| Term {
+            code: code(t),
+            label: label(t),
+        })
+        .collect()
+}
+
+impl VocabularyDocument {
+    /// Builds the document from the enums above.
+    pub fn build() -> Self {
+        VocabularyDocument {
+            categories: Category::ALL
+                .iter()
+                .map(|&c| CategoryTerm {
+                    code: c.code(),
+                    label: c.label(),
+                    default_sensitivity: c.default_sensitivity(),
+                    review_months: c.review_months(),
+                })
+                .collect(),
+            settings: terms(SettingType::ALL, SettingType::code, SettingType::label),
+            indicators: terms(Indicator::ALL, Indicator::code, Indicator::label),
+            severities: terms(Severity::ALL, Severity::code, Severity::label),
+            source_reliability: terms(
+                SourceReliability::ALL,
+                SourceReliability::code,
+                SourceReliability::label,
+            ),
+            information_assessment: terms(
+                InformationAssessment::ALL,
+                InformationAssessment::code,
+                InformationAssessment::label,
+            ),
+            handling: terms(Handling::ALL, Handling::code, Handling::label),
+            sensitivities: terms(Sensitivity::ALL, Sensitivity::code, Sensitivity::label),
+            statuses: terms(Status::ALL, Status::code, Status::label),
+            time_bands: terms(TimeBand::ALL, TimeBand::code, TimeBand::label),
+            days: terms(DayKind::ALL, DayKind::code, DayKind::label),
+            roles: terms(Role::ALL, Role::code, Role::label),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_and_every_label_has_welsh() {
+        for c in Category::ALL {
+            assert_eq!(Category::from_code(c.code()), Some(*c));
+            assert_eq!(Category::from_index(c.index()), Some(*c));
+            assert!(!c.label().cy.is_empty() && c.label().cy != c.label().en);
+        }
+        for s in SettingType::ALL {
+            assert_eq!(SettingType::from_code(s.code()), Some(*s));
+        }
+    }
+
+    #[test]
+    fn hours_fall_into_the_expected_time_bands() {
+        assert_eq!(TimeBand::of_hour(5), TimeBand::LateNight);
+        assert_eq!(TimeBand::of_hour(6), TimeBand::Morning);
+        assert_eq!(TimeBand::of_hour(15), TimeBand::AfterSchool);
+        assert_eq!(TimeBand::of_hour(21), TimeBand::Evening);
+        assert_eq!(TimeBand::of_hour(22), TimeBand::LateNight);
+        assert_eq!(DayKind::of_weekday(5), DayKind::Weekend);
+        assert_eq!(DayKind::of_weekday(4), DayKind::Weekday);
+    }
+}

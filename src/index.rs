@@ -1,0 +1,427 @@
+//! The spatial index: an rstar R-tree of live observations, derived from the
+//! store and rebuilt from it at start.
+//!
+//! Layer reads run here, never in SQL. An entry holds only what styling,
+//! filtering and privacy need — no free text, no case reference — packed
+//! into 48 bytes; agencies and recording principals are interned.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+use rstar::{RTree, RTreeObject, AABB};
+
+use crate::domain::time::{from_unix_seconds, uk_hour_and_weekday, unix_seconds};
+use crate::domain::vocabulary::{Category, Sensitivity, SettingType, Severity, Status};
+use crate::store::IndexRow;
+
+/// One live observation in the index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexedObservation {
+    /// Position `[lon, lat]`, WGS84 degrees.
+    pub position: [f64; 2],
+    /// Observation id.
+    pub id: i64,
+    /// Observed-at, whole seconds since the Unix epoch.
+    pub observed_at: i64,
+    /// Interned recording principal.
+    pub recorded_by: u32,
+    /// Interned recording agency.
+    pub agency: u16,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Status.
+    pub status: Status,
+    /// Sensitivity.
+    pub sensitivity: Sensitivity,
+    /// Setting.
+    pub setting: SettingType,
+    /// UK local hour of day, 0–23.
+    pub local_hour: u8,
+    /// UK local weekday, 0 = Monday … 6 = Sunday.
+    pub local_weekday: u8,
+}
+
+impl IndexedObservation {
+    /// Observed-at as an instant.
+    pub fn observed_at(&self) -> DateTime<Utc> {
+        from_unix_seconds(self.observed_at)
+    }
+}
+
+impl RTreeObject for IndexedObservation {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        AABB::from_point(self.position)
+    }
+}
+
+/// Interned strings: each distinct agency or principal is stored once.
+#[derive(Debug, Default)]
+struct Names {
+    agencies: Vec<String>,
+    agency_ids: HashMap<String, u16>,
+    principals: Vec<String>,
+    principal_ids: HashMap<String, u32>,
+}
+
+impl Names {
+    fn agency(&mut self, name: &str) -> u16 {
+        if let Some(&id) = self.agency_ids.get(name) {
+            return id;
+        }
+        // More than 65,535 agencies would be a data error; share the last slot
+        // rather than panic.
+        let id = u16::try_from(self.agencies.len()).unwrap_or(u16::MAX);
+        self.agencies.push(name.to_owned());
+        self.agency_ids.insert(name.to_owned(), id);
+        id
+    }
+
+    fn principal(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.principal_ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.principals.len()).unwrap_or(u32::MAX);
+        self.principals.push(name.to_owned());
+        self.principal_ids.insert(name.to_owned(), id);
+        id
+    }
+}
+
+/// What a layer query asks for, besides the box.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerFilter {
+    /// Only inside this box `[min_lon, min_lat, max_lon, max_lat]`.
+    pub bbox: Option<[f64; 4]>,
+    /// Observed at or after (seconds since the epoch).
+    pub from: Option<i64>,
+    /// Observed at or before (seconds since the epoch).
+    pub to: Option<i64>,
+    /// Any of these categories (empty: all).
+    pub categories: Vec<Category>,
+    /// Any of these severities.
+    pub severities: Vec<Severity>,
+    /// Any of these statuses.
+    pub statuses: Vec<Status>,
+    /// Any of these sensitivities.
+    pub sensitivities: Vec<Sensitivity>,
+    /// Any of these settings.
+    pub settings: Vec<SettingType>,
+    /// Any of these agencies, by name.
+    pub agencies: Vec<String>,
+    /// Local hours of day to keep (bit n = hour n); `None`: all.
+    pub hours: Option<u32>,
+    /// Local weekdays to keep (bit n = weekday n); `None`: all.
+    pub weekdays: Option<u8>,
+}
+
+fn any_of<T: PartialEq>(wanted: &[T], value: &T) -> bool {
+    wanted.is_empty() || wanted.contains(value)
+}
+
+/// One page of a layer query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// How many observations match, over all pages.
+    pub matched: usize,
+    /// This page's observations, by ascending id.
+    pub items: Vec<IndexedObservation>,
+    /// Whether there are more after this page.
+    pub more: bool,
+}
+
+struct Inner {
+    tree: RTree<IndexedObservation>,
+    names: Names,
+}
+
+/// The index. Reads take a shared lock; the service applies writes only after
+/// they commit, one at a time.
+pub struct SpatialIndex {
+    inner: RwLock<Inner>,
+}
+
+impl std::fmt::Debug for SpatialIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpatialIndex")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Inner {
+    fn entry(&mut self, row: &IndexRow<'_>) -> IndexedObservation {
+        let (local_hour, local_weekday) = uk_hour_and_weekday(row.observed_at);
+        IndexedObservation {
+            position: [row.location.lon, row.location.lat],
+            id: row.id,
+            observed_at: unix_seconds(row.observed_at),
+            recorded_by: self.names.principal(row.recorded_by),
+            agency: self.names.agency(row.agency),
+            category: row.category,
+            severity: row.severity,
+            status: row.status,
+            sensitivity: row.sensitivity,
+            setting: row.setting,
+            local_hour,
+            local_weekday,
+        }
+    }
+}
+
+impl SpatialIndex {
+    /// Bulk-loads an index from rows. Runs in O(n log n).
+    pub fn build<'a>(rows: impl IntoIterator<Item = IndexRow<'a>>) -> Self {
+        let mut inner = Inner {
+            tree: RTree::new(),
+            names: Names::default(),
+        };
+        let entries: Vec<_> = rows.into_iter().map(|r| inner.entry(&r)).collect();
+        inner.tree = RTree::bulk_load(entries);
+        SpatialIndex {
+            inner: RwLock::new(inner),
+        }
+    }
+
+    /// Loads every live observation from the store, streaming, then
+    /// bulk-loads the tree.
+    pub async fn load(store: &crate::store::Store) -> Result<Self, crate::store::StoreError> {
+        let mut inner = Inner {
+            tree: RTree::new(),
+            names: Names::default(),
+        };
+        let mut entries = Vec::new();
+        store
+            .for_each_live_observation(|row| entries.push(inner.entry(&row)))
+            .await?;
+        inner.tree = RTree::bulk_load(entries);
+        Ok(SpatialIndex {
+            inner: RwLock::new(inner),
+        })
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the tree half-changed
+        // in a way reads care about, so a poisoned lock is still usable.
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a committed observation.
+    pub fn insert(&self, row: &IndexRow<'_>) {
+        let mut inner = self.write();
+        let entry = inner.entry(row);
+        inner.tree.insert(entry);
+    }
+
+    /// Replaces a committed observation's old entry with its new one; with
+    /// `after = None`, removes it (withdrawn or erased).
+    pub fn replace(&self, before: &IndexRow<'_>, after: Option<&IndexRow<'_>>) {
+        let mut inner = self.write();
+        let old = inner.entry(before);
+        inner.tree.remove(&old);
+        if let Some(after) = after {
+            let new = inner.entry(after);
+            inner.tree.insert(new);
+        }
+    }
+
+    /// How many observations are indexed.
+    pub fn len(&self) -> usize {
+        self.read().tree.size()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name of an interned agency.
+    pub fn agency_name(&self, agency: u16) -> String {
+        self.read()
+            .names
+            .agencies
+            .get(usize::from(agency))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every agency name, by interned id (for serialising many entries).
+    pub fn agency_names(&self) -> Vec<String> {
+        self.read().names.agencies.clone()
+    }
+
+    /// The interned id of a principal, if it has any indexed observation.
+    pub fn principal_id(&self, principal: &str) -> Option<u32> {
+        self.read().names.principal_ids.get(principal).copied()
+    }
+
+    /// The interned id of an agency, if it has any indexed observation.
+    pub fn agency_id(&self, agency: &str) -> Option<u16> {
+        self.read().names.agency_ids.get(agency).copied()
+    }
+
+    /// Runs a layer query: everything matching `filter` that `visible` lets
+    /// the viewer see, counted in full, with the page of up to `limit`
+    /// entries whose ids follow `after`, in id order (so paging is stable
+    /// while observations are added).
+    ///
+    /// Cost: the R-tree search plus O(m log limit) for m matches.
+    pub fn page(
+        &self,
+        filter: &LayerFilter,
+        visible: impl Fn(&IndexedObservation) -> bool,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Page {
+        let inner = self.read();
+        let agency_ids: Vec<u16> = filter
+            .agencies
+            .iter()
+            .filter_map(|a| inner.names.agency_ids.get(a).copied())
+            .collect();
+        if !filter.agencies.is_empty() && agency_ids.is_empty() {
+            return Page {
+                matched: 0,
+                items: Vec::new(),
+                more: false,
+            };
+        }
+        let keep = |o: &IndexedObservation| {
+            filter.from.is_none_or(|t| o.observed_at >= t)
+                && filter.to.is_none_or(|t| o.observed_at <= t)
+                && any_of(&filter.categories, &o.category)
+                && any_of(&filter.severities, &o.severity)
+                && any_of(&filter.statuses, &o.status)
+                && any_of(&filter.sensitivities, &o.sensitivity)
+                && any_of(&filter.settings, &o.setting)
+                && any_of(&agency_ids, &o.agency)
+                && filter.hours.is_none_or(|h| h & (1 << o.local_hour) != 0)
+                && filter
+                    .weekdays
+                    .is_none_or(|d| d & (1 << o.local_weekday) != 0)
+                && visible(o)
+        };
+        // Max-heap on id keeps the `limit + 1` smallest ids after the cursor;
+        // the extra one tells whether another page follows.
+        let mut heap: BinaryHeap<HeapEntry> = BinaryHeap::with_capacity(limit + 2);
+        let mut matched = 0;
+        let mut visit = |o: &IndexedObservation| {
+            if !keep(o) {
+                return;
+            }
+            matched += 1;
+            if after.is_some_and(|a| o.id <= a) {
+                return;
+            }
+            if heap.len() <= limit {
+                heap.push(HeapEntry(*o));
+            } else if heap.peek().is_some_and(|top| o.id < top.0.id) {
+                heap.pop();
+                heap.push(HeapEntry(*o));
+            }
+        };
+        match filter.bbox {
+            Some([x0, y0, x1, y1]) => inner
+                .tree
+                .locate_in_envelope(&AABB::from_corners([x0, y0], [x1, y1]))
+                .for_each(&mut visit),
+            None => inner.tree.iter().for_each(&mut visit),
+        }
+        let mut items: Vec<_> = heap.into_iter().map(|e| e.0).collect();
+        items.sort_unstable_by_key(|o| o.id);
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Page {
+            matched,
+            items,
+            more,
+        }
+    }
+
+    /// The entry for one id, if it is live (a scan; used for single items,
+    /// which then read the store anyway).
+    pub fn contains(&self, id: i64) -> bool {
+        self.read().tree.iter().any(|o| o.id == id)
+    }
+}
+
+struct HeapEntry(IndexedObservation);
+
+impl PartialEq for HeapEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+impl Eq for HeapEntry {}
+impl PartialOrd for HeapEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for HeapEntry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.id.cmp(&other.0.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::observation::LonLat;
+    use crate::domain::time::parse_instant;
+
+    fn row(id: i64, lon: f64, lat: f64) -> IndexRow<'static> {
+        IndexRow {
+            id,
+            location: LonLat { lon, lat },
+            observed_at: parse_instant("2026-01-01T12:00:00Z").expect("instant"),
+            category: Category::SafePlace,
+            severity: Severity::Low,
+            status: Status::New,
+            sensitivity: Sensitivity::Standard,
+            setting: SettingType::Park,
+            agency: "a",
+            recorded_by: "p",
+        }
+    }
+
+    #[test]
+    fn an_entry_fits_in_forty_eight_bytes() {
+        assert_eq!(std::mem::size_of::<IndexedObservation>(), 48);
+    }
+
+    #[test]
+    fn pages_follow_id_order_and_count_every_match() {
+        let index = SpatialIndex::build((1..=10).rev().map(|i| row(i, -3.0, 51.5)));
+        let first = index.page(&LayerFilter::default(), |_| true, None, 4);
+        assert_eq!(first.matched, 10);
+        assert_eq!(
+            first.items.iter().map(|o| o.id).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert!(first.more);
+        let last = index.page(&LayerFilter::default(), |_| true, Some(8), 4);
+        assert_eq!(last.items.iter().map(|o| o.id).collect::<Vec<_>>(), [9, 10]);
+        assert!(!last.more);
+    }
+
+    #[test]
+    fn replacing_moves_an_entry_out_of_the_old_box() {
+        let index = SpatialIndex::build([row(1, -3.0, 51.5)]);
+        index.replace(&row(1, -3.0, 51.5), Some(&row(1, -4.0, 52.0)));
+        let near_old = LayerFilter {
+            bbox: Some([-3.1, 51.4, -2.9, 51.6]),
+            ..LayerFilter::default()
+        };
+        assert_eq!(index.page(&near_old, |_| true, None, 10).matched, 0);
+        assert_eq!(index.len(), 1);
+    }
+}

@@ -1,0 +1,16 @@
+#![forbid(unsafe_code)]
+//! safetymap: neighbourhood safety mapping for contextual safeguarding.
+//!
+//! Data flows one way (DESIGN.md §4): `api` parses and authenticates into
+//! `domain` types, `service` writes to the `store` (the source of truth) and
+//! then updates the derived `index`; reads run on the index, pass through
+//! `privacy` for the viewer, and are serialised by `api`.
+
+pub mod api;
+pub mod cli;
+pub mod demo;
+pub mod domain;
+pub mod index;
+pub mod privacy;
+pub mod service;
+pub mod store;

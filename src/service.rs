@@ -1,0 +1,239 @@
+//! Services: the workflows behind the API. A write commits to the store
+//! first and only then changes the derived index, under the store's write
+//! gate so the index follows commit order.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::domain::observation::{
+    FieldError, Observation, ObservationDetails, ObservationId, ObservationInput, ObservationPatch,
+    ValidationRules,
+};
+use crate::domain::viewer::{Action, Viewer};
+use crate::index::SpatialIndex;
+use crate::privacy::{precision, Precision};
+use crate::store::{Created, IdempotencyKey, Provenance, Revision, Store, StoreError};
+
+/// Why a workflow refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is invalid; nothing was written.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// No such record, or the viewer may not know it exists.
+    #[error("not found")]
+    NotFound,
+    /// The viewer may see the record but not do this to it.
+    #[error("not allowed")]
+    Forbidden,
+    /// The record was withdrawn.
+    #[error("withdrawn")]
+    Withdrawn,
+    /// The record changed concurrently; the client should reload and retry.
+    #[error("conflict")]
+    Conflict,
+    /// An idempotency key was reused for a different request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ServiceError::Conflict,
+            StoreError::IdempotencyKeyReused => ServiceError::IdempotencyKeyReused,
+            StoreError::UnknownPlace(id) => ServiceError::Invalid(vec![FieldError::new(
+                "place_id",
+                "unknown-place",
+                format!("there is no place {id}"),
+            )]),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// The observation workflows.
+#[derive(Debug, Clone)]
+pub struct Observations {
+    store: Store,
+    index: Arc<SpatialIndex>,
+    rules: Arc<ValidationRules>,
+}
+
+/// How precisely a viewer sees one stored observation.
+pub fn observation_precision(viewer: &Viewer, o: &Observation) -> Precision {
+    precision(
+        viewer,
+        o.details.sensitivity,
+        o.agency == viewer.agency,
+        o.recorded_by == viewer.principal,
+    )
+}
+
+impl Observations {
+    /// Workflows over a store and its index.
+    pub fn new(store: Store, index: Arc<SpatialIndex>, rules: ValidationRules) -> Self {
+        Observations {
+            store,
+            index,
+            rules: Arc::new(rules),
+        }
+    }
+
+    /// The validation rules in force.
+    pub fn rules(&self) -> &ValidationRules {
+        &self.rules
+    }
+
+    /// Logs a new observation for `viewer`. With an idempotency key, a retry
+    /// returns the first result and writes nothing.
+    pub async fn create(
+        &self,
+        viewer: &Viewer,
+        input: ObservationInput,
+        idempotency_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Created, ServiceError> {
+        if !viewer.may_at_all(Action::CreateObservation) {
+            return Err(ServiceError::Forbidden);
+        }
+        let details = self
+            .rules
+            .validate_new(input, now)
+            .map_err(ServiceError::Invalid)?;
+        let key = idempotency_key.map(|key| IdempotencyKey {
+            key,
+            request_hash: request_hash(&details),
+        });
+        let provenance = Provenance {
+            agency: viewer.agency.clone(),
+            recorded_by: viewer.principal.clone(),
+            recorded_at: now,
+        };
+        let _gate = self.store.write_gate().await;
+        let created = self
+            .store
+            .create_observation(&details, &provenance, key.as_ref())
+            .await?;
+        if !created.replayed {
+            self.index.insert(&created.observation.index_row());
+        }
+        Ok(created)
+    }
+
+    /// Reads one observation, and its history, for a viewer allowed to see it.
+    pub async fn get(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+    ) -> Result<(Observation, Vec<Revision>), ServiceError> {
+        let observation = self.visible(viewer, id, Action::ReadObservation).await?;
+        let history = self.store.history(id).await?;
+        Ok((observation, history))
+    }
+
+    /// Edits an observation (JSON merge patch), keeping history.
+    pub async fn edit(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+        patch: ObservationPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Observation, ServiceError> {
+        let _gate = self.store.write_gate().await;
+        let current = self.live(viewer, id, Action::EditObservation).await?;
+        let next = self
+            .rules
+            .apply_patch(&current.details, patch, now)
+            .map_err(ServiceError::Invalid)?;
+        if next == current.details {
+            return Ok(current);
+        }
+        let updated = self
+            .store
+            .update_observation(&current, &next, &viewer.principal, now)
+            .await?;
+        self.index
+            .replace(&current.index_row(), Some(&updated.index_row()));
+        Ok(updated)
+    }
+
+    /// Withdraws an observation with a reason: it leaves every layer but
+    /// stays in the store with its history.
+    pub async fn withdraw(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Observation, ServiceError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "reason",
+                if reason.is_empty() {
+                    "missing-field"
+                } else {
+                    "too-long"
+                },
+                "a reason of 1 to 500 characters is required",
+            )]));
+        }
+        let _gate = self.store.write_gate().await;
+        let current = self.live(viewer, id, Action::WithdrawObservation).await?;
+        let updated = self
+            .store
+            .withdraw_observation(&current, &viewer.principal, reason, now)
+            .await?;
+        self.index.replace(&current.index_row(), None);
+        Ok(updated)
+    }
+
+    /// The record if the viewer may see it and do `action` to it.
+    async fn visible(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+        action: Action,
+    ) -> Result<Observation, ServiceError> {
+        let observation = self
+            .store
+            .observation(id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        // Not visible means not found: a viewer learns nothing of records
+        // they may not see, not even that they exist.
+        if observation_precision(viewer, &observation) == Precision::Hidden {
+            return Err(ServiceError::NotFound);
+        }
+        if !viewer.may(action, &observation.agency, &observation.recorded_by) {
+            return Err(ServiceError::Forbidden);
+        }
+        Ok(observation)
+    }
+
+    async fn live(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+        action: Action,
+    ) -> Result<Observation, ServiceError> {
+        let observation = self.visible(viewer, id, action).await?;
+        if observation.withdrawn.is_some() {
+            return Err(ServiceError::Withdrawn);
+        }
+        Ok(observation)
+    }
+}
+
+/// Identifies a create request by its validated content, so a retry of the
+/// same report matches however its JSON was laid out.
+fn request_hash(details: &ObservationDetails) -> String {
+    let json = serde_json::to_vec(details).unwrap_or_default();
+    hex::encode(Sha256::digest(json))
+}

@@ -1,0 +1,207 @@
+//! The store: the source of truth, on PostgreSQL + PostGIS or SQLite.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver; only the
+//! migrations differ, by dialect (`migrations/postgres`, `migrations/sqlite`).
+//! Columns use types both dialects share (text, 64-bit integers, doubles), so
+//! there is one piece of code per query. PostGIS' `geom` columns are derived
+//! by the database from `lon`/`lat` and never read back here.
+
+mod observations;
+pub use observations::{Created, IdempotencyKey, Provenance, Revision};
+mod places;
+pub mod tokens;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor};
+
+pub use observations::IndexRow;
+pub use places::NewPlace;
+pub use tokens::TokenRecord;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file (the default when `DATABASE_URL` is unset).
+    Sqlite,
+    /// PostgreSQL with PostGIS (the deployment store).
+    Postgres,
+}
+
+/// Errors from the store, each with what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database error while {context}: {source}")]
+    Database {
+        /// What the store was doing.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row does not parse back into the domain.
+    #[error("stored record {id} is unreadable: {what}")]
+    Corrupt {
+        /// The row's id.
+        id: i64,
+        /// What was wrong.
+        what: String,
+    },
+    /// An idempotency key came back with a different request body.
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    /// A place link names no registered place.
+    #[error("there is no place {0}")]
+    UnknownPlace(i64),
+    /// The record changed between reading and writing it.
+    #[error("the record changed while it was being edited")]
+    Conflict,
+    /// The data directory could not be made.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Adds what the store was doing to a driver error.
+trait Context<T> {
+    fn ctx(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn ctx(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Database { context, source })
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The store handle; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// Serialises write transactions. SQLite allows one writer at a time and
+    /// a deferred transaction that reads before it writes can fail to upgrade
+    /// its lock; on both backends it also keeps the derived index updated in
+    /// commit order (see `service`).
+    write_gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Store {
+    /// Opens the store: PostgreSQL when `database_url` is given, otherwise
+    /// the SQLite file `safetymap.db` under `data_dir` (created if missing,
+    /// WAL journal, `synchronous=FULL` so an acknowledged write survives a
+    /// power cut). Does not migrate; call [`Store::migrate`].
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = match database_url {
+            Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
+                (url.to_owned(), Backend::Postgres)
+            }
+            Some(url) if url.starts_with("sqlite:") => (url.to_owned(), Backend::Sqlite),
+            Some(_) => {
+                return Err(StoreError::Database {
+                    context: "reading DATABASE_URL",
+                    source: sqlx::Error::Configuration(
+                        "DATABASE_URL must start with postgres:// or sqlite:".into(),
+                    ),
+                })
+            }
+            None => {
+                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+                    path: data_dir.display().to_string(),
+                    source,
+                })?;
+                let file = data_dir.join("safetymap.db");
+                (
+                    format!("sqlite://{}?mode=rwc", file.display()),
+                    Backend::Sqlite,
+                )
+            }
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(&url).await.ctx("connecting")?;
+        Ok(Store {
+            pool,
+            backend,
+            write_gate: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// Applies any pending migrations for this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .ctx("checking the store is reachable")?;
+        Ok(())
+    }
+
+    /// Takes the write gate; hold it across a write transaction and the index
+    /// update that follows it.
+    pub async fn write_gate(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write_gate.lock().await
+    }
+
+    /// Closes every connection (used before reopening in tests and at shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Reads a column, naming it when it is missing or of the wrong type.
+fn column<'r, T>(row: &'r AnyRow, name: &'static str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row;
+    row.try_get(name).ctx("reading a column")
+}
+
+impl Store {
+    /// The connection pool, for tests that inspect connection settings.
+    #[doc(hidden)]
+    pub fn pool_for_tests(&self) -> AnyPool {
+        self.pool.clone()
+    }
+}

@@ -1,0 +1,674 @@
+//! Observations, their edit history and idempotency keys.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use super::{column, Context, Store, StoreError};
+use crate::domain::observation::{
+    changes, review_by, Grading, LonLat, Observation, ObservationDetails, ObservationId, Withdrawal,
+};
+use crate::domain::time::{format_instant, parse_instant};
+use crate::domain::vocabulary::{
+    Category, Handling, Indicator, InformationAssessment, Sensitivity, SettingType, Severity,
+    SourceReliability, Status,
+};
+
+/// Every column of `observations` the domain reads, in one list.
+const COLUMNS: &str = "id, lon, lat, extent_geojson, observed_at, recorded_at, updated_at, \
+    category, indicators, setting, place_id, description, severity, source_reliability, \
+    information_assessment, handling, sensitivity, status, agency, recorded_by, case_reference, \
+    review_by, version, withdrawn_at, withdrawn_by, withdrawn_reason";
+
+/// The columns an insert writes, in bind order; `insert_values` binds them.
+const INSERT_COLUMNS: &str = "lon, lat, extent_geojson, observed_at, recorded_at, updated_at, \
+    category, indicators, setting, place_id, description, severity, source_reliability, \
+    information_assessment, handling, sensitivity, status, agency, recorded_by, case_reference, \
+    review_by, version";
+const INSERT_ARITY: usize = 22;
+
+/// One entry of an observation's edit history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Revision {
+    /// The version this revision produced.
+    pub version: i64,
+    /// `created`, `edited` or `withdrawn`.
+    pub kind: String,
+    /// When.
+    pub changed_at: String,
+    /// Who (a principal reference).
+    pub changed_by: String,
+    /// What changed: `{field: {from, to}}`, the full record for `created`,
+    /// the reason for `withdrawn`.
+    pub changes: serde_json::Value,
+}
+
+/// What the spatial index needs of one live observation (no free text).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexRow<'a> {
+    /// Id.
+    pub id: i64,
+    /// Position, WGS84 degrees.
+    pub location: LonLat,
+    /// When it was seen.
+    pub observed_at: DateTime<Utc>,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Status.
+    pub status: Status,
+    /// Sensitivity.
+    pub sensitivity: Sensitivity,
+    /// Setting.
+    pub setting: SettingType,
+    /// Recording agency.
+    pub agency: &'a str,
+    /// Recording principal.
+    pub recorded_by: &'a str,
+}
+
+impl Observation {
+    /// The index's view of this observation.
+    pub fn index_row(&self) -> IndexRow<'_> {
+        IndexRow {
+            id: self.id.0,
+            location: self.details.location,
+            observed_at: self.details.observed_at,
+            category: self.details.category,
+            severity: self.details.severity,
+            status: self.details.status,
+            sensitivity: self.details.sensitivity,
+            setting: self.details.setting,
+            agency: &self.agency,
+            recorded_by: &self.recorded_by,
+        }
+    }
+}
+
+/// An idempotency key presented with a create, scoped to its principal.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The client's key.
+    pub key: String,
+    /// Hash of the validated request, to tell a retry from a reuse.
+    pub request_hash: String,
+}
+
+/// What a create did.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The observation.
+    pub observation: Observation,
+    /// True when an idempotency key matched an earlier create: nothing was written.
+    pub replayed: bool,
+}
+
+/// A new observation's fields not chosen by the recorder.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    /// Recording agency.
+    pub agency: String,
+    /// Recording principal.
+    pub recorded_by: String,
+    /// When it reached the store.
+    pub recorded_at: DateTime<Utc>,
+}
+
+fn vocab<T>(id: i64, what: &str, code: &str, from: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    from(code).ok_or_else(|| StoreError::Corrupt {
+        id,
+        what: format!("unknown {what} `{code}`"),
+    })
+}
+
+fn instant(id: i64, s: &str) -> Result<DateTime<Utc>, StoreError> {
+    parse_instant(s).ok_or_else(|| StoreError::Corrupt {
+        id,
+        what: format!("bad timestamp `{s}`"),
+    })
+}
+
+fn observation_from_row(row: &AnyRow) -> Result<Observation, StoreError> {
+    let id: i64 = column(row, "id")?;
+    let text = |name| column::<String>(row, name);
+    let indicators = text("indicators")?
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|code| vocab(id, "indicator", code, Indicator::from_code))
+        .collect::<Result<Vec<_>, _>>()?;
+    let extent = column::<Option<String>>(row, "extent_geojson")?
+        .map(|s| {
+            s.parse::<geojson::Geometry>()
+                .map_err(|e| StoreError::Corrupt {
+                    id,
+                    what: format!("bad extent: {e}"),
+                })
+        })
+        .transpose()?;
+    let review = text("review_by")?;
+    let withdrawn = match column::<Option<String>>(row, "withdrawn_at")? {
+        None => None,
+        Some(at) => Some(Withdrawal {
+            at: instant(id, &at)?,
+            by: column::<Option<String>>(row, "withdrawn_by")?.unwrap_or_default(),
+            reason: column::<Option<String>>(row, "withdrawn_reason")?.unwrap_or_default(),
+        }),
+    };
+    Ok(Observation {
+        id: ObservationId(id),
+        details: ObservationDetails {
+            location: LonLat {
+                lon: column(row, "lon")?,
+                lat: column(row, "lat")?,
+            },
+            extent,
+            observed_at: instant(id, &text("observed_at")?)?,
+            category: vocab(id, "category", &text("category")?, Category::from_code)?,
+            indicators,
+            setting: vocab(id, "setting", &text("setting")?, SettingType::from_code)?,
+            place_id: column(row, "place_id")?,
+            description: text("description")?,
+            severity: vocab(id, "severity", &text("severity")?, Severity::from_code)?,
+            grading: Grading {
+                source: vocab(
+                    id,
+                    "source reliability",
+                    &text("source_reliability")?,
+                    SourceReliability::from_code,
+                )?,
+                information: vocab(
+                    id,
+                    "information assessment",
+                    &text("information_assessment")?,
+                    InformationAssessment::from_code,
+                )?,
+                handling: vocab(id, "handling", &text("handling")?, Handling::from_code)?,
+            },
+            sensitivity: vocab(
+                id,
+                "sensitivity",
+                &text("sensitivity")?,
+                Sensitivity::from_code,
+            )?,
+            case_reference: column(row, "case_reference")?,
+            status: vocab(id, "status", &text("status")?, Status::from_code)?,
+        },
+        recorded_at: instant(id, &text("recorded_at")?)?,
+        updated_at: instant(id, &text("updated_at")?)?,
+        agency: text("agency")?,
+        recorded_by: text("recorded_by")?,
+        review_by: NaiveDate::parse_from_str(&review, "%Y-%m-%d").map_err(|e| {
+            StoreError::Corrupt {
+                id,
+                what: format!("bad review date: {e}"),
+            }
+        })?,
+        version: column(row, "version")?,
+        withdrawn,
+    })
+}
+
+fn indicator_codes(details: &ObservationDetails) -> String {
+    details
+        .indicators
+        .iter()
+        .map(|i| i.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Binds one observation's insert values, in `INSERT_COLUMNS` order.
+fn insert_values<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    d: &ObservationDetails,
+    p: &Provenance,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let recorded_at = format_instant(p.recorded_at);
+    query
+        .bind(d.location.lon)
+        .bind(d.location.lat)
+        .bind(d.extent.as_ref().map(|g| g.to_string()))
+        .bind(format_instant(d.observed_at))
+        .bind(recorded_at.clone())
+        .bind(recorded_at)
+        .bind(d.category.code())
+        .bind(indicator_codes(d))
+        .bind(d.setting.code())
+        .bind(d.place_id)
+        .bind(d.description.clone())
+        .bind(d.severity.code())
+        .bind(d.grading.source.code())
+        .bind(d.grading.information.code())
+        .bind(d.grading.handling.code())
+        .bind(d.sensitivity.code())
+        .bind(d.status.code())
+        .bind(p.agency.clone())
+        .bind(p.recorded_by.clone())
+        .bind(d.case_reference.clone())
+        .bind(
+            review_by(d.category, p.recorded_at)
+                .format("%Y-%m-%d")
+                .to_string(),
+        )
+        .bind(1_i64)
+}
+
+/// `($1, …, $22), ($23, …)` for `rows` rows of an insert.
+fn placeholders(rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=INSERT_ARITY)
+                .map(|c| format!("${}", r * INSERT_ARITY + c))
+                .collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+async fn place_exists(tx: &mut Tx<'_>, place_id: Option<i64>) -> Result<(), StoreError> {
+    let Some(id) = place_id else { return Ok(()) };
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM places WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("checking a place link")?;
+    found.map(|_| ()).ok_or(StoreError::UnknownPlace(id))
+}
+
+async fn observation_in(tx: &mut Tx<'_>, id: i64) -> Result<Option<Observation>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM observations WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("reading an observation")?;
+    row.as_ref().map(observation_from_row).transpose()
+}
+
+async fn add_revision(
+    tx: &mut Tx<'_>,
+    id: i64,
+    version: i64,
+    kind: &str,
+    at: DateTime<Utc>,
+    by: &str,
+    changes: &serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO observation_revisions
+             (observation_id, version, kind, changed_at, changed_by, changes)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(kind)
+    .bind(format_instant(at))
+    .bind(by)
+    .bind(changes.to_string())
+    .execute(&mut **tx)
+    .await
+    .ctx("recording history")?;
+    Ok(())
+}
+
+impl Store {
+    /// One observation, withdrawn or not.
+    pub async fn observation(&self, id: ObservationId) -> Result<Option<Observation>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM observations WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading an observation")?;
+        row.as_ref().map(observation_from_row).transpose()
+    }
+
+    /// An observation's history, oldest first.
+    pub async fn history(&self, id: ObservationId) -> Result<Vec<Revision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version, kind, changed_at, changed_by, changes
+             FROM observation_revisions WHERE observation_id = $1 ORDER BY version",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading history")?;
+        rows.iter()
+            .map(|row| {
+                let changes: String = column(row, "changes")?;
+                Ok(Revision {
+                    version: column(row, "version")?,
+                    kind: column(row, "kind")?,
+                    changed_at: column(row, "changed_at")?,
+                    changed_by: column(row, "changed_by")?,
+                    changes: serde_json::from_str(&changes).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    /// Records a new observation with its first history entry, in one
+    /// transaction. With an idempotency key already used by the same
+    /// principal for the same request, writes nothing and returns the first
+    /// result; for a different request, fails with `IdempotencyKeyReused`.
+    pub async fn create_observation(
+        &self,
+        details: &ObservationDetails,
+        provenance: &Provenance,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Created, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        if let Some(key) = key {
+            if let Some(first) = self.replay(&mut tx, &provenance.recorded_by, key).await? {
+                return Ok(first);
+            }
+        }
+        place_exists(&mut tx, details.place_id).await?;
+        let query = format!(
+            "INSERT INTO observations ({INSERT_COLUMNS}) VALUES {} RETURNING id",
+            placeholders(1)
+        );
+        let row = insert_values(sqlx::query(&query), details, provenance)
+            .fetch_one(&mut *tx)
+            .await
+            .ctx("recording an observation")?;
+        let id: i64 = column(&row, "id")?;
+        let snapshot = serde_json::to_value(details).unwrap_or_default();
+        add_revision(
+            &mut tx,
+            id,
+            1,
+            "created",
+            provenance.recorded_at,
+            &provenance.recorded_by,
+            &snapshot,
+        )
+        .await?;
+        if let Some(key) = key {
+            let stored = sqlx::query(
+                "INSERT INTO idempotency_keys (principal, key, request_hash, observation_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (principal, key) DO NOTHING",
+            )
+            .bind(&provenance.recorded_by)
+            .bind(&key.key)
+            .bind(&key.request_hash)
+            .bind(id)
+            .bind(format_instant(provenance.recorded_at))
+            .execute(&mut *tx)
+            .await
+            .ctx("recording an idempotency key")?;
+            if stored.rows_affected() == 0 {
+                // A concurrent request with the same key committed first:
+                // undo this one and answer with that one's result.
+                tx.rollback().await.ctx("rolling back a duplicate")?;
+                let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+                return self
+                    .replay(&mut tx, &provenance.recorded_by, key)
+                    .await?
+                    .ok_or(StoreError::Conflict);
+            }
+        }
+        let observation = observation_in(&mut tx, id)
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        tx.commit().await.ctx("committing an observation")?;
+        Ok(Created {
+            observation,
+            replayed: false,
+        })
+    }
+
+    async fn replay(
+        &self,
+        tx: &mut Tx<'_>,
+        principal: &str,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Created>, StoreError> {
+        let row = sqlx::query(
+            "SELECT request_hash, observation_id FROM idempotency_keys
+             WHERE principal = $1 AND key = $2",
+        )
+        .bind(principal)
+        .bind(&key.key)
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("checking an idempotency key")?;
+        let Some(row) = row else { return Ok(None) };
+        let hash: String = column(&row, "request_hash")?;
+        if hash != key.request_hash {
+            return Err(StoreError::IdempotencyKeyReused);
+        }
+        let id: i64 = column(&row, "observation_id")?;
+        let observation = observation_in(tx, id).await?.ok_or(StoreError::Conflict)?;
+        Ok(Some(Created {
+            observation,
+            replayed: true,
+        }))
+    }
+
+    /// Replaces an observation's details, if it is still at `current`'s
+    /// version, and records what changed. Fails with `Conflict` otherwise.
+    pub async fn update_observation(
+        &self,
+        current: &Observation,
+        next: &ObservationDetails,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Observation, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        if next.place_id != current.details.place_id {
+            place_exists(&mut tx, next.place_id).await?;
+        }
+        let version = current.version + 1;
+        let done = sqlx::query(
+            "UPDATE observations SET
+                lon = $1, lat = $2, extent_geojson = $3, observed_at = $4, category = $5,
+                indicators = $6, setting = $7, place_id = $8, description = $9, severity = $10,
+                source_reliability = $11, information_assessment = $12, handling = $13,
+                sensitivity = $14, case_reference = $15, status = $16, updated_at = $17,
+                version = $18
+             WHERE id = $19 AND version = $20 AND withdrawn_at IS NULL",
+        )
+        .bind(next.location.lon)
+        .bind(next.location.lat)
+        .bind(next.extent.as_ref().map(|g| g.to_string()))
+        .bind(format_instant(next.observed_at))
+        .bind(next.category.code())
+        .bind(indicator_codes(next))
+        .bind(next.setting.code())
+        .bind(next.place_id)
+        .bind(next.description.clone())
+        .bind(next.severity.code())
+        .bind(next.grading.source.code())
+        .bind(next.grading.information.code())
+        .bind(next.grading.handling.code())
+        .bind(next.sensitivity.code())
+        .bind(next.case_reference.clone())
+        .bind(next.status.code())
+        .bind(format_instant(at))
+        .bind(version)
+        .bind(current.id.0)
+        .bind(current.version)
+        .execute(&mut *tx)
+        .await
+        .ctx("editing an observation")?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+        add_revision(
+            &mut tx,
+            current.id.0,
+            version,
+            "edited",
+            at,
+            by,
+            &changes(&current.details, next),
+        )
+        .await?;
+        let updated = observation_in(&mut tx, current.id.0)
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        tx.commit().await.ctx("committing an edit")?;
+        Ok(updated)
+    }
+
+    /// Withdraws (soft-deletes) an observation with a reason, if it is still
+    /// at `current`'s version. The record stays, for the audit trail.
+    pub async fn withdraw_observation(
+        &self,
+        current: &Observation,
+        by: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Observation, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let version = current.version + 1;
+        let done = sqlx::query(
+            "UPDATE observations SET withdrawn_at = $1, withdrawn_by = $2, withdrawn_reason = $3,
+                 updated_at = $1, version = $4
+             WHERE id = $5 AND version = $6 AND withdrawn_at IS NULL",
+        )
+        .bind(format_instant(at))
+        .bind(by)
+        .bind(reason)
+        .bind(version)
+        .bind(current.id.0)
+        .bind(current.version)
+        .execute(&mut *tx)
+        .await
+        .ctx("withdrawing an observation")?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+        add_revision(
+            &mut tx,
+            current.id.0,
+            version,
+            "withdrawn",
+            at,
+            by,
+            &serde_json::json!({ "reason": reason }),
+        )
+        .await?;
+        let updated = observation_in(&mut tx, current.id.0)
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        tx.commit().await.ctx("committing a withdrawal")?;
+        Ok(updated)
+    }
+
+    /// Records many observations in one transaction (demo and benchmark
+    /// data), in multi-row inserts, each with its `created` history entry.
+    pub async fn create_observations_bulk(
+        &self,
+        rows: &[(ObservationDetails, Provenance)],
+    ) -> Result<(), StoreError> {
+        // 400 rows × 22 parameters stays under both SQLite's (32,766) and
+        // PostgreSQL's (65,535) limits on bind parameters.
+        const BATCH: usize = 400;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        for chunk in rows.chunks(BATCH) {
+            let sql = format!(
+                "INSERT INTO observations ({INSERT_COLUMNS}) VALUES {} RETURNING id",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for (details, provenance) in chunk {
+                query = insert_values(query, details, provenance);
+            }
+            let ids = query
+                .fetch_all(&mut *tx)
+                .await
+                .ctx("recording observations")?;
+            let ids = ids
+                .iter()
+                .map(|row| column::<i64>(row, "id"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let values = (0..chunk.len())
+                .map(|r| {
+                    let b = r * 4;
+                    format!(
+                        "(${}, 1, 'created', ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO observation_revisions
+                     (observation_id, version, kind, changed_at, changed_by, changes)
+                 VALUES {values}"
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, (details, provenance)) in ids.iter().zip(chunk) {
+                query = query
+                    .bind(*id)
+                    .bind(format_instant(provenance.recorded_at))
+                    .bind(provenance.recorded_by.clone())
+                    .bind(
+                        serde_json::to_value(details)
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+            }
+            query.execute(&mut *tx).await.ctx("recording history")?;
+        }
+        tx.commit().await.ctx("committing observations")?;
+        Ok(())
+    }
+
+    /// Calls `f` for every live (not withdrawn) observation, streaming, with
+    /// only what the spatial index needs.
+    pub async fn for_each_live_observation(
+        &self,
+        mut f: impl FnMut(IndexRow<'_>),
+    ) -> Result<u64, StoreError> {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT id, lon, lat, observed_at, category, severity, status, sensitivity, setting,
+                    agency, recorded_by
+             FROM observations WHERE withdrawn_at IS NULL",
+        )
+        .fetch(&self.pool);
+        let mut n = 0;
+        while let Some(row) = rows.try_next().await.ctx("loading observations")? {
+            let id: i64 = column(&row, "id")?;
+            let text = |name| column::<&str>(&row, name);
+            f(IndexRow {
+                id,
+                location: LonLat {
+                    lon: column(&row, "lon")?,
+                    lat: column(&row, "lat")?,
+                },
+                observed_at: instant(id, text("observed_at")?)?,
+                category: vocab(id, "category", text("category")?, Category::from_code)?,
+                severity: vocab(id, "severity", text("severity")?, Severity::from_code)?,
+                status: vocab(id, "status", text("status")?, Status::from_code)?,
+                sensitivity: vocab(
+                    id,
+                    "sensitivity",
+                    text("sensitivity")?,
+                    Sensitivity::from_code,
+                )?,
+                setting: vocab(id, "setting", text("setting")?, SettingType::from_code)?,
+                agency: text("agency")?,
+                recorded_by: text("recorded_by")?,
+            });
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// How many observations there are, withdrawn ones included.
+    pub async fn count_observations(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM observations")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("counting observations")
+    }
+}

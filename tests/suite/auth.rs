@@ -1,0 +1,107 @@
+//! Tokens and who sees what.
+
+use axum::http::{Method, StatusCode};
+use safetymap::domain::vocabulary::Role;
+use serde_json::json;
+
+use crate::common::{observation, TestApp};
+
+const ITEMS: &str = "/ogc/collections/observations/items";
+
+on_both_stores! {
+    async fn no_token_or_a_bad_or_revoked_token_gets_401_and_no_data(backend) {
+        let app = TestApp::new(backend).await;
+        let coordinator = app.token(Role::Coordinator, "council").await;
+        let id = app.create(&coordinator, &observation(json!({}))).await;
+
+        let none = app.request(Method::GET, ITEMS, None, &[], None).await;
+        assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(none.json()["code"], "missing-token");
+        assert!(none.headers.contains_key("www-authenticate"));
+        assert!(!none.text().contains("Feature"));
+
+        let unknown = app.get(ITEMS, "sm_0000").await;
+        assert_eq!((unknown.status, unknown.json()["code"].clone()), (StatusCode::UNAUTHORIZED, json!("invalid-token")));
+
+        let admin = app.token(Role::Admin, "council").await;
+        let created = app.send_json(Method::POST, "/api/tokens", &admin, &json!({"name": "QGIS", "role": "panel-member", "agency": "police"})).await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        let tool = created.json()["token"].as_str().expect("shown once").to_owned();
+        let tool_id = created.json()["id"].as_i64().expect("id");
+        assert_eq!(app.item_ids(&tool, "").await, [id]);
+        let listed = app.get("/api/tokens", &admin).await.text();
+        assert!(!listed.contains(&tool), "secrets are never listed");
+
+        let revoked = app.request(Method::DELETE, &format!("/api/tokens/{tool_id}"), Some(&admin), &[], None).await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        for uri in [ITEMS.to_owned(), format!("{ITEMS}/{id}"), format!("/api/observations/{id}")] {
+            let reply = app.get(&uri, &tool).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{uri}");
+            assert!(!reply.text().contains("bandstand"));
+        }
+
+        // Revoked by another process (the CLI) straight in the store.
+        let (record, other) = app.store.create_token("script", Role::PanelMember, "police", None).await.expect("token");
+        assert_eq!(app.get(ITEMS, &other).await.status, StatusCode::OK);
+        assert!(app.store.revoke_token(record.id).await.expect("revoke"));
+        assert_eq!(app.get(ITEMS, &other).await.status, StatusCode::UNAUTHORIZED);
+
+        let expired = app.store.create_token("old", Role::PanelMember, "police", Some(chrono::Utc::now() - chrono::Duration::days(1))).await.expect("token").1;
+        assert_eq!(app.get(ITEMS, &expired).await.status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn health_and_readiness_need_no_token(backend) {
+        let app = TestApp::new(backend).await;
+        let health = app.request(Method::GET, "/healthz", None, &[], None).await;
+        assert_eq!(health.json()["status"], "ok");
+        let ready = app.request(Method::GET, "/readyz", None, &[], None).await;
+        assert_eq!(ready.json()["status"], "ready");
+    }
+
+    async fn only_administrators_manage_tokens(backend) {
+        let app = TestApp::new(backend).await;
+        let coordinator = app.token(Role::Coordinator, "council").await;
+        let reply = app.send_json(Method::POST, "/api/tokens", &coordinator, &json!({"name": "x", "role": "admin", "agency": "council"})).await;
+        assert_eq!((reply.status, reply.json()["code"].clone()), (StatusCode::FORBIDDEN, json!("forbidden")));
+        assert_eq!(app.store.tokens().await.expect("tokens").len(), 1);
+    }
+
+    async fn field_officers_see_only_their_own_reports_and_administrators_see_none(backend) {
+        let app = TestApp::new(backend).await;
+        let me = app.token(Role::FieldOfficer, "parks").await;
+        let colleague = app.token(Role::FieldOfficer, "parks").await;
+        let admin = app.token(Role::Admin, "council").await;
+        let mine = app.create(&me, &observation(json!({}))).await;
+        let theirs = app.create(&colleague, &observation(json!({}))).await;
+        assert_eq!(app.item_ids(&me, "").await, [mine]);
+        assert_eq!(app.get(&format!("/api/observations/{theirs}"), &me).await.status, StatusCode::NOT_FOUND);
+        let edit = app.send_json(Method::PATCH, &format!("/api/observations/{theirs}"), &me, &json!({"severity": "high"})).await;
+        assert_eq!(edit.status, StatusCode::NOT_FOUND);
+        let admin_view = app.get(ITEMS, &admin).await;
+        assert_eq!(admin_view.status, StatusCode::FORBIDDEN);
+        assert!(!admin_view.text().contains("Feature\""));
+        assert_eq!(app.get(&format!("/api/observations/{mine}"), &admin).await.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn restricted_and_sensitive_records_stay_with_those_who_may_see_them(backend) {
+        let app = TestApp::new(backend).await;
+        let police_officer = app.token(Role::FieldOfficer, "police").await;
+        let police_coordinator = app.token(Role::Coordinator, "police").await;
+        let police_panel = app.token(Role::PanelMember, "police").await;
+        let council_panel = app.token(Role::PanelMember, "council").await;
+        let council_coordinator = app.token(Role::Coordinator, "council").await;
+        let restricted = app.create(&police_officer, &observation(json!({"sensitivity": "restricted", "description": "Flat used for exploitation"}))).await;
+        let sensitive = app.create(&police_officer, &observation(json!({"sensitivity": "sensitive"}))).await;
+        let standard = app.create(&police_officer, &observation(json!({"sensitivity": "standard"}))).await;
+
+        assert_eq!(app.item_ids(&police_coordinator, "").await, [restricted, sensitive, standard]);
+        assert_eq!(app.item_ids(&police_panel, "").await, [sensitive, standard]);
+        assert_eq!(app.item_ids(&council_coordinator, "").await, [sensitive, standard]);
+        assert_eq!(app.item_ids(&council_panel, "").await, [standard]);
+        let probe = app.get(&format!("/api/observations/{restricted}"), &council_coordinator).await;
+        assert_eq!(probe.status, StatusCode::NOT_FOUND);
+        assert!(!probe.text().contains("exploitation"), "errors carry no content");
+        let counted = app.get(ITEMS, &council_panel).await.json();
+        assert_eq!(counted["numberMatched"], 1, "hidden records are not even counted");
+    }
+}

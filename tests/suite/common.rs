@@ -1,0 +1,332 @@
+//! The harness: a fresh store per test on either backend, the app in
+//! process, and request helpers.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use safetymap::api::{app, AppState, Settings};
+use safetymap::domain::observation::ValidationRules;
+use safetymap::domain::vocabulary::Role;
+use safetymap::store::Store;
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tower::ServiceExt;
+
+/// Which backend a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a scenario on both stores, as two tests named `on_sqlite` and
+/// `on_postgres` inside a module named for the scenario.
+macro_rules! on_both_stores {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn scenario($backend: $crate::common::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                scenario($crate::common::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                scenario($crate::common::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// Where a test's database lives, so it can be reopened after a "restart".
+pub struct TestDatabase {
+    url: Option<String>,
+    dir: tempfile::TempDir,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("SAFETYMAP_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "SAFETYMAP_TEST_POSTGRES_URL is not set. The PostgreSQL half of the suite needs it: \
+             run scripts/test (it starts a throwaway PostGIS cluster), or run only the SQLite \
+             half with `cargo test on_sqlite`."
+        )
+    })
+}
+
+/// Makes a fresh PostGIS database copied from a template that has the
+/// extension, so each test starts empty and tests never share rows.
+async fn fresh_postgres_database() -> String {
+    let admin = postgres_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to SAFETYMAP_TEST_POSTGRES_URL");
+    let base = admin.rsplit_once('/').expect("URL has a database").0;
+    // One creator at a time: a template may not be copied while anyone is
+    // connected to it, including whoever is still setting it up.
+    sqlx::query("SELECT pg_advisory_lock(7243001)")
+        .execute(&mut conn)
+        .await
+        .expect("advisory lock");
+    let exists: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = 'safetymap_test_template'")
+            .fetch_optional(&mut conn)
+            .await
+            .expect("look for template");
+    if exists.is_none() {
+        sqlx::query("CREATE DATABASE safetymap_test_template")
+            .execute(&mut conn)
+            .await
+            .expect("create template");
+        let mut t = sqlx::PgConnection::connect(&format!("{base}/safetymap_test_template"))
+            .await
+            .expect("connect to template");
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS postgis")
+            .execute(&mut t)
+            .await
+            .expect("PostGIS must be installed (postgresql-15-postgis-3)");
+        t.close().await.expect("close template");
+    }
+    let name = format!("safetymap_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+    sqlx::query(&format!(
+        "CREATE DATABASE {name} TEMPLATE safetymap_test_template"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("create test database");
+    sqlx::query("SELECT pg_advisory_unlock(7243001)")
+        .execute(&mut conn)
+        .await
+        .expect("advisory unlock");
+    conn.close().await.ok();
+    format!("{base}/{name}")
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> TestDatabase {
+        let url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_database().await),
+        };
+        TestDatabase {
+            url,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Opens (or reopens) the store and migrates it.
+    pub async fn open(&self) -> Store {
+        let store = Store::open(self.url.as_deref(), self.dir.path())
+            .await
+            .expect("open store");
+        store.migrate().await.expect("migrate");
+        store
+    }
+
+    /// The SQLite file, for the SQLite store.
+    pub fn sqlite_file(&self) -> PathBuf {
+        self.dir.path().join("safetymap.db")
+    }
+
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
+
+/// A response as a test sees it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Ids of the features in a FeatureCollection.
+    pub fn feature_ids(&self) -> Vec<i64> {
+        self.json()["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .map(|f| f["id"].as_i64().expect("feature id"))
+            .collect()
+    }
+}
+
+/// The app in process, on a fresh store.
+pub struct TestApp {
+    pub db: TestDatabase,
+    pub store: Store,
+    pub state: AppState,
+    pub router: Router,
+}
+
+/// Settings for tests: no token cache, so a revocation by any path shows at once.
+pub fn test_settings() -> Settings {
+    Settings {
+        public_url: None,
+        max_body_bytes: 16 * 1024,
+        token_cache: Duration::ZERO,
+    }
+}
+
+pub fn rules() -> ValidationRules {
+    ValidationRules::new(ValidationRules::WALES, 365)
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        let db = TestDatabase::new(backend).await;
+        TestApp::on(db).await
+    }
+
+    /// The app over an existing database, as after a restart.
+    pub async fn on(db: TestDatabase) -> TestApp {
+        let store = db.open().await;
+        let state = AppState::load(store.clone(), rules(), test_settings())
+            .await
+            .expect("load state");
+        TestApp {
+            router: app(state.clone()),
+            db,
+            store,
+            state,
+        }
+    }
+
+    /// Stops the app and closes the store, keeping the database.
+    pub async fn shut_down(self) -> TestDatabase {
+        self.store.close().await;
+        self.db
+    }
+
+    pub async fn token(&self, role: Role, agency: &str) -> String {
+        self.store
+            .create_token(&format!("test {}", role.code()), role, agency, None)
+            .await
+            .expect("create token")
+            .1
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str, token: &str) -> Reply {
+        self.request(Method::GET, uri, Some(token), &[], None).await
+    }
+
+    pub async fn send_json(&self, method: Method, uri: &str, token: &str, body: &Value) -> Reply {
+        self.request(
+            method,
+            uri,
+            Some(token),
+            &[("content-type", "application/json")],
+            Some(serde_json::to_vec(body).expect("json")),
+        )
+        .await
+    }
+
+    /// Creates an observation and returns its id, asserting it was created.
+    pub async fn create(&self, token: &str, body: &Value) -> i64 {
+        let reply = self
+            .send_json(Method::POST, "/api/observations", token, body)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        reply.json()["id"].as_i64().expect("id")
+    }
+
+    /// The items endpoint's feature ids for a query string.
+    pub async fn item_ids(&self, token: &str, query: &str) -> Vec<i64> {
+        let reply = self
+            .get(
+                &format!("/ogc/collections/observations/items?{query}"),
+                token,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply.feature_ids()
+    }
+}
+
+/// An observation in Newport, seen an hour ago, with fields overridden.
+pub fn observation(overrides: Value) -> Value {
+    let observed = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut base = json!({
+        "longitude": -2.9977,
+        "latitude": 51.5886,
+        "observed_at": observed,
+        "category": "unsafe-environment",
+        "setting": "park",
+        "severity": "medium",
+        "indicators": ["poor-lighting", "no-cctv"],
+        "description": "Path unlit after dusk by the bandstand",
+    });
+    if let (Some(base), Some(over)) = (base.as_object_mut(), overrides.as_object()) {
+        for (k, v) in over {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    base
+}

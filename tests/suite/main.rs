@@ -1,0 +1,12 @@
+//! The integration suite. Every scenario runs twice, as `…::on_sqlite` and
+//! `…::on_postgres`; the PostgreSQL half needs `SAFETYMAP_TEST_POSTGRES_URL`
+//! (scripts/test provides it) and fails without it.
+
+#[macro_use]
+mod common;
+
+mod auth;
+mod gdal;
+mod layers;
+mod stores;
+mod writes;

@@ -1,0 +1,91 @@
+//! What each store keeps, across restarts, and what analysts can query.
+
+use safetymap::domain::vocabulary::Role;
+use serde_json::json;
+use sqlx::Connection;
+
+use crate::common::{observation, Backend, TestApp, TestDatabase};
+
+on_both_stores! {
+    async fn observations_written_before_a_restart_are_served_after_it(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        let kept = app.create(&token, &observation(json!({}))).await;
+        let withdrawn = app.create(&token, &observation(json!({}))).await;
+        app.send_json(axum::http::Method::POST, &format!("/api/observations/{withdrawn}/withdraw"), &token, &json!({"reason": "duplicate"})).await;
+        let db = app.shut_down().await;
+
+        let app = TestApp::on(db).await;
+        assert_eq!(app.item_ids(&token, "").await, [kept], "tokens and data survive; withdrawn stays out");
+        assert_eq!(app.state.index.len(), 1);
+    }
+
+    async fn the_demo_loads_places_and_observations_over_every_category_once(backend) {
+        let app = TestApp::new(backend).await;
+        let loaded = safetymap::demo::load(&app.store, chrono::Utc::now()).await.expect("demo");
+        assert_eq!(loaded.observations, safetymap::demo::DEMO_OBSERVATIONS);
+        let again = safetymap::demo::load(&app.store, chrono::Utc::now()).await.expect("demo");
+        assert_eq!(again.observations, 0, "loading twice adds nothing");
+        let db = app.shut_down().await;
+        let app = TestApp::on(db).await;
+        let token = app.token(Role::Coordinator, "newport-council-licensing").await;
+        let page = app.get("/ogc/collections/observations/items?limit=10000", &token).await.json();
+        let categories: std::collections::HashSet<_> = page["features"].as_array().expect("features").iter().map(|f| f["properties"]["category"].clone()).collect();
+        assert!(categories.len() >= 15, "{categories:?}");
+        assert!(page["numberMatched"].as_u64().expect("n") > 250);
+    }
+}
+
+#[tokio::test]
+async fn the_postgis_store_keeps_a_gist_indexed_point_geometry_analysts_can_query() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let token = app.token(Role::Coordinator, "council").await;
+    let id = app
+        .create(
+            &token,
+            &observation(json!({"longitude": -2.9977, "latitude": 51.5886})),
+        )
+        .await;
+    let url = app.db.url().expect("postgres url").to_owned();
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let (wkt, srid): (String, i32) =
+        sqlx::query_as("SELECT ST_AsText(geom), ST_SRID(geom) FROM observations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .expect("geometry");
+    assert_eq!((wkt.as_str(), srid), ("POINT(-2.9977 51.5886)", 4326));
+    let gist: String =
+        sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE indexname = 'observations_geom'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("index");
+    assert!(gist.contains("USING gist (geom)"), "{gist}");
+    let near: i64 = sqlx::query_scalar("SELECT count(*) FROM observations WHERE ST_DWithin(geom::geography, ST_MakePoint(-2.998, 51.5886)::geography, 100)")
+        .fetch_one(&mut conn)
+        .await
+        .expect("query");
+    assert_eq!(near, 1);
+}
+
+#[tokio::test]
+async fn the_embedded_store_is_a_wal_sqlite_file_with_full_sync() {
+    let db = TestDatabase::new(Backend::Sqlite).await;
+    let store = db.open().await;
+    store.ping().await.expect("ping");
+    let url = format!("sqlite://{}", db.sqlite_file().display());
+    let mut conn = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open file");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    // synchronous is per connection: check the store's own connections set it.
+    let sync: i64 = sqlx::query_scalar::<sqlx::Any, i64>("PRAGMA synchronous")
+        .fetch_one(&store.pool_for_tests())
+        .await
+        .expect("sync");
+    assert_eq!(sync, 2, "FULL");
+}
