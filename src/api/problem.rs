@@ -8,14 +8,12 @@ use serde::Serialize;
 use crate::domain::observation::FieldError;
 use crate::service::ServiceError;
 
-/// A problem response.
+/// A problem response. Serialised with a `type` URI derived from `code`
+/// (`urn:safetymap:problem:<code>`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    /// A URI naming the problem type: `urn:safetymap:problem:<code>`.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// Short summary, in English; clients translate by `code`.
-    pub title: String,
+    pub title: &'static str,
     /// HTTP status.
     pub status: u16,
     /// Stable code for machines.
@@ -35,10 +33,9 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with a status, code and title.
-    pub fn new(status: StatusCode, code: &'static str, title: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
         Problem {
-            kind: format!("urn:safetymap:problem:{code}"),
-            title: title.into(),
+            title,
             status: status.as_u16(),
             code,
             field: None,
@@ -113,7 +110,18 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        #[derive(Serialize)]
+        struct Document<'a> {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(flatten)]
+            problem: &'a Problem,
+        }
+        let body = serde_json::to_vec(&Document {
+            kind: format!("urn:safetymap:problem:{}", self.code),
+            problem: &self,
+        })
+        .unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
