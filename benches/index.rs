@@ -8,8 +8,9 @@ use std::hint::black_box;
 
 use chrono::Utc;
 use criterion::{criterion_group, Criterion, Throughput};
-use safetymap::domain::observation::ValidationRules;
+use safetymap::domain::observation::{ObservationDetails, ValidationRules};
 use safetymap::index::{LayerFilter, SpatialIndex};
+use safetymap::store::{IndexRow, Provenance};
 
 const N: usize = 1_000_000;
 
@@ -29,25 +30,27 @@ fn resident_bytes() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
+type Row = (ObservationDetails, Provenance);
+
+/// The index's view of a generated row, with ids from 1.
+fn index_rows(rows: &[Row]) -> impl Iterator<Item = IndexRow<'_>> {
+    rows.iter().enumerate().map(|(i, (d, p))| IndexRow {
+        id: i as i64 + 1,
+        location: d.location,
+        observed_at: d.observed_at,
+        category: d.category,
+        severity: d.severity,
+        status: d.status,
+        sensitivity: d.sensitivity,
+        setting: d.setting,
+        agency: &p.agency,
+        recorded_by: &p.recorded_by,
+    })
+}
+
 fn build() -> SpatialIndex {
     let rows = safetymap::demo::synthetic_observations(ValidationRules::WALES, N, 7, Utc::now());
-    let views: Vec<_> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, (d, p))| safetymap::store::IndexRow {
-            id: i as i64 + 1,
-            location: d.location,
-            observed_at: d.observed_at,
-            category: d.category,
-            severity: d.severity,
-            status: d.status,
-            sensitivity: d.sensitivity,
-            setting: d.setting,
-            agency: &p.agency,
-            recorded_by: &p.recorded_by,
-        })
-        .collect();
-    SpatialIndex::build(views)
+    SpatialIndex::build(index_rows(&rows))
 }
 
 fn index_benches(c: &mut Criterion) {
@@ -91,22 +94,7 @@ fn bulk_load(c: &mut Criterion) {
     let mut group = c.benchmark_group("index");
     group.sample_size(10);
     group.bench_function("bulk load 100,000", |b| {
-        b.iter(|| {
-            SpatialIndex::build(rows.iter().enumerate().map(|(i, (d, p))| {
-                safetymap::store::IndexRow {
-                    id: i as i64,
-                    location: d.location,
-                    observed_at: d.observed_at,
-                    category: d.category,
-                    severity: d.severity,
-                    status: d.status,
-                    sensitivity: d.sensitivity,
-                    setting: d.setting,
-                    agency: &p.agency,
-                    recorded_by: &p.recorded_by,
-                }
-            }))
-        })
+        b.iter(|| SpatialIndex::build(index_rows(&rows)))
     });
     group.finish();
 }

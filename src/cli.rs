@@ -91,8 +91,12 @@ fn parse_area(s: &str) -> Result<[f64; 4], String> {
         .map(|p| p.trim().parse::<f64>().map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
     match n.as_slice() {
-        [a, b, c, d] if a < c && b < d => Ok([*a, *b, *c, *d]),
-        _ => Err("expected min_lon,min_lat,max_lon,max_lat with min < max".into()),
+        [a, b, c, d]
+            if a < c && b < d && *a >= -180.0 && *c <= 180.0 && *b >= -90.0 && *d <= 90.0 =>
+        {
+            Ok([*a, *b, *c, *d])
+        }
+        _ => Err("expected min_lon,min_lat,max_lon,max_lat in degrees with min < max".into()),
     }
 }
 
@@ -137,7 +141,7 @@ pub enum TokenCommand {
         #[arg(long, default_value = "newport-council")]
         agency: String,
         /// Days until it expires; default: never.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3650))]
         expires_in_days: Option<i64>,
     },
     /// Revoke a token by id (running servers stop accepting it within the token cache time).

@@ -312,7 +312,7 @@ pub fn demo_observations(
             Provenance {
                 agency: agency.to_owned(),
                 recorded_by: format!("demo:{agency}"),
-                recorded_at: observed_at + Duration::minutes(rng.gen_range(1..240)),
+                recorded_at: (observed_at + Duration::minutes(rng.gen_range(1..240))).min(now),
             },
         ));
     }

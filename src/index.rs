@@ -11,7 +11,7 @@ use std::sync::RwLock;
 use chrono::{DateTime, Utc};
 use rstar::{RTree, RTreeObject, AABB};
 
-use crate::domain::time::{from_unix_seconds, uk_hour_and_weekday, unix_seconds};
+use crate::domain::time::{from_unix_millis, uk_hour_and_weekday, unix_millis};
 use crate::domain::vocabulary::{Category, Sensitivity, SettingType, Severity, Status};
 use crate::store::IndexRow;
 
@@ -22,7 +22,7 @@ pub struct IndexedObservation {
     pub position: [f64; 2],
     /// Observation id.
     pub id: i64,
-    /// Observed-at, whole seconds since the Unix epoch.
+    /// Observed-at, milliseconds since the Unix epoch.
     pub observed_at: i64,
     /// Interned recording principal.
     pub recorded_by: u32,
@@ -47,7 +47,7 @@ pub struct IndexedObservation {
 impl IndexedObservation {
     /// Observed-at as an instant.
     pub fn observed_at(&self) -> DateTime<Utc> {
-        from_unix_seconds(self.observed_at)
+        from_unix_millis(self.observed_at)
     }
 }
 
@@ -97,9 +97,9 @@ impl Names {
 pub struct LayerFilter {
     /// Only inside this box `[min_lon, min_lat, max_lon, max_lat]`.
     pub bbox: Option<[f64; 4]>,
-    /// Observed at or after (seconds since the epoch).
+    /// Observed at or after (milliseconds since the epoch).
     pub from: Option<i64>,
-    /// Observed at or before (seconds since the epoch).
+    /// Observed at or before (milliseconds since the epoch).
     pub to: Option<i64>,
     /// Any of these categories (empty: all).
     pub categories: Vec<Category>,
@@ -159,7 +159,7 @@ impl Inner {
         IndexedObservation {
             position: [row.location.lon, row.location.lat],
             id: row.id,
-            observed_at: unix_seconds(row.observed_at),
+            observed_at: unix_millis(row.observed_at),
             recorded_by: self.names.principal(row.recorded_by),
             agency: self.names.agency(row.agency),
             category: row.category,
@@ -226,7 +226,15 @@ impl SpatialIndex {
     pub fn replace(&self, before: &IndexRow<'_>, after: Option<&IndexRow<'_>>) {
         let mut inner = self.write();
         let old = inner.entry(before);
-        inner.tree.remove(&old);
+        if inner.tree.remove(&old).is_none() {
+            // Not where its stored state says: remove whatever entry carries
+            // the id, so an id is never indexed twice. O(n), and only on a
+            // path that should not happen.
+            let stray = inner.tree.iter().find(|o| o.id == before.id).copied();
+            if let Some(stray) = stray {
+                inner.tree.remove(&stray);
+            }
+        }
         if let Some(after) = after {
             let new = inner.entry(after);
             inner.tree.insert(new);

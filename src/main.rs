@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new("safetymap=info,tower_http=warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match safetymap::cli::run(safetymap::cli::Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -40,6 +40,21 @@ pub enum ServiceError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// The task running a write panicked or was cancelled.
+    #[error("the write did not run to completion")]
+    WriteTask,
+}
+
+/// Runs a write on its own task and waits for it. axum drops a handler's
+/// future when the client disconnects; a commit whose index update was then
+/// never run would leave the layers showing the old record. On its own task
+/// the commit and the index update always run together.
+async fn to_completion<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::spawn(write)
+        .await
+        .unwrap_or(Err(ServiceError::WriteTask))
 }
 
 impl From<StoreError> for ServiceError {
@@ -115,15 +130,19 @@ impl Observations {
             recorded_by: viewer.principal.clone(),
             recorded_at: now,
         };
-        let _gate = self.store.write_gate().await;
-        let created = self
-            .store
-            .create_observation(&details, &provenance, key.as_ref())
-            .await?;
-        if !created.replayed {
-            self.index.insert(&created.observation.index_row());
-        }
-        Ok(created)
+        let this = self.clone();
+        to_completion(async move {
+            let _gate = this.store.write_gate().await;
+            let created = this
+                .store
+                .create_observation(&details, &provenance, key.as_ref())
+                .await?;
+            if !created.replayed {
+                this.index.insert(&created.observation.index_row());
+            }
+            Ok(created)
+        })
+        .await
     }
 
     /// Reads one observation, and its history, for a viewer allowed to see it.
@@ -133,6 +152,17 @@ impl Observations {
         id: ObservationId,
     ) -> Result<(Observation, Vec<Revision>), ServiceError> {
         let observation = self.visible(viewer, id, Action::ReadObservation).await?;
+        // A withdrawn record stays readable only to those who could have
+        // withdrawn it: it was often withdrawn because of what it says.
+        if observation.withdrawn.is_some()
+            && !viewer.may(
+                Action::WithdrawObservation,
+                &observation.agency,
+                &observation.recorded_by,
+            )
+        {
+            return Err(ServiceError::NotFound);
+        }
         let history = self.store.history(id).await?;
         Ok((observation, history))
     }
@@ -145,22 +175,26 @@ impl Observations {
         patch: ObservationPatch,
         now: DateTime<Utc>,
     ) -> Result<Observation, ServiceError> {
-        let _gate = self.store.write_gate().await;
-        let current = self.live(viewer, id, Action::EditObservation).await?;
-        let next = self
-            .rules
-            .apply_patch(&current.details, patch, now)
-            .map_err(ServiceError::Invalid)?;
-        if next == current.details {
-            return Ok(current);
-        }
-        let updated = self
-            .store
-            .update_observation(&current, &next, &viewer.principal, now)
-            .await?;
-        self.index
-            .replace(&current.index_row(), Some(&updated.index_row()));
-        Ok(updated)
+        let (this, viewer) = (self.clone(), viewer.clone());
+        to_completion(async move {
+            let _gate = this.store.write_gate().await;
+            let current = this.live(&viewer, id, Action::EditObservation).await?;
+            let next = this
+                .rules
+                .apply_patch(&current.details, patch, now)
+                .map_err(ServiceError::Invalid)?;
+            if next == current.details {
+                return Ok(current);
+            }
+            let updated = this
+                .store
+                .update_observation(&current, &next, &viewer.principal, now)
+                .await?;
+            this.index
+                .replace(&current.index_row(), Some(&updated.index_row()));
+            Ok(updated)
+        })
+        .await
     }
 
     /// Withdraws an observation with a reason: it leaves every layer but
@@ -184,14 +218,18 @@ impl Observations {
                 "a reason of 1 to 500 characters is required",
             )]));
         }
-        let _gate = self.store.write_gate().await;
-        let current = self.live(viewer, id, Action::WithdrawObservation).await?;
-        let updated = self
-            .store
-            .withdraw_observation(&current, &viewer.principal, reason, now)
-            .await?;
-        self.index.replace(&current.index_row(), None);
-        Ok(updated)
+        let (this, viewer, reason) = (self.clone(), viewer.clone(), reason.to_owned());
+        to_completion(async move {
+            let _gate = this.store.write_gate().await;
+            let current = this.live(&viewer, id, Action::WithdrawObservation).await?;
+            let updated = this
+                .store
+                .withdraw_observation(&current, &viewer.principal, &reason, now)
+                .await?;
+            this.index.replace(&current.index_row(), None);
+            Ok(updated)
+        })
+        .await
     }
 
     /// The record if the viewer may see it and do `action` to it.

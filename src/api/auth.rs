@@ -69,7 +69,9 @@ impl TokenCache {
     pub async fn verify(&self, store: &Store, token: &str) -> Result<TokenRecord, Problem> {
         let hash = token_hash(token);
         let now = Utc::now();
-        let record = match self.get(&hash) {
+        let cached = self.get(&hash);
+        let from_store = cached.is_none();
+        let record = match cached {
             Some(record) => record,
             None => store
                 .token_by_hash(&hash)
@@ -86,7 +88,12 @@ impl TokenCache {
                 "The token has been revoked or has expired",
             ));
         }
-        self.put(hash, record.clone());
+        // Only a fresh store answer restarts the clock, so a token in steady
+        // use is still re-checked every `ttl` and a revocation by another
+        // process reaches it.
+        if from_store {
+            self.put(hash, record.clone());
+        }
         Ok(record)
     }
 }

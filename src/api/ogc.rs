@@ -19,7 +19,7 @@ use serde_json::json;
 use super::observations::parse_id;
 use super::problem::Problem;
 use super::{AppState, Settings};
-use crate::domain::time::parse_instant;
+use crate::domain::time::{parse_instant, uk_to_utc};
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{
     Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
@@ -198,31 +198,32 @@ fn bbox(value: &str) -> Result<[f64; 4], Problem> {
         return Err(bad("the bbox's lower latitude is above its upper latitude"));
     }
     if x0 > x1 {
-        // Crosses the antimeridian: never inside Wales, so nothing matches.
-        return Ok([x0, y0, x0, y0 - 1.0]);
+        // OGC reads this as crossing the antimeridian, which no Welsh
+        // service area does; say so rather than guess.
+        return Err(bad("the bbox's west edge is east of its east edge (crossing the antimeridian is not supported)"));
     }
     Ok([x0, y0, x1, y1])
 }
 
-/// One end of a `datetime` interval: `None` when open.
+/// One end of a `datetime` interval, in milliseconds: `None` when open.
 fn datetime_end(value: &str, start: bool) -> Result<Option<i64>, Problem> {
     if value.is_empty() || value == ".." {
         return Ok(None);
     }
     if let Some(t) = parse_instant(value) {
-        return Ok(Some(t.timestamp()));
+        return Ok(Some(t.timestamp_millis()));
     }
-    // A bare date covers the whole (UTC) day.
+    // A bare date is the whole UK day, as the time bands are UK local time.
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         let t = if start {
             d.and_hms_opt(0, 0, 0)
         } else {
-            d.and_hms_opt(23, 59, 59)
+            d.succ_opt().and_then(|next| next.and_hms_opt(0, 0, 0))
         };
         if let Some(t) = t {
-            return Ok(Some(
-                DateTime::<Utc>::from_naive_utc_and_offset(t, Utc).timestamp(),
-            ));
+            let utc = uk_to_utc(t).timestamp_millis();
+            // A day ends at the last millisecond before the next one starts.
+            return Ok(Some(if start { utc } else { utc - 1 }));
         }
     }
     Err(Problem::bad_parameter(
@@ -343,19 +344,20 @@ impl ItemsQuery {
                 }
                 "timeband" => {
                     let bands = list(&name, &value, TimeBand::from_code)?;
-                    f.hours = Some(
+                    // An empty list, like an empty category list, filters nothing.
+                    f.hours = (!bands.is_empty()).then(|| {
                         (0u8..24)
                             .filter(|h| bands.contains(&TimeBand::of_hour(*h)))
-                            .fold(0u32, |m, h| m | 1 << h),
-                    );
+                            .fold(0u32, |m, h| m | 1 << h)
+                    });
                 }
                 "days" => {
                     let kinds = list(&name, &value, DayKind::from_code)?;
-                    f.weekdays = Some(
+                    f.weekdays = (!kinds.is_empty()).then(|| {
                         (0u8..7)
                             .filter(|d| kinds.contains(&DayKind::of_weekday(*d)))
-                            .fold(0u8, |m, d| m | 1 << d),
-                    );
+                            .fold(0u8, |m, d| m | 1 << d)
+                    });
                 }
                 _ => {}
             }
@@ -374,13 +376,13 @@ struct PointGeometry {
     coordinates: [f64; 2],
 }
 
-/// Formats observed-at without an intermediate string per feature.
+/// Formats observed-at (milliseconds) without an intermediate string per feature.
 struct LayerTime(i64);
 
 impl Serialize for LayerTime {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = DateTime::from_timestamp(self.0, 0).unwrap_or_default();
-        s.collect_str(&t.format("%Y-%m-%dT%H:%M:%SZ"))
+        let t = DateTime::from_timestamp_millis(self.0).unwrap_or_default();
+        s.collect_str(&t.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
     }
 }
 

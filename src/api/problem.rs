@@ -164,6 +164,10 @@ impl From<ServiceError> for Problem {
                 "This Idempotency-Key was already used for a different request",
             )
             .field("Idempotency-Key"),
+            ServiceError::WriteTask => {
+                tracing::error!("a write task failed");
+                Problem::internal()
+            }
             ServiceError::Store(e) => {
                 // Store errors can quote SQL values; log them, never return them.
                 tracing::error!(error = %e, "store failure");

@@ -50,14 +50,26 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Whole seconds since the Unix epoch.
-pub fn unix_seconds(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
+/// Milliseconds since the Unix epoch (the precision timestamps are kept at).
+pub fn unix_millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
 }
 
-/// The instant for whole seconds since the Unix epoch.
-pub fn from_unix_seconds(s: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(s, 0).unwrap_or_default()
+/// The instant for milliseconds since the Unix epoch.
+pub fn from_unix_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The UTC instant of a UK civil time. In the hour the clocks go back, the
+/// earlier (BST) reading is taken; a time skipped when they go forward is
+/// read as GMT.
+pub fn uk_to_utc(local: NaiveDateTime) -> DateTime<Utc> {
+    let as_bst = (local - Duration::hours(1)).and_utc();
+    if uk_local(as_bst) == local {
+        as_bst
+    } else {
+        local.and_utc()
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +93,21 @@ mod tests {
         assert_eq!(uk_local(at("2024-03-31T01:00:00Z")).hour(), 2);
         assert_eq!(uk_local(at("2024-10-27T00:59:00Z")).hour(), 1);
         assert_eq!(uk_local(at("2024-10-27T01:00:00Z")).hour(), 1);
+    }
+
+    #[test]
+    fn a_summer_midnight_in_the_uk_is_eleven_the_evening_before_in_utc() {
+        let local = NaiveDate::from_ymd_opt(2026, 7, 4)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("time");
+        assert_eq!(format_instant(uk_to_utc(local)), "2026-07-03T23:00:00.000Z");
+        let winter = NaiveDate::from_ymd_opt(2026, 1, 4)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("time");
+        assert_eq!(
+            format_instant(uk_to_utc(winter)),
+            "2026-01-04T00:00:00.000Z"
+        );
     }
 
     #[test]

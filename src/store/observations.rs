@@ -468,7 +468,7 @@ impl Store {
                 indicators = $6, setting = $7, place_id = $8, description = $9, severity = $10,
                 source_reliability = $11, information_assessment = $12, handling = $13,
                 sensitivity = $14, case_reference = $15, status = $16, updated_at = $17,
-                version = $18
+                version = $18, review_by = $21
              WHERE id = $19 AND version = $20 AND withdrawn_at IS NULL",
         )
         .bind(next.location.lon)
@@ -491,6 +491,13 @@ impl Store {
         .bind(version)
         .bind(current.id.0)
         .bind(current.version)
+        // The review period belongs to the category: a recategorised
+        // record is reviewed on the new category's schedule.
+        .bind(
+            review_by(next.category, current.recorded_at)
+                .format("%Y-%m-%d")
+                .to_string(),
+        )
         .execute(&mut *tx)
         .await
         .ctx("editing an observation")?;

@@ -4,7 +4,7 @@ use axum::http::{Method, StatusCode};
 use safetymap::domain::vocabulary::Role;
 use serde_json::json;
 
-use crate::common::{observation, TestApp};
+use crate::common::{observation, test_settings, TestApp, TestDatabase};
 
 const ITEMS: &str = "/ogc/collections/observations/items";
 
@@ -48,6 +48,20 @@ on_both_stores! {
 
         let expired = app.store.create_token("old", Role::PanelMember, "police", Some(chrono::Utc::now() - chrono::Duration::days(1))).await.expect("token").1;
         assert_eq!(app.get(ITEMS, &expired).await.status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn a_token_revoked_by_another_process_stops_working_when_its_cache_entry_expires_even_in_steady_use(backend) {
+        let settings = safetymap::api::Settings { token_cache: std::time::Duration::from_millis(600), ..test_settings() };
+        let app = TestApp::with_settings(TestDatabase::new(backend).await, settings).await;
+        let (record, token) = app.store.create_token("poller", Role::PanelMember, "police", None).await.expect("token");
+        assert_eq!(app.get(ITEMS, &token).await.status, StatusCode::OK);
+        assert!(app.store.revoke_token(record.id).await.expect("revoke"));
+        // Still trusted from the cache for a moment, but steady use must not
+        // keep it there.
+        tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+        assert_eq!(app.get(ITEMS, &token).await.status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+        assert_eq!(app.get(ITEMS, &token).await.status, StatusCode::UNAUTHORIZED);
     }
 
     async fn health_and_readiness_need_no_token(backend) {

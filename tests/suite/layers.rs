@@ -126,9 +126,20 @@ on_both_stores! {
         assert_eq!(app.item_ids(&council, "timeband=after-school,evening").await, [evening_weekday, after_school]);
         assert_eq!(app.item_ids(&council, "days=weekend").await, [late_weekend]);
         assert_eq!(app.item_ids(&council, "days=weekday&severity=high").await, [evening_weekday]);
+        assert_eq!(app.item_ids(&council, "timeband=&days=").await.len(), 3, "empty lists filter nothing");
         let features = app.get(&format!("{ITEMS}?days=weekend"), &council).await.json();
         assert_eq!(features["features"][0]["properties"]["time_band"], "late-night");
         assert_eq!(features["features"][0]["properties"]["day"], "weekend");
+    }
+
+    async fn a_date_means_the_whole_uk_day(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        // 23:30 UTC on 3 July is 00:30 BST on Saturday 4 July.
+        let id = app.create(&token, &observation(json!({"observed_at": "2026-07-03T23:30:00Z"}))).await;
+        assert_eq!(app.item_ids(&token, "datetime=2026-07-04").await, [id]);
+        assert!(app.item_ids(&token, "datetime=2026-07-03").await.is_empty());
+        assert_eq!(app.item_ids(&token, "days=weekend").await, [id]);
     }
 
     async fn summer_evenings_are_banded_in_british_summer_time(backend) {
@@ -147,6 +158,7 @@ on_both_stores! {
             ("colour=red", "unknown-parameter", "colour"),
             ("bbox=1,2,3", "invalid-bbox", "bbox"),
             ("bbox=-3,52,-2,51", "invalid-bbox", "bbox"),
+            ("bbox=-2,51,-3,52", "invalid-bbox", "bbox"),
             ("category=burglary", "not-in-vocabulary", "category"),
             ("timeband=brunch", "not-in-vocabulary", "timeband"),
             ("days=funday", "not-in-vocabulary", "days"),

@@ -26,7 +26,7 @@ on_both_stores! {
             ("unknown indicator", observation(json!({"indicators": ["no-cctv", "aliens"]})), 422, "not-in-vocabulary", "indicators[1]"),
             ("unknown grading", observation(json!({"grading": {"source": "reliable", "information": "gossip", "handling": "may-be-shared"}})), 422, "not-in-vocabulary", "grading.information"),
             ("observed in the future", observation(json!({"observed_at": next_year})), 422, "in-the-future", "observed_at"),
-            ("observed before the horizon", observation(json!({"observed_at": "2001-01-01T00:00:00Z"})), 422, "before-horizon", "observed_at"),
+            ("observed before the horizon", observation(json!({"observed_at": "1990-01-01T00:00:00Z"})), 422, "before-horizon", "observed_at"),
             ("not a date-time", observation(json!({"observed_at": "last tuesday"})), 422, "invalid-datetime", "observed_at"),
             ("description too long", observation(json!({"description": long_text})), 422, "too-long", "description"),
             ("unknown field", observation(json!({"suspect_name": "x"})), 422, "unknown-field", "suspect_name"),
@@ -202,6 +202,26 @@ on_both_stores! {
         assert_eq!(app.store.count_observations().await.expect("count"), 1, "soft delete keeps the row");
         let again = app.send_json(Method::POST, &format!("/api/observations/{id}/withdraw"), &token, &json!({"reason": "again"})).await;
         assert_eq!((again.status, again.json()["code"].clone()), (StatusCode::CONFLICT, json!("withdrawn")));
+
+        // Withdrawn often because of what it says: only those who could
+        // withdraw it may still open it.
+        let kept = app.get(&format!("/api/observations/{id}"), &token).await;
+        assert_eq!(kept.json()["withdrawn"]["reason"], "Logged twice by mistake");
+        let panel = app.token(Role::PanelMember, "police").await;
+        let hidden = app.get(&format!("/api/observations/{id}"), &panel).await;
+        assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+        assert!(!hidden.text().contains("bandstand"));
+    }
+
+    async fn changing_the_category_moves_the_review_date_to_the_new_categorys_period(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        let id = app.create(&token, &observation(json!({"category": "young-people-congregating"}))).await;
+        let before = app.get(&format!("/api/observations/{id}"), &token).await.json()["review_by"].clone();
+        let after = app.send_json(Method::PATCH, &format!("/api/observations/{id}"), &token, &json!({"category": "child-sexual-exploitation"})).await.json();
+        let date = |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().expect("date"), "%Y-%m-%d").expect("date");
+        let months = (date(&after["review_by"]) - date(&before)).num_days();
+        assert!((540..=560).contains(&months), "6 months became 24: {before} → {}", after["review_by"]);
     }
 
     async fn linking_to_a_place_that_does_not_exist_is_refused(backend) {
