@@ -38,8 +38,9 @@ pub struct Revision {
     pub changed_at: String,
     /// Who (a principal reference).
     pub changed_by: String,
-    /// What changed: `{field: {from, to}}`, the full record for `created`,
-    /// the reason for `withdrawn`.
+    /// What changed: `{field: {from, to}}` for `edited`, the reason for
+    /// `withdrawn`, and `{}` for `created` (the record itself is the first
+    /// version; undoing the edits' from→to pairs recovers it).
     pub changes: serde_json::Value,
 }
 
@@ -375,7 +376,9 @@ impl Store {
             .await
             .ctx("recording an observation")?;
         let id: i64 = column(&row, "id")?;
-        let snapshot = serde_json::to_value(details).unwrap_or_default();
+        // The first version is the record itself; later edits keep from→to
+        // pairs, so every earlier state is recoverable without a copy here.
+        let snapshot = serde_json::json!({});
         add_revision(
             &mut tx,
             id,
@@ -595,14 +598,8 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             let values = (0..chunk.len())
                 .map(|r| {
-                    let b = r * 4;
-                    format!(
-                        "(${}, 1, 'created', ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4
-                    )
+                    let b = r * 3;
+                    format!("(${}, 1, 'created', ${}, ${}, '{{}}')", b + 1, b + 2, b + 3)
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
@@ -612,16 +609,11 @@ impl Store {
                  VALUES {values}"
             );
             let mut query = sqlx::query(&sql);
-            for (id, (details, provenance)) in ids.iter().zip(chunk) {
+            for (id, (_, provenance)) in ids.iter().zip(chunk) {
                 query = query
                     .bind(*id)
                     .bind(format_instant(provenance.recorded_at))
-                    .bind(provenance.recorded_by.clone())
-                    .bind(
-                        serde_json::to_value(details)
-                            .unwrap_or_default()
-                            .to_string(),
-                    );
+                    .bind(provenance.recorded_by.clone());
             }
             query.execute(&mut *tx).await.ctx("recording history")?;
         }
