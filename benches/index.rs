@@ -6,11 +6,14 @@
 
 use std::hint::black_box;
 
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use criterion::{criterion_group, Criterion, Throughput};
-use safetymap::domain::observation::{ObservationDetails, ValidationRules};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use safetymap::domain::observation::{LonLat, ValidationRules};
+use safetymap::domain::vocabulary::{Category, SettingType, Sensitivity, Severity, Status};
 use safetymap::index::{LayerFilter, SpatialIndex};
-use safetymap::store::{IndexRow, Provenance};
+use safetymap::store::IndexRow;
 
 const N: usize = 1_000_000;
 
@@ -30,34 +33,36 @@ fn resident_bytes() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
-type Row = (ObservationDetails, Provenance);
-
-/// The index's view of a generated row, with ids from 1.
-fn index_rows(rows: &[Row]) -> impl Iterator<Item = IndexRow<'_>> {
-    rows.iter().enumerate().map(|(i, (d, p))| IndexRow {
+/// `n` index rows spread uniformly over Wales, generated without the
+/// strings a full observation carries, so resident memory measures the index.
+fn rows(n: usize, seed: u64) -> impl Iterator<Item = IndexRow<'static>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let [x0, y0, x1, y1] = ValidationRules::WALES;
+    let now = Utc::now();
+    (0..n).map(move |i| IndexRow {
         id: i as i64 + 1,
-        location: d.location,
-        observed_at: d.observed_at,
-        category: d.category,
-        severity: d.severity,
-        status: d.status,
-        sensitivity: d.sensitivity,
-        setting: d.setting,
-        agency: &p.agency,
-        recorded_by: &p.recorded_by,
+        location: LonLat {
+            lon: rng.gen_range(x0..x1),
+            lat: rng.gen_range(y0..y1),
+        },
+        observed_at: now - Duration::seconds(rng.gen_range(600..365 * 86_400)),
+        category: Category::ALL[i % Category::ALL.len()],
+        severity: Severity::ALL[i % Severity::ALL.len()],
+        status: Status::ALL[i % Status::ALL.len()],
+        sensitivity: Sensitivity::Standard,
+        setting: SettingType::ALL[i % SettingType::ALL.len()],
+        agency: AGENCIES[i % AGENCIES.len()],
+        recorded_by: "benchmark",
     })
 }
 
-fn build() -> SpatialIndex {
-    let rows = safetymap::demo::synthetic_observations(ValidationRules::WALES, N, 7, Utc::now());
-    SpatialIndex::build(index_rows(&rows))
-}
+const AGENCIES: &[&str] = &["council", "police", "health", "education"];
 
 fn index_benches(c: &mut Criterion) {
     let before = resident_bytes();
-    let index = build();
-    // The build's temporary rows are freed by now; what stays is the index
-    // (the allocator may keep some freed pages, so this is an upper bound).
+    let index = SpatialIndex::build(rows(N, 7));
+    // What stays resident is the index (the allocator may keep a few freed
+    // pages of the build, so this is an upper bound).
     let after = resident_bytes();
     println!(
         "index memory: {} observations, {:.0} bytes resident per observation (entry size {} bytes)",
@@ -89,12 +94,11 @@ fn index_benches(c: &mut Criterion) {
 }
 
 fn bulk_load(c: &mut Criterion) {
-    let rows =
-        safetymap::demo::synthetic_observations(ValidationRules::WALES, 100_000, 9, Utc::now());
+    let rows: Vec<_> = rows(100_000, 9).collect();
     let mut group = c.benchmark_group("index");
     group.sample_size(10);
     group.bench_function("bulk load 100,000", |b| {
-        b.iter(|| SpatialIndex::build(index_rows(&rows)))
+        b.iter(|| SpatialIndex::build(rows.iter().copied()))
     });
     group.finish();
 }
