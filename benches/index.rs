@@ -11,7 +11,7 @@ use criterion::{criterion_group, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safetymap::domain::observation::{LonLat, ValidationRules};
-use safetymap::domain::vocabulary::{Category, SettingType, Sensitivity, Severity, Status};
+use safetymap::domain::vocabulary::{Category, Sensitivity, SettingType, Severity, Status};
 use safetymap::index::{LayerFilter, SpatialIndex};
 use safetymap::store::IndexRow;
 
