@@ -6,6 +6,7 @@
 mod common;
 
 mod auth;
+mod bng;
 mod gdal;
 mod layers;
 mod stores;
