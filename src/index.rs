@@ -123,16 +123,22 @@ fn any_of<T: PartialEq>(wanted: &[T], value: &T) -> bool {
     wanted.is_empty() || wanted.contains(value)
 }
 
-/// One page of a layer query.
+/// One page of a layer query, as a viewer may see it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Page {
+pub struct Page<P> {
     /// How many observations match, over all pages.
     pub matched: usize,
-    /// This page's observations, by ascending id.
-    pub items: Vec<IndexedObservation>,
+    /// This page's observations, by ascending id, each at its shown
+    /// position and with what `shown` added.
+    pub items: Vec<(IndexedObservation, P)>,
     /// Whether there are more after this page.
     pub more: bool,
 }
+
+/// How far a shown position may lie from the recorded one, in degrees: half
+/// the diagonal of a 100 m square (71 m) is under 0.0015° of longitude in
+/// Wales; rounded up generously.
+const SHOWN_MARGIN_DEGREES: f64 = 0.002;
 
 struct Inner {
     tree: RTree<IndexedObservation>,
@@ -276,19 +282,24 @@ impl SpatialIndex {
         self.read().names.agency_ids.get(agency).copied()
     }
 
-    /// Runs a layer query: everything matching `filter` that `visible` lets
+    /// Runs a layer query: everything matching `filter` that `shown` lets
     /// the viewer see, counted in full, with the page of up to `limit`
     /// entries whose ids follow `after`, in id order (so paging is stable
     /// while observations are added).
     ///
+    /// `shown` says where the viewer is shown an entry (and anything else
+    /// to carry with it), or `None` if not at all. The bbox is tested
+    /// against the shown position, so moving a box's edge reveals nothing
+    /// finer than what is shown.
+    ///
     /// Cost: the R-tree search plus O(m log limit) for m matches.
-    pub fn page(
+    pub fn page<P: Copy>(
         &self,
         filter: &LayerFilter,
-        visible: impl Fn(&IndexedObservation) -> bool,
+        shown: impl Fn(&IndexedObservation) -> Option<([f64; 2], P)>,
         after: Option<i64>,
         limit: usize,
-    ) -> Page {
+    ) -> Page<P> {
         let inner = self.read();
         let agency_ids: Vec<u16> = filter
             .agencies
@@ -315,36 +326,51 @@ impl SpatialIndex {
                 && filter
                     .weekdays
                     .is_none_or(|d| d & (1 << o.local_weekday) != 0)
-                && visible(o)
+        };
+        let inside = |[x, y]: [f64; 2]| {
+            filter
+                .bbox
+                .is_none_or(|[x0, y0, x1, y1]| x >= x0 && x <= x1 && y >= y0 && y <= y1)
         };
         // Max-heap on id keeps the `limit + 1` smallest ids after the cursor;
         // the extra one tells whether another page follows.
-        let mut heap: BinaryHeap<HeapEntry> = BinaryHeap::with_capacity(limit + 2);
+        let mut heap: BinaryHeap<HeapEntry<P>> = BinaryHeap::with_capacity(limit + 2);
         let mut matched = 0;
         let mut visit = |o: &IndexedObservation| {
             if !keep(o) {
+                return;
+            }
+            let Some((position, extra)) = shown(o) else {
+                return;
+            };
+            if !inside(position) {
                 return;
             }
             matched += 1;
             if after.is_some_and(|a| o.id <= a) {
                 return;
             }
+            // The page carries the position as shown, never the recorded one.
+            let entry = HeapEntry(IndexedObservation { position, ..*o }, extra);
             if heap.len() <= limit {
-                heap.push(HeapEntry(*o));
+                heap.push(entry);
             } else if heap.peek().is_some_and(|top| o.id < top.0.id) {
                 heap.pop();
-                heap.push(HeapEntry(*o));
+                heap.push(entry);
             }
         };
         match filter.bbox {
-            Some([x0, y0, x1, y1]) => inner
-                .tree
-                .locate_in_envelope(&AABB::from_corners([x0, y0], [x1, y1]))
-                .for_each(&mut visit),
+            Some([x0, y0, x1, y1]) => {
+                let m = SHOWN_MARGIN_DEGREES;
+                inner
+                    .tree
+                    .locate_in_envelope(&AABB::from_corners([x0 - m, y0 - m], [x1 + m, y1 + m]))
+                    .for_each(&mut visit)
+            }
             None => inner.tree.iter().for_each(&mut visit),
         }
-        let mut items: Vec<_> = heap.into_iter().map(|e| e.0).collect();
-        items.sort_unstable_by_key(|o| o.id);
+        let mut items: Vec<_> = heap.into_iter().map(|e| (e.0, e.1)).collect();
+        items.sort_unstable_by_key(|(o, _)| o.id);
         let more = items.len() > limit;
         items.truncate(limit);
         Page {
@@ -361,20 +387,21 @@ impl SpatialIndex {
     }
 }
 
-struct HeapEntry(IndexedObservation);
+/// A heap entry ordered by id alone.
+struct HeapEntry<P>(IndexedObservation, P);
 
-impl PartialEq for HeapEntry {
+impl<P> PartialEq for HeapEntry<P> {
     fn eq(&self, other: &Self) -> bool {
         self.0.id == other.0.id
     }
 }
-impl Eq for HeapEntry {}
-impl PartialOrd for HeapEntry {
+impl<P> Eq for HeapEntry<P> {}
+impl<P> PartialOrd for HeapEntry<P> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for HeapEntry {
+impl<P> Ord for HeapEntry<P> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.id.cmp(&other.0.id)
     }
@@ -409,16 +436,15 @@ mod tests {
     #[test]
     fn pages_follow_id_order_and_count_every_match() {
         let index = SpatialIndex::build((1..=10).rev().map(|i| row(i, -3.0, 51.5)));
-        let first = index.page(&LayerFilter::default(), |_| true, None, 4);
+        let all = |o: &IndexedObservation| Some((o.position, ()));
+        let ids = |p: Page<()>| p.items.iter().map(|(o, _)| o.id).collect::<Vec<_>>();
+        let first = index.page(&LayerFilter::default(), all, None, 4);
         assert_eq!(first.matched, 10);
-        assert_eq!(
-            first.items.iter().map(|o| o.id).collect::<Vec<_>>(),
-            [1, 2, 3, 4]
-        );
         assert!(first.more);
-        let last = index.page(&LayerFilter::default(), |_| true, Some(8), 4);
-        assert_eq!(last.items.iter().map(|o| o.id).collect::<Vec<_>>(), [9, 10]);
+        assert_eq!(ids(first), [1, 2, 3, 4]);
+        let last = index.page(&LayerFilter::default(), all, Some(8), 4);
         assert!(!last.more);
+        assert_eq!(ids(last), [9, 10]);
     }
 
     #[test]
@@ -429,7 +455,8 @@ mod tests {
             bbox: Some([-3.1, 51.4, -2.9, 51.6]),
             ..LayerFilter::default()
         };
-        assert_eq!(index.page(&near_old, |_| true, None, 10).matched, 0);
+        let all = |o: &IndexedObservation| Some((o.position, ()));
+        assert_eq!(index.page(&near_old, all, None, 10).matched, 0);
         assert_eq!(index.len(), 1);
     }
 }

@@ -13,7 +13,7 @@ use crate::domain::observation::{
 };
 use crate::domain::viewer::{Action, Viewer};
 use crate::index::SpatialIndex;
-use crate::privacy::{precision, Precision};
+use crate::privacy::{precision, present, Precision};
 use crate::store::{Created, IdempotencyKey, Provenance, Revision, Store, StoreError};
 
 /// Why a workflow refused or failed.
@@ -78,6 +78,18 @@ pub struct Observations {
     store: Store,
     index: Arc<SpatialIndex>,
     rules: Arc<ValidationRules>,
+}
+
+/// An observation as one viewer may receive it.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    /// The record, generalised where the viewer's precision says so.
+    pub observation: Observation,
+    /// Its history; empty for a generalised record, as edits of location
+    /// would give the exact place away.
+    pub history: Vec<Revision>,
+    /// How precisely it is shown.
+    pub precision: Precision,
 }
 
 /// How precisely a viewer sees one stored observation.
@@ -145,12 +157,8 @@ impl Observations {
         .await
     }
 
-    /// Reads one observation, and its history, for a viewer allowed to see it.
-    pub async fn get(
-        &self,
-        viewer: &Viewer,
-        id: ObservationId,
-    ) -> Result<(Observation, Vec<Revision>), ServiceError> {
+    /// Reads one observation, and its history, as the viewer may see it.
+    pub async fn get(&self, viewer: &Viewer, id: ObservationId) -> Result<Shown, ServiceError> {
         let observation = self.visible(viewer, id, Action::ReadObservation).await?;
         // A withdrawn record stays readable only to those who could have
         // withdrawn it: it was often withdrawn because of what it says.
@@ -163,8 +171,18 @@ impl Observations {
         {
             return Err(ServiceError::NotFound);
         }
-        let history = self.store.history(id).await?;
-        Ok((observation, history))
+        let precision = observation_precision(viewer, &observation);
+        let history = if precision == Precision::Exact {
+            self.store.history(id).await?
+        } else {
+            Vec::new()
+        };
+        let observation = present(observation, precision).ok_or(ServiceError::NotFound)?;
+        Ok(Shown {
+            observation,
+            history,
+            precision,
+        })
     }
 
     /// Edits an observation (JSON merge patch), keeping history.

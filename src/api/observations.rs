@@ -13,7 +13,8 @@ use crate::domain::observation::{
     FieldError, Observation, ObservationId, ObservationInput, ObservationPatch,
 };
 use crate::domain::viewer::Viewer;
-use crate::service::Observations;
+use crate::privacy::Precision;
+use crate::service::{Observations, Shown};
 use crate::store::Revision;
 
 /// An observation's full record with its history: the single-item read.
@@ -25,6 +26,18 @@ pub struct ObservationView {
     /// Every change, oldest first (absent in the reply to a create).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Revision>>,
+    /// How precisely the location is shown to this viewer.
+    pub precision: Precision,
+}
+
+impl From<Shown> for ObservationView {
+    fn from(shown: Shown) -> Self {
+        ObservationView {
+            observation: shown.observation,
+            history: Some(shown.history),
+            precision: shown.precision,
+        }
+    }
 }
 
 /// Parses an id from the path; anything else is simply not found.
@@ -96,6 +109,7 @@ pub async fn create(
     let id = created.observation.id;
     let view = ObservationView {
         history: None,
+        precision: Precision::Exact,
         observation: created.observation,
     };
     let mut response = (StatusCode::CREATED, Json(view)).into_response();
@@ -116,11 +130,9 @@ pub async fn read(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Json<ObservationView>, Problem> {
-    let (observation, history) = observations.get(&viewer, parse_id(&id)?).await?;
-    Ok(Json(ObservationView {
-        observation,
-        history: Some(history),
-    }))
+    Ok(Json(
+        observations.get(&viewer, parse_id(&id)?).await?.into(),
+    ))
 }
 
 /// `PATCH /api/observations/{id}`: a JSON merge patch; history keeps the change.
@@ -133,11 +145,7 @@ pub async fn edit(
     let id = parse_id(&id)?;
     let patch: ObservationPatch = typed(body)?;
     observations.edit(&viewer, id, patch, Utc::now()).await?;
-    let (observation, history) = observations.get(&viewer, id).await?;
-    Ok(Json(ObservationView {
-        observation,
-        history: Some(history),
-    }))
+    Ok(Json(observations.get(&viewer, id).await?.into()))
 }
 
 /// The body of a withdrawal.
@@ -160,9 +168,5 @@ pub async fn withdraw(
     observations
         .withdraw(&viewer, id, &input.reason, Utc::now())
         .await?;
-    let (observation, history) = observations.get(&viewer, id).await?;
-    Ok(Json(ObservationView {
-        observation,
-        history: Some(history),
-    }))
+    Ok(Json(observations.get(&viewer, id).await?.into()))
 }

@@ -25,7 +25,7 @@ use crate::domain::vocabulary::{
     Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
 };
 use crate::index::{IndexedObservation, LayerFilter};
-use crate::privacy::IndexVisibility;
+use crate::privacy::{IndexVisibility, Precision};
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";
@@ -397,6 +397,7 @@ struct LayerProperties<'a> {
     observed_at: LayerTime,
     time_band: TimeBand,
     day: DayKind,
+    precision: Precision,
 }
 
 #[derive(Serialize)]
@@ -408,7 +409,12 @@ struct LayerFeature<'a> {
     properties: LayerProperties<'a>,
 }
 
-fn layer_feature<'a>(o: &IndexedObservation, agencies: &'a [String]) -> LayerFeature<'a> {
+/// One bulk feature; `o.position` is already the position as shown.
+fn layer_feature<'a>(
+    o: &IndexedObservation,
+    precision: Precision,
+    agencies: &'a [String],
+) -> LayerFeature<'a> {
     LayerFeature {
         kind: "Feature",
         id: o.id,
@@ -428,6 +434,7 @@ fn layer_feature<'a>(o: &IndexedObservation, agencies: &'a [String]) -> LayerFea
             observed_at: LayerTime(o.observed_at),
             time_band: TimeBand::of_hour(o.local_hour),
             day: DayKind::of_weekday(o.local_weekday),
+            precision,
         },
     }
 }
@@ -455,7 +462,7 @@ pub async fn items(
     let visibility = IndexVisibility::new(&viewer, index);
     let page = index.page(
         &query.filter,
-        |o| visibility.visible(o),
+        |o| visibility.shown(o),
         query.cursor,
         query.limit,
     );
@@ -486,7 +493,7 @@ pub async fn items(
         ),
     ];
     if page.more {
-        if let Some(last) = page.items.last() {
+        if let Some((last, _)) = page.items.last() {
             let mut next = query.kept.clone();
             next.push(("cursor".into(), last.id.to_string()));
             links.push(link(with_query(&next), "next", GEOJSON, "Next page"));
@@ -496,11 +503,11 @@ pub async fn items(
     // About 330 bytes a feature; one allocation up front.
     let mut body = Vec::with_capacity(256 + page.items.len() * 340);
     body.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
-    for (i, o) in page.items.iter().enumerate() {
+    for (i, (o, shown)) in page.items.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        serde_json::to_writer(&mut body, &layer_feature(o, &agencies))
+        serde_json::to_writer(&mut body, &layer_feature(o, *shown, &agencies))
             .map_err(|_| Problem::internal())?;
     }
     let _ = write!(
@@ -523,7 +530,8 @@ pub async fn item(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let id = parse_id(&id)?;
-    let (observation, _history) = state.observations.get(&viewer, id).await?;
+    let shown = state.observations.get(&viewer, id).await?;
+    let observation = shown.observation;
     if observation.withdrawn.is_some() {
         return Err(Problem::not_found().detail("this observation was withdrawn"));
     }
@@ -534,6 +542,7 @@ pub async fn item(
         map.remove("location");
         map.remove("id");
         map.remove("withdrawn");
+        map.insert("precision".into(), json!(shown.precision));
     }
     let feature = json!({
         "type": "Feature",

@@ -2,7 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use safetymap::domain::vocabulary::Role;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{observation, test_settings, TestApp, TestDatabase};
 
@@ -104,18 +104,66 @@ on_both_stores! {
         let police_panel = app.token(Role::PanelMember, "police").await;
         let council_panel = app.token(Role::PanelMember, "council").await;
         let council_coordinator = app.token(Role::Coordinator, "council").await;
-        let restricted = app.create(&police_officer, &observation(json!({"sensitivity": "restricted", "description": "Flat used for exploitation"}))).await;
-        let sensitive = app.create(&police_officer, &observation(json!({"sensitivity": "sensitive"}))).await;
-        let standard = app.create(&police_officer, &observation(json!({"sensitivity": "standard"}))).await;
+        let restricted = app.create(&police_officer, &observation(json!({"sensitivity": "restricted", "longitude": -2.99123, "latitude": 51.58456, "description": "Flat above the shop used for exploitation"}))).await;
+        let sensitive = app.create(&police_officer, &observation(json!({"sensitivity": "sensitive", "longitude": -2.99771, "latitude": 51.58862, "case_reference": "NICHE-991", "description": "Cars stop by the garages"}))).await;
+        let standard = app.create(&police_officer, &observation(json!({"sensitivity": "standard", "longitude": -3.0100, "latitude": 51.5900}))).await;
 
         assert_eq!(app.item_ids(&police_coordinator, "").await, [restricted, sensitive, standard]);
         assert_eq!(app.item_ids(&police_panel, "").await, [sensitive, standard]);
         assert_eq!(app.item_ids(&council_coordinator, "").await, [sensitive, standard]);
-        assert_eq!(app.item_ids(&council_panel, "").await, [standard]);
+        assert_eq!(app.item_ids(&council_panel, "").await, [sensitive, standard]);
+
+        // The other agency's panel member sees the sensitive record at the
+        // centre of its 100 m grid square, and says so.
+        let layer = app.get(ITEMS, &council_panel).await.json();
+        let shown = &layer["features"][0];
+        assert_eq!(shown["properties"]["precision"], "bng-100m");
+        let [lon, lat] = [shown["geometry"]["coordinates"][0].as_f64().expect("lon"), shown["geometry"]["coordinates"][1].as_f64().expect("lat")];
+        let centre = safetymap::bng::to_grid(lon, lat).expect("grid");
+        let exact = safetymap::bng::to_grid(-2.99771, 51.58862).expect("grid");
+        assert!((centre.easting - ((exact.easting / 100.0).floor() * 100.0 + 50.0)).abs() < 0.5);
+        assert!((centre.northing - ((exact.northing / 100.0).floor() * 100.0 + 50.0)).abs() < 0.5);
+        assert_ne!((format!("{lon:.5}"), format!("{lat:.5}")), ("-2.99771".to_owned(), "51.58862".to_owned()));
+        assert_eq!(app.get(ITEMS, &police_panel).await.json()["features"][0]["properties"]["precision"], "exact");
+
+        // Every path the other agency's panel member can reach.
+        let paths = [
+            ITEMS.to_owned(),
+            format!("{ITEMS}?limit=1"),
+            format!("{ITEMS}?limit=1&cursor={restricted}"),
+            format!("{ITEMS}?sensitivity=sensitive,restricted"),
+            format!("{ITEMS}?bbox=-2.9978,51.5886,-2.9976,51.5887"),
+            format!("{ITEMS}?bbox=-2.9913,51.5845,-2.9911,51.5846"),
+            format!("{ITEMS}/{sensitive}"),
+            format!("{ITEMS}/{restricted}"),
+            format!("/api/observations/{sensitive}"),
+            format!("/api/observations/{restricted}"),
+        ];
+        let mut bodies = Vec::new();
+        for path in &paths {
+            bodies.push((path.clone(), app.get(path, &council_panel).await));
+        }
+        for id in [sensitive, restricted] {
+            bodies.push((format!("PATCH {id}"), app.send_json(Method::PATCH, &format!("/api/observations/{id}"), &council_panel, &json!({"severity": "low"})).await));
+            bodies.push((format!("withdraw {id}"), app.send_json(Method::POST, &format!("/api/observations/{id}/withdraw"), &council_panel, &json!({"reason": "x"})).await));
+        }
+        for (path, reply) in &bodies {
+            let text = reply.text();
+            for secret in ["-2.99771", "51.58862", "-2.99123", "51.58456", "Flat above the shop", "NICHE-991"] {
+                assert!(!text.contains(secret), "{path} leaks {secret}: {text}");
+            }
+        }
+        // A box around the exact point but not its square's centre finds nothing.
+        assert!(app.item_ids(&council_panel, "bbox=-2.99775,51.58860,-2.99767,51.58864").await.is_empty());
+
+        let single = app.get(&format!("/api/observations/{sensitive}"), &council_panel).await.json();
+        assert_eq!(single["precision"], "bng-100m");
+        assert_eq!(single["description"], "Cars stop by the garages");
+        assert_eq!(single["case_reference"], Value::Null);
+        assert_eq!(single["history"], json!([]), "edits of location would give the place away");
         let probe = app.get(&format!("/api/observations/{restricted}"), &council_coordinator).await;
         assert_eq!(probe.status, StatusCode::NOT_FOUND);
-        assert!(!probe.text().contains("exploitation"), "errors carry no content");
-        let counted = app.get(ITEMS, &council_panel).await.json();
-        assert_eq!(counted["numberMatched"], 1, "hidden records are not even counted");
+        let counted = app.get(&format!("{ITEMS}?sensitivity=restricted"), &council_panel).await.json();
+        assert_eq!(counted["numberMatched"], 0, "hidden records are not even counted");
     }
 }
