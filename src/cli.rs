@@ -112,6 +112,17 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; report the first event altered, inserted or
+    /// removed (exit status 1), or the number of events and the head hash.
+    Verify,
 }
 
 /// Options of `demo`.
@@ -189,6 +200,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo(&config, args).await,
         Command::Token(command) => token(&config, command).await,
+        Command::Audit(AuditCommand::Verify) => audit_verify(&config).await,
+    }
+}
+
+async fn audit_verify(config: &Config) -> anyhow::Result<()> {
+    use crate::store::AuditVerdict;
+    let store = config.store().await?;
+    match store.verify_audit().await? {
+        AuditVerdict::Intact { events, head } => {
+            println!("audit trail intact: {events} events; head hash {head}");
+            println!("(keep the head hash somewhere else: it shows later whether the newest events were cut off)");
+            Ok(())
+        }
+        AuditVerdict::Altered { seq } => bail!("audit event {seq} has been altered"),
+        AuditVerdict::Inserted { seq } => {
+            bail!("audit event {seq} was inserted out of order (or the one before it was replaced)")
+        }
+        AuditVerdict::Removed { seq } => bail!("audit event {seq} has been removed"),
     }
 }
 

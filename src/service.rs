@@ -12,9 +12,10 @@ use crate::domain::observation::{
     ValidationRules,
 };
 use crate::domain::viewer::{Action, Viewer};
+use crate::domain::vocabulary::{AuditAction, Sensitivity};
 use crate::index::SpatialIndex;
 use crate::privacy::{precision, present, Precision};
-use crate::store::{Created, IdempotencyKey, Provenance, Revision, Store, StoreError};
+use crate::store::{AuditEntry, Created, IdempotencyKey, Provenance, Revision, Store, StoreError};
 
 /// Why a workflow refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,9 @@ pub enum ServiceError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// Opening this record needs a stated purpose (sensitive or restricted).
+    #[error("a purpose is required")]
+    PurposeRequired,
     /// The task running a write panicked or was cancelled.
     #[error("the write did not run to completion")]
     WriteTask,
@@ -142,12 +146,12 @@ impl Observations {
             recorded_by: viewer.principal.clone(),
             recorded_at: now,
         };
-        let this = self.clone();
+        let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
             let _gate = this.store.write_gate().await;
             let created = this
                 .store
-                .create_observation(&details, &provenance, key.as_ref())
+                .create_observation(&details, &provenance, key.as_ref(), &viewer)
                 .await?;
             if !created.replayed {
                 this.index.insert(&created.observation.index_row());
@@ -157,8 +161,51 @@ impl Observations {
         .await
     }
 
-    /// Reads one observation, and its history, as the viewer may see it.
-    pub async fn get(&self, viewer: &Viewer, id: ObservationId) -> Result<Shown, ServiceError> {
+    /// Opens one observation's full record, as the viewer may see it: a
+    /// consultation, recorded in the audit trail with its purpose before
+    /// anything is returned. Sensitive and restricted records need a purpose.
+    pub async fn open(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+        purpose: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Shown, ServiceError> {
+        let observation = self.readable(viewer, id).await?;
+        let purpose = purpose.map(str::trim).filter(|p| !p.is_empty());
+        if observation.details.sensitivity != Sensitivity::Standard && purpose.is_none() {
+            return Err(ServiceError::PurposeRequired);
+        }
+        self.store
+            .record_audit(&AuditEntry::by(
+                viewer,
+                AuditAction::Consultation,
+                "observation",
+                id.to_string(),
+                &observation.agency,
+                purpose,
+                now,
+            ))
+            .await?;
+        self.shown(viewer, observation).await
+    }
+
+    /// The record as its writer sees it straight after their own write,
+    /// which the write's own audit event already covers.
+    pub async fn read_back(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+    ) -> Result<Shown, ServiceError> {
+        let observation = self.readable(viewer, id).await?;
+        self.shown(viewer, observation).await
+    }
+
+    async fn readable(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+    ) -> Result<Observation, ServiceError> {
         let observation = self.visible(viewer, id, Action::ReadObservation).await?;
         // A withdrawn record stays readable only to those who could have
         // withdrawn it: it was often withdrawn because of what it says.
@@ -171,6 +218,15 @@ impl Observations {
         {
             return Err(ServiceError::NotFound);
         }
+        Ok(observation)
+    }
+
+    async fn shown(
+        &self,
+        viewer: &Viewer,
+        observation: Observation,
+    ) -> Result<Shown, ServiceError> {
+        let id = observation.id;
         let precision = observation_precision(viewer, &observation);
         let history = if precision == Precision::Exact {
             self.store.history(id).await?
@@ -206,7 +262,7 @@ impl Observations {
             }
             let updated = this
                 .store
-                .update_observation(&current, &next, &viewer.principal, now)
+                .update_observation(&current, &next, &viewer, now)
                 .await?;
             this.index
                 .replace(&current.index_row(), Some(&updated.index_row()));
@@ -242,7 +298,7 @@ impl Observations {
             let current = this.live(&viewer, id, Action::WithdrawObservation).await?;
             let updated = this
                 .store
-                .withdraw_observation(&current, &viewer.principal, &reason, now)
+                .withdraw_observation(&current, &viewer, &reason, now)
                 .await?;
             this.index.replace(&current.index_row(), None);
             Ok(updated)

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, state, and the conversion of everything into
 //! JSON, GeoJSON or problem+json.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod observations;
@@ -125,6 +126,8 @@ pub fn app(state: AppState) -> Router {
             "/api/observations/{id}/withdraw",
             post(observations::withdraw),
         )
+        .route("/api/audit", get(audit::search))
+        .route("/api/audit/export", get(audit::export))
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", delete(tokens::revoke))
         .route("/ogc", get(ogc::landing))

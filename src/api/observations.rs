@@ -1,6 +1,6 @@
 //! The JSON write API for observations, under `/api`.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -124,15 +124,47 @@ pub async fn create(
     Ok(response)
 }
 
-/// `GET /api/observations/{id}`: the full record with its history.
+/// The one query parameter of a single-record read: `purpose`, the stated
+/// reason for opening it (up to 500 characters).
+pub fn purpose_parameter(raw: Option<&str>) -> Result<Option<String>, Problem> {
+    let mut purpose = None;
+    for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        match name.as_ref() {
+            "purpose" if value.chars().count() <= 500 => purpose = Some(value.into_owned()),
+            "purpose" => {
+                return Err(Problem::bad_parameter(
+                    "too-long",
+                    "purpose",
+                    "a purpose is at most 500 characters",
+                ))
+            }
+            // GDAL and browsers may add a format parameter.
+            "f" => {}
+            other => {
+                return Err(Problem::bad_parameter(
+                    "unknown-parameter",
+                    other,
+                    format!("`{other}` is not a parameter of this endpoint"),
+                ))
+            }
+        }
+    }
+    Ok(purpose)
+}
+
+/// `GET /api/observations/{id}?purpose=…`: the full record with its
+/// history; audited as a consultation.
 pub async fn read(
     State(observations): State<Observations>,
     viewer: Viewer,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<ObservationView>, Problem> {
-    Ok(Json(
-        observations.get(&viewer, parse_id(&id)?).await?.into(),
-    ))
+    let purpose = purpose_parameter(raw.as_deref())?;
+    let shown = observations
+        .open(&viewer, parse_id(&id)?, purpose.as_deref(), Utc::now())
+        .await?;
+    Ok(Json(shown.into()))
 }
 
 /// `PATCH /api/observations/{id}`: a JSON merge patch; history keeps the change.
@@ -145,7 +177,7 @@ pub async fn edit(
     let id = parse_id(&id)?;
     let patch: ObservationPatch = typed(body)?;
     observations.edit(&viewer, id, patch, Utc::now()).await?;
-    Ok(Json(observations.get(&viewer, id).await?.into()))
+    Ok(Json(observations.read_back(&viewer, id).await?.into()))
 }
 
 /// The body of a withdrawal.
@@ -168,5 +200,5 @@ pub async fn withdraw(
     observations
         .withdraw(&viewer, id, &input.reason, Utc::now())
         .await?;
-    Ok(Json(observations.get(&viewer, id).await?.into()))
+    Ok(Json(observations.read_back(&viewer, id).await?.into()))
 }

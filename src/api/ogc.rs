@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::observations::parse_id;
+use super::observations::{parse_id, purpose_parameter};
 use super::problem::Problem;
 use super::{AppState, Settings};
 use crate::domain::time::{parse_instant, uk_to_utc};
@@ -522,15 +522,21 @@ pub async fn items(
     Ok(geojson_response(body))
 }
 
-/// `GET /ogc/collections/observations/items/{id}`: the full record as a Feature.
+/// `GET /ogc/collections/observations/items/{id}?purpose=…`: the full
+/// record as a Feature; audited as a consultation.
 pub async fn item(
     State(state): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let id = parse_id(&id)?;
-    let shown = state.observations.get(&viewer, id).await?;
+    let purpose = purpose_parameter(raw.as_deref())?;
+    let shown = state
+        .observations
+        .open(&viewer, id, purpose.as_deref(), Utc::now())
+        .await?;
     let observation = shown.observation;
     if observation.withdrawn.is_some() {
         return Err(Problem::not_found().detail("this observation was withdrawn"));

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::ogc::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::vocabulary::{
-    Category, DayKind, Handling, Indicator, InformationAssessment, Role, Sensitivity, SettingType,
-    Severity, SourceReliability, Status, TimeBand,
+    AuditAction, Category, DayKind, Handling, Indicator, InformationAssessment, Role, Sensitivity,
+    SettingType, Severity, SourceReliability, Status, TimeBand,
 };
 
 fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Value {
@@ -63,6 +63,23 @@ pub fn build() -> Value {
     }
     let id_param =
         json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } });
+    let purpose_param = json!({ "name": "purpose", "in": "query", "required": false,
+        "schema": { "type": "string", "maxLength": 500 },
+        "description": "Why you are opening the record; required for sensitive and restricted records; kept in the audit trail" });
+    let audit_params = json!([
+        { "name": "principal", "in": "query", "schema": { "type": "string" } },
+        { "name": "object_type", "in": "query", "schema": { "type": "string" } },
+        { "name": "object_id", "in": "query", "schema": { "type": "string" } },
+        { "name": "action", "in": "query", "schema": enum_of(codes(AuditAction::ALL, AuditAction::code)) },
+        { "name": "from", "in": "query", "schema": { "type": "string", "format": "date-time" } },
+        { "name": "to", "in": "query", "schema": { "type": "string", "format": "date-time" } },
+        { "name": "after", "in": "query", "schema": { "type": "integer" } },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
+    ]);
+    let mut export_params = audit_params.clone();
+    if let Some(list) = export_params.as_array_mut() {
+        list.push(json!({ "name": "purpose", "in": "query", "required": true, "schema": { "type": "string" } }));
+    }
     let secured = json!([{ "bearerAuth": [] }]);
     let json_body = |schema: &str| {
         json!({
@@ -161,8 +178,8 @@ pub fn build() -> Value {
                     "401": problem_response("No or invalid token")
                 } } },
             "/ogc/collections/observations/items/{id}": { "get": {
-                "summary": "One observation's full record as a GeoJSON Feature",
-                "security": secured, "parameters": [id_param],
+                "summary": "One observation's full record as a GeoJSON Feature (audited as a consultation)",
+                "security": secured, "parameters": [id_param, purpose_param],
                 "responses": { "200": { "description": "The Feature", "content": { "application/geo+json": { "schema": { "type": "object" } } } },
                                "404": problem_response("Not found, or not visible to you") } } },
             "/api/vocabulary": { "get": { "summary": "Every controlled list, with English and Welsh labels",
@@ -179,8 +196,9 @@ pub fn build() -> Value {
                                "415": problem_response("Not JSON"),
                                "422": problem_response("Invalid fields; nothing written") } } },
             "/api/observations/{id}": {
-                "get": { "summary": "The full record with its history", "security": secured, "parameters": [id_param],
-                         "responses": { "200": observation_response("The record"), "404": problem_response("Not found, or not visible to you") } },
+                "get": { "summary": "The full record with its history (audited as a consultation)", "security": secured, "parameters": [id_param, purpose_param],
+                         "responses": { "200": observation_response("The record"), "400": problem_response("purpose-required"),
+                                        "404": problem_response("Not found, or not visible to you") } },
                 "patch": { "summary": "Edit (JSON merge patch); history keeps the change", "security": secured, "parameters": [id_param],
                            "requestBody": json_body("ObservationPatch"),
                            "responses": { "200": observation_response("The edited record"), "409": problem_response("Changed meanwhile, or withdrawn"),
@@ -195,6 +213,14 @@ pub fn build() -> Value {
                           "requestBody": json_body("NewToken"), "responses": { "201": { "description": "The token with its secret" } } } },
             "/api/tokens/{id}": { "delete": { "summary": "Revoke a token at once (administrators)", "security": secured,
                 "parameters": [id_param], "responses": { "204": { "description": "Revoked" }, "404": problem_response("No live token") } } },
+            "/api/audit": { "get": {
+                "summary": "Search the audit log (coordinators: their agency's people and records; administrators: all)",
+                "security": secured, "parameters": audit_params,
+                "responses": { "200": { "description": "events, oldest first, and next_after for the next page" }, "403": problem_response("Not a coordinator or administrator") } } },
+            "/api/audit/export": { "get": {
+                "summary": "Export matching audit events as a JSON download; a disclosure, itself audited",
+                "security": secured, "parameters": export_params,
+                "responses": { "200": { "description": "The export" }, "400": problem_response("purpose-required") } } },
             "/healthz": { "get": { "summary": "The process is up", "responses": { "200": { "description": "ok" } } } },
             "/readyz": { "get": { "summary": "The store is reachable", "responses": { "200": { "description": "ready" }, "503": problem_response("Store unreachable") } } }
         }

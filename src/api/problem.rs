@@ -164,6 +164,13 @@ impl From<ServiceError> for Problem {
                 "This Idempotency-Key was already used for a different request",
             )
             .field("Idempotency-Key"),
+            ServiceError::PurposeRequired => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "purpose-required",
+                "State why you are opening this record",
+            )
+            .field("purpose")
+            .detail("sensitive and restricted records open only with a stated purpose, which is kept in the audit trail"),
             ServiceError::WriteTask => {
                 tracing::error!("a write task failed");
                 Problem::internal()

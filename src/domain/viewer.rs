@@ -32,6 +32,8 @@ pub enum Action {
     WithdrawObservation,
     /// Create, list and revoke API tokens.
     ManageTokens,
+    /// Search and export the audit log.
+    ReadAudit,
 }
 
 /// Whose records an allowed action reaches.
@@ -65,9 +67,10 @@ impl Role {
             (Role::Coordinator, CreateObservation) => Reach::Own,
             (Role::Coordinator, ReadLayers | ReadObservation) => Reach::Any,
             (Role::Coordinator, EditObservation | WithdrawObservation) => Reach::Agency,
-            (Role::Admin, ManageTokens) => Reach::Any,
+            (Role::Admin, ManageTokens | ReadAudit) => Reach::Any,
+            (Role::Coordinator, ReadAudit) => Reach::Agency,
             (Role::Admin, _) => Reach::None,
-            (_, ManageTokens) => Reach::None,
+            (_, ManageTokens | ReadAudit) => Reach::None,
         }
     }
 }

@@ -277,6 +277,18 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What an audit event records (DPA 2018 s.62 and the Seven Golden Rules).
+    pub enum AuditAction {
+        Collection = ("collection", "Collected", "Casglwyd"),
+        Alteration = ("alteration", "Altered", "Newidiwyd"),
+        Withdrawal = ("withdrawal", "Withdrawn", "Tynnwyd yn ôl"),
+        Consultation = ("consultation", "Consulted", "Ymgynghorwyd"),
+        Disclosure = ("disclosure", "Disclosed", "Datgelwyd"),
+        Erasure = ("erasure", "Erased", "Dilëwyd"),
+    }
+}
+
 /// One term as served to clients: code and labels.
 #[derive(Debug, Serialize)]
 pub struct Term {
@@ -326,6 +338,8 @@ pub struct VocabularyDocument {
     pub days: Vec<Term>,
     /// Roles.
     pub roles: Vec<Term>,
+    /// Audit actions.
+    pub audit_actions: Vec<Term>,
 }
 
 fn terms<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> Label) -> Vec<Term> {
@@ -369,6 +383,7 @@ impl VocabularyDocument {
             time_bands: terms(TimeBand::ALL, TimeBand::code, TimeBand::label),
             days: terms(DayKind::ALL, DayKind::code, DayKind::label),
             roles: terms(Role::ALL, Role::code, Role::label),
+            audit_actions: terms(AuditAction::ALL, AuditAction::code, AuditAction::label),
         }
     }
 }

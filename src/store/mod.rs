@@ -8,6 +8,7 @@
 
 mod observations;
 pub use observations::{Created, IdempotencyKey, Provenance, Revision};
+pub mod audit;
 mod places;
 pub mod tokens;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
+pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditVerdict};
 pub use observations::IndexRow;
 pub use places::NewPlace;
 pub use tokens::TokenRecord;

@@ -4,11 +4,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
+use super::audit::{self, AuditEntry};
 use super::{column, Context, Store, StoreError};
 use crate::domain::observation::{
     changes, review_by, Grading, LonLat, Observation, ObservationDetails, ObservationId, Withdrawal,
 };
 use crate::domain::time::{format_instant, parse_instant};
+use crate::domain::viewer::Viewer;
+use crate::domain::vocabulary::AuditAction;
 use crate::domain::vocabulary::{
     Category, Handling, Indicator, InformationAssessment, Sensitivity, SettingType, Severity,
     SourceReliability, Status,
@@ -350,8 +353,8 @@ impl Store {
             .collect()
     }
 
-    /// Records a new observation with its first history entry, in one
-    /// transaction. With an idempotency key already used by the same
+    /// Records a new observation with its first history entry and its
+    /// `collection` audit event, in one transaction. With an idempotency key already used by the same
     /// principal for the same request, writes nothing and returns the first
     /// result; for a different request, fails with `IdempotencyKeyReused`.
     pub async fn create_observation(
@@ -359,6 +362,7 @@ impl Store {
         details: &ObservationDetails,
         provenance: &Provenance,
         key: Option<&IdempotencyKey>,
+        by: &Viewer,
     ) -> Result<Created, StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         if let Some(key) = key {
@@ -387,6 +391,19 @@ impl Store {
             provenance.recorded_at,
             &provenance.recorded_by,
             &snapshot,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            &AuditEntry::by(
+                by,
+                AuditAction::Collection,
+                "observation",
+                id.to_string(),
+                &provenance.agency,
+                None,
+                provenance.recorded_at,
+            ),
         )
         .await?;
         if let Some(key) = key {
@@ -457,7 +474,7 @@ impl Store {
         &self,
         current: &Observation,
         next: &ObservationDetails,
-        by: &str,
+        by: &Viewer,
         at: DateTime<Utc>,
     ) -> Result<Observation, StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
@@ -513,8 +530,21 @@ impl Store {
             version,
             "edited",
             at,
-            by,
+            &by.principal,
             &changes(&current.details, next),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            &AuditEntry::by(
+                by,
+                AuditAction::Alteration,
+                "observation",
+                current.id.to_string(),
+                &current.agency,
+                None,
+                at,
+            ),
         )
         .await?;
         let updated = observation_in(&mut tx, current.id.0)
@@ -529,7 +559,7 @@ impl Store {
     pub async fn withdraw_observation(
         &self,
         current: &Observation,
-        by: &str,
+        by: &Viewer,
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<Observation, StoreError> {
@@ -541,7 +571,7 @@ impl Store {
              WHERE id = $5 AND version = $6 AND withdrawn_at IS NULL",
         )
         .bind(format_instant(at))
-        .bind(by)
+        .bind(&by.principal)
         .bind(reason)
         .bind(version)
         .bind(current.id.0)
@@ -558,8 +588,21 @@ impl Store {
             version,
             "withdrawn",
             at,
-            by,
+            &by.principal,
             &serde_json::json!({ "reason": reason }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            &AuditEntry::by(
+                by,
+                AuditAction::Withdrawal,
+                "observation",
+                current.id.to_string(),
+                &current.agency,
+                None,
+                at,
+            ),
         )
         .await?;
         let updated = observation_in(&mut tx, current.id.0)
@@ -571,6 +614,7 @@ impl Store {
 
     /// Records many observations in one transaction (demo and benchmark
     /// data), in multi-row inserts, each with its `created` history entry.
+    /// Not audited: this is the project's made-up data, not anyone's act.
     pub async fn create_observations_bulk(
         &self,
         rows: &[(ObservationDetails, Provenance)],

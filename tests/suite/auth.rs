@@ -137,6 +137,9 @@ on_both_stores! {
             format!("{ITEMS}/{sensitive}"),
             format!("{ITEMS}/{restricted}"),
             format!("/api/observations/{sensitive}"),
+            format!("/api/observations/{sensitive}?purpose=Panel%20meeting"),
+            format!("{ITEMS}/{sensitive}?purpose=Panel%20meeting"),
+            format!("/api/observations/{restricted}?purpose=Panel%20meeting"),
             format!("/api/observations/{restricted}"),
         ];
         let mut bodies = Vec::new();
@@ -156,7 +159,7 @@ on_both_stores! {
         // A box around the exact point but not its square's centre finds nothing.
         assert!(app.item_ids(&council_panel, "bbox=-2.99775,51.58860,-2.99767,51.58864").await.is_empty());
 
-        let single = app.get(&format!("/api/observations/{sensitive}"), &council_panel).await.json();
+        let single = app.get(&format!("/api/observations/{sensitive}?purpose=Panel%20meeting"), &council_panel).await.json();
         assert_eq!(single["precision"], "bng-100m");
         assert_eq!(single["description"], "Cars stop by the garages");
         assert_eq!(single["case_reference"], Value::Null);

@@ -139,6 +139,33 @@ impl TestDatabase {
     pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }
+
+    /// A plain connection to the database, going round the application (to
+    /// tamper with it as an intruder would).
+    pub async fn raw(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = match &self.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.sqlite_file().display()),
+        };
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("raw connection")
+    }
+
+    /// Runs the `safetymap` binary on this database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_safetymap"));
+        command
+            .env_remove("DATABASE_URL")
+            .env("SAFETYMAP_DATA_DIR", self.dir.path());
+        if let Some(url) = &self.url {
+            command.env("DATABASE_URL", url);
+        }
+        command.args(args).output().expect("run safetymap")
+    }
 }
 
 /// A response as a test sees it.

@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod audit;
 mod auth;
 mod bng;
 mod gdal;

@@ -146,7 +146,7 @@ on_both_stores! {
             "case_reference": "WCCIS-000123",
             "extent": {"type": "Polygon", "coordinates": [[[-2.998, 51.588], [-2.997, 51.588], [-2.997, 51.589], [-2.998, 51.588]]]}
         }))).await;
-        let record = app.get(&format!("/api/observations/{id}"), &token).await.json();
+        let record = app.get(&format!("/api/observations/{id}?purpose=Test%20read"), &token).await.json();
         assert_eq!(record["category"], "child-sexual-exploitation");
         assert_eq!(record["sensitivity"], "sensitive", "the category's default");
         assert_eq!(record["status"], "new");

@@ -1,0 +1,153 @@
+//! The audit log over HTTP: coordinators search their agency's events
+//! (done by its people, or about its records) and export them, for a
+//! subject access request or the ICO; administrators see every event.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde_json::json;
+
+use super::problem::Problem;
+use crate::domain::time::parse_instant;
+use crate::domain::viewer::{Action, Reach, Viewer};
+use crate::domain::vocabulary::AuditAction;
+use crate::service::ServiceError;
+use crate::store::{AuditEntry, AuditQuery, Store};
+
+/// Largest page of a search.
+const MAX_PAGE: i64 = 1000;
+/// Largest export.
+const MAX_EXPORT: i64 = 100_000;
+
+/// A parsed search: the query, and the purpose (exports need one).
+fn parse(viewer: &Viewer, raw: Option<&str>) -> Result<(AuditQuery, Option<String>), Problem> {
+    let mut query = AuditQuery {
+        limit: 100,
+        ..AuditQuery::default()
+    };
+    query.agency_scope = match viewer.role.reach(Action::ReadAudit) {
+        Reach::Any => None,
+        Reach::Agency | Reach::Own => Some(viewer.agency.clone()),
+        Reach::None => return Err(ServiceError::Forbidden.into()),
+    };
+    let mut purpose = None;
+    for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let value = value.into_owned();
+        match name.as_ref() {
+            "principal" => query.principal = Some(value),
+            "object_type" => query.object_type = Some(value),
+            "object_id" => query.object_id = Some(value),
+            "action" => {
+                if AuditAction::from_code(&value).is_none() {
+                    return Err(Problem::bad_parameter(
+                        "not-in-vocabulary",
+                        "action",
+                        "see audit_actions in GET /api/vocabulary",
+                    ));
+                }
+                query.action = Some(value);
+            }
+            "from" | "to" => {
+                let t = parse_instant(&value).ok_or_else(|| {
+                    Problem::bad_parameter("invalid-datetime", &name, "an RFC 3339 date-time")
+                })?;
+                let t = crate::domain::time::format_instant(t);
+                if name == "from" {
+                    query.from = Some(t);
+                } else {
+                    query.to = Some(t);
+                }
+            }
+            "after" => {
+                query.after = Some(value.parse().map_err(|_| {
+                    Problem::bad_parameter("invalid-cursor", "after", "a sequence number")
+                })?)
+            }
+            "limit" => {
+                let n: i64 = value.parse().map_err(|_| {
+                    Problem::bad_parameter("invalid-limit", "limit", "a whole number from 1")
+                })?;
+                if n < 1 {
+                    return Err(Problem::bad_parameter(
+                        "invalid-limit",
+                        "limit",
+                        "a whole number from 1",
+                    ));
+                }
+                query.limit = n.min(MAX_PAGE);
+            }
+            "purpose" => purpose = Some(value).filter(|p| !p.trim().is_empty()),
+            other => {
+                return Err(Problem::bad_parameter(
+                    "unknown-parameter",
+                    other,
+                    format!("`{other}` is not a parameter of this endpoint"),
+                ))
+            }
+        }
+    }
+    Ok((query, purpose))
+}
+
+fn store_failure(e: crate::store::StoreError) -> Problem {
+    ServiceError::Store(e).into()
+}
+
+/// `GET /api/audit`: search, oldest first, paged with `after`.
+pub async fn search(
+    State(store): State<Store>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let (query, _) = parse(&viewer, raw.as_deref())?;
+    let events = store.audit_events(&query).await.map_err(store_failure)?;
+    let next = (events.len() as i64 == query.limit)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    Ok(Json(json!({ "events": events, "next_after": next })))
+}
+
+/// `GET /api/audit/export?purpose=…`: every matching event as a JSON
+/// download. A disclosure, so it needs a purpose and is itself audited.
+pub async fn export(
+    State(store): State<Store>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let (mut query, purpose) = parse(&viewer, raw.as_deref())?;
+    let purpose = purpose.ok_or_else(|| Problem::from(ServiceError::PurposeRequired))?;
+    query.limit = MAX_EXPORT;
+    store
+        .record_audit(&AuditEntry::by(
+            &viewer,
+            AuditAction::Disclosure,
+            "audit-log",
+            raw.unwrap_or_default(),
+            query.agency_scope.as_deref().unwrap_or(""),
+            Some(&purpose),
+            Utc::now(),
+        ))
+        .await
+        .map_err(store_failure)?;
+    let events = store.audit_events(&query).await.map_err(store_failure)?;
+    let body = serde_json::to_vec_pretty(&json!({
+        "exported_at": crate::domain::time::format_instant(Utc::now()),
+        "exported_by": viewer.principal,
+        "purpose": purpose,
+        "events": events,
+    }))
+    .map_err(|_| Problem::internal())?;
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"safetymap-audit.json\""),
+    );
+    Ok(response)
+}

@@ -1,0 +1,161 @@
+//! The audit trail: one event per act, with its purpose; append-only;
+//! tampering found by `safetymap audit verify`.
+
+use axum::http::{Method, StatusCode};
+use safetymap::domain::vocabulary::Role;
+use safetymap::store::{AuditEvent, AuditQuery};
+use serde_json::json;
+
+use crate::common::{observation, TestApp};
+
+async fn events(app: &TestApp) -> Vec<AuditEvent> {
+    app.store
+        .audit_events(&AuditQuery {
+            limit: 10_000,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("events")
+}
+
+/// The actions recorded since `before` events, with their purposes.
+async fn new_events(app: &TestApp, before: usize) -> Vec<(String, String, Option<String>)> {
+    events(app).await[before..]
+        .iter()
+        .map(|e| (e.action.clone(), e.object_id.clone(), e.purpose.clone()))
+        .collect()
+}
+
+fn act(action: &str, id: i64, purpose: Option<&str>) -> (String, String, Option<String>) {
+    (
+        action.to_owned(),
+        id.to_string(),
+        purpose.map(str::to_owned),
+    )
+}
+
+on_both_stores! {
+    async fn each_audited_action_produces_exactly_one_event_with_its_purpose(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        let body = serde_json::to_vec(&observation(json!({}))).expect("json");
+        let headers = [("content-type", "application/json"), ("idempotency-key", "k1")];
+        let id = app.request(Method::POST, "/api/observations", Some(&token), &headers, Some(body.clone())).await.json()["id"].as_i64().expect("id");
+        app.request(Method::POST, "/api/observations", Some(&token), &headers, Some(body)).await;
+        assert_eq!(new_events(&app, 0).await, [act("collection", id, None)], "a replayed retry collects nothing new");
+
+        let before = events(&app).await.len();
+        app.send_json(Method::POST, "/api/observations", &token, &observation(json!({"category": "nope"}))).await;
+        app.send_json(Method::PATCH, &format!("/api/observations/{id}"), &token, &json!({"status": "reviewed"})).await;
+        app.send_json(Method::PATCH, &format!("/api/observations/{id}"), &token, &json!({"status": "reviewed"})).await;
+        app.get(&format!("/api/observations/{id}"), &token).await;
+        assert_eq!(new_events(&app, before).await, [act("alteration", id, None), act("consultation", id, None)],
+            "refused input and an edit that changes nothing are not acts");
+
+        let before = events(&app).await.len();
+        let sensitive = app.create(&token, &observation(json!({"sensitivity": "sensitive"}))).await;
+        let refused = app.get(&format!("/api/observations/{sensitive}"), &token).await;
+        assert_eq!((refused.status, refused.json()["code"].clone(), refused.json()["field"].clone()),
+            (StatusCode::BAD_REQUEST, json!("purpose-required"), json!("purpose")));
+        assert!(!refused.text().contains("bandstand"));
+        let opened = app.get(&format!("/api/observations/{sensitive}?purpose=Panel%20meeting%2012%20Nov"), &token).await;
+        assert_eq!(opened.status, StatusCode::OK);
+        app.get(&format!("/ogc/collections/observations/items/{sensitive}?purpose=QGIS%20review"), &token).await;
+        app.send_json(Method::POST, &format!("/api/observations/{sensitive}/withdraw"), &token, &json!({"reason": "duplicate"})).await;
+        assert_eq!(new_events(&app, before).await, [
+            act("collection", sensitive, None),
+            act("consultation", sensitive, Some("Panel meeting 12 Nov")),
+            act("consultation", sensitive, Some("QGIS review")),
+            act("withdrawal", sensitive, None),
+        ]);
+
+        let before = events(&app).await.len();
+        let no_purpose = app.get("/api/audit/export", &token).await;
+        assert_eq!(no_purpose.json()["code"], "purpose-required");
+        let export = app.get("/api/audit/export?purpose=Subject%20access%20request%20SAR-7", &token).await;
+        assert_eq!(export.status, StatusCode::OK);
+        assert!(export.headers["content-disposition"].to_str().expect("header").contains("attachment"));
+        let exported = export.json();
+        assert_eq!(exported["events"].as_array().expect("events").len(), before + 1, "the export includes its own disclosure");
+        let last = events(&app).await.pop().expect("event");
+        assert_eq!((last.action.as_str(), last.purpose.as_deref()), ("disclosure", Some("Subject access request SAR-7")));
+        assert_eq!((last.principal_name.as_str(), last.agency.as_str(), last.role.as_str()), ("test coordinator", "council", "coordinator"));
+    }
+
+    async fn audit_rows_cannot_be_changed_or_deleted_through_the_database(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        app.create(&token, &observation(json!({}))).await;
+        let raw = app.db.raw().await;
+        let update = sqlx::query("UPDATE audit_events SET purpose = 'nothing to see' WHERE seq = 1").execute(&raw).await;
+        assert!(update.is_err(), "UPDATE must be refused");
+        let delete = sqlx::query("DELETE FROM audit_events").execute(&raw).await;
+        assert!(delete.is_err(), "DELETE must be refused");
+        assert_eq!(events(&app).await.len(), 1);
+        raw.close().await;
+        let verify = app.db.cli(&["audit", "verify"]);
+        assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+        assert!(String::from_utf8_lossy(&verify.stdout).contains("intact: 1 events"));
+    }
+
+    async fn tampering_with_the_audit_log_makes_audit_verify_fail_and_name_the_event(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        for _ in 0..4 {
+            app.create(&token, &observation(json!({}))).await;
+        }
+        let raw = app.db.raw().await;
+        // An intruder with the database owner's rights gets past the triggers.
+        let bypass = match backend {
+            crate::common::Backend::Sqlite => vec!["DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"],
+            crate::common::Backend::Postgres => vec!["ALTER TABLE audit_events DISABLE TRIGGER USER"],
+        };
+        for sql in bypass {
+            sqlx::query(sql).execute(&raw).await.expect("bypass");
+        }
+        sqlx::query("UPDATE audit_events SET principal_name = 'someone else' WHERE seq = 2").execute(&raw).await.expect("tamper");
+        let verify = app.db.cli(&["audit", "verify"]);
+        assert!(!verify.status.success());
+        assert!(String::from_utf8_lossy(&verify.stderr).contains("audit event 2 has been altered"), "{}", String::from_utf8_lossy(&verify.stderr));
+
+        sqlx::query("UPDATE audit_events SET principal_name = 'test coordinator' WHERE seq = 2").execute(&raw).await.expect("restore");
+        assert!(app.db.cli(&["audit", "verify"]).status.success(), "restored exactly, the chain holds again");
+
+        sqlx::query("DELETE FROM audit_events WHERE seq = 3").execute(&raw).await.expect("remove");
+        let verify = app.db.cli(&["audit", "verify"]);
+        assert!(!verify.status.success());
+        assert!(String::from_utf8_lossy(&verify.stderr).contains("audit event 3 has been removed"), "{}", String::from_utf8_lossy(&verify.stderr));
+        raw.close().await;
+    }
+
+    async fn coordinators_search_their_own_agencys_log_and_panel_members_cannot(backend) {
+        let app = TestApp::new(backend).await;
+        let police = app.token(Role::Coordinator, "police").await;
+        let council = app.token(Role::Coordinator, "council").await;
+        let admin = app.token(Role::Admin, "council").await;
+        let panel = app.token(Role::PanelMember, "police").await;
+        let police_record = app.create(&police, &observation(json!({}))).await;
+        let council_record = app.create(&council, &observation(json!({}))).await;
+        // The council coordinator opens the police record: an event by the
+        // council about a police record, which both agencies may see.
+        app.get(&format!("/api/observations/{police_record}"), &council).await;
+
+        let ids = |v: serde_json::Value| -> Vec<(String, String)> {
+            v["events"].as_array().expect("events").iter()
+                .map(|e| (e["action"].as_str().unwrap_or("").to_owned(), e["object_id"].as_str().unwrap_or("").to_owned()))
+                .collect()
+        };
+        let (p, c) = (police_record.to_string(), council_record.to_string());
+        assert_eq!(ids(app.get("/api/audit", &police).await.json()),
+            [("collection".to_owned(), p.clone()), ("consultation".to_owned(), p.clone())]);
+        assert_eq!(ids(app.get("/api/audit", &council).await.json()),
+            [("collection".to_owned(), c.clone()), ("consultation".to_owned(), p.clone())]);
+        assert_eq!(ids(app.get("/api/audit", &admin).await.json()).len(), 3);
+        assert_eq!(ids(app.get(&format!("/api/audit?object_type=observation&object_id={p}&action=consultation"), &admin).await.json()),
+            [("consultation".to_owned(), p.clone())]);
+        let by_council = app.get("/api/audit?principal=token%3A2", &admin).await.json();
+        assert_eq!(by_council["events"].as_array().expect("events").len(), 2);
+        assert_eq!(app.get("/api/audit", &panel).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.get("/api/audit?colour=red", &admin).await.json()["field"], "colour");
+    }
+}
