@@ -318,6 +318,51 @@ async fn add_revision(
     Ok(())
 }
 
+/// Ends an edit or a withdrawal of `current`: its history row, its audit
+/// event, then the record as it now stands, and commits.
+async fn finish_change(
+    mut tx: Tx<'_>,
+    current: &Observation,
+    version: i64,
+    action: AuditAction,
+    changes: &serde_json::Value,
+    by: &Viewer,
+    at: DateTime<Utc>,
+) -> Result<Observation, StoreError> {
+    let kind = match action {
+        AuditAction::Withdrawal => "withdrawn",
+        _ => "edited",
+    };
+    add_revision(
+        &mut tx,
+        current.id.0,
+        version,
+        kind,
+        at,
+        &by.principal,
+        changes,
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &AuditEntry::by(
+            by,
+            action,
+            "observation",
+            current.id.to_string(),
+            &current.agency,
+            None,
+            at,
+        ),
+    )
+    .await?;
+    let updated = observation_in(&mut tx, current.id.0)
+        .await?
+        .ok_or(StoreError::Conflict)?;
+    tx.commit().await.ctx("committing a change")?;
+    Ok(updated)
+}
+
 impl Store {
     /// One observation, withdrawn or not.
     pub async fn observation(&self, id: ObservationId) -> Result<Option<Observation>, StoreError> {
@@ -524,34 +569,16 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(StoreError::Conflict);
         }
-        add_revision(
-            &mut tx,
-            current.id.0,
+        finish_change(
+            tx,
+            current,
             version,
-            "edited",
-            at,
-            &by.principal,
+            AuditAction::Alteration,
             &changes(&current.details, next),
+            by,
+            at,
         )
-        .await?;
-        audit::append(
-            &mut tx,
-            &AuditEntry::by(
-                by,
-                AuditAction::Alteration,
-                "observation",
-                current.id.to_string(),
-                &current.agency,
-                None,
-                at,
-            ),
-        )
-        .await?;
-        let updated = observation_in(&mut tx, current.id.0)
-            .await?
-            .ok_or(StoreError::Conflict)?;
-        tx.commit().await.ctx("committing an edit")?;
-        Ok(updated)
+        .await
     }
 
     /// Withdraws (soft-deletes) an observation with a reason, if it is still
@@ -582,34 +609,16 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(StoreError::Conflict);
         }
-        add_revision(
-            &mut tx,
-            current.id.0,
+        finish_change(
+            tx,
+            current,
             version,
-            "withdrawn",
-            at,
-            &by.principal,
+            AuditAction::Withdrawal,
             &serde_json::json!({ "reason": reason }),
+            by,
+            at,
         )
-        .await?;
-        audit::append(
-            &mut tx,
-            &AuditEntry::by(
-                by,
-                AuditAction::Withdrawal,
-                "observation",
-                current.id.to_string(),
-                &current.agency,
-                None,
-                at,
-            ),
-        )
-        .await?;
-        let updated = observation_in(&mut tx, current.id.0)
-            .await?
-            .ok_or(StoreError::Conflict)?;
-        tx.commit().await.ctx("committing a withdrawal")?;
-        Ok(updated)
+        .await
     }
 
     /// Records many observations in one transaction (demo and benchmark
