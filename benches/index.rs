@@ -80,21 +80,35 @@ fn index_benches(c: &mut Criterion) {
         bbox: Some(thousand_point_box()),
         ..LayerFilter::default()
     };
-    let page = index.page(&filter, shown, None, 10_000);
+    let page = index.page(&filter, shown, 0.0, None, 10_000);
     println!("bbox query returns {} observations", page.matched);
 
     let mut group = c.benchmark_group("index");
     group.throughput(Throughput::Elements(page.matched as u64));
     group.bench_function("bbox query, ~1,000 of 1M, one page", |b| {
-        b.iter(|| black_box(index.page(black_box(&filter), shown, None, 10_000)))
+        b.iter(|| black_box(index.page(black_box(&filter), shown, 0.0, None, 10_000)))
     });
     let evening = LayerFilter {
         hours: Some(0b1111 << 18),
         ..filter.clone()
     };
     group.bench_function("bbox query with time band filter", |b| {
-        b.iter(|| black_box(index.page(black_box(&evening), shown, None, 10_000)))
+        b.iter(|| black_box(index.page(black_box(&evening), shown, 0.0, None, 10_000)))
     });
+    group.bench_function(
+        "bbox query for a panel member (generalisation margin)",
+        |b| {
+            b.iter(|| {
+                black_box(index.page(
+                    black_box(&filter),
+                    shown,
+                    safetymap::index::SHOWN_MARGIN_DEGREES,
+                    None,
+                    10_000,
+                ))
+            })
+        },
+    );
     group.finish();
 }
 
@@ -119,7 +133,7 @@ fn main() {
     } else {
         let index = SpatialIndex::build(std::iter::empty());
         assert!(index
-            .page(&LayerFilter::default(), shown, None, 10)
+            .page(&LayerFilter::default(), shown, 0.0, None, 10)
             .items
             .is_empty());
     }

@@ -137,8 +137,9 @@ pub struct Page<P> {
 
 /// How far a shown position may lie from the recorded one, in degrees: half
 /// the diagonal of a 100 m square (71 m) is under 0.0015° of longitude in
-/// Wales; rounded up generously.
-const SHOWN_MARGIN_DEGREES: f64 = 0.002;
+/// Wales; rounded up generously. Pass it to [`SpatialIndex::page`] when the
+/// viewer may see generalised positions.
+pub const SHOWN_MARGIN_DEGREES: f64 = 0.002;
 
 struct Inner {
     tree: RTree<IndexedObservation>,
@@ -290,13 +291,16 @@ impl SpatialIndex {
     /// `shown` says where the viewer is shown an entry (and anything else
     /// to carry with it), or `None` if not at all. The bbox is tested
     /// against the shown position, so moving a box's edge reveals nothing
-    /// finer than what is shown.
+    /// finer than what is shown. `margin` (degrees) is how far a shown
+    /// position may lie from the recorded one: 0 when every position is
+    /// shown as recorded, [`SHOWN_MARGIN_DEGREES`] when some are generalised.
     ///
     /// Cost: the R-tree search plus O(m log limit) for m matches.
     pub fn page<P: Copy>(
         &self,
         filter: &LayerFilter,
         shown: impl Fn(&IndexedObservation) -> Option<([f64; 2], P)>,
+        margin: f64,
         after: Option<i64>,
         limit: usize,
     ) -> Page<P> {
@@ -327,10 +331,12 @@ impl SpatialIndex {
                     .weekdays
                     .is_none_or(|d| d & (1 << o.local_weekday) != 0)
         };
+        // With no margin the R-tree search already kept only what is inside.
         let inside = |[x, y]: [f64; 2]| {
-            filter
-                .bbox
-                .is_none_or(|[x0, y0, x1, y1]| x >= x0 && x <= x1 && y >= y0 && y <= y1)
+            margin == 0.0
+                || filter
+                    .bbox
+                    .is_none_or(|[x0, y0, x1, y1]| x >= x0 && x <= x1 && y >= y0 && y <= y1)
         };
         // Max-heap on id keeps the `limit + 1` smallest ids after the cursor;
         // the extra one tells whether another page follows.
@@ -361,7 +367,7 @@ impl SpatialIndex {
         };
         match filter.bbox {
             Some([x0, y0, x1, y1]) => {
-                let m = SHOWN_MARGIN_DEGREES;
+                let m = margin;
                 inner
                     .tree
                     .locate_in_envelope(&AABB::from_corners([x0 - m, y0 - m], [x1 + m, y1 + m]))
@@ -438,11 +444,11 @@ mod tests {
         let index = SpatialIndex::build((1..=10).rev().map(|i| row(i, -3.0, 51.5)));
         let all = |o: &IndexedObservation| Some((o.position, ()));
         let ids = |p: Page<()>| p.items.iter().map(|(o, _)| o.id).collect::<Vec<_>>();
-        let first = index.page(&LayerFilter::default(), all, None, 4);
+        let first = index.page(&LayerFilter::default(), all, 0.0, None, 4);
         assert_eq!(first.matched, 10);
         assert!(first.more);
         assert_eq!(ids(first), [1, 2, 3, 4]);
-        let last = index.page(&LayerFilter::default(), all, Some(8), 4);
+        let last = index.page(&LayerFilter::default(), all, 0.0, Some(8), 4);
         assert!(!last.more);
         assert_eq!(ids(last), [9, 10]);
     }
@@ -456,7 +462,7 @@ mod tests {
             ..LayerFilter::default()
         };
         let all = |o: &IndexedObservation| Some((o.position, ()));
-        assert_eq!(index.page(&near_old, all, None, 10).matched, 0);
+        assert_eq!(index.page(&near_old, all, 0.0, None, 10).matched, 0);
         assert_eq!(index.len(), 1);
     }
 }

@@ -120,6 +120,13 @@ impl<'v> IndexVisibility<'v> {
         )
     }
 
+    /// Whether this viewer may be shown any position generalised (only
+    /// roles that see other agencies' sensitive records without being
+    /// coordinators).
+    pub fn may_generalise(&self) -> bool {
+        self.viewer.role == Role::PanelMember
+    }
+
     /// Where the entry is shown, and how precisely; `None` if not at all.
     pub fn shown(&self, o: &IndexedObservation) -> Option<([f64; 2], Precision)> {
         let precision = self.precision(o);

@@ -24,7 +24,7 @@ use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{
     Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
 };
-use crate::index::{IndexedObservation, LayerFilter};
+use crate::index::{IndexedObservation, LayerFilter, SHOWN_MARGIN_DEGREES};
 use crate::privacy::{IndexVisibility, Precision};
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -460,9 +460,15 @@ pub async fn items(
     }
     let index = &state.index;
     let visibility = IndexVisibility::new(&viewer, index);
+    let margin = if visibility.may_generalise() {
+        SHOWN_MARGIN_DEGREES
+    } else {
+        0.0
+    };
     let page = index.page(
         &query.filter,
         |o| visibility.shown(o),
+        margin,
         query.cursor,
         query.limit,
     );
