@@ -122,7 +122,12 @@ pub enum Command {
 pub enum AuditCommand {
     /// Walk the hash chain; report the first event altered, inserted or
     /// removed (exit status 1), or the number of events and the head hash.
-    Verify,
+    Verify {
+        /// A head hash printed by an earlier verify: also check the chain
+        /// still passes through it (catches a rewritten or cut tail).
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
 }
 
 /// Options of `demo`.
@@ -200,23 +205,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo(&config, args).await,
         Command::Token(command) => token(&config, command).await,
-        Command::Audit(AuditCommand::Verify) => audit_verify(&config).await,
+        Command::Audit(AuditCommand::Verify { expect_head }) => {
+            audit_verify(&config, expect_head.as_deref()).await
+        }
     }
 }
 
-async fn audit_verify(config: &Config) -> anyhow::Result<()> {
+async fn audit_verify(config: &Config, expect_head: Option<&str>) -> anyhow::Result<()> {
     use crate::store::AuditVerdict;
     let store = config.store().await?;
-    match store.verify_audit().await? {
+    match store.verify_audit(expect_head).await? {
         AuditVerdict::Intact { events, head } => {
             println!("audit trail intact: {events} events; head hash {head}");
-            println!("(keep the head hash somewhere else: it shows later whether the newest events were cut off)");
+            println!("(keep the head hash outside the database and pass it later as --expect-head: it shows whether events were rewritten or cut off)");
             Ok(())
         }
         AuditVerdict::Altered { seq } => bail!("audit event {seq} has been altered"),
-        AuditVerdict::Inserted { seq } => {
-            bail!("audit event {seq} was inserted out of order (or the one before it was replaced)")
-        }
+        AuditVerdict::Broken { seq } => bail!(
+            "the audit chain breaks between events {} and {seq}: one was altered with its hash recomputed, or {seq} was inserted",
+            seq - 1
+        ),
+        AuditVerdict::HeadMissing { head } => bail!(
+            "the audit chain no longer passes through head {head}: events were rewritten or the newest ones removed"
+        ),
         AuditVerdict::Removed { seq } => bail!("audit event {seq} has been removed"),
     }
 }

@@ -331,12 +331,10 @@ impl SpatialIndex {
                     .weekdays
                     .is_none_or(|d| d & (1 << o.local_weekday) != 0)
         };
-        // With no margin the R-tree search already kept only what is inside.
         let inside = |[x, y]: [f64; 2]| {
-            margin == 0.0
-                || filter
-                    .bbox
-                    .is_none_or(|[x0, y0, x1, y1]| x >= x0 && x <= x1 && y >= y0 && y <= y1)
+            filter
+                .bbox
+                .is_none_or(|[x0, y0, x1, y1]| x >= x0 && x <= x1 && y >= y0 && y <= y1)
         };
         // Max-heap on id keeps the `limit + 1` smallest ids after the cursor;
         // the extra one tells whether another page follows.
@@ -349,7 +347,9 @@ impl SpatialIndex {
             let Some((position, extra)) = shown(o) else {
                 return;
             };
-            if !inside(position) {
+            // A moved (generalised) position is always tested against the
+            // box itself, whatever margin the caller chose.
+            if (margin > 0.0 || position != o.position) && !inside(position) {
                 return;
             }
             matched += 1;

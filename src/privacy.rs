@@ -6,8 +6,8 @@
 //! - `standard` records are shown exactly to everyone with a data role;
 //! - `sensitive` records are shown exactly to the recording agency and to
 //!   coordinators; to everyone else generalised to the centre of their
-//!   100 m British National Grid square, without the extent, case reference,
-//!   recorder or history that would give the exact place away;
+//!   100 m British National Grid square, without the extent, place link,
+//!   case reference, recorder or history that would give the exact place away;
 //! - `restricted` records are shown only to the recording agency's
 //!   coordinators and the officer who recorded them.
 
@@ -63,6 +63,8 @@ pub fn present(mut observation: Observation, precision: Precision) -> Option<Obs
             let [lon, lat] = shown_position(precision, [lon, lat])?;
             observation.details.location = LonLat { lon, lat };
             observation.details.extent = None;
+            // The register holds each place's exact position.
+            observation.details.place_id = None;
             observation.details.case_reference = None;
             observation.recorded_by = String::new();
             Some(observation)

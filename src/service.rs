@@ -164,14 +164,20 @@ impl Observations {
     /// Opens one observation's full record, as the viewer may see it: a
     /// consultation, recorded in the audit trail with its purpose before
     /// anything is returned. Sensitive and restricted records need a purpose.
+    /// With `live_only`, a withdrawn record is not found (layers' single
+    /// reads), and nothing is audited for it.
     pub async fn open(
         &self,
         viewer: &Viewer,
         id: ObservationId,
         purpose: Option<&str>,
+        live_only: bool,
         now: DateTime<Utc>,
     ) -> Result<Shown, ServiceError> {
         let observation = self.readable(viewer, id).await?;
+        if live_only && observation.withdrawn.is_some() {
+            return Err(ServiceError::NotFound);
+        }
         let purpose = purpose.map(str::trim).filter(|p| !p.is_empty());
         if observation.details.sensitivity != Sensitivity::Standard && purpose.is_none() {
             return Err(ServiceError::PurposeRequired);

@@ -18,7 +18,8 @@ use crate::store::{AuditEntry, AuditQuery, Store};
 
 /// Largest page of a search.
 const MAX_PAGE: i64 = 1000;
-/// Largest export.
+/// Largest export; a larger one says it is incomplete and where to go on
+/// (`after`).
 const MAX_EXPORT: i64 = 100_000;
 
 /// A parsed search: the query, and the purpose (exports need one).
@@ -78,7 +79,14 @@ fn parse(viewer: &Viewer, raw: Option<&str>) -> Result<(AuditQuery, Option<Strin
                 }
                 query.limit = n.min(MAX_PAGE);
             }
-            "purpose" => purpose = Some(value).filter(|p| !p.trim().is_empty()),
+            "purpose" if value.chars().count() > 500 => {
+                return Err(Problem::bad_parameter(
+                    "too-long",
+                    "purpose",
+                    "a purpose is at most 500 characters",
+                ))
+            }
+            "purpose" => purpose = Some(value.trim().to_owned()).filter(|p| !p.is_empty()),
             other => {
                 return Err(Problem::bad_parameter(
                     "unknown-parameter",
@@ -118,24 +126,36 @@ pub async fn export(
 ) -> Result<Response, Problem> {
     let (mut query, purpose) = parse(&viewer, raw.as_deref())?;
     let purpose = purpose.ok_or_else(|| Problem::from(ServiceError::PurposeRequired))?;
-    query.limit = MAX_EXPORT;
+    // One more than the cap, to say whether the export is complete.
+    query.limit = MAX_EXPORT + 1;
+    // The event names the filters; the purpose is kept in its own field.
+    let filters = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .filter(|(name, _)| name != "purpose"),
+        )
+        .finish();
     store
         .record_audit(&AuditEntry::by(
             &viewer,
             AuditAction::Disclosure,
             "audit-log",
-            raw.unwrap_or_default(),
+            filters,
             query.agency_scope.as_deref().unwrap_or(""),
             Some(&purpose),
             Utc::now(),
         ))
         .await
         .map_err(store_failure)?;
-    let events = store.audit_events(&query).await.map_err(store_failure)?;
+    let mut events = store.audit_events(&query).await.map_err(store_failure)?;
+    let complete = events.len() as i64 <= MAX_EXPORT;
+    events.truncate(MAX_EXPORT as usize);
     let body = serde_json::to_vec_pretty(&json!({
         "exported_at": crate::domain::time::format_instant(Utc::now()),
         "exported_by": viewer.principal,
         "purpose": purpose,
+        "complete": complete,
+        "next_after": (!complete).then(|| events.last().map(|e| e.seq)).flatten(),
         "events": events,
     }))
     .map_err(|_| Problem::internal())?;

@@ -162,7 +162,13 @@ pub async fn read(
 ) -> Result<Json<ObservationView>, Problem> {
     let purpose = purpose_parameter(raw.as_deref())?;
     let shown = observations
-        .open(&viewer, parse_id(&id)?, purpose.as_deref(), Utc::now())
+        .open(
+            &viewer,
+            parse_id(&id)?,
+            purpose.as_deref(),
+            false,
+            Utc::now(),
+        )
         .await?;
     Ok(Json(shown.into()))
 }

@@ -541,7 +541,7 @@ pub async fn item(
     let purpose = purpose_parameter(raw.as_deref())?;
     let shown = state
         .observations
-        .open(&viewer, id, purpose.as_deref(), Utc::now())
+        .open(&viewer, id, purpose.as_deref(), true, Utc::now())
         .await?;
     let observation = shown.observation;
     if observation.withdrawn.is_some() {

@@ -97,9 +97,18 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// The hash this event should have: SHA-256 over a version tag, its
-    /// fields and the previous hash, separated by a character no field holds.
+    /// fields and the previous hash. Each field is length-prefixed and an
+    /// absent purpose has its own tag, so no text can be moved from one
+    /// field to another (or stand for "none") without changing the hash.
     fn expected_hash(&self) -> String {
         let mut h = Sha256::new();
+        let mut field = |value: Option<&str>| match value {
+            Some(text) => {
+                h.update((text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+            }
+            None => h.update(u64::MAX.to_le_bytes()),
+        };
         for part in [
             "safetymap-audit-v1",
             &self.seq.to_string(),
@@ -112,12 +121,11 @@ impl AuditEvent {
             &self.object_type,
             &self.object_id,
             &self.object_agency,
-            self.purpose.as_deref().unwrap_or("\u{0}"),
-            &self.prev_hash,
         ] {
-            h.update(part.as_bytes());
-            h.update([0x1f]);
+            field(Some(part));
         }
+        field(self.purpose.as_deref());
+        field(Some(&self.prev_hash));
         hex::encode(h.finalize())
     }
 }
@@ -137,10 +145,17 @@ pub enum AuditVerdict {
         /// Its position.
         seq: i64,
     },
-    /// The event at `seq` was not written in the chain's order.
-    Inserted {
-        /// Its position.
+    /// The chain breaks between `seq - 1` and `seq`: one of them was
+    /// altered and its hash recomputed, or `seq` was inserted.
+    Broken {
+        /// The first event that does not follow its predecessor.
         seq: i64,
+    },
+    /// The chain no longer passes through a head hash recorded earlier:
+    /// events were rewritten or the newest ones cut off.
+    HeadMissing {
+        /// The recorded head.
+        head: String,
     },
     /// The event that should be at `seq` is missing.
     Removed {
@@ -194,11 +209,18 @@ fn event(row: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
 }
 
 /// Appends an event inside the caller's transaction, chained to the last.
-/// Callers hold the store's write gate, so events are appended one at a time.
+/// Within a process the store's write gate orders appends; on PostgreSQL a
+/// transaction-scoped advisory lock also orders them across instances.
 pub(super) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entry: &AuditEntry,
 ) -> Result<i64, StoreError> {
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_advisory_xact_lock(7243100)")
+            .execute(&mut **tx)
+            .await
+            .ctx("locking the audit chain")?;
+    }
     let last = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await
@@ -293,31 +315,38 @@ impl Store {
     }
 
     /// Walks the whole chain and reports the first event that was altered,
-    /// inserted or removed. Streams, so any length of log fits in memory.
-    pub async fn verify_audit(&self) -> Result<AuditVerdict, StoreError> {
+    /// inserted or removed. With `expected_head` (a head hash kept outside
+    /// the database), also checks the chain still passes through it, which
+    /// catches a rewritten or cut tail. Streams, so any length of log fits.
+    pub async fn verify_audit(
+        &self,
+        expected_head: Option<&str>,
+    ) -> Result<AuditVerdict, StoreError> {
         use futures_util::TryStreamExt;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq");
         let mut rows = sqlx::query(&sql).fetch(&self.pool);
         let (mut expected_seq, mut prev) = (1_i64, GENESIS.to_owned());
+        let mut head_seen = expected_head.is_none();
         while let Some(row) = rows.try_next().await.ctx("reading the audit log")? {
             let e = event(&row)?;
             if e.seq > expected_seq {
                 return Ok(AuditVerdict::Removed { seq: expected_seq });
             }
-            if e.seq < expected_seq {
-                return Ok(AuditVerdict::Inserted { seq: e.seq });
-            }
             if e.hash != e.expected_hash() {
                 return Ok(AuditVerdict::Altered { seq: e.seq });
             }
             if e.prev_hash != prev {
-                // Hashes correctly but does not follow its predecessor: put
-                // there by someone who recomputed its hash, or its
-                // predecessor was replaced.
-                return Ok(AuditVerdict::Inserted { seq: e.seq });
+                // Hashes correctly but does not follow its predecessor.
+                return Ok(AuditVerdict::Broken { seq: e.seq });
             }
+            head_seen |= expected_head == Some(e.hash.as_str());
             prev = e.hash;
             expected_seq += 1;
+        }
+        if !head_seen {
+            return Ok(AuditVerdict::HeadMissing {
+                head: expected_head.unwrap_or_default().to_owned(),
+            });
         }
         Ok(AuditVerdict::Intact {
             events: expected_seq - 1,

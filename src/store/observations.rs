@@ -329,9 +329,10 @@ async fn finish_change(
     by: &Viewer,
     at: DateTime<Utc>,
 ) -> Result<Observation, StoreError> {
-    let kind = match action {
-        AuditAction::Withdrawal => "withdrawn",
-        _ => "edited",
+    // A withdrawal's reason is its purpose in the audit trail.
+    let (kind, purpose) = match action {
+        AuditAction::Withdrawal => ("withdrawn", changes["reason"].as_str()),
+        _ => ("edited", None),
     };
     add_revision(
         &mut tx,
@@ -351,7 +352,7 @@ async fn finish_change(
             "observation",
             current.id.to_string(),
             &current.agency,
-            None,
+            purpose,
             at,
         ),
     )

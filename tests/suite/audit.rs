@@ -62,12 +62,14 @@ on_both_stores! {
         assert_eq!(opened.status, StatusCode::OK);
         app.get(&format!("/ogc/collections/observations/items/{sensitive}?purpose=QGIS%20review"), &token).await;
         app.send_json(Method::POST, &format!("/api/observations/{sensitive}/withdraw"), &token, &json!({"reason": "duplicate"})).await;
+        let gone = app.get(&format!("/ogc/collections/observations/items/{sensitive}?purpose=QGIS%20review"), &token).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
         assert_eq!(new_events(&app, before).await, [
             act("collection", sensitive, None),
             act("consultation", sensitive, Some("Panel meeting 12 Nov")),
             act("consultation", sensitive, Some("QGIS review")),
-            act("withdrawal", sensitive, None),
-        ]);
+            act("withdrawal", sensitive, Some("duplicate")),
+        ], "a read that finds nothing is not a consultation");
 
         let before = events(&app).await.len();
         let no_purpose = app.get("/api/audit/export", &token).await;
@@ -91,6 +93,11 @@ on_both_stores! {
         assert!(update.is_err(), "UPDATE must be refused");
         let delete = sqlx::query("DELETE FROM audit_events").execute(&raw).await;
         assert!(delete.is_err(), "DELETE must be refused");
+        let replace = match backend {
+            crate::common::Backend::Sqlite => "INSERT OR REPLACE INTO audit_events SELECT seq, at, principal, 'someone else', agency, role, action, object_type, object_id, object_agency, purpose, prev_hash, hash FROM audit_events WHERE seq = 1",
+            crate::common::Backend::Postgres => "INSERT INTO audit_events SELECT seq, at, principal, 'someone else', agency, role, action, object_type, object_id, object_agency, purpose, prev_hash, hash FROM audit_events WHERE seq = 1 ON CONFLICT (seq) DO UPDATE SET principal_name = EXCLUDED.principal_name",
+        };
+        assert!(sqlx::query(replace).execute(&raw).await.is_err(), "replacing an event must be refused");
         assert_eq!(events(&app).await.len(), 1);
         raw.close().await;
         let verify = app.db.cli(&["audit", "verify"]);
@@ -121,10 +128,21 @@ on_both_stores! {
         sqlx::query("UPDATE audit_events SET principal_name = 'test coordinator' WHERE seq = 2").execute(&raw).await.expect("restore");
         assert!(app.db.cli(&["audit", "verify"]).status.success(), "restored exactly, the chain holds again");
 
+        let intact = app.db.cli(&["audit", "verify"]);
+        let head = String::from_utf8_lossy(&intact.stdout).split("head hash ").nth(1).and_then(|s| s.split_whitespace().next()).expect("head").to_owned();
+
         sqlx::query("DELETE FROM audit_events WHERE seq = 3").execute(&raw).await.expect("remove");
         let verify = app.db.cli(&["audit", "verify"]);
         assert!(!verify.status.success());
         assert!(String::from_utf8_lossy(&verify.stderr).contains("audit event 3 has been removed"), "{}", String::from_utf8_lossy(&verify.stderr));
+
+        // Cutting off the newest event leaves a consistent chain; only the
+        // head kept elsewhere shows it.
+        sqlx::query("DELETE FROM audit_events WHERE seq >= 3").execute(&raw).await.expect("cut");
+        assert!(app.db.cli(&["audit", "verify"]).status.success());
+        let verify = app.db.cli(&["audit", "verify", "--expect-head", &head]);
+        assert!(!verify.status.success());
+        assert!(String::from_utf8_lossy(&verify.stderr).contains("no longer passes through head"), "{}", String::from_utf8_lossy(&verify.stderr));
         raw.close().await;
     }
 
