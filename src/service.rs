@@ -7,9 +7,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::domain::lint::TextWarning;
 use crate::domain::observation::{
-    FieldError, Observation, ObservationDetails, ObservationId, ObservationInput, ObservationPatch,
-    ValidationRules,
+    text_warnings, FieldError, Observation, ObservationDetails, ObservationId, ObservationInput,
+    ObservationPatch, ValidationRules,
 };
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{AuditAction, Sensitivity};
@@ -41,6 +42,10 @@ pub enum ServiceError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// The free text looks like it identifies people; nothing was written
+    /// until the recorder acknowledges the warnings.
+    #[error("free text looks like it identifies people")]
+    PersonalIdentifiers(Vec<TextWarning>),
     /// Opening this record needs a stated purpose (sensitive or restricted).
     #[error("a purpose is required")]
     PurposeRequired,
@@ -133,10 +138,15 @@ impl Observations {
         if !viewer.may_at_all(Action::CreateObservation) {
             return Err(ServiceError::Forbidden);
         }
+        let acknowledged = input.acknowledge_warnings;
         let details = self
             .rules
             .validate_new(input, now)
             .map_err(ServiceError::Invalid)?;
+        let warnings = text_warnings(None, &details);
+        if !warnings.is_empty() && !acknowledged {
+            return Err(ServiceError::PersonalIdentifiers(warnings));
+        }
         let key = idempotency_key.map(|key| IdempotencyKey {
             key,
             request_hash: request_hash(&details),
@@ -259,10 +269,15 @@ impl Observations {
         to_completion(async move {
             let _gate = this.store.write_gate().await;
             let current = this.live(&viewer, id, Action::EditObservation).await?;
+            let acknowledged = patch.acknowledge_warnings;
             let next = this
                 .rules
                 .apply_patch(&current.details, patch, now)
                 .map_err(ServiceError::Invalid)?;
+            let warnings = text_warnings(Some(&current.details), &next);
+            if !warnings.is_empty() && !acknowledged {
+                return Err(ServiceError::PersonalIdentifiers(warnings));
+            }
             if next == current.details {
                 return Ok(current);
             }

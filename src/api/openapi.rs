@@ -55,7 +55,9 @@ pub fn build() -> Value {
             }
         },
         "sensitivity": enum_of(codes(Sensitivity::ALL, Sensitivity::code)),
-        "case_reference": { "type": "string", "maxLength": 64, "nullable": true }
+        "case_reference": { "type": "string", "maxLength": 64, "nullable": true },
+        "acknowledge_warnings": { "type": "boolean", "default": false,
+            "description": "Save even though the free text looks like it identifies people (the 422 personal-identifiers-suspected lists where)" }
     });
     let mut patch_fields = observation_fields.clone();
     if let Some(map) = patch_fields.as_object_mut() {

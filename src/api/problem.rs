@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::domain::lint::{TextWarning, WHERE_IDENTITIES_BELONG};
 use crate::domain::observation::FieldError;
 use crate::service::ServiceError;
 
@@ -27,6 +28,9 @@ pub struct Problem {
     /// Every field at fault.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Free-text warnings to confirm (boxed: rare, and keeps errors small).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Box<Vec<TextWarning>>>,
     #[serde(skip)]
     www_authenticate: bool,
 }
@@ -41,6 +45,7 @@ impl Problem {
             field: None,
             detail: None,
             errors: Vec::new(),
+            warnings: None,
             www_authenticate: false,
         }
     }
@@ -164,6 +169,20 @@ impl From<ServiceError> for Problem {
                 "This Idempotency-Key was already used for a different request",
             )
             .field("Idempotency-Key"),
+            ServiceError::PersonalIdentifiers(warnings) => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "personal-identifiers-suspected",
+                    "The text looks like it identifies people",
+                )
+                .detail(format!(
+                    "{} {} Resend with \"acknowledge_warnings\": true to save it as it is.",
+                    WHERE_IDENTITIES_BELONG.en, WHERE_IDENTITIES_BELONG.cy
+                ));
+                p.field = warnings.first().map(|w| w.field.clone());
+                p.warnings = Some(Box::new(warnings));
+                p
+            }
             ServiceError::PurposeRequired => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "purpose-required",

@@ -175,6 +175,9 @@ pub struct ObservationInput {
     /// Opaque case reference.
     #[serde(default)]
     pub case_reference: Option<String>,
+    /// The recorder has seen the free-text warnings and saves anyway.
+    #[serde(default)]
+    pub acknowledge_warnings: bool,
 }
 
 /// Grading as it arrives.
@@ -225,6 +228,9 @@ pub struct ObservationPatch {
     pub case_reference: Option<Option<String>>,
     /// New status.
     pub status: Option<String>,
+    /// The editor has seen the free-text warnings and saves anyway.
+    #[serde(default)]
+    pub acknowledge_warnings: bool,
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`) in a merge patch.
@@ -700,6 +706,24 @@ fn grading(g: &GradingInput, errors: &mut Vec<FieldError>) -> Option<Grading> {
         information: information?,
         handling: handling?,
     })
+}
+
+/// Free-text warnings for the text fields that differ between `before`
+/// (none for a new observation) and `after`.
+pub fn text_warnings(
+    before: Option<&ObservationDetails>,
+    after: &ObservationDetails,
+) -> Vec<super::lint::TextWarning> {
+    let mut warnings = Vec::new();
+    if before.is_none_or(|b| b.description != after.description) {
+        warnings.extend(super::lint::lint("description", &after.description));
+    }
+    if let Some(reference) = &after.case_reference {
+        if before.is_none_or(|b| b.case_reference.as_ref() != Some(reference)) {
+            warnings.extend(super::lint::lint("case_reference", reference));
+        }
+    }
+    warnings
 }
 
 /// Fields of `ObservationDetails` whose values differ, as

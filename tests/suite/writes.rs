@@ -224,6 +224,33 @@ on_both_stores! {
         assert!((540..=560).contains(&months), "6 months became 24: {before} → {}", after["review_by"]);
     }
 
+    async fn free_text_that_looks_like_it_identifies_people_is_saved_only_once_acknowledged(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::FieldOfficer, "parks").await;
+        let text = "Seen with Mr Jones again, ring 07700 900123";
+        let reply = app.send_json(Method::POST, "/api/observations", &token, &observation(json!({"description": text}))).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let problem = reply.json();
+        assert_eq!((problem["code"].clone(), problem["field"].clone()), (json!("personal-identifiers-suspected"), json!("description")));
+        let warnings: Vec<(String, u64, u64)> = problem["warnings"].as_array().expect("warnings").iter()
+            .map(|w| (w["kind"].as_str().unwrap_or("").to_owned(), w["start"].as_u64().unwrap_or(0), w["end"].as_u64().unwrap_or(0)))
+            .collect();
+        assert_eq!(warnings, [("name".to_owned(), 10, 18), ("phone-number".to_owned(), 31, 43)]);
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains("case system") && detail.contains("system achosion"), "says where identities belong, in both languages: {detail}");
+        assert_eq!(problem["warnings"][0]["message"]["cy"], "Mae hwn yn edrych fel enw person.");
+        assert_nothing_written(&app).await;
+
+        let id = app.create(&token, &observation(json!({"description": text, "acknowledge_warnings": true}))).await;
+        let dob = app.send_json(Method::PATCH, &format!("/api/observations/{id}"), &token, &json!({"description": "DOB 03/04/2011"})).await;
+        assert_eq!((dob.status, dob.json()["warnings"][0]["kind"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("date-of-birth")));
+        let other_field = app.send_json(Method::PATCH, &format!("/api/observations/{id}"), &token, &json!({"severity": "high"})).await;
+        assert_eq!(other_field.status, StatusCode::OK, "text already acknowledged is not flagged again");
+        let acknowledged = app.send_json(Method::PATCH, &format!("/api/observations/{id}"), &token, &json!({"description": "DOB 03/04/2011", "acknowledge_warnings": true})).await;
+        assert_eq!(acknowledged.status, StatusCode::OK);
+        assert_eq!(acknowledged.json()["version"], 3);
+    }
+
     async fn linking_to_a_place_that_does_not_exist_is_refused(backend) {
         let app = TestApp::new(backend).await;
         let token = app.token(Role::Coordinator, "council").await;
