@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `demo`, `token`.
+//! The command line: `serve` (the default), `migrate`, `demo`, `user`,
+//! `token`, `retention`, `audit`.
 //!
 //! Every setting is a flag and a `SAFETYMAP_*` environment variable (or
 //! `DATABASE_URL`); README.md lists them in one table.
@@ -12,9 +13,11 @@ use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::{app, AppState, Settings};
+use crate::clock::Clock;
 use crate::domain::observation::ValidationRules;
-use crate::domain::vocabulary::Role;
-use crate::store::{Backend, Store};
+use crate::domain::viewer::Viewer;
+use crate::domain::vocabulary::{AgencyKind, AuditAction, Role};
+use crate::store::{Agency, AuditEntry, Backend, NewUser, Store, UserChange};
 
 /// safetymap: neighbourhood safety mapping for contextual safeguarding.
 #[derive(Debug, Parser)]
@@ -80,6 +83,25 @@ pub struct Config {
         global = true
     )]
     pub token_cache_seconds: u64,
+    /// Mark the session cookie Secure; unset: when --public-url is https.
+    #[arg(long, env = "SAFETYMAP_SECURE_COOKIES", global = true)]
+    pub secure_cookies: Option<bool>,
+    /// Days past its review date a record with no decision to keep it is erased.
+    #[arg(
+        long,
+        env = "SAFETYMAP_RETENTION_GRACE_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub retention_grace_days: i64,
+    /// Minutes between runs of the retention job in `serve`.
+    #[arg(
+        long,
+        env = "SAFETYMAP_RETENTION_INTERVAL_MINUTES",
+        default_value_t = 60,
+        global = true
+    )]
+    pub retention_interval_minutes: u64,
     /// Load the demo data when `serve` starts on an empty embedded store.
     #[arg(long, env = "SAFETYMAP_DEMO_ON_EMPTY", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub demo_on_empty: bool,
@@ -109,9 +131,15 @@ pub enum Command {
     Migrate,
     /// Load the project-made demo data, or synthetic data for benchmarks.
     Demo(DemoArgs),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Review and retention.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -142,23 +170,66 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
-/// `token` subcommands.
+/// `user` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create a token; prints it alone on the last line. It is shown once.
+pub enum UserCommand {
+    /// Create an account (the first administrator, typically). The password
+    /// is read from SAFETYMAP_NEW_PASSWORD, or else from the first line of
+    /// standard input.
     Create {
-        /// Who or what it is for.
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// Display name.
         #[arg(long)]
         name: String,
+        /// Agency code; registered here when it is new (give its names and kind).
+        #[arg(long)]
+        agency: String,
         /// field-officer, panel-member, coordinator or admin.
         #[arg(long)]
         role: String,
-        /// The agency it acts for.
-        #[arg(long, default_value = "newport-council")]
-        agency: String,
-        /// Days until it expires; default: never.
-        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3650))]
-        expires_in_days: Option<i64>,
+        /// Also an administrator (with a data role).
+        #[arg(long)]
+        admin: bool,
+        /// English name of a new agency.
+        #[arg(long)]
+        agency_name_en: Option<String>,
+        /// Welsh name of a new agency.
+        #[arg(long)]
+        agency_name_cy: Option<String>,
+        /// Kind of a new agency: council-directorate, police, health,
+        /// education, youth-justice or third-sector.
+        #[arg(long)]
+        agency_kind: Option<String>,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account: every session and token of it stops at once.
+    Disable {
+        /// Sign-in name.
+        username: String,
+    },
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a user's tool; prints it alone on the last line.
+    /// It is shown once.
+    Create {
+        /// The user it acts as.
+        #[arg(long)]
+        user: String,
+        /// What the tool is for (recorded as the purpose of what it reads).
+        #[arg(long)]
+        name: String,
+        /// read or write.
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=365))]
+        expires_in_days: i64,
     },
     /// Revoke a token by id (running servers stop accepting it within the token cache time).
     Revoke {
@@ -167,6 +238,15 @@ pub enum TokenCommand {
     },
     /// List tokens (never their secrets).
     List,
+}
+
+/// `retention` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Erase every record past its review date by more than the grace
+    /// period with no decision to keep it (as `serve` does on a schedule),
+    /// and report how many are waiting in review queues.
+    Run,
 }
 
 impl Config {
@@ -181,6 +261,15 @@ impl Config {
             public_url: self.public_url.clone(),
             max_body_bytes: self.max_body_bytes,
             token_cache: Duration::from_secs(self.token_cache_seconds),
+            sessions: crate::api::SessionPolicy {
+                secure_cookie: self.secure_cookies.unwrap_or_else(|| {
+                    self.public_url
+                        .as_deref()
+                        .is_some_and(|u| u.starts_with("https://"))
+                }),
+                ..Settings::default().sessions
+            },
+            ..Settings::default()
         }
     }
 
@@ -204,7 +293,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo(&config, args).await,
+        Command::User(command) => user(&config, command).await,
         Command::Token(command) => token(&config, command).await,
+        Command::Retention(RetentionCommand::Run) => {
+            let store = config.store().await?;
+            let state = AppState::load(store, config.rules(), config.settings(), Clock::system()).await?;
+            let report = state
+                .observations
+                .apply_retention(Utc::now(), config.retention_grace_days)
+                .await
+                .map_err(|e| anyhow::anyhow!("retention failed: {e}"))?;
+            println!(
+                "retention: {} erased; {} due for review",
+                report.erased, report.due_for_review
+            );
+            Ok(())
+        }
         Command::Audit(AuditCommand::Verify { expect_head }) => {
             audit_verify(&config, expect_head.as_deref()).await
         }
@@ -232,22 +336,31 @@ async fn audit_verify(config: &Config, expect_head: Option<&str>) -> anyhow::Res
     }
 }
 
-async fn demo_tokens(store: &Store) -> anyhow::Result<String> {
-    println!("Demo tokens (shown once; each acts for a demo agency):");
+/// Registers the demo agencies and accounts and prints how to sign in, with
+/// a token for each demo account (each shown once).
+async fn demo_people(store: &Store, bind: SocketAddr) -> anyhow::Result<()> {
+    let (password, users) = crate::demo::load_people(store, Utc::now()).await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    println!("Demo accounts (password for each, shown once: {password}):");
+    println!("  coordinators and administrators set up an authenticator app at first sign-in");
     let mut last = String::new();
-    for (role, agency) in [
-        (Role::PanelMember, "gwent-police"),
-        (Role::FieldOfficer, "newport-council-parks"),
-        (Role::Admin, "newport-council"),
-        (Role::Coordinator, "newport-council-licensing"),
-    ] {
+    for user in &users {
         let (_, token) = store
-            .create_token(&format!("demo {}", role.code()), role, agency, None)
+            .create_token(user.id, "demo token", true, Utc::now() + chrono::Duration::days(90))
             .await?;
-        println!("  {:<14} {:<27} {token}", role.code(), agency);
+        println!("  {:<17} {:<14} {:<26} token {token}", user.username, user.role.code(), user.agency);
         last = token;
     }
-    Ok(last)
+    if let Some(panel) = users.iter().find(|u| u.role == Role::PanelMember) {
+        let (_, token) = store
+            .create_token(panel.id, "demo token", false, Utc::now() + chrono::Duration::days(90))
+            .await?;
+        last = token;
+    }
+    println!("Try: curl -H 'Authorization: Bearer {last}' 'http://{bind}/ogc/collections/observations/items?limit=5'");
+    Ok(())
 }
 
 async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
@@ -282,8 +395,86 @@ async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
             loaded.places, loaded.observations
         );
     }
-    let token = demo_tokens(&store).await?;
-    println!("Try: curl -H 'Authorization: Bearer {token}' 'http://{}/ogc/collections/observations/items?limit=5'", config.bind);
+    demo_people(&store, config.bind).await
+}
+
+fn read_new_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("SAFETYMAP_NEW_PASSWORD") {
+        return Ok(password);
+    }
+    eprintln!("Password (12 or more characters), then Enter:");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    let store = config.store().await?;
+    let console = Viewer::console();
+    let now = Utc::now();
+    match command {
+        UserCommand::Create {
+            username,
+            name,
+            agency,
+            role,
+            admin,
+            agency_name_en,
+            agency_name_cy,
+            agency_kind,
+        } => {
+            let Some(role) = Role::from_code(&role) else {
+                bail!("unknown role `{role}`: use field-officer, panel-member, coordinator or admin");
+            };
+            let username = username.trim().to_lowercase();
+            if store.agency(&agency).await?.is_none() {
+                let (Some(name_en), Some(name_cy), Some(kind)) = (agency_name_en, agency_name_cy, agency_kind) else {
+                    bail!("there is no agency `{agency}`: give --agency-name-en, --agency-name-cy and --agency-kind to register it");
+                };
+                let Some(kind) = AgencyKind::from_code(&kind) else {
+                    bail!("unknown agency kind `{kind}`");
+                };
+                let new = Agency { code: agency.clone(), name_en, name_cy, kind };
+                let audit = AuditEntry::by(&console, AuditAction::Collection, "agency", agency.clone(), &agency, Some("registered at the command line"), now);
+                store.create_agency(&new, audit).await?;
+                println!("agency {agency} registered");
+            }
+            let password = read_new_password()?;
+            if let Err(refusal) = crate::security::password::check(&password, &[&username, &name]) {
+                bail!("{}: {}", refusal.code, refusal.message);
+            }
+            let new = NewUser {
+                username,
+                display_name: name,
+                agency: agency.clone(),
+                role,
+                admin: admin || role == Role::Admin,
+                password_hash: crate::security::password::hash(&password)
+                    .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?,
+            };
+            let audit = AuditEntry::by(&console, AuditAction::Collection, "user", "", &agency, Some("created at the command line"), now);
+            let user = store.create_user(&new, audit).await?;
+            println!("user {} created: {} ({}{}) in {}", user.id, user.username, user.role.code(), if user.admin { ", admin" } else { "" }, user.agency);
+            if user.needs_second_factor() {
+                println!("they set up an authenticator app when they first sign in");
+            }
+        }
+        UserCommand::List => {
+            for u in store.users(None).await? {
+                let state = if u.disabled_at.is_some() { "disabled" } else { "active" };
+                println!("{}\t{}\t{}\t{}\t{}\t{state}", u.id, u.username, u.role.code(), if u.admin { "admin" } else { "-" }, u.agency);
+            }
+        }
+        UserCommand::Disable { username } => {
+            let Some(user) = store.user_by_name(&username.to_lowercase()).await? else {
+                bail!("no user {username}");
+            };
+            let change = UserChange { disabled: Some(true), ..UserChange::default() };
+            let audit = AuditEntry::by(&console, AuditAction::Alteration, "user", user.id.to_string(), &user.agency, Some("disabled at the command line"), now);
+            store.update_user(user.id, &change, audit).await?;
+            println!("user {username} disabled; their sessions have ended");
+        }
+    }
     Ok(())
 }
 
@@ -291,21 +482,24 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
     let store = config.store().await?;
     match command {
         TokenCommand::Create {
+            user,
             name,
-            role,
-            agency,
+            scope,
             expires_in_days,
         } => {
-            let Some(role) = Role::from_code(&role) else {
-                bail!(
-                    "unknown role `{role}`: use field-officer, panel-member, coordinator or admin"
-                );
+            let write = match scope.as_str() {
+                "read" => false,
+                "write" => true,
+                other => bail!("unknown scope `{other}`: use read or write"),
             };
-            let expires = expires_in_days.map(|d| Utc::now() + chrono::Duration::days(d));
-            let (record, token) = store.create_token(&name, role, &agency, expires).await?;
+            let Some(user) = store.user_by_name(&user.to_lowercase()).await? else {
+                bail!("no user {user}");
+            };
+            let expires = Utc::now() + chrono::Duration::days(expires_in_days);
+            let (record, token) = store.create_token(user.id, &name, write, expires).await?;
             println!(
-                "token {} for {} ({}, {}); shown once:",
-                record.id, record.name, record.role, record.agency
+                "token {} for {} ({}, acting as {}); expires {}; shown once:",
+                record.id, record.name, record.scope(), user.username, record.expires_at
             );
             println!("{token}");
         }
@@ -317,7 +511,7 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::List => {
-            for t in store.tokens().await? {
+            for t in store.tokens(None).await? {
                 let state = if t.revoked_at.is_some() {
                     "revoked"
                 } else if !t.is_live(Utc::now()) {
@@ -325,7 +519,7 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                 } else {
                     "live"
                 };
-                println!("{}\t{}\t{}\t{}\t{state}", t.id, t.role, t.agency, t.name);
+                println!("{}\tuser {}\t{}\t{}\t{state}", t.id, t.user_id, t.scope(), t.name);
             }
         }
     }
@@ -337,18 +531,26 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     if config.demo_on_empty
         && store.backend() == Backend::Sqlite
         && store.count_observations().await? == 0
-        && store.tokens().await?.is_empty()
+        && !store.has_users().await?
     {
         let loaded = crate::demo::load(&store, Utc::now()).await?;
         println!(
             "Empty store: loaded the demo ({} places, {} observations in Newport).",
             loaded.places, loaded.observations
         );
-        let token = demo_tokens(&store).await?;
-        println!("Try: curl -H 'Authorization: Bearer {token}' 'http://{}/ogc/collections/observations/items?limit=5'", config.bind);
+        demo_people(&store, config.bind).await?;
     }
     let started = Instant::now();
-    let state = AppState::load(store.clone(), config.rules(), config.settings()).await?;
+    // Erasures made elsewhere are followed from here on; read the position
+    // before loading the index so none falls between the two.
+    let erasures_from = store.audit_head_seq().await?;
+    let state = AppState::load(store.clone(), config.rules(), config.settings(), Clock::system()).await?;
+    tokio::spawn(housekeeping(
+        state.clone(),
+        erasures_from,
+        config.retention_grace_days,
+        Duration::from_secs(config.retention_interval_minutes.max(1) * 60),
+    ));
     tracing::info!(
         observations = state.index.len(),
         seconds = started.elapsed().as_secs_f64(),
@@ -358,11 +560,42 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     println!("safetymap listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(state))
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     store.close().await;
     Ok(())
+}
+
+/// The jobs `serve` runs: every half minute, drop from the index records
+/// erased by another process; every `retention_every`, run retention and
+/// clear out ended sessions.
+async fn housekeeping(state: AppState, mut erasures_from: i64, grace_days: i64, retention_every: Duration) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(30));
+    let mut last_retention: Option<Instant> = None;
+    loop {
+        ticks.tick().await;
+        match state.observations.follow_erasures(erasures_from).await {
+            Ok(seq) => erasures_from = seq,
+            Err(e) => tracing::warn!(error = %e, "following erasures failed"),
+        }
+        if last_retention.is_some_and(|at| at.elapsed() < retention_every) {
+            continue;
+        }
+        last_retention = Some(Instant::now());
+        let now = state.clock.now();
+        match state.observations.apply_retention(now, grace_days).await {
+            Ok(report) => tracing::info!(erased = report.erased, due = report.due_for_review, "retention run"),
+            Err(e) => tracing::warn!(error = %e, "retention run failed"),
+        }
+        let policy = &state.settings.sessions;
+        if let Err(e) = state.store.end_stale_sessions(now - policy.idle, now - policy.absolute).await {
+            tracing::warn!(error = %e, "clearing ended sessions failed");
+        }
+    }
 }
 
 async fn shutdown_signal() {

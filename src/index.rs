@@ -248,6 +248,27 @@ impl SpatialIndex {
         }
     }
 
+    /// Removes the entries of these ids, wherever they are: for erasures
+    /// made by another process, seen through the audit trail. One scan of
+    /// the tree per call, so callers batch ids.
+    pub fn remove_ids(&self, ids: &[i64]) -> usize {
+        if ids.is_empty() {
+            return 0;
+        }
+        let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let mut inner = self.write();
+        let found: Vec<IndexedObservation> = inner
+            .tree
+            .iter()
+            .filter(|o| wanted.contains(&o.id))
+            .copied()
+            .collect();
+        for entry in &found {
+            inner.tree.remove(entry);
+        }
+        found.len()
+    }
+
     /// How many observations are indexed.
     pub fn len(&self) -> usize {
         self.read().tree.size()

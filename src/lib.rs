@@ -8,10 +8,12 @@
 
 pub mod api;
 pub mod bng;
+pub mod clock;
 pub mod cli;
 pub mod demo;
 pub mod domain;
 pub mod index;
 pub mod privacy;
+pub mod security;
 pub mod service;
 pub mod store;

@@ -66,6 +66,10 @@ pub fn present(mut observation: Observation, precision: Precision) -> Option<Obs
             // The register holds each place's exact position.
             observation.details.place_id = None;
             observation.details.case_reference = None;
+            // Free text names where things happened ("behind the bins at
+            // the back of …"): it would undo the generalisation. The
+            // recording agency holds it; ask them.
+            observation.details.description = String::new();
             observation.recorded_by = String::new();
             Some(observation)
         }
@@ -142,10 +146,12 @@ mod tests {
 
     fn viewer(role: Role) -> Viewer {
         Viewer {
-            principal: "token:1".into(),
+            principal: "user:1".into(),
             name: "t".into(),
             agency: "a".into(),
             role,
+            admin: role == Role::Admin,
+            credential: crate::domain::viewer::Credential::Session,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::domain::lint::TextWarning;
@@ -12,7 +12,7 @@ use crate::domain::observation::{
     text_warnings, FieldError, Observation, ObservationDetails, ObservationId, ObservationInput,
     ObservationPatch, ValidationRules,
 };
-use crate::domain::viewer::{Action, Viewer};
+use crate::domain::viewer::{Action, Reach, Viewer};
 use crate::domain::vocabulary::{AuditAction, Sensitivity};
 use crate::index::SpatialIndex;
 use crate::privacy::{precision, present, Precision};
@@ -188,6 +188,8 @@ impl Observations {
         if live_only && observation.withdrawn.is_some() {
             return Err(ServiceError::NotFound);
         }
+        // Each opening states its own purpose, tools included: a token's
+        // purpose covers the layers it reads, not every record behind them.
         let purpose = purpose.map(str::trim).filter(|p| !p.is_empty());
         if observation.details.sensitivity != Sensitivity::Standard && purpose.is_none() {
             return Err(ServiceError::PurposeRequired);
@@ -301,19 +303,8 @@ impl Observations {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Observation, ServiceError> {
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(ServiceError::Invalid(vec![FieldError::new(
-                "reason",
-                if reason.is_empty() {
-                    "missing-field"
-                } else {
-                    "too-long"
-                },
-                "a reason of 1 to 500 characters is required",
-            )]));
-        }
-        let (this, viewer, reason) = (self.clone(), viewer.clone(), reason.to_owned());
+        let reason = reason_text(reason)?;
+        let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
             let _gate = this.store.write_gate().await;
             let current = this.live(&viewer, id, Action::WithdrawObservation).await?;
@@ -325,6 +316,135 @@ impl Observations {
             Ok(updated)
         })
         .await
+    }
+
+    /// The records the viewer's review queue holds on `today`: their
+    /// agency's records (withdrawn or not) whose review date has come.
+    pub async fn review_queue(
+        &self,
+        viewer: &Viewer,
+        today: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<Observation>, ServiceError> {
+        let agency = match viewer.reach(Action::ReviewObservation) {
+            Reach::None | Reach::Own => return Err(ServiceError::Forbidden),
+            Reach::Agency => Some(viewer.agency.as_str()),
+            Reach::Any => None,
+        };
+        Ok(self.store.review_queue(agency, today, limit).await?)
+    }
+
+    /// Keeps a record past its review date, with a reason and the next
+    /// review date (after today, within three years).
+    pub async fn keep(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+        reason: &str,
+        next_review: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Observation, ServiceError> {
+        let reason = reason_text(reason)?;
+        let today = now.date_naive();
+        if next_review <= today || next_review > today + Duration::days(3 * 366) {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "next_review",
+                "out-of-range",
+                "the next review date must be after today and within three years",
+            )]));
+        }
+        let (this, viewer) = (self.clone(), viewer.clone());
+        to_completion(async move {
+            let _gate = this.store.write_gate().await;
+            let current = this.visible(&viewer, id, Action::ReviewObservation).await?;
+            Ok(this
+                .store
+                .keep_observation(&current, &viewer, &reason, next_review, now)
+                .await?)
+        })
+        .await
+    }
+
+    /// Erases a record everywhere (store and index), leaving one audit
+    /// event with the reason.
+    pub async fn erase(
+        &self,
+        viewer: &Viewer,
+        id: ObservationId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let reason = reason_text(reason)?;
+        let (this, viewer) = (self.clone(), viewer.clone());
+        to_completion(async move {
+            let _gate = this.store.write_gate().await;
+            let current = this.visible(&viewer, id, Action::ReviewObservation).await?;
+            this.erase_now(&current, &viewer, &reason, now).await
+        })
+        .await
+    }
+
+    /// Erases `current` (the caller holds the write gate).
+    async fn erase_now(
+        &self,
+        current: &Observation,
+        by: &Viewer,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        self.store
+            .erase_observation(current.id, by, reason, now)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if current.withdrawn.is_none() {
+            self.index.replace(&current.index_row(), None);
+        }
+        Ok(())
+    }
+
+    /// The retention job: counts what is due for review and erases, as the
+    /// system, every record whose review date is more than `grace_days`
+    /// past with no decision to keep it.
+    pub async fn apply_retention(
+        &self,
+        now: DateTime<Utc>,
+        grace_days: i64,
+    ) -> Result<RetentionReport, ServiceError> {
+        let today = now.date_naive();
+        let cutoff = today - Duration::days(grace_days);
+        let mut report = RetentionReport::default();
+        loop {
+            let overdue = self.store.review_queue(None, cutoff - Duration::days(1), 500).await?;
+            if overdue.is_empty() {
+                break;
+            }
+            for record in &overdue {
+                let reason = format!(
+                    "retention: review date {} passed {} days ago with no decision to keep",
+                    record.review_by,
+                    (today - record.review_by).num_days()
+                );
+                let this = self.clone();
+                let record = record.clone();
+                to_completion(async move {
+                    let _gate = this.store.write_gate().await;
+                    this.erase_now(&record, &Viewer::system(), &reason, now).await
+                })
+                .await?;
+                report.erased += 1;
+            }
+        }
+        report.due_for_review = self.store.count_due(today).await?;
+        Ok(report)
+    }
+
+    /// Drops from the index records erased by another process (the CLI, or
+    /// another instance), seen through the audit trail since `after_seq`;
+    /// returns the new position.
+    pub async fn follow_erasures(&self, after_seq: i64) -> Result<i64, ServiceError> {
+        let (ids, last) = self.store.erasures_since(after_seq).await?;
+        self.index.remove_ids(&ids);
+        Ok(last)
     }
 
     /// The record if the viewer may see it and do `action` to it.
@@ -362,6 +482,34 @@ impl Observations {
         }
         Ok(observation)
     }
+}
+
+/// A stated reason (for withdrawing, keeping or erasing), trimmed: 1 to 500
+/// characters.
+fn reason_text(reason: &str) -> Result<String, ServiceError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "reason",
+            if reason.is_empty() {
+                "missing-field"
+            } else {
+                "too-long"
+            },
+            "a reason of 1 to 500 characters is required",
+        )]));
+    }
+    Ok(reason.to_owned())
+}
+
+/// What one run of the retention job did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionReport {
+    /// Records now in a review queue (due, not yet past the grace period).
+    pub due_for_review: i64,
+    /// Records erased because their review date passed the grace period
+    /// with no decision.
+    pub erased: usize,
 }
 
 /// Identifies a create request by its validated content, so a retry of the

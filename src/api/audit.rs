@@ -28,7 +28,7 @@ fn parse(viewer: &Viewer, raw: Option<&str>) -> Result<(AuditQuery, Option<Strin
         limit: 100,
         ..AuditQuery::default()
     };
-    query.agency_scope = match viewer.role.reach(Action::ReadAudit) {
+    query.agency_scope = match viewer.reach(Action::ReadAudit) {
         Reach::Any => None,
         Reach::Agency | Reach::Own => Some(viewer.agency.clone()),
         Reach::None => return Err(ServiceError::Forbidden.into()),

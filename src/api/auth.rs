@@ -1,29 +1,42 @@
-//! Authentication: `Authorization: Bearer <token>` → [`Viewer`].
+//! Authentication: a session cookie (people, in the browser) or
+//! `Authorization: Bearer <token>` (tools) → [`Viewer`].
 //!
-//! Tokens are looked up by their SHA-256 hash. Live tokens are cached for a
-//! short, configurable time so the layer read path runs no SQL per request;
-//! revoking through the API clears the cache at once, and a revocation made
-//! by another process (the CLI) takes effect when the entry expires.
+//! Sessions are read from the store on every request, so ending one (logout,
+//! a disabled account, a time limit) takes effect on the next request, on
+//! every instance. Cookie-authenticated writes must echo the session's CSRF
+//! token in `X-CSRF-Token`.
+//!
+//! Tokens are looked up by their SHA-256 hash. Live tokens (with their user)
+//! are cached for a short, configurable time so the layer read path runs no
+//! SQL per request; revoking a token or changing its user through the API
+//! clears the cache at once, and a change made by another process (the CLI)
+//! takes effect when the entry expires.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use chrono::Utc;
+use axum::http::{Method, StatusCode};
 
 use super::problem::Problem;
 use super::AppState;
-use crate::domain::viewer::Viewer;
+use crate::domain::viewer::{user_principal, Credential, Viewer};
+use crate::security::same_secret;
 use crate::store::tokens::token_hash;
-use crate::store::{Store, TokenRecord};
+use crate::store::{SessionStage, Store, TokenRecord, User};
 
-/// Recently verified tokens, by hash.
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "sm_session";
+/// The header cookie-authenticated writes carry the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Recently verified tokens with their users, by hash.
 #[derive(Debug, Clone)]
 pub struct TokenCache {
-    entries: Arc<Mutex<HashMap<String, (TokenRecord, Instant)>>>,
+    entries: Arc<Mutex<HashMap<String, (TokenRecord, User, Instant)>>>,
     ttl: Duration,
 }
 
@@ -36,51 +49,66 @@ impl TokenCache {
         }
     }
 
-    fn get(&self, hash: &str) -> Option<TokenRecord> {
+    fn get(&self, hash: &str) -> Option<(TokenRecord, User)> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(hash)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(record, _)| record.clone())
+            .filter(|(_, _, at)| at.elapsed() < self.ttl)
+            .map(|(record, user, _)| (record.clone(), user.clone()))
     }
 
-    fn put(&self, hash: String, record: TokenRecord) {
+    fn put(&self, hash: String, record: TokenRecord, user: User) {
         if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         // Bound the cache: expired entries go first; past a size, start again.
         if entries.len() > 10_000 {
-            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            entries.retain(|_, (_, _, at)| at.elapsed() < self.ttl);
             if entries.len() > 10_000 {
                 entries.clear();
             }
         }
-        entries.insert(hash, (record, Instant::now()));
+        entries.insert(hash, (record, user, Instant::now()));
     }
 
     /// Forgets a token at once (after revoking it).
     pub fn forget(&self, token_id: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, (record, _)| record.id != token_id);
+        entries.retain(|_, (record, _, _)| record.id != token_id);
     }
 
-    /// The live token for a bearer secret, from the cache or the store.
-    pub async fn verify(&self, store: &Store, token: &str) -> Result<TokenRecord, Problem> {
+    /// Forgets every token of a user at once (after changing or disabling it).
+    pub fn forget_user(&self, user_id: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (_, user, _)| user.id != user_id);
+    }
+
+    /// The live token, and its enabled user, for a bearer secret.
+    pub async fn verify(
+        &self,
+        store: &Store,
+        token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(TokenRecord, User), Problem> {
         let hash = token_hash(token);
-        let now = Utc::now();
         let cached = self.get(&hash);
         let from_store = cached.is_none();
-        let record = match cached {
-            Some(record) => record,
-            None => store
-                .token_by_hash(&hash)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "token lookup failed");
-                    Problem::internal()
-                })?
-                .ok_or_else(|| Problem::unauthorized("invalid-token", "The token is not known"))?,
+        let (record, user) = match cached {
+            Some(found) => found,
+            None => {
+                let record = store
+                    .token_by_hash(&hash)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| Problem::unauthorized("invalid-token", "The token is not known"))?;
+                let user = store
+                    .user(record.user_id)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| Problem::unauthorized("invalid-token", "The token is not known"))?;
+                (record, user)
+            }
         };
         if !record.is_live(now) {
             return Err(Problem::unauthorized(
@@ -88,24 +116,150 @@ impl TokenCache {
                 "The token has been revoked or has expired",
             ));
         }
+        if user.disabled_at.is_some() {
+            return Err(account_disabled());
+        }
         // Only a fresh store answer restarts the clock, so a token in steady
         // use is still re-checked every `ttl` and a revocation by another
         // process reaches it.
         if from_store {
-            self.put(hash, record.clone());
+            self.put(hash, record.clone(), user.clone());
         }
-        Ok(record)
+        Ok((record, user))
     }
 }
 
-/// The viewer a token acts as.
-pub fn viewer_of(record: &TokenRecord) -> Viewer {
+fn internal(e: crate::store::StoreError) -> Problem {
+    tracing::error!(error = %e, "authentication lookup failed");
+    Problem::internal()
+}
+
+fn account_disabled() -> Problem {
+    Problem::unauthorized("account-disabled", "This account has been disabled")
+}
+
+/// The viewer a user acts as, through `credential`.
+pub fn viewer_of(user: &User, credential: Credential) -> Viewer {
     Viewer {
-        principal: format!("token:{}", record.id),
-        name: record.name.clone(),
-        agency: record.agency.clone(),
-        role: record.role,
+        principal: user_principal(user.id),
+        name: user.display_name.clone(),
+        agency: user.agency.clone(),
+        role: user.role,
+        admin: user.admin,
+        credential,
     }
+}
+
+/// The value of one cookie in a request.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Paths a session that still has to enrol a second factor may use.
+fn enrolment_path(path: &str) -> bool {
+    path == "/api/session" || path.starts_with("/api/me")
+}
+
+async fn from_bearer(state: &AppState, parts: &Parts, header: &str) -> Result<Viewer, Problem> {
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Problem::unauthorized("invalid-token", "The Authorization scheme must be Bearer")
+        })?;
+    let (record, user) = state
+        .tokens
+        .verify(&state.store, token, state.clock.now())
+        .await?;
+    if is_write(&parts.method) && !record.write {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "token-read-only",
+            "This token may only read; make a token with the write scope",
+        ));
+    }
+    Ok(viewer_of(
+        &user,
+        Credential::Token {
+            id: record.id,
+            write: record.write,
+            purpose: record.name,
+        },
+    ))
+}
+
+async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Viewer, Problem> {
+    let expired = || {
+        Problem::unauthorized(
+            "session-expired",
+            "Your session has ended; sign in again",
+        )
+    };
+    let session = state
+        .store
+        .session(token)
+        .await
+        .map_err(internal)?
+        .ok_or_else(expired)?;
+    let now = state.clock.now();
+    let policy = &state.settings.sessions;
+    let idle = now - session.last_seen_at > policy.idle;
+    let too_old = now - session.created_at > policy.absolute;
+    let disabled = session.user.disabled_at.is_some();
+    if idle || too_old || disabled {
+        state
+            .store
+            .end_session(&session.token_hash)
+            .await
+            .map_err(internal)?;
+        return Err(if disabled { account_disabled() } else { expired() });
+    }
+    if session.stage == SessionStage::EnrolMfa && !enrolment_path(parts.uri.path()) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "second-factor-enrolment-required",
+            "Set up your authenticator app before going on",
+        ));
+    }
+    if is_write(&parts.method) {
+        let echoed = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !same_secret(echoed, &session.csrf_token) {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "csrf-token-mismatch",
+                "Reload the page and try again",
+            )
+            .field(CSRF_HEADER));
+        }
+    }
+    // Noting every use would be a write per request; a minute's resolution
+    // is plenty for a 30-minute idle limit.
+    if now - session.last_seen_at > chrono::Duration::seconds(60) {
+        state
+            .store
+            .touch_session(&session.token_hash, now)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(viewer_of(&session.user, Credential::Session))
 }
 
 impl<S> FromRequestParts<S> for Viewer
@@ -117,28 +271,18 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| {
-                Problem::unauthorized(
-                    "missing-token",
-                    "Send Authorization: Bearer <token> (see `safetymap token create`)",
-                )
-            })?
-            .to_str()
-            .map_err(|_| {
+        if let Some(header) = parts.headers.get(AUTHORIZATION) {
+            let header = header.to_str().map_err(|_| {
                 Problem::unauthorized("invalid-token", "Unreadable Authorization header")
             })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Problem::unauthorized("invalid-token", "The Authorization scheme must be Bearer")
-            })?;
-        let record = state.tokens.verify(&state.store, token).await?;
-        Ok(viewer_of(&record))
+            return from_bearer(&state, parts, header).await;
+        }
+        match cookie(parts, SESSION_COOKIE) {
+            Some(token) => from_session(&state, parts, token).await,
+            None => Err(Problem::unauthorized(
+                "not-signed-in",
+                "Sign in, or send Authorization: Bearer <token> (see `safetymap token create`)",
+            )),
+        }
     }
 }

@@ -7,7 +7,10 @@ pub mod body;
 pub mod observations;
 pub mod ogc;
 pub mod openapi;
+pub mod people;
 pub mod problem;
+pub mod review;
+pub mod session;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -26,7 +29,8 @@ use crate::domain::observation::ValidationRules;
 use crate::domain::vocabulary::VocabularyDocument;
 use crate::index::SpatialIndex;
 use crate::service::Observations;
-use crate::store::{Store, StoreError};
+use crate::clock::Clock;
+use crate::store::{AuditWriter, Store, StoreError};
 use auth::TokenCache;
 use problem::Problem;
 
@@ -39,6 +43,32 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How long a verified token is trusted before the store is asked again.
     pub token_cache: Duration,
+    /// Session time limits and cookie flags.
+    pub sessions: SessionPolicy,
+    /// Sign-in throttling.
+    pub throttle: ThrottlePolicy,
+}
+
+/// Session limits (OWASP ASVS 3.3): 30 minutes idle, 12 hours in all.
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    /// Ends a session unused for this long.
+    pub idle: chrono::Duration,
+    /// Ends a session this long after sign-in, however active.
+    pub absolute: chrono::Duration,
+    /// Marks the cookie `Secure` (always, or when the public URL is https).
+    pub secure_cookie: bool,
+}
+
+/// Sign-in throttling (OWASP ASVS 2.2.1).
+#[derive(Debug, Clone)]
+pub struct ThrottlePolicy {
+    /// Failed sign-ins counted over this window.
+    pub window: chrono::Duration,
+    /// Failures for one username (since its last success) before refusing.
+    pub per_account: i64,
+    /// Failures from one client address before refusing.
+    pub per_client: i64,
 }
 
 impl Default for Settings {
@@ -47,6 +77,16 @@ impl Default for Settings {
             public_url: None,
             max_body_bytes: 64 * 1024,
             token_cache: Duration::from_secs(10),
+            sessions: SessionPolicy {
+                idle: chrono::Duration::minutes(30),
+                absolute: chrono::Duration::hours(12),
+                secure_cookie: false,
+            },
+            throttle: ThrottlePolicy {
+                window: chrono::Duration::minutes(15),
+                per_account: 5,
+                per_client: 30,
+            },
         }
     }
 }
@@ -64,6 +104,10 @@ pub struct AppState {
     pub tokens: TokenCache,
     /// HTTP settings.
     pub settings: Arc<Settings>,
+    /// The time.
+    pub clock: Clock,
+    /// Batched audit appends for tools' reads.
+    pub audit: AuditWriter,
 }
 
 impl AppState {
@@ -72,12 +116,15 @@ impl AppState {
         store: Store,
         rules: ValidationRules,
         settings: Settings,
+        clock: Clock,
     ) -> Result<AppState, StoreError> {
         let index = Arc::new(SpatialIndex::load(&store).await?);
         Ok(AppState {
             observations: Observations::new(store.clone(), index.clone(), rules),
             tokens: TokenCache::new(settings.token_cache),
             settings: Arc::new(settings),
+            audit: AuditWriter::start(store.clone()),
+            clock,
             store,
             index,
         })
@@ -126,10 +173,31 @@ pub fn app(state: AppState) -> Router {
             "/api/observations/{id}/withdraw",
             post(observations::withdraw),
         )
+        .route("/api/observations/{id}/keep", post(review::keep))
+        .route("/api/observations/{id}/erase", post(review::erase))
+        .route("/api/review-queue", get(review::queue))
         .route("/api/audit", get(audit::search))
         .route("/api/audit/export", get(audit::export))
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", delete(tokens::revoke))
+        .route(
+            "/api/session",
+            get(session::current)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
+        .route("/api/me", get(session::me))
+        .route("/api/me/password", post(session::change_password))
+        .route("/api/me/second-factor", post(session::offer_second_factor))
+        .route(
+            "/api/me/second-factor/confirm",
+            post(session::confirm_second_factor),
+        )
+        .route("/api/agencies", get(people::agencies).post(people::create_agency))
+        .route("/api/agencies/{code}", patch(people::update_agency))
+        .route("/api/users", get(people::users).post(people::create_user))
+        .route("/api/users/{id}", get(people::user).patch(people::update_user))
+        .route("/api/sign-ins", get(people::sign_ins))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/", get(ogc::landing))
         .route("/ogc/conformance", get(ogc::conformance))

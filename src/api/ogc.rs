@@ -20,9 +20,10 @@ use super::observations::{parse_id, purpose_parameter};
 use super::problem::Problem;
 use super::{AppState, Settings};
 use crate::domain::time::{parse_instant, uk_to_utc};
-use crate::domain::viewer::{Action, Viewer};
+use crate::domain::viewer::{Action, Credential, Viewer};
+use crate::store::AuditEntry;
 use crate::domain::vocabulary::{
-    Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
+    AuditAction, Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
 };
 use crate::index::{IndexedObservation, LayerFilter, SHOWN_MARGIN_DEGREES};
 use crate::privacy::{IndexVisibility, Precision};
@@ -525,6 +526,23 @@ pub async fn items(
     );
     serde_json::to_writer(&mut body, &links).map_err(|_| Problem::internal())?;
     body.push(b'}');
+    // A tool reading a layer is a disclosure: recorded (durably, in a
+    // group commit) before the layer leaves.
+    if let Credential::Token { purpose, .. } = &viewer.credential {
+        let request: String = raw.as_deref().unwrap_or("").chars().take(500).collect();
+        let entry = AuditEntry::by(
+            &viewer,
+            AuditAction::Disclosure,
+            "observations-layer",
+            format!("{} features; {request}", page.items.len()),
+            "",
+            Some(purpose),
+            state.clock.now(),
+        );
+        if !state.audit.record(entry).await {
+            return Err(Problem::internal());
+        }
+    }
     Ok(geojson_response(body))
 }
 

@@ -33,6 +33,9 @@ pub struct Problem {
     pub warnings: Option<Box<Vec<TextWarning>>>,
     #[serde(skip)]
     www_authenticate: bool,
+    /// Seconds to wait before trying again (`Retry-After`), when throttled.
+    #[serde(skip)]
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -47,7 +50,14 @@ impl Problem {
             errors: Vec::new(),
             warnings: None,
             www_authenticate: false,
+            retry_after: None,
         }
+    }
+
+    /// Asks the client to wait `seconds` before trying again.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds the field at fault.
@@ -133,6 +143,9 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.www_authenticate {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -140,6 +153,12 @@ impl IntoResponse for Problem {
             );
         }
         response
+    }
+}
+
+impl From<crate::store::StoreError> for Problem {
+    fn from(e: crate::store::StoreError) -> Self {
+        ServiceError::Store(e).into()
     }
 }
 
@@ -194,6 +213,20 @@ impl From<ServiceError> for Problem {
                 tracing::error!("a write task failed");
                 Problem::internal()
             }
+            ServiceError::Store(crate::store::StoreError::Taken(what)) => Problem::new(
+                StatusCode::CONFLICT,
+                "already-exists",
+                "That name is taken",
+            )
+            .field(if what == "username" { "username" } else { "code" })
+            .detail(format!("that {what} is already in use")),
+            ServiceError::Store(crate::store::StoreError::UnknownAgency(code)) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown-agency",
+                "There is no such agency",
+            )
+            .field("agency")
+            .detail(format!("register the agency {code} first")),
             ServiceError::Store(e) => {
                 // Store errors can quote SQL values; log them, never return them.
                 tracing::error!(error = %e, "store failure");

@@ -3,18 +3,43 @@
 
 use super::vocabulary::Role;
 
+/// How a request proved who it is from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session cookie.
+    Session,
+    /// An API token for a tool.
+    Token {
+        /// The token's id.
+        id: i64,
+        /// Whether the token may write.
+        write: bool,
+        /// What the tool is for: the purpose recorded for its disclosures.
+        purpose: String,
+    },
+    /// The command line, run by someone with access to the server.
+    Console,
+    /// The service itself (the retention job).
+    System,
+}
+
 /// The authenticated person or tool behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Viewer {
-    /// Stable reference to the principal, recorded as `recorded_by` and in
-    /// history (for now a token, `token:<id>`; later a user account).
+    /// Stable reference to the principal, recorded as `recorded_by`, in
+    /// history and in the audit trail: `user:<id>`, or `system`.
     pub principal: String,
     /// Display name of the principal.
     pub name: String,
     /// The agency the principal belongs to.
     pub agency: String,
-    /// What the principal may do.
+    /// The principal's role: a data role, or `admin` for an administrator
+    /// with no data role.
     pub role: Role,
+    /// Whether the principal may also administer (agencies, accounts, audit).
+    pub admin: bool,
+    /// How the request was authenticated.
+    pub credential: Credential,
 }
 
 /// Something a viewer may try to do. Checked on the server for every request.
@@ -30,56 +55,138 @@ pub enum Action {
     EditObservation,
     /// Withdraw an observation with a reason.
     WithdrawObservation,
+    /// Work the review queue: keep a record for longer, or erase it.
+    ReviewObservation,
+    /// Create and edit agencies.
+    ManageAgencies,
+    /// Create, edit and disable user accounts.
+    ManageUsers,
     /// Create, list and revoke API tokens.
     ManageTokens,
     /// Search and export the audit log.
     ReadAudit,
 }
 
-/// Whose records an allowed action reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Action {
+    /// Every action, in the order the matrix is documented.
+    pub const ALL: &'static [Action] = &[
+        Action::CreateObservation,
+        Action::ReadLayers,
+        Action::ReadObservation,
+        Action::EditObservation,
+        Action::WithdrawObservation,
+        Action::ReviewObservation,
+        Action::ManageAgencies,
+        Action::ManageUsers,
+        Action::ManageTokens,
+        Action::ReadAudit,
+    ];
+
+    /// What the action is, in the documentation's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::CreateObservation => "log an observation",
+            Action::ReadLayers => "read layers (OGC items)",
+            Action::ReadObservation => "open an observation's detail",
+            Action::EditObservation => "edit an observation",
+            Action::WithdrawObservation => "withdraw an observation",
+            Action::ReviewObservation => "review queue: keep or erase",
+            Action::ManageAgencies => "manage agencies",
+            Action::ManageUsers => "manage user accounts",
+            Action::ManageTokens => "API tokens",
+            Action::ReadAudit => "search and export the audit log",
+        }
+    }
+}
+
+/// Whose records an allowed action reaches. Ordered: a wider reach compares
+/// greater.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reach {
     /// Not allowed at all.
     None,
-    /// Only records this principal recorded.
+    /// Only records (or tokens) of this principal.
     Own,
-    /// Records of this principal's agency.
+    /// Records or accounts of this principal's agency.
     Agency,
     /// Any record the privacy rules let the viewer see.
     Any,
 }
 
-impl Role {
-    /// The role × action matrix, in one place (documented in README.md).
-    ///
-    /// Field officers log and see their own reports; panel members read
-    /// layers and details; coordinators also triage their agency's records;
-    /// administrators manage accounts and see no observation data.
-    pub fn reach(self, action: Action) -> Reach {
-        use Action::*;
-        match (self, action) {
-            (Role::FieldOfficer, CreateObservation) => Reach::Own,
-            (Role::FieldOfficer, ReadLayers | ReadObservation) => Reach::Own,
-            (Role::FieldOfficer, EditObservation | WithdrawObservation) => Reach::Own,
-            (Role::PanelMember, ReadLayers | ReadObservation) => Reach::Any,
-            (Role::PanelMember, CreateObservation) => Reach::Own,
-            (Role::PanelMember, EditObservation | WithdrawObservation) => Reach::Own,
-            (Role::Coordinator, CreateObservation) => Reach::Own,
-            (Role::Coordinator, ReadLayers | ReadObservation) => Reach::Any,
-            (Role::Coordinator, EditObservation | WithdrawObservation) => Reach::Agency,
-            (Role::Admin, ManageTokens | ReadAudit) => Reach::Any,
-            (Role::Coordinator, ReadAudit) => Reach::Agency,
-            (Role::Admin, _) => Reach::None,
-            (_, ManageTokens | ReadAudit) => Reach::None,
+impl Reach {
+    fn describe(self) -> &'static str {
+        match self {
+            Reach::None => "—",
+            Reach::Own => "own",
+            Reach::Agency => "own agency",
+            Reach::Any => "any",
         }
     }
 }
 
+impl Role {
+    /// The role × action matrix, in one place (documented in README.md,
+    /// which a test keeps equal to [`matrix_markdown`]).
+    ///
+    /// Field officers log and see their own reports; panel members read
+    /// layers and details; coordinators also triage and review their
+    /// agency's records and manage its users; administrators manage
+    /// agencies, accounts and tokens and see no observation data.
+    pub fn reach(self, action: Action) -> Reach {
+        use Action::*;
+        match (self, action) {
+            (Role::FieldOfficer, CreateObservation | ManageTokens) => Reach::Own,
+            (Role::FieldOfficer, ReadLayers | ReadObservation) => Reach::Own,
+            (Role::FieldOfficer, EditObservation | WithdrawObservation) => Reach::Own,
+            (Role::PanelMember, ReadLayers | ReadObservation) => Reach::Any,
+            (Role::PanelMember, CreateObservation | ManageTokens) => Reach::Own,
+            (Role::PanelMember, EditObservation | WithdrawObservation) => Reach::Own,
+            (Role::Coordinator, CreateObservation | ManageTokens) => Reach::Own,
+            (Role::Coordinator, ReadLayers | ReadObservation) => Reach::Any,
+            (Role::Coordinator, EditObservation | WithdrawObservation) => Reach::Agency,
+            (Role::Coordinator, ReviewObservation | ManageUsers | ReadAudit) => Reach::Agency,
+            (Role::Admin, ManageAgencies | ManageUsers | ManageTokens | ReadAudit) => Reach::Any,
+            (Role::Admin, _) => Reach::None,
+            (_, ReviewObservation | ManageAgencies | ManageUsers | ReadAudit) => Reach::None,
+        }
+    }
+}
+
+/// The matrix as a Markdown table, as README.md shows it.
+pub fn matrix_markdown() -> String {
+    let mut out = String::from("| action |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {} |", role.label().en.to_lowercase()));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for action in Action::ALL {
+        out.push_str(&format!("| {} |", action.describe()));
+        for role in Role::ALL {
+            out.push_str(&format!(" {} |", role.reach(*action).describe()));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 impl Viewer {
+    /// How far this viewer's `action` reaches: the wider of their data
+    /// role's reach and, for administrators, the administrator's.
+    pub fn reach(&self, action: Action) -> Reach {
+        let reach = self.role.reach(action);
+        if self.admin {
+            reach.max(Role::Admin.reach(action))
+        } else {
+            reach
+        }
+    }
+
     /// Whether this viewer may do `action` to a record recorded by
     /// `recorded_by` in `agency` (visibility is decided separately, by privacy).
     pub fn may(&self, action: Action, agency: &str, recorded_by: &str) -> bool {
-        match self.role.reach(action) {
+        match self.reach(action) {
             Reach::None => false,
             Reach::Own => recorded_by == self.principal,
             Reach::Agency => agency == self.agency || recorded_by == self.principal,
@@ -89,6 +196,47 @@ impl Viewer {
 
     /// Whether this viewer may do `action` at all, to some record.
     pub fn may_at_all(&self, action: Action) -> bool {
-        self.role.reach(action) != Reach::None
+        self.reach(action) != Reach::None
     }
+
+    /// Whether this request came through an API token (a tool), so what it
+    /// reads is a disclosure.
+    pub fn is_tool(&self) -> bool {
+        matches!(self.credential, Credential::Token { .. })
+    }
+
+    /// The user account behind this viewer, if it is one.
+    pub fn user_id(&self) -> Option<i64> {
+        self.principal.strip_prefix("user:")?.parse().ok()
+    }
+
+    /// Someone at the server's command line (which needs the database's
+    /// credentials anyway), for acts such as making the first administrator.
+    pub fn console() -> Viewer {
+        Viewer {
+            principal: "console".into(),
+            name: "command line".into(),
+            agency: String::new(),
+            role: Role::Admin,
+            admin: true,
+            credential: Credential::Console,
+        }
+    }
+
+    /// The service itself, for acts no person started (retention).
+    pub fn system() -> Viewer {
+        Viewer {
+            principal: "system".into(),
+            name: "safetymap".into(),
+            agency: String::new(),
+            role: Role::Admin,
+            admin: false,
+            credential: Credential::System,
+        }
+    }
+}
+
+/// The principal reference of a user account.
+pub fn user_principal(user_id: i64) -> String {
+    format!("user:{user_id}")
 }

@@ -286,6 +286,19 @@ vocabulary! {
         Consultation = ("consultation", "Consulted", "Ymgynghorwyd"),
         Disclosure = ("disclosure", "Disclosed", "Datgelwyd"),
         Erasure = ("erasure", "Erased", "Dilëwyd"),
+        Review = ("review", "Kept after review", "Cadwyd ar ôl adolygiad"),
+    }
+}
+
+vocabulary! {
+    /// What kind of organisation an agency is.
+    pub enum AgencyKind {
+        CouncilDirectorate = ("council-directorate", "Council directorate", "Cyfarwyddiaeth cyngor"),
+        Police = ("police", "Police", "Heddlu"),
+        Health = ("health", "Health", "Iechyd"),
+        Education = ("education", "Education", "Addysg"),
+        YouthJustice = ("youth-justice", "Youth justice", "Cyfiawnder ieuenctid"),
+        ThirdSector = ("third-sector", "Third sector", "Trydydd sector"),
     }
 }
 
@@ -340,6 +353,8 @@ pub struct VocabularyDocument {
     pub roles: Vec<Term>,
     /// Audit actions.
     pub audit_actions: Vec<Term>,
+    /// Kinds of agency.
+    pub agency_kinds: Vec<Term>,
 }
 
 fn terms<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> Label) -> Vec<Term> {
@@ -384,6 +399,7 @@ impl VocabularyDocument {
             days: terms(DayKind::ALL, DayKind::code, DayKind::label),
             roles: terms(Role::ALL, Role::code, Role::label),
             audit_actions: terms(AuditAction::ALL, AuditAction::code, AuditAction::label),
+            agency_kinds: terms(AgencyKind::ALL, AgencyKind::code, AgencyKind::label),
         }
     }
 }

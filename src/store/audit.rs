@@ -282,6 +282,25 @@ impl Store {
         Ok(seq)
     }
 
+    /// Records several events in one transaction, in order. Takes the write gate.
+    pub async fn record_audit_batch(&self, entries: &[&AuditEntry]) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        for entry in entries {
+            append(&mut tx, entry).await?;
+        }
+        tx.commit().await.ctx("committing audit events")
+    }
+
+    /// The sequence number of the newest event (0 when the log is empty).
+    pub async fn audit_head_seq(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM audit_events")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("reading the audit chain's head")?;
+        column(&row, "seq")
+    }
+
     /// Events matching `query`, oldest first.
     pub async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         // Each optional filter is `($n IS NULL OR column = $n)`: one fixed
@@ -352,5 +371,57 @@ impl Store {
             events: expected_seq - 1,
             head: prev,
         })
+    }
+}
+
+/// Records audit events for reads that happen many times a second (tools
+/// reading layers through tokens) without a transaction per read: requests
+/// hand their event to one writer task, which commits whatever has queued
+/// up in a single transaction (group commit) and then answers each request.
+/// A request still waits for its event to be durable before it is answered,
+/// so nothing is disclosed without a record of it.
+#[derive(Debug, Clone)]
+pub struct AuditWriter {
+    sender: tokio::sync::mpsc::Sender<(AuditEntry, tokio::sync::oneshot::Sender<bool>)>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task over `store` (needs a Tokio runtime).
+    pub fn start(store: Store) -> AuditWriter {
+        let (sender, mut receiver) =
+            tokio::sync::mpsc::channel::<(AuditEntry, tokio::sync::oneshot::Sender<bool>)>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 512 {
+                    match receiver.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
+                let committed = match store.record_audit_batch(&entries).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(error = %e, events = entries.len(), "audit batch failed");
+                        false
+                    }
+                };
+                for (_, reply) in batch {
+                    let _ = reply.send(committed);
+                }
+            }
+        });
+        AuditWriter { sender }
+    }
+
+    /// Records `entry`, returning once it is committed; `false` if it could
+    /// not be (the caller must then not disclose anything).
+    pub async fn record(&self, entry: AuditEntry) -> bool {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.sender.send((entry, reply)).await.is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
     }
 }

@@ -9,6 +9,7 @@
 mod observations;
 pub use observations::{Created, IdempotencyKey, Provenance, Revision};
 pub mod audit;
+pub mod people;
 mod places;
 pub mod tokens;
 
@@ -19,8 +20,9 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
-pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditVerdict};
+pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditVerdict, AuditWriter};
 pub use observations::IndexRow;
+pub use people::{Agency, NewUser, Session, SessionStage, SignIn, User, UserChange};
 pub use places::NewPlace;
 pub use tokens::TokenRecord;
 
@@ -65,6 +67,12 @@ pub enum StoreError {
     /// The record changed between reading and writing it.
     #[error("the record changed while it was being edited")]
     Conflict,
+    /// A name that must be unique is taken.
+    #[error("that {0} is taken")]
+    Taken(&'static str),
+    /// An account names no registered agency.
+    #[error("there is no agency {0}")]
+    UnknownAgency(String),
     /// The data directory could not be made.
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {

@@ -332,6 +332,7 @@ async fn finish_change(
     // A withdrawal's reason is its purpose in the audit trail.
     let (kind, purpose) = match action {
         AuditAction::Withdrawal => ("withdrawn", changes["reason"].as_str()),
+        AuditAction::Review => ("kept", changes["reason"].as_str()),
         _ => ("edited", None),
     };
     add_revision(
@@ -620,6 +621,139 @@ impl Store {
             at,
         )
         .await
+    }
+
+    /// Keeps a record past its review date: a new date and the reason, in
+    /// its history and (as the purpose) in the audit trail.
+    pub async fn keep_observation(
+        &self,
+        current: &Observation,
+        by: &Viewer,
+        reason: &str,
+        next_review: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> Result<Observation, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let version = current.version + 1;
+        let next = next_review.format("%Y-%m-%d").to_string();
+        let done = sqlx::query(
+            "UPDATE observations SET review_by = $1, updated_at = $2, version = $3
+             WHERE id = $4 AND version = $5",
+        )
+        .bind(&next)
+        .bind(format_instant(at))
+        .bind(version)
+        .bind(current.id.0)
+        .bind(current.version)
+        .execute(&mut *tx)
+        .await
+        .ctx("keeping an observation")?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+        let changes = serde_json::json!({
+            "review_by": { "from": current.review_by.format("%Y-%m-%d").to_string(), "to": next },
+            "reason": reason,
+        });
+        finish_change(tx, current, version, AuditAction::Review, &changes, by, at).await
+    }
+
+    /// Erases a record: its content, location, history and idempotency keys
+    /// go; one audit event (with the reason as its purpose) stays. Returns
+    /// the erased record's agency, or `None` if there was no such record.
+    pub async fn erase_observation(
+        &self,
+        id: ObservationId,
+        by: &Viewer,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let Some(current) = observation_in(&mut tx, id.0).await? else {
+            return Ok(None);
+        };
+        for sql in [
+            "DELETE FROM idempotency_keys WHERE observation_id = $1",
+            "DELETE FROM observation_revisions WHERE observation_id = $1",
+            "DELETE FROM observations WHERE id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .ctx("erasing an observation")?;
+        }
+        audit::append(
+            &mut tx,
+            &AuditEntry::by(
+                by,
+                AuditAction::Erasure,
+                "observation",
+                id.to_string(),
+                &current.agency,
+                Some(reason),
+                at,
+            ),
+        )
+        .await?;
+        tx.commit().await.ctx("committing an erasure")?;
+        Ok(Some(current.agency))
+    }
+
+    /// Records of `agency` (or of every agency) due for review on or before
+    /// `due`, withdrawn or not, soonest first.
+    pub async fn review_queue(
+        &self,
+        agency: Option<&str>,
+        due: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<Observation>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM observations
+             WHERE ($1 IS NULL OR agency = $1) AND review_by <= $2
+             ORDER BY review_by, id LIMIT $3"
+        ))
+        .bind(agency)
+        .bind(due.format("%Y-%m-%d").to_string())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading the review queue")?;
+        rows.iter().map(observation_from_row).collect()
+    }
+
+    /// How many records are due for review on or before `due`.
+    pub async fn count_due(&self, due: NaiveDate) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM observations WHERE review_by <= $1")
+            .bind(due.format("%Y-%m-%d").to_string())
+            .fetch_one(&self.pool)
+            .await
+            .ctx("counting records due for review")?;
+        column(&row, "n")
+    }
+
+    /// Records erased since audit event `after_seq`, by any process: the
+    /// ids and the last sequence number seen (so running instances can drop
+    /// them from their indexes).
+    pub async fn erasures_since(&self, after_seq: i64) -> Result<(Vec<i64>, i64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, object_id FROM audit_events
+             WHERE seq > $1 AND action = 'erasure' AND object_type = 'observation'
+             ORDER BY seq",
+        )
+        .bind(after_seq)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading erasures")?;
+        let mut last = after_seq;
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            last = column(row, "seq")?;
+            if let Ok(id) = column::<String>(row, "object_id")?.parse() {
+                ids.push(id);
+            }
+        }
+        Ok((ids, last))
     }
 
     /// Records many observations in one transaction (demo and benchmark

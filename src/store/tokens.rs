@@ -1,25 +1,25 @@
-//! API tokens: stored as SHA-256 hashes, each with a role and an agency.
+//! API tokens: stored as SHA-256 hashes, each acting as one user, scoped to
+//! read or write, and expiring.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{column, Context, Store, StoreError};
 use crate::domain::time::{format_instant, parse_instant};
-use crate::domain::vocabulary::Role;
 
 /// A token as stored (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// Row id.
     pub id: i64,
-    /// Who or what it is for.
+    /// The user it acts as.
+    pub user_id: i64,
+    /// What the tool is for (the purpose recorded for its disclosures).
     pub name: String,
-    /// What it may do.
-    pub role: Role,
-    /// The agency it acts for.
-    pub agency: String,
-    /// When it stops working, if ever.
-    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether it may write (`write`) or only read (`read`).
+    pub write: bool,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -27,7 +27,16 @@ pub struct TokenRecord {
 impl TokenRecord {
     /// Whether the token may be used at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|t| now < t)
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+
+    /// The scope's code.
+    pub fn scope(&self) -> &'static str {
+        if self.write {
+            "write"
+        } else {
+            "read"
+        }
     }
 }
 
@@ -36,51 +45,51 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+const TOKEN_COLUMNS: &str = "id, user_id, name, scope, expires_at, revoked_at";
+
 fn record(row: &sqlx::any::AnyRow) -> Result<TokenRecord, StoreError> {
     let id: i64 = column(row, "id")?;
-    let role: String = column(row, "role")?;
-    let role = Role::from_code(&role).ok_or_else(|| StoreError::Corrupt {
-        id,
-        what: format!("unknown role {role}"),
-    })?;
     let time = |name| -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(column::<Option<String>>(row, name)?.and_then(|s| parse_instant(&s)))
     };
     Ok(TokenRecord {
         id,
+        user_id: column(row, "user_id")?,
         name: column(row, "name")?,
-        role,
-        agency: column(row, "agency")?,
-        expires_at: time("expires_at")?,
+        write: column::<String>(row, "scope")? == "write",
+        expires_at: time("expires_at")?.ok_or_else(|| StoreError::Corrupt {
+            id,
+            what: "token without expiry".into(),
+        })?,
         revoked_at: time("revoked_at")?,
     })
 }
 
 impl Store {
-    /// Makes a new token and returns its record and the token itself, which
-    /// is shown to the caller once and never stored.
+    /// Makes a new token for a user and returns its record and the token
+    /// itself, which is shown to the caller once and never stored.
     pub async fn create_token(
         &self,
+        user_id: i64,
         name: &str,
-        role: Role,
-        agency: &str,
-        expires_at: Option<DateTime<Utc>>,
+        write: bool,
+        expires_at: DateTime<Utc>,
     ) -> Result<(TokenRecord, String), StoreError> {
         use rand::RngCore;
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let token = format!("sm_{}", hex::encode(secret));
-        let row = sqlx::query(
-            "INSERT INTO api_tokens (name, role, agency, token_hash, created_at, expires_at)
+        let row = sqlx::query(&format!(
+            "INSERT INTO api_tokens (user_id, name, scope, token_hash, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING id, name, role, agency, expires_at, revoked_at",
-        )
+             RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(user_id)
         .bind(name)
-        .bind(role.code())
-        .bind(agency)
+        .bind(if write { "write" } else { "read" })
         .bind(token_hash(&token))
         .bind(format_instant(Utc::now()))
-        .bind(expires_at.map(format_instant))
+        .bind(format_instant(expires_at))
         .fetch_one(&self.pool)
         .await
         .ctx("creating a token")?;
@@ -89,14 +98,23 @@ impl Store {
 
     /// Finds the token with this hash, live or not.
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, role, agency, expires_at, revoked_at
-             FROM api_tokens WHERE token_hash = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
+        ))
         .bind(hash)
         .fetch_optional(&self.pool)
         .await
         .ctx("looking up a token")?;
+        row.as_ref().map(record).transpose()
+    }
+
+    /// One token by id.
+    pub async fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading a token")?;
         row.as_ref().map(record).transpose()
     }
 
@@ -113,11 +131,12 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Every token, oldest first.
-    pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, name, role, agency, expires_at, revoked_at FROM api_tokens ORDER BY id",
-        )
+    /// Tokens of one user, or of everyone, oldest first.
+    pub async fn tokens(&self, user_id: Option<i64>) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE ($1 IS NULL OR user_id = $1) ORDER BY id"
+        ))
+        .bind(user_id)
         .fetch_all(&self.pool)
         .await
         .ctx("listing tokens")?;

@@ -9,9 +9,11 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use safetymap::api::{app, AppState, Settings};
+use safetymap::clock::Clock;
 use safetymap::domain::observation::ValidationRules;
-use safetymap::domain::vocabulary::Role;
-use safetymap::store::Store;
+use safetymap::domain::viewer::Viewer;
+use safetymap::domain::vocabulary::{AgencyKind, AuditAction, Role};
+use safetymap::store::{Agency, AuditEntry, NewUser, Store, User};
 use serde_json::{json, Value};
 use sqlx::Connection;
 use tower::ServiceExt;
@@ -218,6 +220,39 @@ pub fn test_settings() -> Settings {
         public_url: None,
         max_body_bytes: 16 * 1024,
         token_cache: Duration::ZERO,
+        ..Settings::default()
+    }
+}
+
+/// A password every test account has (hashed once per test process).
+pub const PASSWORD: &str = "heron lantern quarry violet";
+
+fn password_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| safetymap::security::password::hash(PASSWORD).expect("hash"))
+        .clone()
+}
+
+/// A browser session as a test holds it: the cookie and the CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Session {
+    /// The session a successful sign-in reply started.
+    pub fn from_reply(reply: &Reply) -> Session {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let set_cookie = reply
+            .headers
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("a session cookie");
+        Session {
+            cookie: set_cookie.split(';').next().expect("cookie").to_owned(),
+            csrf: reply.json()["csrf_token"].as_str().expect("csrf").to_owned(),
+        }
     }
 }
 
@@ -240,9 +275,14 @@ impl TestApp {
     /// The app over a database with given HTTP settings.
     pub async fn with_settings(db: TestDatabase, settings: Settings) -> TestApp {
         let store = db.open().await;
-        let state = AppState::load(store.clone(), rules(), settings)
-            .await
-            .expect("load state");
+        let state = AppState::load(
+            store.clone(),
+            rules(),
+            settings,
+            Clock::manual(chrono::Utc::now()),
+        )
+        .await
+        .expect("load state");
         TestApp {
             router: app(state.clone()),
             db,
@@ -257,32 +297,109 @@ impl TestApp {
         self.db
     }
 
+    /// Registers an agency if it is new.
+    pub async fn agency(&self, code: &str) {
+        if self.store.agency(code).await.expect("agency").is_none() {
+            let agency = Agency {
+                code: code.to_owned(),
+                name_en: format!("{code} (en)"),
+                name_cy: format!("{code} (cy)"),
+                kind: AgencyKind::CouncilDirectorate,
+            };
+            let audit = AuditEntry::by(&Viewer::console(), AuditAction::Collection, "agency", code, code, None, chrono::Utc::now());
+            self.store.create_agency(&agency, audit).await.expect("create agency");
+        }
+    }
+
+    /// A new account with a role in an agency (registered if new), with the
+    /// password [`PASSWORD`]; administrators get `admin`.
+    pub async fn user(&self, role: Role, agency: &str) -> User {
+        self.agency(agency).await;
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let new = NewUser {
+            username: format!("{}.{n}", role.code()),
+            display_name: format!("Test {} {n}", role.code()),
+            agency: agency.to_owned(),
+            role,
+            admin: role == Role::Admin,
+            password_hash: password_hash(),
+        };
+        let audit = AuditEntry::by(&Viewer::console(), AuditAction::Collection, "user", "", agency, None, chrono::Utc::now());
+        self.store.create_user(&new, audit).await.expect("create user")
+    }
+
+    /// A write-scoped token for a new account with this role and agency.
     pub async fn token(&self, role: Role, agency: &str) -> String {
+        let user = self.user(role, agency).await;
+        self.token_for(&user, true).await
+    }
+
+    /// A token for an existing account.
+    pub async fn token_for(&self, user: &User, write: bool) -> String {
         self.store
-            .create_token(&format!("test {}", role.code()), role, agency, None)
+            .create_token(user.id, "test tool", write, chrono::Utc::now() + chrono::Duration::days(30))
             .await
             .expect("create token")
             .1
     }
 
-    pub async fn request(
+    /// Signs in with a JSON body from a client address.
+    pub async fn sign_in_from(&self, body: &Value, client: [u8; 4]) -> Reply {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/session")
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(body).expect("json")))
+            .expect("request");
+        request.extensions_mut().insert(axum::extract::ConnectInfo(
+            std::net::SocketAddr::from((client, 40000)),
+        ));
+        self.send(request).await
+    }
+
+    /// Signs in as `user` with the test password (and a current TOTP code
+    /// when a secret is given); asserts success.
+    pub async fn sign_in(&self, user: &User, totp_secret: Option<&str>) -> Session {
+        let mut body = json!({ "username": user.username, "password": PASSWORD });
+        if let Some(secret) = totp_secret {
+            let now = self.state.clock.now().timestamp();
+            body["totp"] = json!(safetymap::security::totp::code_at(secret, now).expect("code"));
+        }
+        let reply = self.sign_in_from(&body, [10, 0, 0, 1]).await;
+        Session::from_reply(&reply)
+    }
+
+    /// A request carrying a session cookie (and its CSRF token unless
+    /// `csrf` is false), with an optional JSON body.
+    pub async fn as_session(
         &self,
         method: Method,
         uri: &str,
-        token: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<Vec<u8>>,
+        session: &Session,
+        body: Option<&Value>,
+        csrf: bool,
     ) -> Reply {
-        let mut builder = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("cookie", &session.cookie);
+        if csrf {
+            builder = builder.header("x-csrf-token", &session.csrf);
         }
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
         }
         let request = builder
-            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .body(
+                body.map(|b| Body::from(serde_json::to_vec(b).expect("json")))
+                    .unwrap_or_else(Body::empty),
+            )
             .expect("request");
+        self.send(request).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
         let response = self
             .router
             .clone()
@@ -303,6 +420,27 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .expect("request");
+        self.send(request).await
     }
 
     pub async fn get(&self, uri: &str, token: &str) -> Reply {

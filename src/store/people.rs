@@ -1,0 +1,672 @@
+//! Agencies, user accounts, recovery codes, sessions and the sign-in log.
+//!
+//! Secrets are never stored: passwords as argon2id PHC strings, session
+//! tokens and recovery codes as SHA-256 hashes (both are 128+ random bits,
+//! so a fast hash is enough). TOTP secrets are stored as they must be to
+//! check codes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::audit::{append, AuditEntry};
+use super::tokens::token_hash;
+use super::{column, Context, Store, StoreError};
+use crate::domain::time::{format_instant, parse_instant};
+use crate::domain::vocabulary::{AgencyKind, Role};
+
+/// An agency: a council directorate, police force, health board, school…
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Agency {
+    /// Stable short code, e.g. `newport-parks`.
+    pub code: String,
+    /// English name.
+    pub name_en: String,
+    /// Welsh name.
+    pub name_cy: String,
+    /// What kind of organisation it is.
+    pub kind: AgencyKind,
+}
+
+/// A user account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Row id; the principal is `user:<id>`.
+    pub id: i64,
+    /// Sign-in name, lower case.
+    pub username: String,
+    /// Name shown to colleagues and in the audit log.
+    pub display_name: String,
+    /// The agency the user belongs to.
+    pub agency: String,
+    /// Data role, or `admin` for an administrator with none.
+    pub role: Role,
+    /// Whether the user may administer.
+    pub admin: bool,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Confirmed TOTP secret (base32), when enrolled.
+    pub totp_secret: Option<String>,
+    /// Offered TOTP secret awaiting its first code.
+    pub totp_pending: Option<String>,
+    /// The last TOTP time step accepted, so each code works once.
+    pub totp_last_step: Option<i64>,
+    /// When the account was disabled.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// When the account was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// Whether this user must use a second factor (coordinators and admins).
+    pub fn needs_second_factor(&self) -> bool {
+        self.admin || matches!(self.role, Role::Coordinator | Role::Admin)
+    }
+}
+
+/// A new account, validated.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Sign-in name, lower case.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Agency code (must exist).
+    pub agency: String,
+    /// Role.
+    pub role: Role,
+    /// Administrator?
+    pub admin: bool,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// Changes to an account, validated; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New role.
+    pub role: Option<Role>,
+    /// New administrator flag.
+    pub admin: Option<bool>,
+    /// New password hash.
+    pub password_hash: Option<String>,
+    /// Disable (`true`) or enable (`false`).
+    pub disabled: Option<bool>,
+    /// Remove the second factor (an administrator resetting a lost device).
+    pub reset_second_factor: bool,
+}
+
+/// What a session is good for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionStage {
+    /// Everything the user's role allows.
+    Full,
+    /// Only enrolling a second factor (a coordinator or admin without one).
+    EnrolMfa,
+}
+
+impl SessionStage {
+    fn code(self) -> &'static str {
+        match self {
+            SessionStage::Full => "full",
+            SessionStage::EnrolMfa => "enrol-mfa",
+        }
+    }
+}
+
+/// A live session with its user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session token's hash.
+    pub token_hash: String,
+    /// The CSRF token writes must echo.
+    pub csrf_token: String,
+    /// What it is good for.
+    pub stage: SessionStage,
+    /// When it began (for the absolute limit).
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (for the idle limit).
+    pub last_seen_at: DateTime<Utc>,
+    /// Its user.
+    pub user: User,
+}
+
+/// One line of the sign-in log.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignIn {
+    /// When.
+    pub at: String,
+    /// The name tried.
+    pub username: String,
+    /// The account, when the name is one.
+    pub user_id: Option<i64>,
+    /// Client address.
+    pub client: String,
+    /// `success`, `failure` or `throttled`.
+    pub outcome: String,
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.agency, u.role, u.admin, \
+    u.password_hash, u.totp_secret, u.totp_pending, u.totp_last_step, u.disabled_at, u.created_at";
+
+fn time(row: &sqlx::any::AnyRow, name: &'static str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(column::<Option<String>>(row, name)?.and_then(|s| parse_instant(&s)))
+}
+
+fn user(row: &sqlx::any::AnyRow) -> Result<User, StoreError> {
+    let id: i64 = column(row, "id")?;
+    let role: String = column(row, "role")?;
+    let role = Role::from_code(&role).ok_or_else(|| StoreError::Corrupt {
+        id,
+        what: format!("unknown role {role}"),
+    })?;
+    Ok(User {
+        id,
+        username: column(row, "username")?,
+        display_name: column(row, "display_name")?,
+        agency: column(row, "agency")?,
+        role,
+        admin: column::<i64>(row, "admin")? != 0,
+        password_hash: column(row, "password_hash")?,
+        totp_secret: column(row, "totp_secret")?,
+        totp_pending: column(row, "totp_pending")?,
+        totp_last_step: column(row, "totp_last_step")?,
+        disabled_at: time(row, "disabled_at")?,
+        created_at: time(row, "created_at")?.ok_or_else(|| StoreError::Corrupt {
+            id,
+            what: "no creation time".into(),
+        })?,
+    })
+}
+
+fn agency(row: &sqlx::any::AnyRow) -> Result<Agency, StoreError> {
+    let kind: String = column(row, "kind")?;
+    Ok(Agency {
+        code: column(row, "code")?,
+        name_en: column(row, "name_en")?,
+        name_cy: column(row, "name_cy")?,
+        kind: AgencyKind::from_code(&kind).ok_or_else(|| StoreError::Corrupt {
+            id: 0,
+            what: format!("unknown agency kind {kind}"),
+        })?,
+    })
+}
+
+/// A unique constraint refused the write: the name is taken.
+fn taken(what: &'static str) -> impl FnOnce(StoreError) -> StoreError {
+    move |e| match &e {
+        StoreError::Database {
+            source: sqlx::Error::Database(db),
+            ..
+        } if db.is_unique_violation() => StoreError::Taken(what),
+        _ => e,
+    }
+}
+
+impl Store {
+    /// Registers an agency, with its audit event.
+    pub async fn create_agency(&self, new: &Agency, audit: AuditEntry) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        sqlx::query(
+            "INSERT INTO agencies (code, name_en, name_cy, kind, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&new.code)
+        .bind(&new.name_en)
+        .bind(&new.name_cy)
+        .bind(new.kind.code())
+        .bind(format_instant(audit.at))
+        .execute(&mut *tx)
+        .await
+        .ctx("creating an agency")
+        .map_err(taken("agency code"))?;
+        append(&mut tx, &audit).await?;
+        tx.commit().await.ctx("committing an agency")
+    }
+
+    /// Renames an agency or changes its kind, with its audit event.
+    pub async fn update_agency(&self, agency: &Agency, audit: AuditEntry) -> Result<bool, StoreError> {
+        let _gate = self.write_gate().await;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let done = sqlx::query("UPDATE agencies SET name_en = $1, name_cy = $2, kind = $3 WHERE code = $4")
+            .bind(&agency.name_en)
+            .bind(&agency.name_cy)
+            .bind(agency.kind.code())
+            .bind(&agency.code)
+            .execute(&mut *tx)
+            .await
+            .ctx("updating an agency")?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append(&mut tx, &audit).await?;
+        tx.commit().await.ctx("committing an agency")?;
+        Ok(true)
+    }
+
+    /// One agency.
+    pub async fn agency(&self, code: &str) -> Result<Option<Agency>, StoreError> {
+        let row = sqlx::query("SELECT code, name_en, name_cy, kind FROM agencies WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading an agency")?;
+        row.as_ref().map(agency).transpose()
+    }
+
+    /// Every agency, by code.
+    pub async fn agencies(&self) -> Result<Vec<Agency>, StoreError> {
+        let rows = sqlx::query("SELECT code, name_en, name_cy, kind FROM agencies ORDER BY code")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("listing agencies")?;
+        rows.iter().map(agency).collect()
+    }
+
+    /// Creates an account, with its audit event (the act's object id is
+    /// filled in with the new account's id). The agency must exist.
+    pub async fn create_user(&self, new: &NewUser, mut audit: AuditEntry) -> Result<User, StoreError> {
+        let now = format_instant(audit.at);
+        let _gate = self.write_gate().await;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let known = sqlx::query("SELECT 1 AS one FROM agencies WHERE code = $1")
+            .bind(&new.agency)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("checking an agency")?;
+        if known.is_none() {
+            return Err(StoreError::UnknownAgency(new.agency.clone()));
+        }
+        let row = sqlx::query(
+            "INSERT INTO users (username, display_name, agency, role, admin, password_hash,
+                                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+             RETURNING id",
+        )
+        .bind(&new.username)
+        .bind(&new.display_name)
+        .bind(&new.agency)
+        .bind(new.role.code())
+        .bind(i64::from(new.admin))
+        .bind(&new.password_hash)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("creating a user")
+        .map_err(taken("username"))?;
+        let id: i64 = column(&row, "id")?;
+        audit.object_id = id.to_string();
+        append(&mut tx, &audit).await?;
+        tx.commit().await.ctx("committing a user")?;
+        self.user(id).await?.ok_or(StoreError::Conflict)
+    }
+
+    /// One account by id.
+    pub async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading a user")?;
+        row.as_ref().map(user).transpose()
+    }
+
+    /// One account by sign-in name (lower case).
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading a user")?;
+        row.as_ref().map(user).transpose()
+    }
+
+    /// Accounts, of one agency or of all, by id.
+    pub async fn users(&self, agency: Option<&str>) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE ($1 IS NULL OR u.agency = $1) ORDER BY u.id"
+        ))
+        .bind(agency)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing users")?;
+        rows.iter().map(user).collect()
+    }
+
+    /// Whether any account exists (the first admin is made on the command line).
+    pub async fn has_users(&self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS one FROM users LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("counting users")?;
+        Ok(row.is_some())
+    }
+
+    /// Changes an account, with its audit event. Disabling it, resetting its
+    /// password or its second factor ends all its sessions in the same
+    /// transaction.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        change: &UserChange,
+        audit: AuditEntry,
+    ) -> Result<Option<User>, StoreError> {
+        let now = format_instant(audit.at);
+        let _gate = self.write_gate().await;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let disabled_at = change.disabled.map(|d| d.then(|| now.clone()));
+        let done = sqlx::query(
+            "UPDATE users SET
+                display_name = COALESCE($1, display_name),
+                role = COALESCE($2, role),
+                admin = COALESCE($3, admin),
+                password_hash = COALESCE($4, password_hash),
+                disabled_at = CASE WHEN $5 = 1 THEN $6 WHEN $5 = 0 THEN NULL ELSE disabled_at END,
+                totp_secret = CASE WHEN $7 = 1 THEN NULL ELSE totp_secret END,
+                totp_pending = CASE WHEN $7 = 1 THEN NULL ELSE totp_pending END,
+                updated_at = $8
+             WHERE id = $9",
+        )
+        .bind(change.display_name.clone())
+        .bind(change.role.map(|r| r.code()))
+        .bind(change.admin.map(i64::from))
+        .bind(change.password_hash.clone())
+        .bind(disabled_at.as_ref().map(|d| i64::from(d.is_some())).unwrap_or(-1))
+        .bind(disabled_at.flatten())
+        .bind(i64::from(change.reset_second_factor))
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .ctx("updating a user")?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if change.reset_second_factor {
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .ctx("removing recovery codes")?;
+        }
+        if change.disabled == Some(true)
+            || change.password_hash.is_some()
+            || change.reset_second_factor
+        {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .ctx("ending sessions")?;
+        }
+        append(&mut tx, &audit).await?;
+        tx.commit().await.ctx("committing a user")?;
+        self.user(id).await
+    }
+
+    /// Offers a TOTP secret to confirm.
+    pub async fn offer_totp(&self, user_id: i64, secret: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
+            .bind(secret)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .ctx("offering a second factor")?;
+        Ok(())
+    }
+
+    /// Confirms the offered secret, accepted at `step`, replacing recovery
+    /// codes with `codes` (hashed here).
+    pub async fn confirm_totp(
+        &self,
+        user_id: i64,
+        secret: &str,
+        step: i64,
+        codes: &[String],
+    ) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        sqlx::query(
+            "UPDATE users SET totp_secret = $1, totp_pending = NULL, totp_last_step = $2 WHERE id = $3",
+        )
+        .bind(secret)
+        .bind(step)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .ctx("confirming a second factor")?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("replacing recovery codes")?;
+        for code in codes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(token_hash(code))
+                .execute(&mut *tx)
+                .await
+                .ctx("storing a recovery code")?;
+        }
+        tx.commit().await.ctx("committing a second factor")
+    }
+
+    /// Records that the TOTP code of `step` was used, unless a code of that
+    /// step or later already was; returns whether it was accepted.
+    pub async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .ctx("using a second-factor code")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Spends a recovery code; returns whether it was unused and valid.
+    pub async fn use_recovery_code(
+        &self,
+        user_id: i64,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $1
+             WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(format_instant(now))
+        .bind(user_id)
+        .bind(token_hash(code))
+        .execute(&self.pool)
+        .await
+        .ctx("using a recovery code")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// How many unused recovery codes a user has left.
+    pub async fn recovery_codes_left(&self, user_id: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await
+        .ctx("counting recovery codes")?;
+        column(&row, "n")
+    }
+
+    /// Starts a session for `token` (hashed here).
+    pub async fn create_session(
+        &self,
+        token: &str,
+        csrf_token: &str,
+        user_id: i64,
+        stage: SessionStage,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let now = format_instant(now);
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, stage, created_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(token_hash(token))
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(stage.code())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .ctx("starting a session")?;
+        Ok(())
+    }
+
+    /// The session for a cookie token, with its user, whatever its age.
+    pub async fn session(&self, token: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT s.token_hash, s.csrf_token, s.stage, s.created_at AS session_created,
+                    s.last_seen_at, {USER_COLUMNS}
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1"
+        ))
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a session")?;
+        let Some(row) = row else { return Ok(None) };
+        let stage: String = column(&row, "stage")?;
+        let missing = || StoreError::Corrupt {
+            id: 0,
+            what: "session without times".into(),
+        };
+        Ok(Some(Session {
+            token_hash: column(&row, "token_hash")?,
+            csrf_token: column(&row, "csrf_token")?,
+            stage: if stage == "full" {
+                SessionStage::Full
+            } else {
+                SessionStage::EnrolMfa
+            },
+            created_at: time(&row, "session_created")?.ok_or_else(missing)?,
+            last_seen_at: time(&row, "last_seen_at")?.ok_or_else(missing)?,
+            user: user(&row)?,
+        }))
+    }
+
+    /// Notes that a session was used at `now` (for the idle limit).
+    pub async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(format_instant(now))
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .ctx("touching a session")?;
+        Ok(())
+    }
+
+    /// Ends one session.
+    pub async fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .ctx("ending a session")?;
+        Ok(())
+    }
+
+    /// Ends sessions past either limit; returns how many.
+    pub async fn end_stale_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+            .bind(format_instant(idle_before))
+            .bind(format_instant(created_before))
+            .execute(&self.pool)
+            .await
+            .ctx("ending stale sessions")?;
+        Ok(done.rows_affected())
+    }
+
+    /// Logs a sign-in attempt.
+    pub async fn log_sign_in(
+        &self,
+        username: &str,
+        user_id: Option<i64>,
+        client: &str,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sign_ins (at, username, user_id, client, outcome) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(format_instant(now))
+        .bind(username)
+        .bind(user_id)
+        .bind(client)
+        .bind(outcome)
+        .execute(&self.pool)
+        .await
+        .ctx("logging a sign-in")?;
+        Ok(())
+    }
+
+    /// Failed sign-ins since `since`: for this name after its last success,
+    /// and from this client address.
+    pub async fn recent_failures(
+        &self,
+        username: &str,
+        client: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(i64, i64), StoreError> {
+        let since = format_instant(since);
+        let row = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM sign_ins
+                 WHERE username = $1 AND outcome = 'failure' AND at >= $3
+                   AND at > COALESCE((SELECT MAX(at) FROM sign_ins
+                                      WHERE username = $1 AND outcome = 'success'), '')) AS by_name,
+               (SELECT COUNT(*) FROM sign_ins
+                 WHERE client = $2 AND outcome = 'failure' AND at >= $3) AS by_client",
+        )
+        .bind(username)
+        .bind(client)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .ctx("counting failed sign-ins")?;
+        Ok((column(&row, "by_name")?, column(&row, "by_client")?))
+    }
+
+    /// The sign-in log, newest first, of one agency's accounts or of all.
+    pub async fn sign_ins(&self, agency: Option<&str>, limit: i64) -> Result<Vec<SignIn>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.at, s.username, s.user_id, s.client, s.outcome
+             FROM sign_ins s LEFT JOIN users u ON u.id = s.user_id
+             WHERE ($1 IS NULL OR u.agency = $1)
+             ORDER BY s.id DESC LIMIT $2",
+        )
+        .bind(agency)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading the sign-in log")?;
+        rows.iter()
+            .map(|row| {
+                Ok(SignIn {
+                    at: column(row, "at")?,
+                    username: column(row, "username")?,
+                    user_id: column(row, "user_id")?,
+                    client: column(row, "client")?,
+                    outcome: column(row, "outcome")?,
+                })
+            })
+            .collect()
+    }
+}
