@@ -297,7 +297,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => token(&config, command).await,
         Command::Retention(RetentionCommand::Run) => {
             let store = config.store().await?;
-            let state = AppState::load(store, config.rules(), config.settings(), Clock::system()).await?;
+            let state =
+                AppState::load(store, config.rules(), config.settings(), Clock::system()).await?;
             let report = state
                 .observations
                 .apply_retention(Utc::now(), config.retention_grace_days)
@@ -348,14 +349,29 @@ async fn demo_people(store: &Store, bind: SocketAddr) -> anyhow::Result<()> {
     let mut last = String::new();
     for user in &users {
         let (_, token) = store
-            .create_token(user.id, "demo token", true, Utc::now() + chrono::Duration::days(90))
+            .create_token(
+                user.id,
+                "demo token",
+                true,
+                Utc::now() + chrono::Duration::days(90),
+            )
             .await?;
-        println!("  {:<17} {:<14} {:<26} token {token}", user.username, user.role.code(), user.agency);
+        println!(
+            "  {:<17} {:<14} {:<26} token {token}",
+            user.username,
+            user.role.code(),
+            user.agency
+        );
         last = token;
     }
     if let Some(panel) = users.iter().find(|u| u.role == Role::PanelMember) {
         let (_, token) = store
-            .create_token(panel.id, "demo token", false, Utc::now() + chrono::Duration::days(90))
+            .create_token(
+                panel.id,
+                "demo token",
+                false,
+                Utc::now() + chrono::Duration::days(90),
+            )
             .await?;
         last = token;
     }
@@ -424,18 +440,35 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
             agency_kind,
         } => {
             let Some(role) = Role::from_code(&role) else {
-                bail!("unknown role `{role}`: use field-officer, panel-member, coordinator or admin");
+                bail!(
+                    "unknown role `{role}`: use field-officer, panel-member, coordinator or admin"
+                );
             };
             let username = username.trim().to_lowercase();
             if store.agency(&agency).await?.is_none() {
-                let (Some(name_en), Some(name_cy), Some(kind)) = (agency_name_en, agency_name_cy, agency_kind) else {
+                let (Some(name_en), Some(name_cy), Some(kind)) =
+                    (agency_name_en, agency_name_cy, agency_kind)
+                else {
                     bail!("there is no agency `{agency}`: give --agency-name-en, --agency-name-cy and --agency-kind to register it");
                 };
                 let Some(kind) = AgencyKind::from_code(&kind) else {
                     bail!("unknown agency kind `{kind}`");
                 };
-                let new = Agency { code: agency.clone(), name_en, name_cy, kind };
-                let audit = AuditEntry::by(&console, AuditAction::Collection, "agency", agency.clone(), &agency, Some("registered at the command line"), now);
+                let new = Agency {
+                    code: agency.clone(),
+                    name_en,
+                    name_cy,
+                    kind,
+                };
+                let audit = AuditEntry::by(
+                    &console,
+                    AuditAction::Collection,
+                    "agency",
+                    agency.clone(),
+                    &agency,
+                    Some("registered at the command line"),
+                    now,
+                );
                 store.create_agency(&new, audit).await?;
                 println!("agency {agency} registered");
             }
@@ -452,25 +485,62 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
                 password_hash: crate::security::password::hash(&password)
                     .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?,
             };
-            let audit = AuditEntry::by(&console, AuditAction::Collection, "user", "", &agency, Some("created at the command line"), now);
+            let audit = AuditEntry::by(
+                &console,
+                AuditAction::Collection,
+                "user",
+                "",
+                &agency,
+                Some("created at the command line"),
+                now,
+            );
             let user = store.create_user(&new, audit).await?;
-            println!("user {} created: {} ({}{}) in {}", user.id, user.username, user.role.code(), if user.admin { ", admin" } else { "" }, user.agency);
+            println!(
+                "user {} created: {} ({}{}) in {}",
+                user.id,
+                user.username,
+                user.role.code(),
+                if user.admin { ", admin" } else { "" },
+                user.agency
+            );
             if user.needs_second_factor() {
                 println!("they set up an authenticator app when they first sign in");
             }
         }
         UserCommand::List => {
             for u in store.users(None).await? {
-                let state = if u.disabled_at.is_some() { "disabled" } else { "active" };
-                println!("{}\t{}\t{}\t{}\t{}\t{state}", u.id, u.username, u.role.code(), if u.admin { "admin" } else { "-" }, u.agency);
+                let state = if u.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{state}",
+                    u.id,
+                    u.username,
+                    u.role.code(),
+                    if u.admin { "admin" } else { "-" },
+                    u.agency
+                );
             }
         }
         UserCommand::Disable { username } => {
             let Some(user) = store.user_by_name(&username.to_lowercase()).await? else {
                 bail!("no user {username}");
             };
-            let change = UserChange { disabled: Some(true), ..UserChange::default() };
-            let audit = AuditEntry::by(&console, AuditAction::Alteration, "user", user.id.to_string(), &user.agency, Some("disabled at the command line"), now);
+            let change = UserChange {
+                disabled: Some(true),
+                ..UserChange::default()
+            };
+            let audit = AuditEntry::by(
+                &console,
+                AuditAction::Alteration,
+                "user",
+                user.id.to_string(),
+                &user.agency,
+                Some("disabled at the command line"),
+                now,
+            );
             store.update_user(user.id, &change, audit).await?;
             println!("user {username} disabled; their sessions have ended");
         }
@@ -499,7 +569,11 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             let (record, token) = store.create_token(user.id, &name, write, expires).await?;
             println!(
                 "token {} for {} ({}, acting as {}); expires {}; shown once:",
-                record.id, record.name, record.scope(), user.username, record.expires_at
+                record.id,
+                record.name,
+                record.scope(),
+                user.username,
+                record.expires_at
             );
             println!("{token}");
         }
@@ -519,7 +593,13 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                 } else {
                     "live"
                 };
-                println!("{}\tuser {}\t{}\t{}\t{state}", t.id, t.user_id, t.scope(), t.name);
+                println!(
+                    "{}\tuser {}\t{}\t{}\t{state}",
+                    t.id,
+                    t.user_id,
+                    t.scope(),
+                    t.name
+                );
             }
         }
     }
@@ -544,7 +624,13 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     // Erasures made elsewhere are followed from here on; read the position
     // before loading the index so none falls between the two.
     let erasures_from = store.audit_head_seq().await?;
-    let state = AppState::load(store.clone(), config.rules(), config.settings(), Clock::system()).await?;
+    let state = AppState::load(
+        store.clone(),
+        config.rules(),
+        config.settings(),
+        Clock::system(),
+    )
+    .await?;
     tokio::spawn(housekeeping(
         state.clone(),
         erasures_from,
@@ -564,8 +650,8 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     store.close().await;
     Ok(())
 }
@@ -573,7 +659,12 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
 /// The jobs `serve` runs: every half minute, drop from the index records
 /// erased by another process; every `retention_every`, run retention and
 /// clear out ended sessions.
-async fn housekeeping(state: AppState, mut erasures_from: i64, grace_days: i64, retention_every: Duration) {
+async fn housekeeping(
+    state: AppState,
+    mut erasures_from: i64,
+    grace_days: i64,
+    retention_every: Duration,
+) {
     let mut ticks = tokio::time::interval(Duration::from_secs(30));
     let mut last_retention: Option<Instant> = None;
     loop {
@@ -588,11 +679,19 @@ async fn housekeeping(state: AppState, mut erasures_from: i64, grace_days: i64, 
         last_retention = Some(Instant::now());
         let now = state.clock.now();
         match state.observations.apply_retention(now, grace_days).await {
-            Ok(report) => tracing::info!(erased = report.erased, due = report.due_for_review, "retention run"),
+            Ok(report) => tracing::info!(
+                erased = report.erased,
+                due = report.due_for_review,
+                "retention run"
+            ),
             Err(e) => tracing::warn!(error = %e, "retention run failed"),
         }
         let policy = &state.settings.sessions;
-        if let Err(e) = state.store.end_stale_sessions(now - policy.idle, now - policy.absolute).await {
+        if let Err(e) = state
+            .store
+            .end_stale_sessions(now - policy.idle, now - policy.absolute)
+            .await
+        {
             tracing::warn!(error = %e, "clearing ended sessions failed");
         }
     }

@@ -10,11 +10,11 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 use crate::domain::observation::{Grading, LonLat, ObservationDetails};
-use crate::domain::vocabulary::{
-    Category, Handling, Indicator, InformationAssessment, Sensitivity, SettingType, Severity,
-    SourceReliability, Status, AgencyKind, AuditAction, Role,
-};
 use crate::domain::viewer::Viewer;
+use crate::domain::vocabulary::{
+    AgencyKind, AuditAction, Category, Handling, Indicator, InformationAssessment, Role,
+    Sensitivity, SettingType, Severity, SourceReliability, Status,
+};
 use crate::store::{Agency, AuditEntry, NewPlace, NewUser, Provenance, Store, StoreError, User};
 
 /// The places the demo uses, made by the project for it.
@@ -42,26 +42,84 @@ pub const DEMO_AGENCIES: &[&str] = &[
 /// The demo agencies' names and kinds (plus the council's corporate
 /// directorate, home of the demo administrator).
 const DEMO_AGENCY_DETAILS: &[(&str, &str, &str, AgencyKind)] = &[
-    ("newport-council", "Newport City Council", "Cyngor Dinas Casnewydd", AgencyKind::CouncilDirectorate),
-    ("newport-council-parks", "Newport City Council – Parks", "Cyngor Dinas Casnewydd – Parciau", AgencyKind::CouncilDirectorate),
-    ("newport-council-licensing", "Newport City Council – Licensing", "Cyngor Dinas Casnewydd – Trwyddedu", AgencyKind::CouncilDirectorate),
-    ("newport-council-housing", "Newport City Council – Housing", "Cyngor Dinas Casnewydd – Tai", AgencyKind::CouncilDirectorate),
-    ("newport-youth-service", "Newport Youth Service", "Gwasanaeth Ieuenctid Casnewydd", AgencyKind::CouncilDirectorate),
-    ("gwent-police", "Gwent Police", "Heddlu Gwent", AgencyKind::Police),
-    ("aneurin-bevan-health", "Aneurin Bevan University Health Board", "Bwrdd Iechyd Prifysgol Aneurin Bevan", AgencyKind::Health),
+    (
+        "newport-council",
+        "Newport City Council",
+        "Cyngor Dinas Casnewydd",
+        AgencyKind::CouncilDirectorate,
+    ),
+    (
+        "newport-council-parks",
+        "Newport City Council – Parks",
+        "Cyngor Dinas Casnewydd – Parciau",
+        AgencyKind::CouncilDirectorate,
+    ),
+    (
+        "newport-council-licensing",
+        "Newport City Council – Licensing",
+        "Cyngor Dinas Casnewydd – Trwyddedu",
+        AgencyKind::CouncilDirectorate,
+    ),
+    (
+        "newport-council-housing",
+        "Newport City Council – Housing",
+        "Cyngor Dinas Casnewydd – Tai",
+        AgencyKind::CouncilDirectorate,
+    ),
+    (
+        "newport-youth-service",
+        "Newport Youth Service",
+        "Gwasanaeth Ieuenctid Casnewydd",
+        AgencyKind::CouncilDirectorate,
+    ),
+    (
+        "gwent-police",
+        "Gwent Police",
+        "Heddlu Gwent",
+        AgencyKind::Police,
+    ),
+    (
+        "aneurin-bevan-health",
+        "Aneurin Bevan University Health Board",
+        "Bwrdd Iechyd Prifysgol Aneurin Bevan",
+        AgencyKind::Health,
+    ),
 ];
 
 /// The demo accounts: one per role, invented, in demo agencies.
 pub const DEMO_ACCOUNTS: &[(&str, &str, Role, &str)] = &[
-    ("demo.panel", "Demo panel member", Role::PanelMember, "gwent-police"),
-    ("demo.officer", "Demo field officer", Role::FieldOfficer, "newport-council-parks"),
-    ("demo.coordinator", "Demo coordinator", Role::Coordinator, "newport-council-licensing"),
-    ("demo.admin", "Demo administrator", Role::Admin, "newport-council"),
+    (
+        "demo.panel",
+        "Demo panel member",
+        Role::PanelMember,
+        "gwent-police",
+    ),
+    (
+        "demo.officer",
+        "Demo field officer",
+        Role::FieldOfficer,
+        "newport-council-parks",
+    ),
+    (
+        "demo.coordinator",
+        "Demo coordinator",
+        Role::Coordinator,
+        "newport-council-licensing",
+    ),
+    (
+        "demo.admin",
+        "Demo administrator",
+        Role::Admin,
+        "newport-council",
+    ),
 ];
 
 /// Registers the demo agencies and accounts (those not there yet), all with
 /// one freshly generated password, which is returned to be shown once.
-pub async fn load_people(store: &Store, now: DateTime<Utc>) -> Result<(String, Vec<User>), StoreError> {
+pub async fn load_people(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<(String, Vec<User>), StoreError> {
     let console = Viewer::console();
     for (code, en, cy, kind) in DEMO_AGENCY_DETAILS {
         if store.agency(code).await?.is_none() {
@@ -71,7 +129,15 @@ pub async fn load_people(store: &Store, now: DateTime<Utc>) -> Result<(String, V
                 name_cy: (*cy).to_owned(),
                 kind: *kind,
             };
-            let audit = AuditEntry::by(&console, AuditAction::Collection, "agency", *code, code, Some("demo data"), now);
+            let audit = AuditEntry::by(
+                &console,
+                AuditAction::Collection,
+                "agency",
+                *code,
+                code,
+                Some("demo data"),
+                now,
+            );
             store.create_agency(&agency, audit).await?;
         }
     }
@@ -93,7 +159,15 @@ pub async fn load_people(store: &Store, now: DateTime<Utc>) -> Result<(String, V
             admin: *role == Role::Admin,
             password_hash: hash.clone(),
         };
-        let audit = AuditEntry::by(&console, AuditAction::Collection, "user", "", agency, Some("demo data"), now);
+        let audit = AuditEntry::by(
+            &console,
+            AuditAction::Collection,
+            "user",
+            "",
+            agency,
+            Some("demo data"),
+            now,
+        );
         users.push(store.create_user(&new, audit).await?);
     }
     Ok((password, users))

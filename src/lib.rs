@@ -8,8 +8,8 @@
 
 pub mod api;
 pub mod bng;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod demo;
 pub mod domain;
 pub mod index;

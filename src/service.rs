@@ -414,7 +414,10 @@ impl Observations {
         let cutoff = today - Duration::days(grace_days);
         let mut report = RetentionReport::default();
         loop {
-            let overdue = self.store.review_queue(None, cutoff - Duration::days(1), 500).await?;
+            let overdue = self
+                .store
+                .review_queue(None, cutoff - Duration::days(1), 500)
+                .await?;
             if overdue.is_empty() {
                 break;
             }
@@ -428,7 +431,8 @@ impl Observations {
                 let record = record.clone();
                 to_completion(async move {
                     let _gate = this.store.write_gate().await;
-                    this.erase_now(&record, &Viewer::system(), &reason, now).await
+                    this.erase_now(&record, &Viewer::system(), &reason, now)
+                        .await
                 })
                 .await?;
                 report.erased += 1;

@@ -101,12 +101,16 @@ impl TokenCache {
                     .token_by_hash(&hash)
                     .await
                     .map_err(internal)?
-                    .ok_or_else(|| Problem::unauthorized("invalid-token", "The token is not known"))?;
+                    .ok_or_else(|| {
+                        Problem::unauthorized("invalid-token", "The token is not known")
+                    })?;
                 let user = store
                     .user(record.user_id)
                     .await
                     .map_err(internal)?
-                    .ok_or_else(|| Problem::unauthorized("invalid-token", "The token is not known"))?;
+                    .ok_or_else(|| {
+                        Problem::unauthorized("invalid-token", "The token is not known")
+                    })?;
                 (record, user)
             }
         };
@@ -203,12 +207,8 @@ async fn from_bearer(state: &AppState, parts: &Parts, header: &str) -> Result<Vi
 }
 
 async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Viewer, Problem> {
-    let expired = || {
-        Problem::unauthorized(
-            "session-expired",
-            "Your session has ended; sign in again",
-        )
-    };
+    let expired =
+        || Problem::unauthorized("session-expired", "Your session has ended; sign in again");
     let session = state
         .store
         .session(token)
@@ -226,7 +226,11 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
             .end_session(&session.token_hash)
             .await
             .map_err(internal)?;
-        return Err(if disabled { account_disabled() } else { expired() });
+        return Err(if disabled {
+            account_disabled()
+        } else {
+            expired()
+        });
     }
     if session.stage == SessionStage::EnrolMfa && !enrolment_path(parts.uri.path()) {
         return Err(Problem::new(

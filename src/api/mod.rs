@@ -25,11 +25,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::trace::TraceLayer;
 
+use crate::clock::Clock;
 use crate::domain::observation::ValidationRules;
 use crate::domain::vocabulary::VocabularyDocument;
 use crate::index::SpatialIndex;
 use crate::service::Observations;
-use crate::clock::Clock;
 use crate::store::{AuditWriter, Store, StoreError};
 use auth::TokenCache;
 use problem::Problem;
@@ -193,10 +193,16 @@ pub fn app(state: AppState) -> Router {
             "/api/me/second-factor/confirm",
             post(session::confirm_second_factor),
         )
-        .route("/api/agencies", get(people::agencies).post(people::create_agency))
+        .route(
+            "/api/agencies",
+            get(people::agencies).post(people::create_agency),
+        )
         .route("/api/agencies/{code}", patch(people::update_agency))
         .route("/api/users", get(people::users).post(people::create_user))
-        .route("/api/users/{id}", get(people::user).patch(people::update_user))
+        .route(
+            "/api/users/{id}",
+            get(people::user).patch(people::update_user),
+        )
         .route("/api/sign-ins", get(people::sign_ins))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/", get(ogc::landing))

@@ -21,12 +21,12 @@ use super::problem::Problem;
 use super::{AppState, Settings};
 use crate::domain::time::{parse_instant, uk_to_utc};
 use crate::domain::viewer::{Action, Credential, Viewer};
-use crate::store::AuditEntry;
 use crate::domain::vocabulary::{
     AuditAction, Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
 };
 use crate::index::{IndexedObservation, LayerFilter, SHOWN_MARGIN_DEGREES};
 use crate::privacy::{IndexVisibility, Precision};
+use crate::store::AuditEntry;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";

@@ -57,8 +57,24 @@ fn code_like(errors: &mut Vec<FieldError>, field: &str, value: &str) -> String {
     value
 }
 
-fn audit(viewer: &Viewer, action: AuditAction, kind: &'static str, id: &str, agency: &str, what: &str, state: &AppState) -> AuditEntry {
-    AuditEntry::by(viewer, action, kind, id, agency, Some(what), state.clock.now())
+fn audit(
+    viewer: &Viewer,
+    action: AuditAction,
+    kind: &'static str,
+    id: &str,
+    agency: &str,
+    what: &str,
+    state: &AppState,
+) -> AuditEntry {
+    AuditEntry::by(
+        viewer,
+        action,
+        kind,
+        id,
+        agency,
+        Some(what),
+        state.clock.now(),
+    )
 }
 
 /// `GET /api/agencies`: every agency (any signed-in person: the app names them).
@@ -89,7 +105,11 @@ fn agency_from(body: AgencyBody, code: Option<String>) -> Result<Agency, Problem
     let code = match code.or(body.code) {
         Some(code) => code_like(&mut errors, "code", &code),
         None => {
-            errors.push(FieldError::new("code", "missing-field", "an agency code is required"));
+            errors.push(FieldError::new(
+                "code",
+                "missing-field",
+                "an agency code is required",
+            ));
             String::new()
         }
     };
@@ -97,7 +117,11 @@ fn agency_from(body: AgencyBody, code: Option<String>) -> Result<Agency, Problem
     let name_cy = text(&mut errors, "name_cy", &body.name_cy, 200);
     let kind = AgencyKind::from_code(&body.kind);
     if kind.is_none() {
-        errors.push(FieldError::new("kind", "not-in-vocabulary", "unknown agency kind"));
+        errors.push(FieldError::new(
+            "kind",
+            "not-in-vocabulary",
+            "unknown agency kind",
+        ));
     }
     match kind {
         Some(kind) if errors.is_empty() => Ok(Agency {
@@ -118,7 +142,15 @@ pub async fn create_agency(
 ) -> Result<(StatusCode, Json<Agency>), Problem> {
     require(&viewer, Action::ManageAgencies)?;
     let agency = agency_from(typed(body)?, None)?;
-    let entry = audit(&viewer, AuditAction::Collection, "agency", &agency.code, &agency.code, "registered an agency", &state);
+    let entry = audit(
+        &viewer,
+        AuditAction::Collection,
+        "agency",
+        &agency.code,
+        &agency.code,
+        "registered an agency",
+        &state,
+    );
     state.store.create_agency(&agency, entry).await?;
     Ok((StatusCode::CREATED, Json(agency)))
 }
@@ -132,7 +164,15 @@ pub async fn update_agency(
 ) -> Result<Json<Agency>, Problem> {
     require(&viewer, Action::ManageAgencies)?;
     let agency = agency_from(typed(body)?, Some(code))?;
-    let entry = audit(&viewer, AuditAction::Alteration, "agency", &agency.code, &agency.code, "renamed an agency", &state);
+    let entry = audit(
+        &viewer,
+        AuditAction::Alteration,
+        "agency",
+        &agency.code,
+        &agency.code,
+        "renamed an agency",
+        &state,
+    );
     if !state.store.update_agency(&agency, entry).await? {
         return Err(Problem::not_found().detail("no such agency"));
     }
@@ -171,7 +211,12 @@ pub async fn user(
     Ok(Json(AccountView::of(&user)))
 }
 
-async fn managed(state: &AppState, viewer: &Viewer, reach: Reach, id: i64) -> Result<User, Problem> {
+async fn managed(
+    state: &AppState,
+    viewer: &Viewer,
+    reach: Reach,
+    id: i64,
+) -> Result<User, Problem> {
     state
         .store
         .user(id)
@@ -226,10 +271,14 @@ pub async fn create_user(
     };
     let admin = input.admin || role == Role::Admin;
     if reach == Reach::Agency && agency != viewer.agency {
-        return Err(forbidden().field("agency").detail("coordinators add accounts to their own agency"));
+        return Err(forbidden()
+            .field("agency")
+            .detail("coordinators add accounts to their own agency"));
     }
     if !may_grant(reach, role, admin) {
-        return Err(forbidden().field("role").detail("only administrators make administrators"));
+        return Err(forbidden()
+            .field("role")
+            .detail("only administrators make administrators"));
     }
     password_policy("password", &input.password, &username, &display_name)?;
     let new = NewUser {
@@ -240,7 +289,15 @@ pub async fn create_user(
         admin,
         password_hash: hash_password(input.password).await?,
     };
-    let entry = audit(&viewer, AuditAction::Collection, "user", "", &agency, "created an account", &state);
+    let entry = audit(
+        &viewer,
+        AuditAction::Collection,
+        "user",
+        "",
+        &agency,
+        "created an account",
+        &state,
+    );
     let user = state.store.create_user(&new, entry).await?;
     Ok((StatusCode::CREATED, Json(AccountView::of(&user))))
 }
@@ -300,7 +357,9 @@ pub async fn update_user(
     }
     let admin = input.admin.or((role == Some(Role::Admin)).then_some(true));
     if !may_grant(reach, role.unwrap_or(user.role), admin.unwrap_or(false)) {
-        return Err(forbidden().field("role").detail("only administrators make administrators"));
+        return Err(forbidden()
+            .field("role")
+            .detail("only administrators make administrators"));
     }
     let password_hash = match input.password {
         Some(proposed) => {
@@ -322,7 +381,15 @@ pub async fn update_user(
         Some(false) => "re-enabled an account",
         None => "changed an account",
     };
-    let entry = audit(&viewer, AuditAction::Alteration, "user", &id.to_string(), &user.agency, what, &state);
+    let entry = audit(
+        &viewer,
+        AuditAction::Alteration,
+        "user",
+        &id.to_string(),
+        &user.agency,
+        what,
+        &state,
+    );
     let updated = state
         .store
         .update_user(id, &change, entry)

@@ -62,15 +62,26 @@ pub async fn queue(
         match (name.as_ref(), value.parse::<i64>()) {
             ("limit", Ok(n)) if (1..=10_000).contains(&n) => limit = n,
             ("limit", _) => {
-                return Err(Problem::bad_parameter("invalid-limit", "limit", "a whole number from 1 to 10000"))
+                return Err(Problem::bad_parameter(
+                    "invalid-limit",
+                    "limit",
+                    "a whole number from 1 to 10000",
+                ))
             }
             (other, _) => {
-                return Err(Problem::bad_parameter("unknown-parameter", other, "the queue takes only limit"))
+                return Err(Problem::bad_parameter(
+                    "unknown-parameter",
+                    other,
+                    "the queue takes only limit",
+                ))
             }
         }
     }
     let today = state.clock.now().date_naive();
-    let records = state.observations.review_queue(&viewer, today, limit).await?;
+    let records = state
+        .observations
+        .review_queue(&viewer, today, limit)
+        .await?;
     Ok(Json(records.iter().map(QueueEntry::of).collect()))
 }
 
@@ -94,7 +105,11 @@ pub async fn keep(
     let id = parse_id(&id)?;
     let input: KeepInput = typed(body)?;
     let next = NaiveDate::parse_from_str(input.next_review.trim(), "%Y-%m-%d").map_err(|_| {
-        Problem::invalid(vec![FieldError::new("next_review", "invalid-date", "a date as YYYY-MM-DD")])
+        Problem::invalid(vec![FieldError::new(
+            "next_review",
+            "invalid-date",
+            "a date as YYYY-MM-DD",
+        )])
     })?;
     let kept = state
         .observations

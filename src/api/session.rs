@@ -201,9 +201,10 @@ pub async fn sign_in(
         .unwrap_or_else(|| password::decoy_hash().to_owned());
     let typed_password = input.password.clone();
     // argon2id takes tens of milliseconds and 19 MiB: off the async threads.
-    let password_ok = tokio::task::spawn_blocking(move || password::verify(&typed_password, &stored))
-        .await
-        .unwrap_or(false);
+    let password_ok =
+        tokio::task::spawn_blocking(move || password::verify(&typed_password, &stored))
+            .await
+            .unwrap_or(false);
     let fail = |user_id: Option<i64>| {
         let (state, username, client) = (state.clone(), username.clone(), client.clone());
         async move {
@@ -259,11 +260,9 @@ pub async fn current(
     let token = session_token(&headers)
         .filter(|_| viewer.credential == Credential::Session)
         .ok_or_else(|| Problem::unauthorized("not-signed-in", "No browser session"))?;
-    let session = state
-        .store
-        .session(&token)
-        .await?
-        .ok_or_else(|| Problem::unauthorized("session-expired", "Your session has ended; sign in again"))?;
+    let session = state.store.session(&token).await?.ok_or_else(|| {
+        Problem::unauthorized("session-expired", "Your session has ended; sign in again")
+    })?;
     Ok(Json(json!({
         "account": AccountView::of(&session.user),
         "csrf_token": session.csrf_token,
@@ -280,7 +279,9 @@ pub async fn sign_out(
     viewer: Viewer,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    if let Some(token) = session_token(&headers).filter(|_| viewer.credential == Credential::Session) {
+    if let Some(token) =
+        session_token(&headers).filter(|_| viewer.credential == Credential::Session)
+    {
         state.store.end_session(&token_hash(&token)).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -337,7 +338,12 @@ pub struct PasswordChange {
 }
 
 /// Checks a proposed password for an account, as a field error.
-pub fn password_policy(field: &str, proposed: &str, username: &str, name: &str) -> Result<(), Problem> {
+pub fn password_policy(
+    field: &str,
+    proposed: &str,
+    username: &str,
+    name: &str,
+) -> Result<(), Problem> {
     password::check(proposed, &[username, name]).map_err(|refusal| {
         Problem::invalid(vec![FieldError::new(field, refusal.code, refusal.message)])
     })
@@ -373,7 +379,12 @@ pub async fn change_password(
             "that is not your current password",
         )]));
     }
-    password_policy("new_password", &input.new_password, &user.username, &user.display_name)?;
+    password_policy(
+        "new_password",
+        &input.new_password,
+        &user.username,
+        &user.display_name,
+    )?;
     let change = UserChange {
         password_hash: Some(hash_password(input.new_password).await?),
         ..UserChange::default()

@@ -66,7 +66,9 @@ pub struct NewToken {
 }
 
 fn user_id(viewer: &Viewer) -> Result<i64, Problem> {
-    viewer.user_id().ok_or_else(|| ServiceError::Forbidden.into())
+    viewer
+        .user_id()
+        .ok_or_else(|| ServiceError::Forbidden.into())
 }
 
 /// `POST /api/tokens`: a token for one of the signed-in person's tools.
@@ -90,19 +92,31 @@ pub async fn create(
     let mut errors = Vec::new();
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        errors.push(FieldError::new("name", "invalid-length", "1 to 200 characters: what the tool is for"));
+        errors.push(FieldError::new(
+            "name",
+            "invalid-length",
+            "1 to 200 characters: what the tool is for",
+        ));
     }
     let write = match input.scope.as_str() {
         "read" => false,
         "write" => true,
         _ => {
-            errors.push(FieldError::new("scope", "not-in-vocabulary", "read or write"));
+            errors.push(FieldError::new(
+                "scope",
+                "not-in-vocabulary",
+                "read or write",
+            ));
             false
         }
     };
     let days = input.expires_in_days.unwrap_or(90);
     if !(1..=365).contains(&days) {
-        errors.push(FieldError::new("expires_in_days", "out-of-range", "between 1 and 365 days"));
+        errors.push(FieldError::new(
+            "expires_in_days",
+            "out-of-range",
+            "between 1 and 365 days",
+        ));
     }
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
@@ -112,7 +126,10 @@ pub async fn create(
         .store
         .create_token(user_id(&viewer)?, name, write, expires)
         .await?;
-    Ok((StatusCode::CREATED, Json(TokenView::of(record, Some(token)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenView::of(record, Some(token))),
+    ))
 }
 
 /// `GET /api/tokens`: one's own tokens; administrators see everyone's.
@@ -126,7 +143,9 @@ pub async fn list(
         _ => Some(user_id(&viewer)?),
     };
     let tokens = state.store.tokens(owner).await?;
-    Ok(Json(tokens.into_iter().map(|t| TokenView::of(t, None)).collect()))
+    Ok(Json(
+        tokens.into_iter().map(|t| TokenView::of(t, None)).collect(),
+    ))
 }
 
 /// `DELETE /api/tokens/{id}`: revokes at once.

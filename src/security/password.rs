@@ -73,7 +73,9 @@ pub fn check(password: &str, context: &[&str]) -> Result<(), Refusal> {
 /// Hashes a password for storage (slow on purpose: run off the async threads).
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Ok(hasher().hash_password(password.as_bytes(), &salt)?.to_string())
+    Ok(hasher()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
 }
 
 /// Whether `password` matches a stored hash. A malformed hash matches nothing.
@@ -100,10 +102,22 @@ mod tests {
 
     #[test]
     fn short_common_and_guessable_passwords_are_refused_and_long_ones_allowed() {
-        assert_eq!(check("short", &[]).map_err(|r| r.code), Err("password-too-short"));
-        assert_eq!(check("password1234", &[]).map_err(|r| r.code), Err("password-common"));
-        assert_eq!(check("aaaaaaaaaaaaaaaa", &[]).map_err(|r| r.code), Err("password-guessable"));
-        assert_eq!(check("qwertyuiopasdfgh", &[]).map_err(|r| r.code), Err("password-guessable"));
+        assert_eq!(
+            check("short", &[]).map_err(|r| r.code),
+            Err("password-too-short")
+        );
+        assert_eq!(
+            check("password1234", &[]).map_err(|r| r.code),
+            Err("password-common")
+        );
+        assert_eq!(
+            check("aaaaaaaaaaaaaaaa", &[]).map_err(|r| r.code),
+            Err("password-guessable")
+        );
+        assert_eq!(
+            check("qwertyuiopasdfgh", &[]).map_err(|r| r.code),
+            Err("password-guessable")
+        );
         assert_eq!(
             check("morgan.jones.parks", &["morgan.jones.parks"]).map_err(|r| r.code),
             Err("password-common")
@@ -111,13 +125,19 @@ mod tests {
         assert!(check("heron lantern quarry violet", &[]).is_ok());
         let long = "correct horse battery staple ".repeat(4);
         assert!(long.chars().count() >= 64 && check(&long, &[]).is_ok());
-        assert_eq!(check(&"x1".repeat(65), &[]).map_err(|r| r.code), Err("password-too-long"));
+        assert_eq!(
+            check(&"x1".repeat(65), &[]).map_err(|r| r.code),
+            Err("password-too-long")
+        );
     }
 
     #[test]
     fn hashes_are_argon2id_at_the_owasp_minimum_and_verify() {
         let stored = hash("heron lantern quarry violet").expect("hash");
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         assert!(verify("heron lantern quarry violet", &stored));
         assert!(!verify("heron lantern quarry violeT", &stored));
         assert!(!verify("anything", "not a hash"));

@@ -102,8 +102,11 @@ pub fn code_at(secret: &str, unix_seconds: i64) -> Option<String> {
 
 /// The `otpauth://` URI an authenticator app reads (usually as a QR code).
 pub fn uri(secret: &str, username: &str) -> String {
-    let label: String = form_urlencoded::byte_serialize(format!("safetymap:{username}").as_bytes()).collect();
-    format!("otpauth://totp/{label}?secret={secret}&issuer=safetymap&algorithm=SHA1&digits=6&period=30")
+    let label: String =
+        form_urlencoded::byte_serialize(format!("safetymap:{username}").as_bytes()).collect();
+    format!(
+        "otpauth://totp/{label}?secret={secret}&issuer=safetymap&algorithm=SHA1&digits=6&period=30"
+    )
 }
 
 /// Ten one-time recovery codes of 80 random bits each, as `xxxx-xxxx-xxxx-xxxx`.
@@ -161,7 +164,10 @@ mod tests {
     fn a_code_verifies_within_one_step_of_drift_and_not_beyond() {
         let secret = base32(b"12345678901234567890");
         assert_eq!(secret, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_eq!(unbase32(&secret).as_deref(), Some(&b"12345678901234567890"[..]));
+        assert_eq!(
+            unbase32(&secret).as_deref(),
+            Some(&b"12345678901234567890"[..])
+        );
         let code = code_at(&secret, 1_000_000).expect("code");
         assert_eq!(verify(&secret, &code, 1_000_000), Some(step_of(1_000_000)));
         assert!(verify(&secret, &code, 1_000_000 + 30).is_some());
@@ -174,7 +180,10 @@ mod tests {
         let codes = recovery_codes();
         assert_eq!(codes.len(), 10);
         assert!(codes.iter().all(|c| c.len() == 19));
-        assert_eq!(normalise_recovery_code(&codes[0].to_uppercase().replace('-', " ")), codes[0]);
+        assert_eq!(
+            normalise_recovery_code(&codes[0].to_uppercase().replace('-', " ")),
+            codes[0]
+        );
         let unique: std::collections::HashSet<_> = codes.iter().collect();
         assert_eq!(unique.len(), 10);
     }

@@ -228,17 +228,23 @@ impl Store {
     }
 
     /// Renames an agency or changes its kind, with its audit event.
-    pub async fn update_agency(&self, agency: &Agency, audit: AuditEntry) -> Result<bool, StoreError> {
+    pub async fn update_agency(
+        &self,
+        agency: &Agency,
+        audit: AuditEntry,
+    ) -> Result<bool, StoreError> {
         let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let done = sqlx::query("UPDATE agencies SET name_en = $1, name_cy = $2, kind = $3 WHERE code = $4")
-            .bind(&agency.name_en)
-            .bind(&agency.name_cy)
-            .bind(agency.kind.code())
-            .bind(&agency.code)
-            .execute(&mut *tx)
-            .await
-            .ctx("updating an agency")?;
+        let done = sqlx::query(
+            "UPDATE agencies SET name_en = $1, name_cy = $2, kind = $3 WHERE code = $4",
+        )
+        .bind(&agency.name_en)
+        .bind(&agency.name_cy)
+        .bind(agency.kind.code())
+        .bind(&agency.code)
+        .execute(&mut *tx)
+        .await
+        .ctx("updating an agency")?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
@@ -268,7 +274,11 @@ impl Store {
 
     /// Creates an account, with its audit event (the act's object id is
     /// filled in with the new account's id). The agency must exist.
-    pub async fn create_user(&self, new: &NewUser, mut audit: AuditEntry) -> Result<User, StoreError> {
+    pub async fn create_user(
+        &self,
+        new: &NewUser,
+        mut audit: AuditEntry,
+    ) -> Result<User, StoreError> {
         let now = format_instant(audit.at);
         let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
@@ -306,21 +316,25 @@ impl Store {
 
     /// One account by id.
     pub async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading a user")?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a user")?;
         row.as_ref().map(user).transpose()
     }
 
     /// One account by sign-in name (lower case).
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading a user")?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a user")?;
         row.as_ref().map(user).transpose()
     }
 
@@ -374,7 +388,12 @@ impl Store {
         .bind(change.role.map(|r| r.code()))
         .bind(change.admin.map(i64::from))
         .bind(change.password_hash.clone())
-        .bind(disabled_at.as_ref().map(|d| i64::from(d.is_some())).unwrap_or(-1))
+        .bind(
+            disabled_at
+                .as_ref()
+                .map(|d| i64::from(d.is_some()))
+                .unwrap_or(-1),
+        )
         .bind(disabled_at.flatten())
         .bind(i64::from(change.reset_second_factor))
         .bind(&now)
@@ -559,7 +578,11 @@ impl Store {
     }
 
     /// Notes that a session was used at `now` (for the idle limit).
-    pub async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn touch_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(format_instant(now))
             .bind(token_hash)
@@ -645,7 +668,11 @@ impl Store {
     }
 
     /// The sign-in log, newest first, of one agency's accounts or of all.
-    pub async fn sign_ins(&self, agency: Option<&str>, limit: i64) -> Result<Vec<SignIn>, StoreError> {
+    pub async fn sign_ins(
+        &self,
+        agency: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SignIn>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.at, s.username, s.user_id, s.client, s.outcome
              FROM sign_ins s LEFT JOIN users u ON u.id = s.user_id

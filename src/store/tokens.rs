@@ -110,11 +110,13 @@ impl Store {
 
     /// One token by id.
     pub async fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading a token")?;
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a token")?;
         row.as_ref().map(record).transpose()
     }
 

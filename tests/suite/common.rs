@@ -159,12 +159,21 @@ impl TestDatabase {
 
     /// Runs the `safetymap` binary on this database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with_env(args, &[])
+    }
+
+    /// Runs the command line with extra environment variables.
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_safetymap"));
         command
             .env_remove("DATABASE_URL")
-            .env("SAFETYMAP_DATA_DIR", self.dir.path());
+            .env("SAFETYMAP_DATA_DIR", self.dir.path())
+            .stdin(std::process::Stdio::null());
         if let Some(url) = &self.url {
             command.env("DATABASE_URL", url);
+        }
+        for (name, value) in env {
+            command.env(name, value);
         }
         command.args(args).output().expect("run safetymap")
     }
@@ -251,7 +260,10 @@ impl Session {
             .expect("a session cookie");
         Session {
             cookie: set_cookie.split(';').next().expect("cookie").to_owned(),
-            csrf: reply.json()["csrf_token"].as_str().expect("csrf").to_owned(),
+            csrf: reply.json()["csrf_token"]
+                .as_str()
+                .expect("csrf")
+                .to_owned(),
         }
     }
 }
@@ -306,8 +318,19 @@ impl TestApp {
                 name_cy: format!("{code} (cy)"),
                 kind: AgencyKind::CouncilDirectorate,
             };
-            let audit = AuditEntry::by(&Viewer::console(), AuditAction::Collection, "agency", code, code, None, chrono::Utc::now());
-            self.store.create_agency(&agency, audit).await.expect("create agency");
+            let audit = AuditEntry::by(
+                &Viewer::console(),
+                AuditAction::Collection,
+                "agency",
+                code,
+                code,
+                None,
+                chrono::Utc::now(),
+            );
+            self.store
+                .create_agency(&agency, audit)
+                .await
+                .expect("create agency");
         }
     }
 
@@ -325,8 +348,19 @@ impl TestApp {
             admin: role == Role::Admin,
             password_hash: password_hash(),
         };
-        let audit = AuditEntry::by(&Viewer::console(), AuditAction::Collection, "user", "", agency, None, chrono::Utc::now());
-        self.store.create_user(&new, audit).await.expect("create user")
+        let audit = AuditEntry::by(
+            &Viewer::console(),
+            AuditAction::Collection,
+            "user",
+            "",
+            agency,
+            None,
+            chrono::Utc::now(),
+        );
+        self.store
+            .create_user(&new, audit)
+            .await
+            .expect("create user")
     }
 
     /// A write-scoped token for a new account with this role and agency.
@@ -338,7 +372,12 @@ impl TestApp {
     /// A token for an existing account.
     pub async fn token_for(&self, user: &User, write: bool) -> String {
         self.store
-            .create_token(user.id, "test tool", write, chrono::Utc::now() + chrono::Duration::days(30))
+            .create_token(
+                user.id,
+                "test tool",
+                write,
+                chrono::Utc::now() + chrono::Duration::days(3650),
+            )
             .await
             .expect("create token")
             .1
@@ -352,9 +391,11 @@ impl TestApp {
             .header("content-type", "application/json")
             .body(Body::from(serde_json::to_vec(body).expect("json")))
             .expect("request");
-        request.extensions_mut().insert(axum::extract::ConnectInfo(
-            std::net::SocketAddr::from((client, 40000)),
-        ));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                client, 40000,
+            ))));
         self.send(request).await
     }
 

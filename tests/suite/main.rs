@@ -10,5 +10,8 @@ mod auth;
 mod bng;
 mod gdal;
 mod layers;
+mod matrix;
+mod people;
+mod retention;
 mod stores;
 mod writes;
