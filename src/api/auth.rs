@@ -33,10 +33,13 @@ pub const SESSION_COOKIE: &str = "sm_session";
 /// The header cookie-authenticated writes carry the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// A verified token, its user, and when the store vouched for them.
+type CacheEntry = (TokenRecord, User, Instant);
+
 /// Recently verified tokens with their users, by hash.
 #[derive(Debug, Clone)]
 pub struct TokenCache {
-    entries: Arc<Mutex<HashMap<String, (TokenRecord, User, Instant)>>>,
+    entries: Arc<Mutex<HashMap<String, CacheEntry>>>,
     ttl: Duration,
 }
 

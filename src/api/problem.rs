@@ -33,9 +33,11 @@ pub struct Problem {
     pub warnings: Option<Box<Vec<TextWarning>>>,
     #[serde(skip)]
     www_authenticate: bool,
-    /// Seconds to wait before trying again (`Retry-After`), when throttled.
+    /// Seconds to wait before trying again (`Retry-After`) when throttled;
+    /// 0: none. (A plain u32 keeps `Problem` small: it is every handler's
+    /// error type.)
     #[serde(skip)]
-    retry_after: Option<u64>,
+    retry_after: u32,
 }
 
 impl Problem {
@@ -50,13 +52,13 @@ impl Problem {
             errors: Vec::new(),
             warnings: None,
             www_authenticate: false,
-            retry_after: None,
+            retry_after: 0,
         }
     }
 
     /// Asks the client to wait `seconds` before trying again.
-    pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = seconds.max(1);
         self
     }
 
@@ -143,8 +145,8 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(seconds) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        if self.retry_after > 0 {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after));
         }
         if self.www_authenticate {
             headers.insert(

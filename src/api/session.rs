@@ -192,7 +192,7 @@ pub async fn sign_in(
             "sign-in-throttled",
             "Too many failed sign-ins; wait a few minutes and try again",
         )
-        .retry_after(limits.window.num_seconds().max(1) as u64));
+        .retry_after(u32::try_from(limits.window.num_seconds()).unwrap_or(u32::MAX)));
     }
     let user = state.store.user_by_name(&username).await?;
     let stored = user

@@ -240,3 +240,28 @@ impl Viewer {
 pub fn user_principal(user_id: i64) -> String {
     format!("user:{user_id}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_shows_the_matrix_the_code_applies() {
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&matrix_markdown()),
+            "README.md's role table differs from Role::reach; it should read:\n{}",
+            matrix_markdown()
+        );
+    }
+
+    #[test]
+    fn an_administrator_with_a_data_role_has_the_wider_reach_of_both() {
+        let mut viewer = Viewer::console();
+        viewer.role = Role::PanelMember;
+        assert_eq!(viewer.reach(Action::ReadLayers), Reach::Any);
+        assert_eq!(viewer.reach(Action::ManageUsers), Reach::Any);
+        viewer.admin = false;
+        assert_eq!(viewer.reach(Action::ManageUsers), Reach::None);
+    }
+}

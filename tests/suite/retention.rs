@@ -66,7 +66,7 @@ on_both_stores! {
 
         assert_eq!(rows_about(&app, id).await, 0);
         for token in [&officer, &coordinator, &panel] {
-            assert_eq!(app.item_ids(token, "").await.contains(&id), false);
+            assert!(!app.item_ids(token, "").await.contains(&id));
             for path in [format!("{ITEMS}/{id}"), format!("/api/observations/{id}?purpose=check")] {
                 let reply = app.get(&path, token).await;
                 assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
