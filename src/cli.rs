@@ -86,6 +86,25 @@ pub struct Config {
     /// Mark the session cookie Secure; unset: when --public-url is https.
     #[arg(long, env = "SAFETYMAP_SECURE_COOKIES", global = true)]
     pub secure_cookies: Option<bool>,
+    /// Failed sign-ins from one client address within 15 minutes before
+    /// sign-in from it is refused (raise it when many people share one
+    /// address, e.g. behind a council's proxy).
+    #[arg(
+        long,
+        env = "SAFETYMAP_SIGN_IN_FAILURES_PER_ADDRESS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub sign_in_failures_per_address: i64,
+    /// Reverse proxies (comma-separated IP addresses) whose X-Forwarded-For
+    /// names the client, for sign-in throttling and the sign-in log.
+    #[arg(
+        long,
+        env = "SAFETYMAP_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Days past its review date a record with no decision to keep it is erased.
     #[arg(
         long,
@@ -269,7 +288,11 @@ impl Config {
                 }),
                 ..Settings::default().sessions
             },
-            ..Settings::default()
+            trusted_proxies: self.trusted_proxies.clone(),
+            throttle: crate::api::ThrottlePolicy {
+                per_client: self.sign_in_failures_per_address.max(1),
+                ..Settings::default().throttle
+            },
         }
     }
 

@@ -47,6 +47,8 @@ pub struct Settings {
     pub sessions: SessionPolicy,
     /// Sign-in throttling.
     pub throttle: ThrottlePolicy,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Session limits (OWASP ASVS 3.3): 30 minutes idle, 12 hours in all.
@@ -87,6 +89,7 @@ impl Default for Settings {
                 per_account: 5,
                 per_client: 30,
             },
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::ogc::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::vocabulary::{
-    AuditAction, Category, DayKind, Handling, Indicator, InformationAssessment, Role, Sensitivity,
-    SettingType, Severity, SourceReliability, Status, TimeBand,
+    AgencyKind, AuditAction, Category, DayKind, Handling, Indicator, InformationAssessment, Role,
+    Sensitivity, SettingType, Severity, SourceReliability, Status, TimeBand,
 };
 
 fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Value {
@@ -82,7 +82,10 @@ pub fn build() -> Value {
     if let Some(list) = export_params.as_array_mut() {
         list.push(json!({ "name": "purpose", "in": "query", "required": true, "schema": { "type": "string" } }));
     }
-    let secured = json!([{ "bearerAuth": [] }]);
+    let secured = json!([{ "bearerAuth": [] }, { "sessionCookie": [] }]);
+    let session_only = json!([{ "sessionCookie": [] }]);
+    let code_param =
+        json!({ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } });
     let json_body = |schema: &str| {
         json!({
             "required": true,
@@ -104,7 +107,11 @@ pub fn build() -> Value {
         },
         "servers": [{ "url": "/" }],
         "components": {
-            "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearerAuth": { "type": "http", "scheme": "bearer" },
+                "sessionCookie": { "type": "apiKey", "in": "cookie", "name": "sm_session",
+                    "description": "From POST /api/session; writes also need the x-csrf-token header" }
+            },
             "schemas": {
                 "Problem": {
                     "type": "object",
@@ -133,12 +140,59 @@ pub fn build() -> Value {
                     "properties": { "reason": { "type": "string", "maxLength": 500 } }
                 },
                 "NewToken": {
-                    "type": "object", "additionalProperties": false, "required": ["name", "role", "agency"],
+                    "type": "object", "additionalProperties": false, "required": ["name", "scope"],
                     "properties": {
-                        "name": { "type": "string" }, "agency": { "type": "string" },
-                        "role": enum_of(codes(Role::ALL, Role::code)),
-                        "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650 }
+                        "name": { "type": "string", "maxLength": 200, "description": "What the tool is for: the purpose recorded for what it reads" },
+                        "scope": { "type": "string", "enum": ["read", "write"] },
+                        "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 365, "default": 90 }
                     }
+                },
+                "SignIn": {
+                    "type": "object", "additionalProperties": false, "required": ["username", "password"],
+                    "properties": {
+                        "username": { "type": "string" }, "password": { "type": "string" },
+                        "totp": { "type": "string", "description": "Six digits from the authenticator app (once enrolled)" },
+                        "recovery_code": { "type": "string", "description": "Instead of totp: one of the recovery codes, each usable once" }
+                    }
+                },
+                "PasswordChange": {
+                    "type": "object", "additionalProperties": false, "required": ["current_password", "new_password"],
+                    "properties": { "current_password": { "type": "string" }, "new_password": { "type": "string", "minLength": 12, "maxLength": 128 } }
+                },
+                "Code": {
+                    "type": "object", "additionalProperties": false, "required": ["code"],
+                    "properties": { "code": { "type": "string" } }
+                },
+                "Agency": {
+                    "type": "object", "additionalProperties": false, "required": ["name_en", "name_cy", "kind"],
+                    "properties": {
+                        "code": { "type": "string", "description": "Create only: 2–64 of a–z, 0–9, '.', '-', '_'" },
+                        "name_en": { "type": "string" }, "name_cy": { "type": "string" },
+                        "kind": enum_of(codes(AgencyKind::ALL, AgencyKind::code))
+                    }
+                },
+                "NewUser": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["username", "display_name", "agency", "role", "password"],
+                    "properties": {
+                        "username": { "type": "string" }, "display_name": { "type": "string" },
+                        "agency": { "type": "string" }, "role": enum_of(codes(Role::ALL, Role::code)),
+                        "admin": { "type": "boolean", "default": false },
+                        "password": { "type": "string", "minLength": 12, "maxLength": 128 }
+                    }
+                },
+                "UserPatch": {
+                    "type": "object", "additionalProperties": false,
+                    "properties": {
+                        "display_name": { "type": "string" }, "role": enum_of(codes(Role::ALL, Role::code)),
+                        "admin": { "type": "boolean" }, "disabled": { "type": "boolean" },
+                        "password": { "type": "string", "minLength": 12, "maxLength": 128 },
+                        "reset_second_factor": { "type": "boolean" }
+                    }
+                },
+                "Keep": {
+                    "type": "object", "additionalProperties": false, "required": ["reason", "next_review"],
+                    "properties": { "reason": { "type": "string", "maxLength": 500 }, "next_review": { "type": "string", "format": "date" } }
                 }
             }
         },
@@ -209,12 +263,63 @@ pub fn build() -> Value {
                 "summary": "Withdraw with a reason (soft delete)", "security": secured, "parameters": [id_param],
                 "requestBody": json_body("Withdrawal"),
                 "responses": { "200": observation_response("The withdrawn record"), "409": problem_response("Already withdrawn") } } },
+            "/api/observations/{id}/keep": { "post": {
+                "summary": "Keep a record past its review date, with a reason and the next review date (coordinators, own agency)",
+                "security": secured, "parameters": [id_param], "requestBody": json_body("Keep"),
+                "responses": { "200": observation_response("The kept record"), "422": problem_response("No reason, or a date not after today or beyond three years") } } },
+            "/api/observations/{id}/erase": { "post": {
+                "summary": "Erase a record everywhere, leaving one audit event (coordinators, own agency)",
+                "security": secured, "parameters": [id_param], "requestBody": json_body("Withdrawal"),
+                "responses": { "204": { "description": "Erased" }, "404": problem_response("Not found, or not visible to you") } } },
+            "/api/review-queue": { "get": {
+                "summary": "Your agency's records whose review date has come, soonest first (coordinators)",
+                "security": secured,
+                "parameters": [{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 500 } }],
+                "responses": { "200": { "description": "Queue entries, without free text" } } } },
+            "/api/session": {
+                "get": { "summary": "The current session: account, stage and CSRF token", "security": session_only,
+                         "responses": { "200": { "description": "The session" }, "401": problem_response("session-expired or not-signed-in") } },
+                "post": { "summary": "Sign in; sets the session cookie", "requestBody": json_body("SignIn"),
+                          "responses": { "200": { "description": "account, csrf_token, stage (full, or enrol-mfa for a coordinator or admin without a second factor) and the time limits" },
+                                         "401": problem_response("sign-in-failed, or second-factor-required"),
+                                         "429": problem_response("sign-in-throttled, with Retry-After") } },
+                "delete": { "summary": "Sign out", "security": session_only, "responses": { "204": { "description": "Signed out; the cookie is cleared" } } } },
+            "/api/me": { "get": { "summary": "Your account and how many recovery codes are left", "security": secured,
+                "responses": { "200": { "description": "The account" } } } },
+            "/api/me/password": { "post": { "summary": "Change your password; every session of the account ends and a new one starts here",
+                "security": session_only, "requestBody": json_body("PasswordChange"),
+                "responses": { "200": { "description": "A new session" }, "422": problem_response("Wrong current password, or the new one fails the policy") } } },
+            "/api/me/second-factor": { "post": { "summary": "Offer a TOTP secret (and otpauth URI) to add to an authenticator app",
+                "security": session_only, "responses": { "200": { "description": "secret and otpauth_uri" }, "409": problem_response("Already set up") } } },
+            "/api/me/second-factor/confirm": { "post": { "summary": "Confirm the offered secret with a code; answers with ten recovery codes, shown once, and a new session",
+                "security": session_only, "requestBody": json_body("Code"),
+                "responses": { "200": { "description": "recovery_codes and the new session" }, "422": problem_response("Wrong code") } } },
+            "/api/agencies": {
+                "get": { "summary": "Every agency", "security": secured, "responses": { "200": { "description": "Agencies" } } },
+                "post": { "summary": "Register an agency (administrators)", "security": secured, "requestBody": json_body("Agency"),
+                          "responses": { "201": { "description": "Registered" }, "409": problem_response("The code is taken") } } },
+            "/api/agencies/{code}": { "patch": { "summary": "Rename an agency or change its kind (administrators)", "security": secured,
+                "parameters": [code_param], "requestBody": json_body("Agency"), "responses": { "200": { "description": "The agency" } } } },
+            "/api/users": {
+                "get": { "summary": "Accounts you manage (administrators: all; coordinators: their agency's)", "security": secured,
+                         "responses": { "200": { "description": "Accounts" } } },
+                "post": { "summary": "Create an account (coordinators: in their agency, never an administrator)", "security": secured,
+                          "requestBody": json_body("NewUser"),
+                          "responses": { "201": { "description": "The account" }, "409": problem_response("The username is taken"),
+                                         "422": problem_response("Invalid fields, an unknown agency, or a password that fails the policy") } } },
+            "/api/users/{id}": {
+                "get": { "summary": "One account you manage", "security": secured, "parameters": [id_param], "responses": { "200": { "description": "The account" } } },
+                "patch": { "summary": "Rename, change role, disable (ends every session and token at once), reset password or second factor",
+                           "security": secured, "parameters": [id_param], "requestBody": json_body("UserPatch"),
+                           "responses": { "200": { "description": "The account" } } } },
+            "/api/sign-ins": { "get": { "summary": "The sign-in log, newest first (administrators: all; coordinators: their agency's accounts)",
+                "security": secured, "responses": { "200": { "description": "Attempts with outcome success, failure or throttled" } } } },
             "/api/tokens": {
-                "get": { "summary": "List tokens (administrators)", "security": secured, "responses": { "200": { "description": "Tokens, without secrets" } } },
-                "post": { "summary": "Create a token (administrators); the secret is shown once", "security": secured,
+                "get": { "summary": "Your tokens (administrators: everyone's)", "security": secured, "responses": { "200": { "description": "Tokens, without secrets" } } },
+                "post": { "summary": "Create a token for one of your tools, acting as you; the secret is shown once", "security": session_only,
                           "requestBody": json_body("NewToken"), "responses": { "201": { "description": "The token with its secret" } } } },
-            "/api/tokens/{id}": { "delete": { "summary": "Revoke a token at once (administrators)", "security": secured,
-                "parameters": [id_param], "responses": { "204": { "description": "Revoked" }, "404": problem_response("No live token") } } },
+            "/api/tokens/{id}": { "delete": { "summary": "Revoke one of your tokens (administrators: anyone's) at once", "security": secured,
+                "parameters": [id_param], "responses": { "204": { "description": "Revoked" }, "404": problem_response("No live token of yours") } } },
             "/api/audit": { "get": {
                 "summary": "Search the audit log (coordinators: their agency's people and records; administrators: all)",
                 "security": secured, "parameters": audit_params,

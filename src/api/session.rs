@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -28,21 +28,43 @@ use crate::security::{password, random_hex, totp};
 use crate::store::tokens::token_hash;
 use crate::store::{AuditEntry, SessionStage, User, UserChange};
 
-/// The address a request came from (the peer; `unknown` when not known).
+/// The address a request came from: the peer, or — when the peer is a
+/// configured trusted proxy — the last address it put in `X-Forwarded-For`
+/// (`unknown` when neither is known).
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl<S> FromRequestParts<S> for ClientAddress
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        // The proxy appends the address it saw last; anything before that
+        // came from the client and could be forged.
+        let forwarded = || {
             parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
-        ))
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        };
+        let client = match peer {
+            Some(ip) if state.settings.trusted_proxies.contains(&ip) => forwarded().unwrap_or(ip),
+            Some(ip) => ip,
+            None => return Ok(ClientAddress("unknown".into())),
+        };
+        Ok(ClientAddress(client.to_string()))
     }
 }
 
@@ -199,12 +221,7 @@ pub async fn sign_in(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::decoy_hash().to_owned());
-    let typed_password = input.password.clone();
-    // argon2id takes tens of milliseconds and 19 MiB: off the async threads.
-    let password_ok =
-        tokio::task::spawn_blocking(move || password::verify(&typed_password, &stored))
-            .await
-            .unwrap_or(false);
+    let password_ok = verify_password(input.password.clone(), stored).await;
     let fail = |user_id: Option<i64>| {
         let (state, username, client) = (state.clone(), username.clone(), client.clone());
         async move {
@@ -349,6 +366,14 @@ pub fn password_policy(
     })
 }
 
+/// Checks a password against a stored hash. argon2id takes tens of
+/// milliseconds and 19 MiB by design, so it runs off the async threads.
+pub async fn verify_password(typed: String, stored: String) -> bool {
+    tokio::task::spawn_blocking(move || password::verify(&typed, &stored))
+        .await
+        .unwrap_or(false)
+}
+
 /// Hashes a password off the async threads.
 pub async fn hash_password(proposed: String) -> Result<String, Problem> {
     tokio::task::spawn_blocking(move || password::hash(&proposed))
@@ -368,11 +393,8 @@ pub async fn change_password(
     require_session(&viewer)?;
     let input: PasswordChange = typed(body)?;
     let user = own_account(&state, &viewer).await?;
-    let (typed_password, stored) = (input.current_password.clone(), user.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || password::verify(&typed_password, &stored))
-        .await
-        .unwrap_or(false);
-    if !ok {
+    let stored = user.password_hash.clone();
+    if !verify_password(input.current_password.clone(), stored).await {
         return Err(Problem::invalid(vec![FieldError::new(
             "current_password",
             "wrong-password",

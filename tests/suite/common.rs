@@ -385,10 +385,24 @@ impl TestApp {
 
     /// Signs in with a JSON body from a client address.
     pub async fn sign_in_from(&self, body: &Value, client: [u8; 4]) -> Reply {
-        let mut request = Request::builder()
+        self.sign_in_with_headers(body, client, &[]).await
+    }
+
+    /// Signs in from a client address with extra headers.
+    pub async fn sign_in_with_headers(
+        &self,
+        body: &Value,
+        client: [u8; 4],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder = Request::builder()
             .method(Method::POST)
             .uri("/api/session")
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder
             .body(Body::from(serde_json::to_vec(body).expect("json")))
             .expect("request");
         request

@@ -6,7 +6,7 @@ use safetymap::domain::vocabulary::Role;
 use safetymap::security::totp;
 use serde_json::{json, Value};
 
-use crate::common::{observation, Session, TestApp, PASSWORD};
+use crate::common::{observation, test_settings, Session, TestApp, TestDatabase, PASSWORD};
 
 const ITEMS: &str = "/ogc/collections/observations/items";
 
@@ -257,5 +257,17 @@ on_both_stores! {
         let reply = app.sign_in_from(&json!({"username": "ceri.admin", "password": PASSWORD}), [10, 0, 0, 1]).await;
         assert_eq!(reply.json()["stage"], "enrol-mfa");
         assert_eq!(reply.json()["account"]["admin"], true);
+    }
+
+    async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_elsewhere_it_is_ignored(backend) {
+        let settings = safetymap::api::Settings { trusted_proxies: vec!["10.9.9.9".parse().expect("ip")], ..test_settings() };
+        let app = TestApp::with_settings(TestDatabase::new(backend).await, settings).await;
+        let wrong = json!({"username": "someone", "password": "not the password at all"});
+        app.sign_in_with_headers(&wrong, [10, 9, 9, 9], &[("x-forwarded-for", "198.51.100.1, 203.0.113.5")]).await;
+        app.sign_in_with_headers(&wrong, [10, 0, 0, 1], &[("x-forwarded-for", "203.0.113.6")]).await;
+        let admin = app.user(Role::Admin, "corporate").await;
+        let log = app.get("/api/sign-ins", &app.token_for(&admin, false).await).await.json();
+        let clients: Vec<&str> = log.as_array().expect("log").iter().map(|e| e["client"].as_str().unwrap_or("")).collect();
+        assert_eq!(clients, ["10.0.0.1", "203.0.113.5"], "newest first; a forwarded address from an untrusted peer is ignored");
     }
 }
