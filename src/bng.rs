@@ -180,6 +180,32 @@ pub fn square_centre(lon: f64, lat: f64, size: f64) -> Option<(f64, f64)> {
     })
 }
 
+/// The outline of the `size`-metre National Grid square holding a WGS84
+/// position: its corners as WGS84 longitude and latitude, as a closed
+/// GeoJSON ring (south-west, south-east, north-east, north-west, south-west).
+pub fn square_outline(lon: f64, lat: f64, size: f64) -> Option<[[f64; 2]; 5]> {
+    let g = to_grid(lon, lat)?;
+    let (e, n) = (
+        (g.easting / size).floor() * size,
+        (g.northing / size).floor() * size,
+    );
+    let corner = |de: f64, dn: f64| {
+        from_grid(GridRef {
+            easting: e + de,
+            northing: n + dn,
+        })
+        .map(|(lon, lat)| [(lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6])
+    };
+    let sw = corner(0.0, 0.0)?;
+    Some([
+        sw,
+        corner(size, 0.0)?,
+        corner(size, size)?,
+        corner(0.0, size)?,
+        sw,
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

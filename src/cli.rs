@@ -121,6 +121,24 @@ pub struct Config {
         global = true
     )]
     pub retention_interval_minutes: u64,
+    /// MBTiles file of vector tiles for the basemap; unset: the Newport
+    /// extract in ../shared/data when it is there.
+    #[arg(long, env = "SAFETYMAP_BASEMAP_MBTILES", global = true)]
+    pub basemap_mbtiles: Option<PathBuf>,
+    /// A remote MapLibre style URL for the basemap (when no MBTiles file is served).
+    #[arg(long, env = "SAFETYMAP_BASEMAP_STYLE_URL", global = true)]
+    pub basemap_style_url: Option<String>,
+    /// Attribution shown for the basemap's data.
+    #[arg(
+        long,
+        env = "SAFETYMAP_BASEMAP_ATTRIBUTION",
+        default_value = "© OpenStreetMap contributors (ODbL)",
+        global = true
+    )]
+    pub basemap_attribution: String,
+    /// TrueType/OpenType font for map labels; unset: DejaVu Sans when installed.
+    #[arg(long, env = "SAFETYMAP_GLYPH_FONT", global = true)]
+    pub glyph_font: Option<PathBuf>,
     /// Load the demo data when `serve` starts on an empty embedded store.
     #[arg(long, env = "SAFETYMAP_DEMO_ON_EMPTY", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub demo_on_empty: bool,
@@ -296,6 +314,33 @@ impl Config {
         }
     }
 
+    /// The basemap these settings name. Files named explicitly must open;
+    /// the defaults are used when present and skipped, with a note, when not.
+    pub async fn basemap(&self) -> anyhow::Result<crate::basemap::Basemap> {
+        use crate::basemap::{Basemap, BasemapConfig};
+        const SHARED_MBTILES: &str = "../shared/data/osm-newport/newport-basemap-z10-15.mbtiles";
+        const DEJAVU: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+        let or_default = |given: &Option<PathBuf>, default: &str, what: &str| match given {
+            Some(path) => Some(path.clone()),
+            None if std::path::Path::new(default).exists() => Some(PathBuf::from(default)),
+            None => {
+                tracing::info!("no {what}: {default} is not there");
+                None
+            }
+        };
+        let config = BasemapConfig {
+            mbtiles: if self.basemap_style_url.is_some() && self.basemap_mbtiles.is_none() {
+                None
+            } else {
+                or_default(&self.basemap_mbtiles, SHARED_MBTILES, "basemap tiles")
+            },
+            style_url: self.basemap_style_url.clone(),
+            font: or_default(&self.glyph_font, DEJAVU, "label font"),
+            attribution: self.basemap_attribution.clone(),
+        };
+        Ok(Basemap::open(&config).await?)
+    }
+
     async fn store(&self) -> anyhow::Result<Store> {
         let store = Store::open(self.database_url.as_deref(), &self.data_dir)
             .await
@@ -367,38 +412,38 @@ async fn demo_people(store: &Store, bind: SocketAddr) -> anyhow::Result<()> {
     if users.is_empty() {
         return Ok(());
     }
-    println!("Demo accounts (password for each, shown once: {password}):");
-    println!("  coordinators and administrators set up an authenticator app at first sign-in");
-    let mut last = String::new();
+    println!("Demo accounts (made-up; the same password for each, shown once: {password}):");
+    let mut example = None;
     for user in &users {
-        let (_, token) = store
-            .create_token(
-                user.id,
-                "demo token",
-                true,
-                Utc::now() + chrono::Duration::days(90),
-            )
-            .await?;
+        // Coordinators and administrators get no token: theirs would skip
+        // the second factor they set up at first sign-in.
+        let token = if user.needs_second_factor() {
+            "(sets up an authenticator app at first sign-in)".to_owned()
+        } else {
+            let (_, token) = store
+                .create_token(
+                    user.id,
+                    "demo token",
+                    true,
+                    Utc::now() + chrono::Duration::days(90),
+                )
+                .await?;
+            if user.role == Role::PanelMember {
+                example = Some(token.clone());
+            }
+            format!("token {token}")
+        };
         println!(
-            "  {:<17} {:<14} {:<26} token {token}",
+            "  {:<17} {:<14} {:<26} {token}",
             user.username,
             user.role.code(),
             user.agency
         );
-        last = token;
     }
-    if let Some(panel) = users.iter().find(|u| u.role == Role::PanelMember) {
-        let (_, token) = store
-            .create_token(
-                panel.id,
-                "demo token",
-                false,
-                Utc::now() + chrono::Duration::days(90),
-            )
-            .await?;
-        last = token;
+    println!("Sign in at http://{bind}/");
+    if let Some(token) = example {
+        println!("Try: curl -H 'Authorization: Bearer {token}' 'http://{bind}/ogc/collections/observations/items?limit=5'");
     }
-    println!("Try: curl -H 'Authorization: Bearer {last}' 'http://{bind}/ogc/collections/observations/items?limit=5'");
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! `privacy` for the viewer, and are serialised by `api`.
 
 pub mod api;
+pub mod basemap;
 pub mod bng;
 pub mod cli;
 pub mod clock;

@@ -190,7 +190,14 @@ impl Observations {
         }
         // Each opening states its own purpose, tools included: a token's
         // purpose covers the layers it reads, not every record behind them.
+        // Purposes stay in the audit trail for good: no personal identifiers.
         let purpose = purpose.map(str::trim).filter(|p| !p.is_empty());
+        if let Some(text) = purpose {
+            let warnings = crate::domain::lint::lint("purpose", text);
+            if !warnings.is_empty() {
+                return Err(ServiceError::PersonalIdentifiers(warnings));
+            }
+        }
         if observation.details.sensitivity != Sensitivity::Standard && purpose.is_none() {
             return Err(ServiceError::PurposeRequired);
         }
@@ -421,21 +428,35 @@ impl Observations {
             if overdue.is_empty() {
                 break;
             }
+            let mut erased_now = 0;
             for record in &overdue {
-                let reason = format!(
-                    "retention: review date {} passed {} days ago with no decision to keep",
-                    record.review_by,
-                    (today - record.review_by).num_days()
-                );
                 let this = self.clone();
-                let record = record.clone();
-                to_completion(async move {
+                let id = record.id;
+                let erased = to_completion(async move {
                     let _gate = this.store.write_gate().await;
-                    this.erase_now(&record, &Viewer::system(), &reason, now)
+                    // Decided again under the gate: a coordinator may have
+                    // kept it, or erased it, since the queue was read.
+                    let Some(current) = this.store.observation(id).await? else {
+                        return Ok(false);
+                    };
+                    if current.review_by >= cutoff {
+                        return Ok(false);
+                    }
+                    let reason = format!(
+                        "retention: review date {} passed {} days ago with no decision to keep",
+                        current.review_by,
+                        (today - current.review_by).num_days()
+                    );
+                    this.erase_now(&current, &Viewer::system(), &reason, now)
                         .await
+                        .map(|()| true)
                 })
                 .await?;
-                report.erased += 1;
+                erased_now += usize::from(erased);
+            }
+            report.erased += erased_now;
+            if erased_now == 0 {
+                break;
             }
         }
         report.due_for_review = self.store.count_due(today).await?;
@@ -489,9 +510,15 @@ impl Observations {
 }
 
 /// A stated reason (for withdrawing, keeping or erasing), trimmed: 1 to 500
-/// characters.
+/// characters, and — because reasons stay in the append-only audit trail
+/// after the record is erased — with nothing that looks like it identifies
+/// a person (no acknowledging it away, unlike a description).
 fn reason_text(reason: &str) -> Result<String, ServiceError> {
     let reason = reason.trim();
+    let warnings = crate::domain::lint::lint("reason", reason);
+    if !warnings.is_empty() {
+        return Err(ServiceError::PersonalIdentifiers(warnings));
+    }
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ServiceError::Invalid(vec![FieldError::new(
             "reason",

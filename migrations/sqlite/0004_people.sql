@@ -51,7 +51,7 @@ CREATE TABLE sign_ins (
     username    TEXT NOT NULL,
     user_id     INTEGER,
     client      TEXT NOT NULL,
-    outcome     TEXT NOT NULL              -- success | failure | throttled
+    outcome     TEXT NOT NULL              -- success | failure | incomplete | throttled
 );
 CREATE INDEX sign_ins_username ON sign_ins (username, at);
 CREATE INDEX sign_ins_client ON sign_ins (client, at);

@@ -152,7 +152,7 @@ pub fn viewer_of(user: &User, credential: Credential) -> Viewer {
         name: user.display_name.clone(),
         agency: user.agency.clone(),
         role: user.role,
-        admin: user.admin,
+        admin: user.is_admin(),
         credential,
     }
 }
@@ -192,6 +192,15 @@ async fn from_bearer(state: &AppState, parts: &Parts, header: &str) -> Result<Vi
         .tokens
         .verify(&state.store, token, state.clock.now())
         .await?;
+    // The second-factor rule follows the person, not the token: a token of
+    // someone who now needs one and has none does nothing until they enrol.
+    if user.must_enrol() {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "second-factor-enrolment-required",
+            "The token's user must set up an authenticator app first",
+        ));
+    }
     if is_write(&parts.method) && !record.write {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -235,7 +244,9 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
             expired()
         });
     }
-    if session.stage == SessionStage::EnrolMfa && !enrolment_path(parts.uri.path()) {
+    // Decided from the account as it is now, not as it was at sign-in.
+    let enrolling = session.stage == SessionStage::EnrolMfa || session.user.must_enrol();
+    if enrolling && !enrolment_path(parts.uri.path()) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "second-factor-enrolment-required",

@@ -12,6 +12,7 @@ pub mod problem;
 pub mod review;
 pub mod session;
 pub mod tokens;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::trace::TraceLayer;
 
+use crate::basemap::Basemap;
 use crate::clock::Clock;
 use crate::domain::observation::ValidationRules;
 use crate::domain::vocabulary::VocabularyDocument;
@@ -111,6 +113,10 @@ pub struct AppState {
     pub clock: Clock,
     /// Batched audit appends for tools' reads.
     pub audit: AuditWriter,
+    /// The basemap the app's map is drawn on.
+    pub basemap: Arc<Basemap>,
+    /// The Content-Security-Policy every response carries.
+    pub csp: axum::http::HeaderValue,
 }
 
 impl AppState {
@@ -127,10 +133,21 @@ impl AppState {
             tokens: TokenCache::new(settings.token_cache),
             settings: Arc::new(settings),
             audit: AuditWriter::start(store.clone()),
+            csp: web::content_security_policy(&Basemap::default()),
+            basemap: Arc::new(Basemap::default()),
             clock,
             store,
             index,
         })
+    }
+}
+
+impl AppState {
+    /// The same state drawing its map on `basemap`.
+    pub fn with_basemap(mut self, basemap: Basemap) -> AppState {
+        self.csp = web::content_security_policy(&basemap);
+        self.basemap = Arc::new(basemap);
+        self
     }
 }
 
@@ -207,6 +224,17 @@ pub fn app(state: AppState) -> Router {
             get(people::user).patch(people::update_user),
         )
         .route("/api/sign-ins", get(people::sign_ins))
+        .route("/", get(web::index))
+        .route("/index.html", get(web::index))
+        .route("/sw.js", get(web::service_worker))
+        .route("/app.css", get(web::file_at))
+        .route("/icon.svg", get(web::file_at))
+        .route("/manifest.webmanifest", get(web::file_at))
+        .route("/js/{*path}", get(web::file_at))
+        .route("/vendor/{*path}", get(web::file_at))
+        .route("/basemap/style.json", get(web::style))
+        .route("/basemap/tiles/{z}/{x}/{y}", get(web::tile))
+        .route("/basemap/fonts/{fontstack}/{range}", get(web::glyphs))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/", get(ogc::landing))
         .route("/ogc/conformance", get(ogc::conformance))
@@ -216,9 +244,23 @@ pub fn app(state: AppState) -> Router {
         .route("/ogc/collections/observations/items", get(ogc::items))
         .route("/ogc/collections/observations/items/{id}", get(ogc::item))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::security_headers,
+        ))
         .layer(
             ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http())
+                // Spans name the path only: query strings carry purposes
+                // (free text) and bounding boxes, which logs must not.
+                .layer(TraceLayer::new_for_http().make_span_with(
+                    |request: &axum::http::Request<axum::body::Body>| {
+                        tracing::info_span!(
+                            "request",
+                            method = %request.method(),
+                            path = %request.uri().path()
+                        )
+                    },
+                ))
                 .layer(CatchPanicLayer::custom(|_| {
                     axum::response::IntoResponse::into_response(Problem::internal())
                 }))

@@ -36,7 +36,9 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 10_000;
 
 /// The absolute base URL links are built on: configured, or from `Host`.
-fn base_url(settings: &Settings, headers: &HeaderMap) -> String {
+/// The base URL links are made under: the configured public URL, or the
+/// request's `Host`.
+pub fn base_url(settings: &Settings, headers: &HeaderMap) -> String {
     if let Some(url) = &settings.public_url {
         return url.trim_end_matches('/').to_owned();
     }
@@ -141,6 +143,8 @@ pub struct ItemsQuery {
     pub cursor: Option<i64>,
     /// The request's parameters except `cursor`, to build `next` links from.
     pub kept: Vec<(String, String)>,
+    /// Only what the viewer recorded themselves (`mine=true`).
+    pub mine: bool,
 }
 
 const ITEMS_PARAMETERS: &[&str] = &[
@@ -150,6 +154,7 @@ const ITEMS_PARAMETERS: &[&str] = &[
     "limit",
     "cursor",
     "f",
+    "mine",
     "category",
     "setting",
     "severity",
@@ -269,6 +274,7 @@ impl ItemsQuery {
             limit: DEFAULT_LIMIT,
             cursor: None,
             kept: Vec::new(),
+            mine: false,
         };
         let mut seen = HashSet::new();
         for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
@@ -314,6 +320,19 @@ impl ItemsQuery {
                         ));
                     }
                     query.limit = n.min(MAX_LIMIT);
+                }
+                "mine" => {
+                    query.mine = match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(Problem::bad_parameter(
+                                "invalid-mine",
+                                "mine",
+                                "true or false",
+                            ))
+                        }
+                    }
                 }
                 "cursor" => {
                     query.cursor = Some(value.parse().map_err(|_| {
@@ -399,6 +418,10 @@ struct LayerProperties<'a> {
     time_band: TimeBand,
     day: DayKind,
     precision: Precision,
+    /// For a generalised position: the 100 m square it stands for, so maps
+    /// can draw the square rather than a pin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cell: Option<[[f64; 2]; 5]>,
 }
 
 #[derive(Serialize)]
@@ -436,6 +459,12 @@ fn layer_feature<'a>(
             time_band: TimeBand::of_hour(o.local_hour),
             day: DayKind::of_weekday(o.local_weekday),
             precision,
+            cell: match precision {
+                Precision::Generalised => {
+                    crate::bng::square_outline(o.position[0], o.position[1], 100.0)
+                }
+                _ => None,
+            },
         },
     }
 }
@@ -466,9 +495,18 @@ pub async fn items(
     } else {
         0.0
     };
+    // `mine`: only what this viewer recorded (the app's "my reports").
+    let me = if query.mine {
+        Some(index.principal_id(&viewer.principal))
+    } else {
+        None
+    };
     let page = index.page(
         &query.filter,
-        |o| visibility.shown(o),
+        |o| match me {
+            Some(me) if me != Some(o.recorded_by) => None,
+            _ => visibility.shown(o),
+        },
         margin,
         query.cursor,
         query.limit,

@@ -13,7 +13,7 @@ use super::problem::Problem;
 use super::session::{hash_password, password_policy, AccountView};
 use super::AppState;
 use crate::domain::observation::FieldError;
-use crate::domain::viewer::{Action, Reach, Viewer};
+use crate::domain::viewer::{Action, Credential, Reach, Viewer};
 use crate::domain::vocabulary::{AgencyKind, AuditAction, Role};
 use crate::service::ServiceError;
 use crate::store::{Agency, AuditEntry, NewUser, SignIn, User, UserChange};
@@ -27,6 +27,21 @@ fn require(viewer: &Viewer, action: Action) -> Result<Reach, Problem> {
         Reach::None | Reach::Own => Err(forbidden()),
         reach => Ok(reach),
     }
+}
+
+/// Changing agencies and accounts takes a signed-in person (who passed the
+/// second factor), never a tool's token: a leaked token must not be able
+/// to take accounts over.
+fn require_change(viewer: &Viewer, action: Action) -> Result<Reach, Problem> {
+    let reach = require(viewer, action)?;
+    if viewer.credential != Credential::Session {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "session-required",
+            "Only a signed-in person can change agencies and accounts, not a token",
+        ));
+    }
+    Ok(reach)
 }
 
 fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) -> String {
@@ -140,7 +155,7 @@ pub async fn create_agency(
     viewer: Viewer,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Agency>), Problem> {
-    require(&viewer, Action::ManageAgencies)?;
+    require_change(&viewer, Action::ManageAgencies)?;
     let agency = agency_from(typed(body)?, None)?;
     let entry = audit(
         &viewer,
@@ -162,7 +177,7 @@ pub async fn update_agency(
     Path(code): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Agency>, Problem> {
-    require(&viewer, Action::ManageAgencies)?;
+    require_change(&viewer, Action::ManageAgencies)?;
     let agency = agency_from(typed(body)?, Some(code))?;
     let entry = audit(
         &viewer,
@@ -180,11 +195,17 @@ pub async fn update_agency(
 }
 
 /// Whether `viewer` may manage `user`: administrators any account;
-/// coordinators their own agency's accounts that are not administrators'.
+/// coordinators their own agency's field officers and panel members (not
+/// fellow coordinators, whom they could otherwise impersonate by resetting
+/// password and second factor, and not administrators).
 fn manages(viewer: &Viewer, reach: Reach, user: &User) -> bool {
     match reach {
         Reach::Any => true,
-        Reach::Agency => user.agency == viewer.agency && !user.admin,
+        Reach::Agency => {
+            user.agency == viewer.agency
+                && !user.is_admin()
+                && matches!(user.role, Role::FieldOfficer | Role::PanelMember)
+        }
         _ => false,
     }
 }
@@ -197,7 +218,13 @@ pub async fn users(
     let reach = require(&viewer, Action::ManageUsers)?;
     let agency = (reach == Reach::Agency).then_some(viewer.agency.as_str());
     let users = state.store.users(agency).await?;
-    Ok(Json(users.iter().map(AccountView::of).collect()))
+    Ok(Json(
+        users
+            .iter()
+            .filter(|u| manages(&viewer, reach, u))
+            .map(AccountView::of)
+            .collect(),
+    ))
 }
 
 /// `GET /api/users/{id}`.
@@ -225,10 +252,13 @@ async fn managed(
         .ok_or_else(|| Problem::not_found().detail("no account you manage has that id"))
 }
 
-/// The roles a manager may give: administrators any; coordinators the
-/// data roles, never administration.
+const GRANTS: &str =
+    "coordinators give the field officer and panel member roles; administrators give any";
+
+/// The roles a manager may give: administrators any; coordinators field
+/// officer and panel member.
 fn may_grant(reach: Reach, role: Role, admin: bool) -> bool {
-    reach == Reach::Any || (role != Role::Admin && !admin)
+    reach == Reach::Any || (matches!(role, Role::FieldOfficer | Role::PanelMember) && !admin)
 }
 
 /// The body of `POST /api/users`.
@@ -256,7 +286,7 @@ pub async fn create_user(
     viewer: Viewer,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<AccountView>), Problem> {
-    let reach = require(&viewer, Action::ManageUsers)?;
+    let reach = require_change(&viewer, Action::ManageUsers)?;
     let input: NewUserBody = typed(body)?;
     let mut errors = Vec::new();
     let username = code_like(&mut errors, "username", &input.username);
@@ -276,9 +306,7 @@ pub async fn create_user(
             .detail("coordinators add accounts to their own agency"));
     }
     if !may_grant(reach, role, admin) {
-        return Err(forbidden()
-            .field("role")
-            .detail("only administrators make administrators"));
+        return Err(forbidden().field("role").detail(GRANTS));
     }
     password_policy("password", &input.password, &username, &display_name)?;
     let new = NewUser {
@@ -334,7 +362,7 @@ pub async fn update_user(
     Path(id): Path<i64>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<AccountView>, Problem> {
-    let reach = require(&viewer, Action::ManageUsers)?;
+    let reach = require_change(&viewer, Action::ManageUsers)?;
     let input: UserPatch = typed(body)?;
     let user = managed(&state, &viewer, reach, id).await?;
     let mut errors = Vec::new();
@@ -355,11 +383,17 @@ pub async fn update_user(
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
+    let next_role = role.unwrap_or(user.role);
+    if next_role == Role::Admin && input.admin == Some(false) {
+        return Err(Problem::invalid(vec![FieldError::new(
+            "admin",
+            "admin-role-needs-admin",
+            "an administrator without a data role stays an administrator: give them a data role first",
+        )]));
+    }
     let admin = input.admin.or((role == Some(Role::Admin)).then_some(true));
-    if !may_grant(reach, role.unwrap_or(user.role), admin.unwrap_or(false)) {
-        return Err(forbidden()
-            .field("role")
-            .detail("only administrators make administrators"));
+    if !may_grant(reach, next_role, admin.unwrap_or(user.is_admin())) {
+        return Err(forbidden().field("role").detail(GRANTS));
     }
     let password_hash = match input.password {
         Some(proposed) => {

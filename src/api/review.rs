@@ -8,13 +8,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::body::{typed, JsonBody};
-use super::observations::{parse_id, ObservationView};
+use super::observations::parse_id;
 use super::problem::Problem;
 use super::AppState;
 use crate::domain::observation::{FieldError, Observation};
 use crate::domain::viewer::Viewer;
 use crate::domain::vocabulary::{Category, Sensitivity, Status};
-use crate::privacy::Precision;
 
 /// One record in the review queue: what a coordinator needs to decide,
 /// without the free text (opening the record is a consultation).
@@ -95,13 +94,13 @@ pub struct KeepInput {
     pub next_review: String,
 }
 
-/// `POST /api/observations/{id}/keep`.
+/// `POST /api/observations/{id}/keep`: answers with the record's queue entry.
 pub async fn keep(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<ObservationView>, Problem> {
+) -> Result<Json<QueueEntry>, Problem> {
     let id = parse_id(&id)?;
     let input: KeepInput = typed(body)?;
     let next = NaiveDate::parse_from_str(input.next_review.trim(), "%Y-%m-%d").map_err(|_| {
@@ -115,11 +114,9 @@ pub async fn keep(
         .observations
         .keep(&viewer, id, &input.reason, next, state.clock.now())
         .await?;
-    Ok(Json(ObservationView {
-        observation: kept,
-        history: None,
-        precision: Precision::Exact,
-    }))
+    // The decision, not the record: reading the record is a consultation,
+    // with its own purpose.
+    Ok(Json(QueueEntry::of(&kept)))
 }
 
 /// The body of `POST /api/observations/{id}/erase`.

@@ -26,7 +26,7 @@ use crate::domain::viewer::{Credential, Viewer};
 use crate::domain::vocabulary::{AuditAction, Role};
 use crate::security::{password, random_hex, totp};
 use crate::store::tokens::token_hash;
-use crate::store::{AuditEntry, SessionStage, User, UserChange};
+use crate::store::{AuditEntry, SessionStage, SignInAttempt, User, UserChange};
 
 /// The address a request came from: the peer, or — when the peer is a
 /// configured trusted proxy — the last address it put in `X-Forwarded-For`
@@ -100,7 +100,7 @@ impl AccountView {
             display_name: user.display_name.clone(),
             agency: user.agency.clone(),
             role: user.role,
-            admin: user.admin,
+            admin: user.is_admin(),
             second_factor: user.totp_secret.is_some(),
             second_factor_required: user.needs_second_factor(),
             disabled: user.disabled_at.is_some(),
@@ -147,7 +147,7 @@ async fn start_session(
     if let Some(old) = replaces {
         state.store.end_session(&token_hash(old)).await?;
     }
-    let stage = if user.needs_second_factor() && user.totp_secret.is_none() {
+    let stage = if user.must_enrol() {
         SessionStage::EnrolMfa
     } else {
         SessionStage::Full
@@ -199,15 +199,22 @@ pub async fn sign_in(
     let username = input.username.trim().to_lowercase();
     let now = state.clock.now();
     let limits = &state.settings.throttle;
-    let (by_name, by_client) = state
+    let user = state.store.user_by_name(&username).await?;
+    let attempt = SignInAttempt {
+        username: &username,
+        user_id: user.as_ref().map(|u| u.id),
+        client: &client,
+        at: now,
+    };
+    let reserved = state
         .store
-        .recent_failures(&username, &client, now - limits.window)
+        .reserve_sign_in(
+            &attempt,
+            now - limits.window,
+            (limits.per_account, limits.per_client),
+        )
         .await?;
-    if by_name >= limits.per_account || by_client >= limits.per_client {
-        state
-            .store
-            .log_sign_in(&username, None, &client, "throttled", now)
-            .await?;
+    let Some(attempt_id) = reserved else {
         tracing::warn!(%client, "sign-in throttled");
         return Err(Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -215,26 +222,19 @@ pub async fn sign_in(
             "Too many failed sign-ins; wait a few minutes and try again",
         )
         .retry_after(u32::try_from(limits.window.num_seconds()).unwrap_or(u32::MAX)));
-    }
-    let user = state.store.user_by_name(&username).await?;
+    };
+    // From here the attempt stands logged as a failure unless it succeeds.
+    let failed = || {
+        tracing::info!(%client, user = ?attempt.user_id, "sign-in failed");
+        Err::<Response, Problem>(sign_in_failed())
+    };
     let stored = user
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::decoy_hash().to_owned());
     let password_ok = verify_password(input.password.clone(), stored).await;
-    let fail = |user_id: Option<i64>| {
-        let (state, username, client) = (state.clone(), username.clone(), client.clone());
-        async move {
-            state
-                .store
-                .log_sign_in(&username, user_id, &client, "failure", now)
-                .await?;
-            tracing::info!(%client, user = ?user_id, "sign-in failed");
-            Err::<Response, Problem>(sign_in_failed())
-        }
-    };
     let Some(user) = user.filter(|u| password_ok && u.disabled_at.is_none()) else {
-        return fail(None).await;
+        return failed();
     };
     if let Some(secret) = &user.totp_secret {
         let second = match (&input.totp, &input.recovery_code) {
@@ -249,6 +249,7 @@ pub async fn sign_in(
                     .await?
             }
             (None, None) => {
+                state.store.settle_sign_in(attempt_id, "incomplete").await?;
                 return Err(Problem::unauthorized(
                     "second-factor-required",
                     "Enter the code from your authenticator app",
@@ -257,13 +258,10 @@ pub async fn sign_in(
             }
         };
         if !second {
-            return fail(Some(user.id)).await;
+            return failed();
         }
     }
-    state
-        .store
-        .log_sign_in(&username, Some(user.id), &client, "success", now)
-        .await?;
+    state.store.settle_sign_in(attempt_id, "success").await?;
     tracing::info!(%client, user = user.id, "signed in");
     start_session(&state, &user, session_token(&headers).as_deref(), json!({})).await
 }
@@ -366,16 +364,27 @@ pub fn password_policy(
     })
 }
 
-/// Checks a password against a stored hash. argon2id takes tens of
-/// milliseconds and 19 MiB by design, so it runs off the async threads.
+/// At most this many argon2id computations at once: each takes 19 MiB and
+/// tens of milliseconds, so a burst of sign-ins queues here rather than
+/// taking hundreds of blocking threads and gigabytes.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Checks a password against a stored hash, off the async threads.
 pub async fn verify_password(typed: String, stored: String) -> bool {
+    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || password::verify(&typed, &stored))
         .await
         .unwrap_or(false)
 }
 
-/// Hashes a password off the async threads.
+/// Hashes a password, off the async threads.
 pub async fn hash_password(proposed: String) -> Result<String, Problem> {
+    let _slot = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|_| Problem::internal())?;
     tokio::task::spawn_blocking(move || password::hash(&proposed))
         .await
         .map_err(|_| Problem::internal())?

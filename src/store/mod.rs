@@ -22,7 +22,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditVerdict, AuditWriter};
 pub use observations::IndexRow;
-pub use people::{Agency, NewUser, Session, SessionStage, SignIn, User, UserChange};
+pub use people::{Agency, NewUser, Session, SessionStage, SignIn, SignInAttempt, User, UserChange};
 pub use places::NewPlace;
 pub use tokens::TokenRecord;
 
@@ -152,6 +152,8 @@ impl Store {
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        // Erased records leave no readable remains in free pages.
+                        conn.execute("PRAGMA secure_delete = ON").await?;
                     }
                     Ok(())
                 })
@@ -185,6 +187,19 @@ impl Store {
             .await
             .ctx("checking the store is reachable")?;
         Ok(())
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a deferred
+    /// transaction that reads before it writes fails outright if another
+    /// connection, or another process such as the CLI, wrote in between.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Takes the write gate; hold it across a write transaction and the index

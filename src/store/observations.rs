@@ -411,7 +411,7 @@ impl Store {
         key: Option<&IdempotencyKey>,
         by: &Viewer,
     ) -> Result<Created, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if let Some(key) = key {
             if let Some(first) = self.replay(&mut tx, &provenance.recorded_by, key).await? {
                 return Ok(first);
@@ -470,7 +470,7 @@ impl Store {
                 // A concurrent request with the same key committed first:
                 // undo this one and answer with that one's result.
                 tx.rollback().await.ctx("rolling back a duplicate")?;
-                let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+                let mut tx = self.begin_write().await.ctx("starting a transaction")?;
                 return self
                     .replay(&mut tx, &provenance.recorded_by, key)
                     .await?
@@ -524,7 +524,7 @@ impl Store {
         by: &Viewer,
         at: DateTime<Utc>,
     ) -> Result<Observation, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if next.place_id != current.details.place_id {
             place_exists(&mut tx, next.place_id).await?;
         }
@@ -592,7 +592,7 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<Observation, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let version = current.version + 1;
         let done = sqlx::query(
             "UPDATE observations SET withdrawn_at = $1, withdrawn_by = $2, withdrawn_reason = $3,
@@ -633,7 +633,7 @@ impl Store {
         next_review: NaiveDate,
         at: DateTime<Utc>,
     ) -> Result<Observation, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let version = current.version + 1;
         let next = next_review.format("%Y-%m-%d").to_string();
         let done = sqlx::query(
@@ -668,7 +668,7 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let Some(current) = observation_in(&mut tx, id.0).await? else {
             return Ok(None);
         };
@@ -697,6 +697,14 @@ impl Store {
         )
         .await?;
         tx.commit().await.ctx("committing an erasure")?;
+        if self.backend == super::Backend::Sqlite {
+            // Fold the WAL back into the (secure-deleting) database file so
+            // the erased rows' old pages do not linger in the log. Best
+            // effort: a busy reader only postpones it to the next checkpoint.
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await;
+        }
         Ok(Some(current.agency))
     }
 
@@ -766,7 +774,7 @@ impl Store {
         // 400 rows × 22 parameters stays under both SQLite's (32,766) and
         // PostgreSQL's (65,535) limits on bind parameters.
         const BATCH: usize = 400;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         for chunk in rows.chunks(BATCH) {
             let sql = format!(
                 "INSERT INTO observations ({INSERT_COLUMNS}) VALUES {} RETURNING id",

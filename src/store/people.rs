@@ -57,9 +57,20 @@ pub struct User {
 }
 
 impl User {
+    /// Whether this user may administer: the flag, or the administrator
+    /// role (which implies it).
+    pub fn is_admin(&self) -> bool {
+        self.admin || self.role == Role::Admin
+    }
+
     /// Whether this user must use a second factor (coordinators and admins).
     pub fn needs_second_factor(&self) -> bool {
-        self.admin || matches!(self.role, Role::Coordinator | Role::Admin)
+        self.is_admin() || self.role == Role::Coordinator
+    }
+
+    /// Whether this user must enrol a second factor before doing anything.
+    pub fn must_enrol(&self) -> bool {
+        self.needs_second_factor() && self.totp_secret.is_none()
     }
 }
 
@@ -133,6 +144,19 @@ pub struct Session {
     pub user: User,
 }
 
+/// A sign-in attempt to log.
+#[derive(Debug, Clone)]
+pub struct SignInAttempt<'a> {
+    /// The name tried (lower case).
+    pub username: &'a str,
+    /// The account, when the name is one.
+    pub user_id: Option<i64>,
+    /// Client address.
+    pub client: &'a str,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// One line of the sign-in log.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignIn {
@@ -144,7 +168,7 @@ pub struct SignIn {
     pub user_id: Option<i64>,
     /// Client address.
     pub client: String,
-    /// `success`, `failure` or `throttled`.
+    /// `success`, `failure`, `incomplete` (no second-factor code yet) or `throttled`.
     pub outcome: String,
 }
 
@@ -209,7 +233,7 @@ impl Store {
     /// Registers an agency, with its audit event.
     pub async fn create_agency(&self, new: &Agency, audit: AuditEntry) -> Result<(), StoreError> {
         let _gate = self.write_gate().await;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         sqlx::query(
             "INSERT INTO agencies (code, name_en, name_cy, kind, created_at)
              VALUES ($1, $2, $3, $4, $5)",
@@ -234,7 +258,7 @@ impl Store {
         audit: AuditEntry,
     ) -> Result<bool, StoreError> {
         let _gate = self.write_gate().await;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let done = sqlx::query(
             "UPDATE agencies SET name_en = $1, name_cy = $2, kind = $3 WHERE code = $4",
         )
@@ -281,7 +305,7 @@ impl Store {
     ) -> Result<User, StoreError> {
         let now = format_instant(audit.at);
         let _gate = self.write_gate().await;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let known = sqlx::query("SELECT 1 AS one FROM agencies WHERE code = $1")
             .bind(&new.agency)
             .fetch_optional(&mut *tx)
@@ -370,13 +394,13 @@ impl Store {
     ) -> Result<Option<User>, StoreError> {
         let now = format_instant(audit.at);
         let _gate = self.write_gate().await;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let disabled_at = change.disabled.map(|d| d.then(|| now.clone()));
         let done = sqlx::query(
             "UPDATE users SET
                 display_name = COALESCE($1, display_name),
                 role = COALESCE($2, role),
-                admin = COALESCE($3, admin),
+                admin = CASE WHEN COALESCE($2, role) = 'admin' THEN 1 ELSE COALESCE($3, admin) END,
                 password_hash = COALESCE($4, password_hash),
                 disabled_at = CASE WHEN $5 = 1 THEN $6 WHEN $5 = 0 THEN NULL ELSE disabled_at END,
                 totp_secret = CASE WHEN $7 = 1 THEN NULL ELSE totp_secret END,
@@ -411,15 +435,29 @@ impl Store {
                 .await
                 .ctx("removing recovery codes")?;
         }
-        if change.disabled == Some(true)
+        // A new password, a new second factor or being disabled ends every
+        // way in: sessions and tokens (re-enabling does not revive tokens).
+        let credentials_reset = change.disabled == Some(true)
             || change.password_hash.is_some()
-            || change.reset_second_factor
-        {
+            || change.reset_second_factor;
+        // A new role or admin flag needs a new sign-in, so the second-factor
+        // requirement is met for the new powers.
+        if credentials_reset || change.role.is_some() || change.admin.is_some() {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await
                 .ctx("ending sessions")?;
+        }
+        if credentials_reset {
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .ctx("revoking tokens")?;
         }
         append(&mut tx, &audit).await?;
         tx.commit().await.ctx("committing a user")?;
@@ -428,6 +466,9 @@ impl Store {
 
     /// Offers a TOTP secret to confirm.
     pub async fn offer_totp(&self, user_id: i64, secret: &str) -> Result<(), StoreError> {
+        // Every write takes the gate: on SQLite a write slipping between
+        // another transaction's read and write would fail it (BUSY_SNAPSHOT).
+        let _gate = self.write_gate().await;
         sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
             .bind(secret)
             .bind(user_id)
@@ -447,7 +488,7 @@ impl Store {
         codes: &[String],
     ) -> Result<(), StoreError> {
         let _gate = self.write_gate().await;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         sqlx::query(
             "UPDATE users SET totp_secret = $1, totp_pending = NULL, totp_last_step = $2 WHERE id = $3",
         )
@@ -476,6 +517,7 @@ impl Store {
     /// Records that the TOTP code of `step` was used, unless a code of that
     /// step or later already was; returns whether it was accepted.
     pub async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE users SET totp_last_step = $1
              WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
@@ -495,6 +537,7 @@ impl Store {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE recovery_codes SET used_at = $1
              WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
@@ -529,6 +572,7 @@ impl Store {
         stage: SessionStage,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
         let now = format_instant(now);
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, stage, created_at, last_seen_at)
@@ -583,6 +627,7 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(format_instant(now))
             .bind(token_hash)
@@ -594,6 +639,7 @@ impl Store {
 
     /// Ends one session.
     pub async fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.pool)
@@ -608,6 +654,7 @@ impl Store {
         idle_before: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
             .bind(format_instant(idle_before))
             .bind(format_instant(created_before))
@@ -617,37 +664,18 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Logs a sign-in attempt.
-    pub async fn log_sign_in(
+    /// Starts a sign-in attempt, or refuses it as throttled: under the
+    /// write gate, counts recent failures (for this name since its last
+    /// success, and from this client) and, below the limits, records the
+    /// attempt as a failure until [`Store::settle_sign_in`] says otherwise.
+    /// Attempts in flight therefore count against the limits too.
+    pub async fn reserve_sign_in(
         &self,
-        username: &str,
-        user_id: Option<i64>,
-        client: &str,
-        outcome: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sign_ins (at, username, user_id, client, outcome) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(format_instant(now))
-        .bind(username)
-        .bind(user_id)
-        .bind(client)
-        .bind(outcome)
-        .execute(&self.pool)
-        .await
-        .ctx("logging a sign-in")?;
-        Ok(())
-    }
-
-    /// Failed sign-ins since `since`: for this name after its last success,
-    /// and from this client address.
-    pub async fn recent_failures(
-        &self,
-        username: &str,
-        client: &str,
+        attempt: &SignInAttempt<'_>,
         since: DateTime<Utc>,
-    ) -> Result<(i64, i64), StoreError> {
+        limits: (i64, i64),
+    ) -> Result<Option<i64>, StoreError> {
+        let _gate = self.write_gate().await;
         let since = format_instant(since);
         let row = sqlx::query(
             "SELECT
@@ -658,13 +686,41 @@ impl Store {
                (SELECT COUNT(*) FROM sign_ins
                  WHERE client = $2 AND outcome = 'failure' AND at >= $3) AS by_client",
         )
-        .bind(username)
-        .bind(client)
-        .bind(since)
+        .bind(attempt.username)
+        .bind(attempt.client)
+        .bind(&since)
         .fetch_one(&self.pool)
         .await
         .ctx("counting failed sign-ins")?;
-        Ok((column(&row, "by_name")?, column(&row, "by_client")?))
+        let (by_name, by_client): (i64, i64) =
+            (column(&row, "by_name")?, column(&row, "by_client")?);
+        let throttled = by_name >= limits.0 || by_client >= limits.1;
+        let row = sqlx::query(
+            "INSERT INTO sign_ins (at, username, user_id, client, outcome)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(format_instant(attempt.at))
+        .bind(attempt.username)
+        .bind(attempt.user_id)
+        .bind(attempt.client)
+        .bind(if throttled { "throttled" } else { "failure" })
+        .fetch_one(&self.pool)
+        .await
+        .ctx("logging a sign-in")?;
+        (!throttled).then(|| column(&row, "id")).transpose()
+    }
+
+    /// Settles a reserved attempt: `success`, or `incomplete` (the right
+    /// password, a second factor still to come), which does not count.
+    pub async fn settle_sign_in(&self, id: i64, outcome: &str) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
+        sqlx::query("UPDATE sign_ins SET outcome = $1 WHERE id = $2")
+            .bind(outcome)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .ctx("logging a sign-in")?;
+        Ok(())
     }
 
     /// The sign-in log, newest first, of one agency's accounts or of all.

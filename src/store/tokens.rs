@@ -75,6 +75,9 @@ impl Store {
         write: bool,
         expires_at: DateTime<Utc>,
     ) -> Result<(TokenRecord, String), StoreError> {
+        // Every write takes the gate: on SQLite a write slipping between
+        // another transaction's read and write would fail it (BUSY_SNAPSHOT).
+        let _gate = self.write_gate().await;
         use rand::RngCore;
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -122,6 +125,7 @@ impl Store {
 
     /// Revokes a token; returns whether a live token was revoked.
     pub async fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )

@@ -157,7 +157,7 @@ on_both_stores! {
     async fn coordinators_search_their_own_agencys_log_and_panel_members_cannot(backend) {
         let app = TestApp::new(backend).await;
         let police = app.token(Role::Coordinator, "police").await;
-        let council_user = app.user(Role::Coordinator, "council").await;
+        let council_user = app.enrolled_user(Role::Coordinator, "council").await;
         let council = app.token_for(&council_user, true).await;
         let admin = app.token(Role::Admin, "corporate").await;
         let panel = app.token(Role::PanelMember, "police").await;

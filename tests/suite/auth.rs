@@ -80,7 +80,7 @@ on_both_stores! {
 
     async fn a_token_cannot_make_tokens_and_a_read_token_cannot_write(backend) {
         let app = TestApp::new(backend).await;
-        let coordinator = app.user(Role::Coordinator, "council").await;
+        let coordinator = app.enrolled_user(Role::Coordinator, "council").await;
         let write = app.token_for(&coordinator, true).await;
         let read = app.token_for(&coordinator, false).await;
         let minted = app.send_json(Method::POST, "/api/tokens", &write, &json!({"name": "x", "scope": "write"})).await;

@@ -242,6 +242,9 @@ fn password_hash() -> String {
         .clone()
 }
 
+/// The TOTP secret [`TestApp::session_as`] enrols (RFC 6238's test key).
+pub const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
 /// A browser session as a test holds it: the cookie and the CSRF token.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -363,9 +366,33 @@ impl TestApp {
             .expect("create user")
     }
 
-    /// A write-scoped token for a new account with this role and agency.
-    pub async fn token(&self, role: Role, agency: &str) -> String {
+    /// A new account signed in, with its session; coordinators and
+    /// administrators are given a second factor ([`TOTP_SECRET`]) first.
+    pub async fn session_as(&self, role: Role, agency: &str) -> (User, Session) {
+        let user = self.enrolled_user(role, agency).await;
+        let secret = user.needs_second_factor().then_some(TOTP_SECRET);
+        let session = self.sign_in(&user, secret).await;
+        (user, session)
+    }
+
+    /// A new account, with a second factor ([`TOTP_SECRET`]) when its role
+    /// needs one, as after enrolment.
+    pub async fn enrolled_user(&self, role: Role, agency: &str) -> User {
         let user = self.user(role, agency).await;
+        if user.needs_second_factor() {
+            self.store
+                .confirm_totp(user.id, TOTP_SECRET, 0, &[])
+                .await
+                .expect("enrol a second factor");
+        }
+        user
+    }
+
+    /// A write-scoped token for a new (enrolled) account with this role and
+    /// agency: tokens of people who need a second factor and have none do
+    /// nothing.
+    pub async fn token(&self, role: Role, agency: &str) -> String {
+        let user = self.enrolled_user(role, agency).await;
         self.token_for(&user, true).await
     }
 

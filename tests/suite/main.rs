@@ -14,4 +14,5 @@ mod matrix;
 mod people;
 mod retention;
 mod stores;
+mod web;
 mod writes;

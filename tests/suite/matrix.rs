@@ -110,22 +110,26 @@ fn body_for(path: &str) -> Option<Value> {
 on_both_stores! {
     async fn every_role_endpoint_and_object_cell_has_its_expected_status(backend) {
         let app = TestApp::new(backend).await;
-        let mut tokens = std::collections::HashMap::new();
+        // People use the app: every cell is asked through a signed-in
+        // session (with its CSRF token), as the browser asks.
+        let mut sessions = std::collections::HashMap::new();
         for (who, role, agency) in PEOPLE {
-            tokens.insert(*who, app.token(*role, agency).await);
+            sessions.insert(*who, app.session_as(*role, agency).await.1);
         }
+        let recorder = app.token_for(&app.user(Role::FieldOfficer, "council").await, true).await;
         let next_review = (chrono::Utc::now() + chrono::Duration::days(200)).format("%Y-%m-%d").to_string();
         let mut failures = Vec::new();
         for (who, sensitivity, expected) in OBJECT_CELLS {
-            let id = app.create(&tokens["recorder"], &observation(json!({"sensitivity": sensitivity}))).await;
-            let token = &tokens[who];
+            let made = app.as_session(Method::POST, "/api/observations", &sessions["recorder"], Some(&observation(json!({"sensitivity": sensitivity}))), true).await;
+            let id = made.json()["id"].as_i64().expect("id");
+            let session = &sessions[who];
             let path = format!("/api/observations/{id}");
             let got = [
-                app.get(&format!("{path}?purpose=matrix%20test"), token).await.status,
-                app.send_json(Method::PATCH, &path, token, &json!({"severity": "high"})).await.status,
-                app.send_json(Method::POST, &format!("{path}/keep"), token, &json!({"reason": "still needed", "next_review": next_review})).await.status,
-                app.send_json(Method::POST, &format!("{path}/withdraw"), token, &json!({"reason": "matrix"})).await.status,
-                app.send_json(Method::POST, &format!("{path}/erase"), token, &json!({"reason": "matrix"})).await.status,
+                app.as_session(Method::GET, &format!("{path}?purpose=matrix%20test"), session, None, false).await.status,
+                app.as_session(Method::PATCH, &path, session, Some(&json!({"severity": "high"})), true).await.status,
+                app.as_session(Method::POST, &format!("{path}/keep"), session, Some(&json!({"reason": "still needed", "next_review": next_review})), true).await.status,
+                app.as_session(Method::POST, &format!("{path}/withdraw"), session, Some(&json!({"reason": "matrix"})), true).await.status,
+                app.as_session(Method::POST, &format!("{path}/erase"), session, Some(&json!({"reason": "matrix"})), true).await.status,
             ]
             .map(|s| s.as_u16());
             if got != *expected {
@@ -134,15 +138,28 @@ on_both_stores! {
         }
         for (method, path, who, expected) in ENDPOINT_CELLS {
             let method = Method::from_bytes(method.as_bytes()).expect("method");
-            let token = &tokens[who];
-            let status = match body_for(path) {
-                Some(body) => app.send_json(method.clone(), path, token, &body).await.status,
-                None => app.request(method.clone(), path, Some(token), &[], None).await.status,
-            };
+            let session = &sessions[who];
+            let status = app.as_session(method.clone(), path, session, body_for(path).as_ref(), true).await.status;
             if status != StatusCode::from_u16(*expected).expect("status") {
                 failures.push(format!("{who} {method} {path}: expected {expected}, got {status}"));
             }
         }
+        // Tools: a token reads and writes as its person, but never changes
+        // agencies or accounts.
+        let admin = app.enrolled_user(Role::Admin, "corporate").await;
+        let admin_token = app.token_for(&admin, true).await;
+        for (method, path, body) in [
+            (Method::POST, "/api/agencies", json!({"code": "by-token", "name_en": "x", "name_cy": "y", "kind": "police"})),
+            (Method::POST, "/api/users", json!({"username": "by.token", "display_name": "x", "agency": "corporate", "role": "panel-member", "password": crate::common::PASSWORD})),
+            (Method::PATCH, &format!("/api/users/{}", admin.id), json!({"display_name": "x"})),
+        ] {
+            let reply = app.send_json(method.clone(), path, &admin_token, &body).await;
+            if (reply.status, reply.json()["code"].clone()) != (StatusCode::FORBIDDEN, json!("session-required")) {
+                failures.push(format!("admin token {method} {path}: expected 403 session-required, got {}", reply.status));
+            }
+        }
+        assert_eq!(app.get("/api/users", &admin_token).await.status, StatusCode::OK, "reading accounts is fine");
+        assert_eq!(app.item_ids(&recorder, "").await.len(), 0, "a field officer's token sees only their own");
         assert!(failures.is_empty(), "cells that differ:\n{}", failures.join("\n"));
     }
 }

@@ -110,26 +110,26 @@ on_both_stores! {
 
     async fn disabling_a_user_ends_their_open_session_and_their_tokens_at_once(backend) {
         let app = TestApp::new(backend).await;
-        let admin = app.user(Role::Admin, "corporate").await;
-        let admin_token = app.token_for(&admin, true).await;
+        let (_, admin) = app.session_as(Role::Admin, "corporate").await;
         let officer = app.user(Role::FieldOfficer, "parks").await;
         let session = app.sign_in(&officer, None).await;
         let tool = app.token_for(&officer, false).await;
         assert_eq!(app.as_session(Method::GET, ITEMS, &session, None, false).await.status, StatusCode::OK);
         assert_eq!(app.get(ITEMS, &tool).await.status, StatusCode::OK);
 
-        let disabled = app.send_json(Method::PATCH, &format!("/api/users/{}", officer.id), &admin_token, &json!({"disabled": true})).await;
+        let disabled = app.as_session(Method::PATCH, &format!("/api/users/{}", officer.id), &admin, Some(&json!({"disabled": true})), true).await;
         assert_eq!(disabled.json()["disabled"], true, "{}", disabled.text());
         let refused = app.as_session(Method::GET, ITEMS, &session, None, false).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
         assert!(!refused.text().contains("Feature"));
         let tool_refused = app.get(ITEMS, &tool).await;
-        assert_eq!((tool_refused.status, code(&tool_refused)), (StatusCode::UNAUTHORIZED, json!("account-disabled")));
+        assert_eq!(tool_refused.status, StatusCode::UNAUTHORIZED);
         let again = app.sign_in_from(&json!({"username": officer.username, "password": PASSWORD}), [10, 0, 0, 2]).await;
         assert_eq!((again.status, code(&again)), (StatusCode::UNAUTHORIZED, json!("sign-in-failed")));
 
-        app.send_json(Method::PATCH, &format!("/api/users/{}", officer.id), &admin_token, &json!({"disabled": false})).await;
-        assert_eq!(app.get(ITEMS, &tool).await.status, StatusCode::OK, "re-enabled, the token works again");
+        app.as_session(Method::PATCH, &format!("/api/users/{}", officer.id), &admin, Some(&json!({"disabled": false})), true).await;
+        assert_eq!(app.get(ITEMS, &tool).await.status, StatusCode::UNAUTHORIZED, "re-enabling does not revive tokens");
+        assert_eq!(app.sign_in_from(&json!({"username": officer.username, "password": PASSWORD}), [10, 0, 0, 2]).await.status, StatusCode::OK);
     }
 
     async fn repeated_failed_sign_ins_are_throttled_per_account_and_per_address_and_logged(backend) {
@@ -157,7 +157,7 @@ on_both_stores! {
         assert_eq!(from_attacker.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(app.sign_in_from(&json!({"username": other.username, "password": PASSWORD}), [10, 0, 0, 3]).await.status, StatusCode::OK);
 
-        let admin = app.user(Role::Admin, "corporate").await;
+        let admin = app.enrolled_user(Role::Admin, "corporate").await;
         let log = app.get("/api/sign-ins", &app.token_for(&admin, false).await).await.json();
         let outcomes = |name: &str| -> Vec<String> {
             log.as_array().expect("log").iter().filter(|e| e["username"] == name).map(|e| e["outcome"].as_str().unwrap_or("").to_owned()).collect()
@@ -200,44 +200,53 @@ on_both_stores! {
 
     async fn admins_manage_agencies_and_accounts_and_coordinators_only_their_own_agencys(backend) {
         let app = TestApp::new(backend).await;
-        let admin = app.token(Role::Admin, "corporate").await;
-        let agency = app.send_json(Method::POST, "/api/agencies", &admin, &json!({"code": "gwent-police", "name_en": "Gwent Police", "name_cy": "Heddlu Gwent", "kind": "police"})).await;
+        let (_, admin) = app.session_as(Role::Admin, "corporate").await;
+        let agency = app.as_session(Method::POST, "/api/agencies", &admin, Some(&json!({"code": "gwent-police", "name_en": "Gwent Police", "name_cy": "Heddlu Gwent", "kind": "police"})), true).await;
         assert_eq!(agency.status, StatusCode::CREATED, "{}", agency.text());
-        let again = app.send_json(Method::POST, "/api/agencies", &admin, &json!({"code": "gwent-police", "name_en": "x", "name_cy": "y", "kind": "police"})).await;
+        let again = app.as_session(Method::POST, "/api/agencies", &admin, Some(&json!({"code": "gwent-police", "name_en": "x", "name_cy": "y", "kind": "police"})), true).await;
         assert_eq!((again.status, code(&again), again.json()["field"].clone()), (StatusCode::CONFLICT, json!("already-exists"), json!("code")));
-        let bad_kind = app.send_json(Method::POST, "/api/agencies", &admin, &json!({"code": "x-y", "name_en": "x", "name_cy": "y", "kind": "army"})).await;
+        let bad_kind = app.as_session(Method::POST, "/api/agencies", &admin, Some(&json!({"code": "x-y", "name_en": "x", "name_cy": "y", "kind": "army"})), true).await;
         assert_eq!((bad_kind.status, bad_kind.json()["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("kind")));
 
         let new_user = |username: &str, agency: &str, role: &str, password: &str| json!({
             "username": username, "display_name": "Someone", "agency": agency, "role": role, "password": password,
         });
-        let made = app.send_json(Method::POST, "/api/users", &admin, &new_user("inspector.a", "gwent-police", "coordinator", PASSWORD)).await;
+        let made = app.as_session(Method::POST, "/api/users", &admin, Some(&new_user("inspector.a", "gwent-police", "coordinator", PASSWORD)), true).await;
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
         assert_eq!(made.json()["second_factor_required"], true);
-        let short = app.send_json(Method::POST, "/api/users", &admin, &new_user("inspector.b", "gwent-police", "panel-member", "short")).await;
+        let short = app.as_session(Method::POST, "/api/users", &admin, Some(&new_user("inspector.b", "gwent-police", "panel-member", "short")), true).await;
         assert_eq!((short.status, code(&short), short.json()["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("password-too-short"), json!("password")));
-        let common = app.send_json(Method::POST, "/api/users", &admin, &new_user("inspector.b", "gwent-police", "panel-member", "password1234")).await;
+        let common = app.as_session(Method::POST, "/api/users", &admin, Some(&new_user("inspector.b", "gwent-police", "panel-member", "password1234")), true).await;
         assert_eq!(common.json()["errors"][0]["code"], "password-common");
-        let nowhere = app.send_json(Method::POST, "/api/users", &admin, &new_user("inspector.b", "no-such-agency", "panel-member", PASSWORD)).await;
+        let nowhere = app.as_session(Method::POST, "/api/users", &admin, Some(&new_user("inspector.b", "no-such-agency", "panel-member", PASSWORD)), true).await;
         assert_eq!((nowhere.status, code(&nowhere)), (StatusCode::UNPROCESSABLE_ENTITY, json!("unknown-agency")));
-        let taken = app.send_json(Method::POST, "/api/users", &admin, &new_user("Inspector.A", "gwent-police", "panel-member", PASSWORD)).await;
+        let taken = app.as_session(Method::POST, "/api/users", &admin, Some(&new_user("Inspector.A", "gwent-police", "panel-member", PASSWORD)), true).await;
         assert_eq!((taken.status, taken.json()["field"].clone()), (StatusCode::CONFLICT, json!("username")));
 
-        let police_coordinator = app.user(Role::Coordinator, "gwent-police").await;
-        let coordinator = app.token_for(&police_coordinator, true).await;
-        let own = app.send_json(Method::POST, "/api/users", &coordinator, &new_user("pc.jones", "gwent-police", "panel-member", PASSWORD)).await;
+        let (_, coordinator) = app.session_as(Role::Coordinator, "gwent-police").await;
+        let own = app.as_session(Method::POST, "/api/users", &coordinator, Some(&new_user("pc.jones", "gwent-police", "panel-member", PASSWORD)), true).await;
         assert_eq!(own.status, StatusCode::CREATED);
-        let elsewhere = app.send_json(Method::POST, "/api/users", &coordinator, &new_user("pc.evans", "corporate", "panel-member", PASSWORD)).await;
+        let elsewhere = app.as_session(Method::POST, "/api/users", &coordinator, Some(&new_user("pc.evans", "corporate", "panel-member", PASSWORD)), true).await;
         assert_eq!((elsewhere.status, elsewhere.json()["field"].clone()), (StatusCode::FORBIDDEN, json!("agency")));
-        let promote = app.send_json(Method::POST, "/api/users", &coordinator, &new_user("pc.evans", "gwent-police", "admin", PASSWORD)).await;
+        let promote = app.as_session(Method::POST, "/api/users", &coordinator, Some(&new_user("pc.evans", "gwent-police", "admin", PASSWORD)), true).await;
         assert_eq!(promote.status, StatusCode::FORBIDDEN);
-        let listed = app.get("/api/users", &coordinator).await.json();
+        let listed = app.as_session(Method::GET, "/api/users", &coordinator, None, false).await.json();
         assert!(listed.as_array().expect("users").iter().all(|u| u["agency"] == "gwent-police"));
         let admin_id = app.store.users(Some("corporate")).await.expect("users")[0].id;
-        assert_eq!(app.get(&format!("/api/users/{admin_id}"), &coordinator).await.status, StatusCode::NOT_FOUND);
-        let disable_admin = app.send_json(Method::PATCH, &format!("/api/users/{admin_id}"), &coordinator, &json!({"disabled": true})).await;
+        assert_eq!(app.as_session(Method::GET, &format!("/api/users/{admin_id}"), &coordinator, None, false).await.status, StatusCode::NOT_FOUND);
+        let disable_admin = app.as_session(Method::PATCH, &format!("/api/users/{admin_id}"), &coordinator, Some(&json!({"disabled": true})), true).await;
         assert_eq!(disable_admin.status, StatusCode::NOT_FOUND);
         assert!(app.store.user(admin_id).await.expect("user").expect("admin").disabled_at.is_none(), "nothing changed");
+        // Nor a fellow coordinator, whom a password and second-factor reset
+        // would let them impersonate.
+        let fellow = made.json()["id"].as_i64().expect("id");
+        let reset = app.as_session(Method::PATCH, &format!("/api/users/{fellow}"), &coordinator, Some(&json!({"password": "a brand new passphrase here", "reset_second_factor": true})), true).await;
+        assert_eq!(reset.status, StatusCode::NOT_FOUND);
+        let promote_own = app.as_session(Method::PATCH, &format!("/api/users/{}", own.json()["id"]), &coordinator, Some(&json!({"role": "coordinator"})), true).await;
+        assert_eq!((promote_own.status, promote_own.json()["field"].clone()), (StatusCode::FORBIDDEN, json!("role")));
+        // An administrator role always carries the administrator's powers, shown as such.
+        let half = app.as_session(Method::PATCH, &format!("/api/users/{admin_id}"), &admin, Some(&json!({"admin": false})), true).await;
+        assert_eq!((half.status, half.json()["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("admin")));
     }
 
     async fn the_cli_makes_the_first_admin_who_must_then_enrol_a_second_factor(backend) {
@@ -265,9 +274,24 @@ on_both_stores! {
         let wrong = json!({"username": "someone", "password": "not the password at all"});
         app.sign_in_with_headers(&wrong, [10, 9, 9, 9], &[("x-forwarded-for", "198.51.100.1, 203.0.113.5")]).await;
         app.sign_in_with_headers(&wrong, [10, 0, 0, 1], &[("x-forwarded-for", "203.0.113.6")]).await;
-        let admin = app.user(Role::Admin, "corporate").await;
+        let admin = app.enrolled_user(Role::Admin, "corporate").await;
         let log = app.get("/api/sign-ins", &app.token_for(&admin, false).await).await.json();
         let clients: Vec<&str> = log.as_array().expect("log").iter().map(|e| e["client"].as_str().unwrap_or("")).collect();
         assert_eq!(clients, ["10.0.0.1", "203.0.113.5"], "newest first; a forwarded address from an untrusted peer is ignored");
+    }
+
+    async fn a_promotion_ends_the_persons_sessions_and_their_tokens_wait_for_a_second_factor(backend) {
+        let app = TestApp::new(backend).await;
+        let (_, admin) = app.session_as(Role::Admin, "corporate").await;
+        let (panel, session) = app.session_as(Role::PanelMember, "police").await;
+        let tool = app.token_for(&panel, false).await;
+        let promoted = app.as_session(Method::PATCH, &format!("/api/users/{}", panel.id), &admin, Some(&json!({"role": "coordinator"})), true).await;
+        assert_eq!(promoted.json()["second_factor_required"], true, "{}", promoted.text());
+        assert_eq!(app.as_session(Method::GET, ITEMS, &session, None, false).await.status, StatusCode::UNAUTHORIZED);
+        let token_reply = app.get(ITEMS, &tool).await;
+        assert_eq!((token_reply.status, code(&token_reply)), (StatusCode::FORBIDDEN, json!("second-factor-enrolment-required")));
+        let again = app.sign_in(&panel, None).await;
+        let blocked = app.as_session(Method::GET, "/api/audit", &again, None, false).await;
+        assert_eq!(code(&blocked), json!("second-factor-enrolment-required"));
     }
 }

@@ -1,0 +1,72 @@
+// Talking to the server: JSON in and out, the session's CSRF token on every
+// write, problems as errors with their stable code. When the session has
+// ended, the caller is asked to sign in again and the request is retried,
+// so nothing the person was doing is lost.
+
+let csrf = null;
+let reauthenticate = null;
+
+/** A problem+json answer (or a network failure, with status 0). */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem?.code || (status === 0 ? 'network' : 'unknown');
+    this.field = problem?.field;
+    this.problem = problem || {};
+  }
+}
+
+/** Remembers the CSRF token of the current session. */
+export function setCsrf(token) {
+  csrf = token;
+}
+
+/** `handler()` is called when the session has ended; it resolves once the person has signed in again. */
+export function onSessionEnded(handler) {
+  reauthenticate = handler;
+}
+
+const ENDED = new Set(['session-expired', 'not-signed-in']);
+
+/**
+ * Sends a request. `body` is sent as JSON. Writes carry the CSRF token and,
+ * when given, an Idempotency-Key. Resolves to the parsed JSON (or null).
+ */
+export async function request(method, path, body, { idempotencyKey, retry = true } = {}) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
+  if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (response.ok) return data;
+  const error = new ApiError(response.status, data);
+  if (response.status === 401 && ENDED.has(error.code) && retry && reauthenticate && path !== '/api/session') {
+    await reauthenticate();
+    return request(method, path, body, { idempotencyKey, retry: false });
+  }
+  throw error;
+}
+
+/** A fresh Idempotency-Key for one report. */
+export function newKey() {
+  return crypto.randomUUID();
+}
