@@ -698,7 +698,8 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         config.settings(),
         Clock::system(),
     )
-    .await?;
+    .await?
+    .with_basemap(config.basemap().await?);
     tokio::spawn(housekeeping(
         state.clone(),
         erasures_from,

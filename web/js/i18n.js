@@ -3,7 +3,8 @@
 // /api/vocabulary; everything else is here. Dates are formatted by hand so
 // they never depend on which locales the browser ships.
 
-const STRINGS = {
+/** Every string, by language (exported for the browser tests' Welsh check). */
+export const STRINGS = {
   en: {
     appName: 'safetymap',
     skip: 'Skip to the main content',
@@ -60,6 +61,9 @@ const STRINGS = {
     legendCluster: 'Group of observations (number inside)',
     legendSquare: 'Position shown only to the nearest 100 m square',
     mapLabel: 'Map of observations',
+    zoomIn: 'Zoom in',
+    zoomOut: 'Zoom out',
+    toggleAttribution: 'Show or hide the map data sources',
     popupOpen: 'Open details',
     popupClose: 'Close',
     popupSeen: 'Seen',
@@ -203,6 +207,9 @@ const STRINGS = {
     legendCluster: 'Grŵp o arsylwadau (y nifer y tu mewn)',
     legendSquare: 'Lleoliad wedi’i ddangos i’r sgwâr 100 m agosaf yn unig',
     mapLabel: 'Map o arsylwadau',
+    zoomIn: 'Chwyddo i mewn',
+    zoomOut: 'Chwyddo allan',
+    toggleAttribution: 'Dangos neu guddio ffynonellau data’r map',
     popupOpen: 'Agor y manylion',
     popupClose: 'Cau',
     popupSeen: 'Gwelwyd',

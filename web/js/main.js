@@ -362,6 +362,8 @@ function resetReport() {
   $('#report-form').reset();
   mapView.setPin(null);
   renderReportChoices();
+  $('#r-severity').value = 'medium';
+  $('#r-observed-box').hidden = true;
   $('#warnings').hidden = true;
 }
 
@@ -456,6 +458,7 @@ function renderList() {
 
 function renderAll() {
   apply(document);
+  mapView.relabel();
   $('#lang').textContent = t('language');
   $('#lang').setAttribute('aria-label', t('languageLabel'));
   $('#lang').setAttribute('lang', lang() === 'cy' ? 'en' : 'cy');

@@ -102,7 +102,10 @@ export async function create(container, { onFeature, onTap, onMove }) {
     center: style.center || [-2.9977, 51.5886],
     zoom: style.zoom || 13,
     attributionControl: false,
+    locale: controlLabels(),
   });
+  // For the browser tests, which look at what the map has drawn.
+  window.safetymapMap = map;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: t('attributionApp') }), 'bottom-right');
   map.getCanvas().setAttribute('aria-label', t('mapLabel'));
@@ -127,6 +130,35 @@ export async function create(container, { onFeature, onTap, onMove }) {
   }
   map.on('moveend', () => onMove());
   return map;
+}
+
+/** MapLibre's own control labels, in the current language. */
+function controlLabels() {
+  return {
+    'NavigationControl.ZoomIn': t('zoomIn'),
+    'NavigationControl.ZoomOut': t('zoomOut'),
+    'AttributionControl.ToggleAttribution': t('toggleAttribution'),
+    'Popup.Close': t('popupClose'),
+    'Map.Title': t('mapLabel'),
+  };
+}
+
+/** Relabels the map's controls after a language switch. */
+export function relabel() {
+  if (!map) return;
+  const labels = controlLabels();
+  const set = (selector, text) => {
+    for (const el of map.getContainer().querySelectorAll(selector)) {
+      el.setAttribute('title', text);
+      el.setAttribute('aria-label', text);
+    }
+  };
+  set('.maplibregl-ctrl-zoom-in', labels['NavigationControl.ZoomIn']);
+  set('.maplibregl-ctrl-zoom-out', labels['NavigationControl.ZoomOut']);
+  set('.maplibregl-ctrl-attrib-button', labels['AttributionControl.ToggleAttribution']);
+  set('.maplibregl-popup-close-button', labels['Popup.Close']);
+  map.getCanvas().setAttribute('aria-label', labels['Map.Title']);
+  map.getContainer().setAttribute('aria-label', labels['Map.Title']);
 }
 
 /** The map, once made. */

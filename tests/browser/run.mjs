@@ -1,0 +1,407 @@
+// Browser tests: the web app in Debian's headless Chromium, driven by
+// playwright-core, against a real `safetymap serve` on a fresh embedded
+// store. Run by scripts/test after the Rust suite (which builds the binary).
+//
+//   node tests/browser/run.mjs            # every scenario
+//   node tests/browser/run.mjs welsh      # scenarios whose name contains "welsh"
+//
+// Prints one line per scenario and a cargo-style "test result:" line that
+// scripts/test adds to its summary. Screenshots go to docs/screenshots/.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+const BINARY = process.env.SAFETYMAP_BIN || join(root, 'target', 'debug', 'safetymap');
+const CHROMIUM = process.env.SAFETYMAP_CHROMIUM || '/usr/bin/chromium';
+const MBTILES = resolve(root, '..', 'shared', 'data', 'osm-newport', 'newport-basemap-z10-15.mbtiles');
+const SCREENSHOTS = join(root, 'docs', 'screenshots');
+const PASSWORD = 'heron lantern quarry violet';
+const PORT = 18000 + Math.floor(Math.random() * 2000);
+const BASE = `http://127.0.0.1:${PORT}`;
+
+// ------------------------------------------------------------------ the server
+
+const dataDir = mkdtempSync(join(tmpdir(), 'safetymap-browser-'));
+const env = {
+  ...process.env,
+  SAFETYMAP_DATA_DIR: dataDir,
+  SAFETYMAP_BIND: `127.0.0.1:${PORT}`,
+  SAFETYMAP_DEMO_ON_EMPTY: 'false',
+  SAFETYMAP_OBSERVED_HORIZON_DAYS: '3650',
+  RUST_LOG: 'safetymap=warn',
+};
+delete env.DATABASE_URL;
+if (existsSync(MBTILES)) env.SAFETYMAP_BASEMAP_MBTILES = MBTILES;
+
+function cli(...args) {
+  return execFileSync(BINARY, args, { env: { ...env, SAFETYMAP_NEW_PASSWORD: PASSWORD }, encoding: 'utf8' });
+}
+
+function makeUser(username, role, agency, names) {
+  const extra = names ? ['--agency-name-en', names[0], '--agency-name-cy', names[1], '--agency-kind', names[2]] : [];
+  cli('user', 'create', '--username', username, '--name', username, '--agency', agency, '--role', role, ...extra);
+}
+
+function token(user) {
+  return cli('token', 'create', '--user', user, '--name', 'browser test setup', '--scope', 'write').trim().split('\n').pop();
+}
+
+async function startServer() {
+  cli('migrate');
+  makeUser('parks.officer', 'field-officer', 'newport-parks', ['Newport Parks', 'Parciau Casnewydd', 'council-directorate']);
+  makeUser('police.officer', 'field-officer', 'gwent-police', ['Gwent Police', 'Heddlu Gwent', 'police']);
+  makeUser('council.panel', 'panel-member', 'newport-parks');
+  makeUser('health.panel', 'panel-member', 'health-board', ['Health board', 'Bwrdd iechyd', 'health']);
+  const server = spawn(BINARY, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${BASE}/readyz`)).ok) return server;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  server.kill();
+  throw new Error('the server did not start');
+}
+
+// ------------------------------------------------------------------ helpers
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function newPage(browser, options = {}) {
+  // bypassCSP only so axe-core can be injected; the app itself runs under the CSP.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: Boolean(options.axe), ...options.context });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`  page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && process.env.SAFETYMAP_BROWSER_DEBUG) console.error(`  console: ${message.text()}`);
+  });
+  return { context, page };
+}
+
+async function signIn(page, username) {
+  await page.goto(BASE);
+  await page.waitForSelector('#signin[open]');
+  await page.fill('#signin-username', username);
+  await page.fill('#signin-password', PASSWORD);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  await waitForMap(page);
+}
+
+async function waitForMap(page) {
+  await page.waitForFunction(() => window.safetymapMap && window.safetymapMap.loaded() && !window.safetymapMap.isMoving(), null, { timeout: 30000 });
+  await page.waitForFunction(() => !document.querySelector('#counts').textContent.includes('…'), null, { timeout: 30000 });
+}
+
+/** Ids of observations the map has drawn as points (expanding clusters), and as squares. */
+async function drawn(page) {
+  return page.evaluate(async () => {
+    const map = window.safetymapMap;
+    await new Promise((r) => (map.loaded() ? r() : map.once('idle', r)));
+    const source = map.getSource('observations');
+    const ids = new Set();
+    for (const f of map.querySourceFeatures('observations')) {
+      if (f.properties.cluster) {
+        const leaves = await source.getClusterLeaves(f.properties.cluster_id, 10000, 0);
+        for (const leaf of leaves) ids.add(leaf.properties.id);
+      } else {
+        ids.add(f.properties.id);
+      }
+    }
+    const squares = new Set(map.querySourceFeatures('squares').map((f) => f.properties.id));
+    return { points: [...ids].sort(), squares: [...squares].sort() };
+  });
+}
+
+async function tapMapAt(page, xFraction = 0.5, yFraction = 0.5) {
+  const box = await page.locator('#map').boundingBox();
+  await page.mouse.click(box.x + box.width * xFraction, box.y + box.height * yFraction);
+}
+
+async function logReport(page, category, setting) {
+  await page.click('[data-nav="log"]');
+  await tapMapAt(page, 0.4 + Math.random() * 0.2, 0.4 + Math.random() * 0.2);
+  await page.click(`#r-categories [data-code="${category}"]`);
+  await page.click(`#r-settings [data-code="${setting}"]`);
+  await page.click('#r-save');
+}
+
+async function api(path, bearer) {
+  const response = await fetch(`${BASE}${path}`, { headers: { authorization: `Bearer ${bearer}` } });
+  return response.json();
+}
+
+function shot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+async function axeCheck(page, screen) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(async () => {
+    // MapLibre's canvas and its labels are checked through the list view instead.
+    const found = await window.axe.run(document, { exclude: [['.maplibregl-canvas-container']], resultTypes: ['violations'] });
+    return found.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert(bad.length === 0, `${screen}: ${JSON.stringify(bad)}`);
+}
+
+// ------------------------------------------------------------------ scenarios
+
+const scenarios = [];
+const scenario = (name, run) => scenarios.push({ name, run });
+
+scenario('a field officer signs in, logs an observation by tapping the map, sees it, filters it out and back in', async (browser, ctx) => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'parks.officer');
+  await shot(page, 'map');
+  await logReport(page, 'unsafe-environment', 'park');
+  await page.waitForSelector('#r-message[data-kind="success"]');
+  await shot(page, 'log');
+  await page.click('[data-nav="map"]');
+  await page.waitForFunction(() => document.querySelector('#counts').textContent.startsWith('Showing 1 of 1'));
+  const mine = await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks);
+  assert(mine.features.length === 1, `one report in the store, found ${mine.features.length}`);
+  const id = mine.features[0].id;
+  assert((await drawn(page)).points.includes(id), 'the new report is drawn on the map');
+  await page.selectOption('#f-category', 'safe-place');
+  await page.waitForFunction(() => document.querySelector('#counts').textContent.startsWith('Showing 0 of 0'));
+  assert(!(await drawn(page)).points.includes(id), 'filtered out');
+  await page.selectOption('#f-category', '');
+  await page.waitForFunction(() => document.querySelector('#counts').textContent.startsWith('Showing 1 of 1'));
+  assert((await drawn(page)).points.includes(id), 'filtered back in');
+  await context.close();
+});
+
+scenario('reports logged offline are each sent exactly once when the connection returns', async (browser, ctx) => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'police.officer');
+  const before = (await api('/ogc/collections/observations/items?mine=true', ctx.tokens.police)).features.length;
+  await context.setOffline(true);
+  await page.waitForFunction(() => document.body.dataset.online === 'false');
+  for (const [category, setting] of [['drug-weapon-litter', 'street'], ['peer-violence-weapons', 'transport-hub']]) {
+    await logReport(page, category, setting);
+    await page.waitForFunction(() => document.querySelector('#r-message').textContent.length > 0 && document.querySelector('#r-message').dataset.kind === 'info');
+  }
+  await page.waitForFunction(() => /^2 /.test(document.querySelector('#outbox-status').textContent));
+  await page.click('[data-nav="mine"]');
+  await page.waitForFunction(() => document.querySelectorAll('#mine-waiting li[data-key]').length === 2);
+  await shot(page, 'offline-queue');
+  await context.setOffline(false);
+  await page.waitForFunction(() => document.querySelector('#outbox-status').textContent === 'All reports sent', null, { timeout: 30000 });
+  // A second flush (a second tab, a retry) must not double anything.
+  await page.evaluate(() => import('/js/outbox.js').then((o) => o.flush()));
+  const after = await api('/ogc/collections/observations/items?mine=true', ctx.tokens.police);
+  assert(after.features.length === before + 2, `expected ${before + 2} reports, found ${after.features.length}`);
+  const categories = after.features.map((f) => f.properties.category).sort();
+  assert(JSON.stringify(categories.filter((c) => c !== 'unsafe-environment')) === JSON.stringify(['drug-weapon-litter', 'peer-violence-weapons']), `each once: ${categories}`);
+  for (const f of after.features) {
+    const stored = await api(`/api/observations/${f.id}?purpose=browser%20test`, ctx.tokens.police);
+    assert(stored.id === f.id, `observation ${f.id} is in the store`);
+  }
+  await page.click('[data-nav="map"]');
+  await page.evaluate(() => window.safetymapMap.fire('moveend'));
+  await waitForMap(page);
+  const shown = (await drawn(page)).points;
+  for (const f of after.features) assert(shown.includes(f.id), `observation ${f.id} is on the map`);
+  await context.close();
+});
+
+scenario('in Welsh no English string is left on the main screens', async (browser) => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'council.panel');
+  await page.click('#lang');
+  await page.waitForFunction(() => document.documentElement.lang === 'cy');
+  const screens = ['map', 'log', 'mine', 'list'];
+  const leftovers = [];
+  for (const screen of screens) {
+    await page.click(`[data-nav="${screen}"]`);
+    await page.waitForTimeout(300);
+    if (screen === 'map') await waitForMap(page);
+    const found = await page.evaluate(async () => {
+      const { STRINGS } = await import('/js/i18n.js');
+      const vocabulary = await (await fetch('/api/vocabulary')).json();
+      const english = new Set();
+      for (const [key, en] of Object.entries(STRINGS.en)) if (STRINGS.cy[key] !== en) english.add(en.replace(/\{\w+\}/g, '').trim());
+      for (const list of Object.values(vocabulary)) for (const term of list) if (term.label && term.label.en !== term.label.cy) english.add(term.label.en);
+      const englishWords = [...english].filter((s) => s.length > 2);
+      const visible = (el) => el && !el.closest('[hidden]') && el.getClientRects().length > 0;
+      const texts = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      while (walker.nextNode()) {
+        const node = walker.currentNode;
+        const text = node.textContent.trim();
+        if (!text || !visible(node.parentElement) || node.parentElement.closest('.maplibregl-ctrl-attrib, script, style, code')) continue;
+        texts.push(text);
+      }
+      for (const el of document.querySelectorAll('[aria-label], [placeholder], [title]')) {
+        if (!visible(el) && !el.matches('canvas')) continue;
+        for (const attr of ['aria-label', 'placeholder', 'title']) if (el.getAttribute(attr)) texts.push(el.getAttribute(attr));
+      }
+      return texts.filter((text) => englishWords.some((en) => text === en || (en.length > 6 && text.includes(en))));
+    });
+    leftovers.push(...found.map((text) => `${screen}: ${text}`));
+    if (screen !== 'map') await shot(page, `welsh-${screen}`);
+  }
+  await page.click('[data-nav="map"]');
+  await shot(page, 'welsh-map');
+  assert(leftovers.length === 0, `English left: ${JSON.stringify(leftovers)}`);
+  // Remembered: a reload stays in Welsh.
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert(await page.evaluate(() => document.documentElement.lang) === 'cy', 'the language is remembered');
+  await context.close();
+});
+
+scenario('axe-core finds no serious or critical violations on the sign-in, map, logging and list screens', async (browser) => {
+  const { context, page } = await newPage(browser, { axe: true });
+  await page.goto(BASE);
+  await page.waitForSelector('#signin[open]');
+  await axeCheck(page, 'sign-in');
+  await shot(page, 'sign-in');
+  await page.fill('#signin-username', 'council.panel');
+  await page.fill('#signin-password', PASSWORD);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('body[data-ready="true"]');
+  await waitForMap(page);
+  await axeCheck(page, 'map');
+  await page.click('[data-nav="log"]');
+  await axeCheck(page, 'log');
+  await page.click('[data-nav="list"]');
+  await page.waitForTimeout(200);
+  await axeCheck(page, 'list');
+  await shot(page, 'list');
+  // Keyboard: the navigation is reachable and operable without a mouse.
+  await page.goto(BASE);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.keyboard.press('Tab');
+  const skip = await page.evaluate(() => document.activeElement.className);
+  assert(skip.includes('skip'), `the first Tab reaches the skip link, got ${skip}`);
+  await context.close();
+});
+
+scenario('another agency’s panel member sees a sensitive observation as its 100 m square and never its exact position', async (browser, ctx) => {
+  const exact = { longitude: -2.99771, latitude: 51.58862 };
+  const response = await fetch(`${BASE}/api/observations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ctx.tokens.police}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...exact, observed_at: new Date(Date.now() - 3600e3).toISOString(), category: 'child-criminal-exploitation', setting: 'street', severity: 'high', sensitivity: 'sensitive', description: 'Cars stop by the garages after dark' }),
+  });
+  const created = await response.json();
+  assert(response.status === 201, `created: ${JSON.stringify(created)}`);
+  const { context, page } = await newPage(browser);
+  const bodies = [];
+  page.on('response', async (r) => {
+    if (r.url().startsWith(BASE)) {
+      try {
+        bodies.push({ url: r.url(), text: await r.text() });
+      } catch {
+        // redirects and aborted requests have no body
+      }
+    }
+  });
+  await signIn(page, 'health.panel');
+  await page.evaluate(({ lon, lat }) => window.safetymapMap.jumpTo({ center: [lon, lat], zoom: 17 }), { lon: exact.longitude, lat: exact.latitude });
+  await waitForMap(page);
+  const { points, squares } = await drawn(page);
+  assert(squares.includes(created.id) && !points.includes(created.id), `drawn as a square, not a pin: ${JSON.stringify({ points, squares })}`);
+  await shot(page, 'generalised-square');
+  // Open its details with a purpose.
+  await page.evaluate(() => window.safetymapMap.fire('moveend'));
+  await waitForMap(page);
+  const box = await page.locator('#map').boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  const opened = await page.waitForSelector('.maplibregl-popup button.primary', { timeout: 5000 }).then(() => true).catch(() => false);
+  if (opened) {
+    await page.click('.maplibregl-popup button.primary');
+    await page.waitForSelector('#purpose[open]');
+    await page.fill('#purpose-text', 'Panel meeting, agenda item 3');
+    await page.click('#purpose-form button[type=submit]');
+    await page.waitForSelector('#details[open]');
+  }
+  const leaks = bodies.filter((b) => b.text.includes('-2.99771') || b.text.includes('51.58862') || b.text.includes('Cars stop by the garages'));
+  assert(leaks.length === 0, `exact position or text reached the page: ${leaks.map((l) => l.url)}`);
+  assert(bodies.some((b) => b.url.includes('/ogc/collections/observations/items')), 'the layer was fetched');
+  await context.close();
+});
+
+scenario('the basemap draws labelled Newport streets from the MBTiles with only the app’s own origin reachable', async (browser) => {
+  if (!existsSync(MBTILES)) return 'skipped: ../shared/data/osm-newport is not there';
+  const { context, page } = await newPage(browser);
+  const outside = [];
+  await context.route('**/*', (route) => {
+    if (route.request().url().startsWith(BASE)) return route.continue();
+    outside.push(route.request().url());
+    return route.abort();
+  });
+  await signIn(page, 'council.panel');
+  await page.evaluate(() => window.safetymapMap.jumpTo({ center: [-2.9977, 51.5886], zoom: 16 }));
+  await waitForMap(page);
+  await page.waitForFunction(() => window.safetymapMap.queryRenderedFeatures({ layers: ['road-labels'] }).length > 0, null, { timeout: 30000 });
+  const names = await page.evaluate(() => [...new Set(window.safetymapMap.queryRenderedFeatures({ layers: ['road-labels'] }).map((f) => f.properties.name))]);
+  assert(names.length >= 3, `labelled streets: ${names}`);
+  const roads = await page.evaluate(() => window.safetymapMap.queryRenderedFeatures({ layers: ['roads-minor', 'roads-major'] }).length);
+  assert(roads > 10, `streets drawn: ${roads}`);
+  await shot(page, 'basemap');
+  assert(outside.length === 0, `requests left the origin: ${outside}`);
+  await context.close();
+});
+
+// ------------------------------------------------------------------ run
+
+async function main() {
+  const filter = process.argv[2];
+  const chosen = scenarios.filter((s) => !filter || s.name.includes(filter));
+  const server = await startServer();
+  const ctx = { tokens: { parks: token('parks.officer'), police: token('police.officer') } };
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  try {
+    for (const s of chosen) {
+      const started = Date.now();
+      try {
+        const outcome = await s.run(browser, ctx);
+        if (typeof outcome === 'string' && outcome.startsWith('skipped')) {
+          skipped++;
+          console.log(`test browser::${s.name} ... ${outcome}`);
+        } else {
+          passed++;
+          console.log(`test browser::${s.name} ... ok (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        }
+      } catch (error) {
+        failed++;
+        console.log(`test browser::${s.name} ... FAILED\n  ${error.stack || error}`);
+      }
+    }
+  } finally {
+    await browser.close();
+    server.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${failed} failed; ${skipped} ignored; 0 measured; 0 filtered out`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
