@@ -221,6 +221,29 @@ scenario('reports logged offline are each sent exactly once when the connection 
   await context.close();
 });
 
+scenario('when the session ends mid-report, signing in again saves the unsaved report once', async (browser, ctx) => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'parks.officer');
+  const before = (await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks)).features.length;
+  await page.click('[data-nav="log"]');
+  await tapMapAt(page, 0.45, 0.55);
+  await page.click('#r-categories [data-code="safe-place"]');
+  await page.click('#r-settings [data-code="park"]');
+  await page.fill('#r-description', 'Cafe staff trained as a safe haven');
+  // The session ends (idle, or signed out elsewhere) while the form is open.
+  await context.clearCookies();
+  await page.click('#r-save');
+  await page.waitForSelector('#signin[open]');
+  assert((await page.textContent('#signin-message')).includes('unsaved report is kept'), 'says the report is kept');
+  await page.fill('#signin-username', 'parks.officer');
+  await page.fill('#signin-password', PASSWORD);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#r-message[data-kind="success"]');
+  const after = await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks);
+  assert(after.features.length === before + 1, `saved once: ${before} → ${after.features.length}`);
+  await context.close();
+});
+
 scenario('in Welsh no English string is left on the main screens', async (browser) => {
   const { context, page } = await newPage(browser);
   await signIn(page, 'council.panel');
