@@ -28,6 +28,15 @@ export function onSessionEnded(handler) {
 }
 
 const ENDED = new Set(['session-expired', 'not-signed-in']);
+let reauthenticating = null;
+
+/** One sign-in, however many requests found the session ended meanwhile. */
+function signInAgain() {
+  reauthenticating ??= reauthenticate().finally(() => {
+    reauthenticating = null;
+  });
+  return reauthenticating;
+}
 
 /**
  * Sends a request. `body` is sent as JSON. Writes carry the CSRF token and,
@@ -59,9 +68,19 @@ export async function request(method, path, body, { idempotencyKey, retry = true
   }
   if (response.ok) return data;
   const error = new ApiError(response.status, data);
-  if (response.status === 401 && ENDED.has(error.code) && retry && reauthenticate && path !== '/api/session') {
-    await reauthenticate();
-    return request(method, path, body, { idempotencyKey, retry: false });
+  if (retry && path !== '/api/session') {
+    if (response.status === 401 && ENDED.has(error.code) && reauthenticate) {
+      await signInAgain();
+      return request(method, path, body, { idempotencyKey, retry: false });
+    }
+    if (error.code === 'csrf-token-mismatch') {
+      // Signed in again in another tab: that session's token is the one now.
+      const session = await request('GET', '/api/session', undefined, { retry: false }).catch(() => null);
+      if (session?.csrf_token) {
+        csrf = session.csrf_token;
+        return request(method, path, body, { idempotencyKey, retry: false });
+      }
+    }
   }
   throw error;
 }

@@ -29,11 +29,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Messages go into live regions that are always there (an element
+// un-hidden at the moment its text changes is often not announced).
 function message(target, key, kind = 'info', vars = {}) {
   const box = $(target);
-  box.textContent = key ? t(key, vars) : '';
   box.dataset.kind = kind;
-  box.hidden = !key;
+  box.textContent = key ? t(key, vars) : '';
 }
 
 function errorKey(error) {
@@ -55,18 +56,26 @@ function fillSelect(select, list, { all = true } = {}) {
 // ---------------------------------------------------------------- sign-in
 
 let signedIn = null;
+let signInPromise = null;
 
+/** Shows the sign-in dialog; resolves once signed in. Asked again while open, it waits for the same sign-in. */
 function showSignIn(reason) {
   const dialog = $('#signin');
+  if (dialog.open && signInPromise) return signInPromise;
   message('#signin-message', reason || null, reason === 'sessionEnded' ? 'info' : 'error');
   $('#signin-form').reset();
-  if (!dialog.open) dialog.showModal();
+  dialog.showModal();
   $('#signin-username').focus();
-  return new Promise((resolve) => { signedIn = resolve; });
+  signInPromise = new Promise((resolve) => { signedIn = resolve; });
+  return signInPromise;
 }
 
 async function submitSignIn(event) {
   event.preventDefault();
+  if (!$('#signin-username').value.trim() || !$('#signin-password').value) {
+    message('#signin-message', 'signInMissing', 'error');
+    return;
+  }
   const body = { username: $('#signin-username').value, password: $('#signin-password').value };
   const code = $('#signin-totp').value.trim();
   const recovery = $('#signin-recovery').value.trim();
@@ -93,12 +102,16 @@ async function started(session) {
   }
   $('#signin').close();
   $('#whoami').textContent = session.account.display_name;
+  outbox.setOwner(session.account.username);
+  localStorage.setItem('safetymap.account', JSON.stringify({ username: session.account.username, display_name: session.account.display_name, role: session.account.role }));
   document.body.dataset.role = session.account.role;
   if (signedIn) {
     const resolve = signedIn;
     signedIn = null;
+    signInPromise = null;
     resolve();
   }
+  outbox.flush();
 }
 
 async function enrol() {
@@ -133,11 +146,20 @@ async function submitEnrol(event) {
 }
 
 async function signOut() {
+  const waitingNow = await outbox.waiting().catch(() => []);
+  if (waitingNow.length && !window.confirm(t('signOutWaiting', { count: waitingNow.length }))) return;
   try {
     await request('DELETE', '/api/session', undefined, { retry: false });
-  } catch {
-    // Signing out of an ended session is already done.
+  } catch (error) {
+    // An ended session is signed out already; anything else (no signal)
+    // must not look like a sign-out on a shared device.
+    if (!(error instanceof ApiError) || error.status !== 401) {
+      window.alert(t('signOutFailed'));
+      return;
+    }
   }
+  localStorage.removeItem('safetymap.account');
+  await outbox.forgetSent().catch(() => {});
   location.reload();
 }
 
@@ -145,12 +167,17 @@ async function signOut() {
 
 function showView(name) {
   state.view = name;
-  for (const section of document.querySelectorAll('[data-view]')) section.hidden = section.dataset.view !== name && !(name === 'log' && section.dataset.view === 'map');
+  for (const section of document.querySelectorAll('main > section[data-view]')) section.hidden = section.dataset.view !== name && !(name === 'log' && section.dataset.view === 'map');
   for (const button of document.querySelectorAll('[data-nav]')) {
     button.setAttribute('aria-current', button.dataset.nav === name ? 'page' : 'false');
   }
   document.body.dataset.view = name;
   mapView.instance()?.resize();
+  const heading = document.querySelector(`[data-view="${name}"] h2`);
+  if (heading && name !== 'map') {
+    heading.setAttribute('tabindex', '-1');
+    heading.focus();
+  }
   if (name === 'mine') renderMine();
   if (name === 'list') renderList();
   if (name !== 'log') mapView.setPin(null);
@@ -169,7 +196,10 @@ function filterQuery() {
   }
   const from = $('#f-from').value;
   const to = $('#f-to').value;
-  if (from || to) params.set('datetime', `${from ? `${from}T00:00:00Z` : '..'}/${to ? `${to}T23:59:59Z` : '..'}`);
+  // The days as people mean them: local (UK) midnight to midnight.
+  const start = from ? new Date(`${from}T00:00:00`).toISOString() : '..';
+  const end = to ? new Date(`${to}T23:59:59`).toISOString() : '..';
+  if (from || to) params.set('datetime', `${start}/${end}`);
   return params.toString();
 }
 
@@ -218,15 +248,21 @@ function askPurpose() {
   const dialog = $('#purpose');
   $('#purpose-form').reset();
   dialog.showModal();
+  message('#purpose-message', null);
   return new Promise((resolve) => {
+    let answer = null;
     $('#purpose-form').onsubmit = (event) => {
       event.preventDefault();
       const value = $('#purpose-text').value.trim();
-      if (!value) return;
+      if (!value) {
+        message('#purpose-message', 'purposeMissing', 'error');
+        return;
+      }
+      answer = value;
       dialog.close();
-      resolve(value);
     };
-    $('#purpose-cancel').onclick = () => { dialog.close(); resolve(null); };
+    $('#purpose-cancel').onclick = () => dialog.close();
+    dialog.onclose = () => resolve(answer);
   });
 }
 
@@ -263,7 +299,8 @@ async function openDetails(props) {
       record.history?.length ? history : null);
   } catch (error) {
     $('#details-title').textContent = t('detailsTitle', { id: props.id });
-    body.replaceChildren(el('p', { role: 'alert', text: t(errorKey(error)) }));
+    const key = error.code === 'personal-identifiers-suspected' ? 'purposeIdentifiers' : errorKey(error);
+    body.replaceChildren(el('p', { role: 'alert', text: t(key) }));
   }
   if (!dialog.open) dialog.showModal();
 }
@@ -320,6 +357,9 @@ function renderPlace() {
 
 function placeReport(lngLat) {
   state.report.place = { lng: lngLat.lng, lat: lngLat.lat };
+  // "Just now" is when the place was chosen, fixed from then on so that
+  // every retry of this report sends the same report.
+  if (!state.report.attempted) state.report.seenAt = new Date();
   mapView.setPin(state.report.place);
   renderPlace();
 }
@@ -343,7 +383,7 @@ function reportBody(acknowledge) {
   const body = {
     longitude: Number(r.place.lng.toFixed(6)),
     latitude: Number(r.place.lat.toFixed(6)),
-    observed_at: (earlier ? new Date($('#r-observed').value) : new Date()).toISOString(),
+    observed_at: (earlier ? new Date($('#r-observed').value) : state.report.seenAt || new Date()).toISOString(),
     category: r.category,
     setting: r.setting,
     severity: $('#r-severity').value || 'medium',
@@ -358,7 +398,7 @@ function reportBody(acknowledge) {
 }
 
 function resetReport() {
-  state.report = { key: newKey(), place: null, category: null, setting: null };
+  state.report = { key: newKey(), place: null, category: null, setting: null, seenAt: null, attempted: false };
   $('#report-form').reset();
   mapView.setPin(null);
   renderReportChoices();
@@ -367,40 +407,69 @@ function resetReport() {
   $('#warnings').hidden = true;
 }
 
+const FIELD_KEYS = {
+  longitude: 'logWhere', latitude: 'logWhere', observed_at: 'logWhen', category: 'logWhat', setting: 'logSetting',
+  severity: 'logSeverity', sensitivity: 'logSensitivity', description: 'logDescription', case_reference: 'logCaseReference',
+  indicators: 'logIndicators',
+};
+
+let saving = false;
+
 async function saveReport(acknowledge = false) {
+  if (saving) return;
   const r = state.report;
   if (!r.place) return message('#r-message', 'logMissingPlace', 'error');
   if (!r.category) return message('#r-message', 'logMissingCategory', 'error');
   if (!r.setting) return message('#r-message', 'logMissingSetting', 'error');
+  if ($('#r-when-earlier').checked) {
+    const when = new Date($('#r-observed').value);
+    if (Number.isNaN(when.getTime())) return message('#r-message', 'logMissingTime', 'error');
+    if (when > new Date()) return message('#r-message', 'logFutureTime', 'error');
+  }
   const body = reportBody(acknowledge);
   const key = r.key;
-  if (!navigator.onLine) {
-    await outbox.enqueue(key, body);
-    resetReport();
-    return message('#r-message', 'logQueued', 'info');
-  }
-  message('#r-message', 'logSaving');
+  saving = true;
+  r.attempted = true;
+  $('#r-save').disabled = true;
   try {
-    await request('POST', '/api/observations', body, { idempotencyKey: key });
-    resetReport();
-    message('#r-message', 'logSaved', 'success');
-    refresh();
-  } catch (error) {
-    if (error.status === 0) {
+    if (!navigator.onLine) {
       await outbox.enqueue(key, body);
       resetReport();
-      message('#r-message', 'logQueued', 'info');
-    } else if (error.code === 'personal-identifiers-suspected') {
-      message('#r-message', null);
-      showWarnings(error.problem.warnings || []);
-    } else {
-      message('#r-message', errorKey(error), 'error');
+      return message('#r-message', 'logQueued', 'info');
     }
+    message('#r-message', 'logSaving');
+    try {
+      await request('POST', '/api/observations', body, { idempotencyKey: key });
+      resetReport();
+      message('#r-message', 'logSaved', 'success');
+      refresh();
+    } catch (error) {
+      if (error.status === 0 || error.status >= 500) {
+        // Maybe recorded, maybe not: the outbox sends it again with the
+        // same key, and the server keeps it once either way.
+        await outbox.enqueue(key, body);
+        resetReport();
+        message('#r-message', 'logQueued', 'info');
+      } else if (error.code === 'personal-identifiers-suspected') {
+        message('#r-message', null);
+        showWarnings(error.problem.warnings || [], body);
+      } else if (error.status === 422 && FIELD_KEYS[error.field]) {
+        message('#r-message', 'errorField', 'error', { field: t(FIELD_KEYS[error.field]) });
+      } else {
+        message('#r-message', errorKey(error), 'error');
+      }
+    }
+  } catch {
+    message('#r-message', 'logNotStored', 'error');
+  } finally {
+    saving = false;
+    $('#r-save').disabled = false;
   }
 }
 
-function showWarnings(warnings) {
-  const fields = { description: $('#r-description').value, case_reference: $('#r-case').value };
+function showWarnings(warnings, body) {
+  // The server's offsets count characters of what was sent (trimmed).
+  const fields = { description: body.description ?? '', case_reference: body.case_reference ?? '' };
   const list = $('#warnings-list');
   list.replaceChildren(...warnings.map((w) => {
     const text = Array.from(fields[w.field] ?? '').slice(w.start, w.end).join('');
@@ -412,11 +481,21 @@ function showWarnings(warnings) {
 
 // ---------------------------------------------------------------- my reports, the list
 
+function waitingItem(w) {
+  const label = `${vocab.label('categories', w.body.category)} — ${formatDateTime(w.body.observed_at)}`;
+  if (!w.problem) return el('li', { 'data-key': w.key }, label);
+  const warned = w.problem.code === 'personal-identifiers-suspected';
+  return el('li', { 'data-key': w.key, class: 'problem' },
+    label,
+    el('p', { text: warned ? t('mineWarned') : t('mineRefused', { field: t(FIELD_KEYS[w.problem.field] || 'logTitle') }) }),
+    warned ? el('button', { type: 'button', text: t('warningsSaveAnyway'), onclick: () => outbox.acknowledge(w.key) }) : null,
+    el('button', { type: 'button', class: 'quiet', text: t('mineDiscard'), onclick: () => outbox.discard(w.key) }));
+}
+
 async function renderMine() {
   const waiting = await outbox.waiting();
   const sent = await outbox.sent();
-  $('#mine-waiting').replaceChildren(...(waiting.length ? waiting.map((w) => el('li', { 'data-key': w.key },
-    `${vocab.label('categories', w.body.category)} — ${formatDateTime(w.body.observed_at)}${w.rejected ? ` (${w.rejected})` : ''}`)) : [el('li', { text: t('mineNoneWaiting') })]));
+  $('#mine-waiting').replaceChildren(...(waiting.length ? waiting.map(waitingItem) : [el('li', { text: t('mineNoneWaiting') })]));
   $('#mine-sent').replaceChildren(...sent.slice(0, 50).map((s) => el('li', { 'data-id': s.id },
     `${vocab.label('categories', s.category)} — ${formatDateTime(s.observedAt)}`)));
   $('#mine-sent-box').hidden = sent.length === 0;
@@ -427,14 +506,19 @@ async function renderMine() {
       onclick: () => openDetails({ ...f.properties, id: f.id }),
     })));
     $('#mine-server').replaceChildren(...(rows.length ? rows : [el('li', { text: t('mineNone') })]));
-  } catch {
-    $('#mine-server').replaceChildren(el('li', { text: t('offline') }));
+  } catch (error) {
+    $('#mine-server').replaceChildren(el('li', { text: error.status === 0 ? t('offline') : t(errorKey(error)) }));
   }
 }
 
 async function renderOutboxStatus() {
-  const count = (await outbox.waiting()).filter((w) => !w.rejected).length;
-  $('#outbox-status').textContent = count ? t('outboxStatus', { count }) : t('outboxEmpty');
+  const all = await outbox.waiting().catch(() => []);
+  const problems = all.filter((w) => w.problem).length;
+  const count = all.length - problems;
+  const parts = [];
+  if (count) parts.push(t('outboxStatus', { count }));
+  if (problems) parts.push(t('outboxProblems', { count: problems }));
+  $('#outbox-status').textContent = parts.length ? parts.join(' · ') : t('outboxEmpty');
   $('#net-status').textContent = navigator.onLine ? t('online') : t('offline');
   document.body.dataset.online = String(navigator.onLine);
   if (state.view === 'mine') renderMine();
@@ -459,9 +543,10 @@ function renderList() {
 function renderAll() {
   apply(document);
   mapView.relabel();
-  $('#lang').textContent = t('language');
-  $('#lang').setAttribute('aria-label', t('languageLabel'));
-  $('#lang').setAttribute('lang', lang() === 'cy' ? 'en' : 'cy');
+  for (const button of document.querySelectorAll('.lang-switch')) {
+    button.textContent = t('language');
+    button.setAttribute('lang', lang() === 'cy' ? 'en' : 'cy');
+  }
   for (const [id, list] of [['#f-category', 'categories'], ['#f-timeband', 'time_bands'], ['#f-days', 'days'], ['#f-status', 'statuses'], ['#f-severity', 'severities']]) fillSelect($(id), list);
   const agency = $('#f-agency');
   const chosen = agency.value;
@@ -483,10 +568,11 @@ async function boot() {
   $('#enrol').addEventListener('cancel', (event) => event.preventDefault());
   $('#enrol-form').addEventListener('submit', submitEnrol);
   $('#signout').addEventListener('click', signOut);
-  $('#lang').addEventListener('click', () => setLang(lang() === 'cy' ? 'en' : 'cy'));
+  for (const button of document.querySelectorAll('.lang-switch')) button.addEventListener('click', () => setLang(lang() === 'cy' ? 'en' : 'cy'));
   for (const button of document.querySelectorAll('[data-nav]')) button.addEventListener('click', () => showView(button.dataset.nav));
   $('#filters').addEventListener('change', () => refresh());
-  $('#f-reset').addEventListener('click', () => { $('#filters').reset(); refresh(); });
+  $('#f-reset').addEventListener('click', () => { $('#filters').reset(); mapView.setMode('points'); refresh(); });
+  $('#r-centre').addEventListener('click', () => placeReport(mapView.instance().getCenter()));
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener('change', () => mapView.setMode(radio.value));
   $('#r-locate').addEventListener('click', useLocation);
   $('#report-form').addEventListener('submit', (event) => { event.preventDefault(); saveReport(false); });
@@ -494,9 +580,16 @@ async function boot() {
   $('#warnings-edit').addEventListener('click', () => { $('#warnings').hidden = true; $('#r-description').focus(); });
   $('#details-close').addEventListener('click', () => $('#details').close());
   $('#mine-send').addEventListener('click', () => outbox.flush());
-  for (const radio of document.querySelectorAll('input[name="when"]')) radio.addEventListener('change', () => { $('#r-observed-box').hidden = !$('#r-when-earlier').checked; });
+  for (const radio of document.querySelectorAll('input[name="when"]')) {
+    radio.addEventListener('change', () => {
+      $('#r-observed-box').hidden = !$('#r-when-earlier').checked;
+      const now = new Date();
+      now.setMinutes(now.getMinutes() - now.getTimezoneOffset());
+      $('#r-observed').max = now.toISOString().slice(0, 16);
+    });
+  }
   onLangChange(renderAll);
-  outbox.onChange(renderOutboxStatus);
+  outbox.onChange(() => { renderOutboxStatus(); refresh(); });
   window.addEventListener('online', renderOutboxStatus);
   window.addEventListener('offline', renderOutboxStatus);
   onSessionEnded(() => showSignIn('sessionEnded'));
@@ -505,8 +598,18 @@ async function boot() {
   try {
     const session = await request('GET', '/api/session', undefined, { retry: false });
     await started(session);
-  } catch {
-    await showSignIn();
+  } catch (error) {
+    // Opened with no signal: carry on as the last person signed in here, so
+    // reports can be logged to the outbox; sending them later asks for a
+    // sign-in if the session has ended by then.
+    const last = JSON.parse(localStorage.getItem('safetymap.account') || 'null');
+    if (error.status === 0 && last) {
+      state.account = last;
+      $('#whoami').textContent = last.display_name;
+      outbox.setOwner(last.username);
+    } else {
+      await showSignIn();
+    }
   }
   try {
     state.agencies = await request('GET', '/api/agencies');
@@ -519,6 +622,7 @@ async function boot() {
       else mapView.popup(lngLat, summary(props));
     },
     onTap: (lngLat) => { if (state.view === 'log') placeReport(lngLat); },
+    isPlacing: () => state.view === 'log',
     onMove: () => refresh(),
   });
   renderAll();

@@ -16,6 +16,7 @@ let map = null;
 let mode = 'points';
 let pin = null;
 let hasGlyphs = false;
+let attribution = null;
 
 const empty = () => ({ type: 'FeatureCollection', features: [] });
 
@@ -92,7 +93,7 @@ function addLayers() {
  * Creates the map in `container`. `onFeature(properties)` is called when an
  * observation or square is clicked; `onTap(lngLat)` for any other click.
  */
-export async function create(container, { onFeature, onTap, onMove }) {
+export async function create(container, { onFeature, onTap, onMove, isPlacing = () => false }) {
   const style = await (await fetch('/basemap/style.json', { credentials: 'same-origin' })).json();
   hasGlyphs = Boolean(style.glyphs);
   maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-csp-worker.js');
@@ -107,12 +108,17 @@ export async function create(container, { onFeature, onTap, onMove }) {
   // For the browser tests, which look at what the map has drawn.
   window.safetymapMap = map;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-  map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: t('attributionApp') }), 'bottom-right');
+  attribution = new maplibregl.AttributionControl({ compact: false, customAttribution: t('attributionApp') });
+  map.addControl(attribution, 'bottom-right');
   map.getCanvas().setAttribute('aria-label', t('mapLabel'));
   await new Promise((resolve) => map.on('load', resolve));
   addLayers();
   const clickable = ['points', 'squares-fill', 'clusters'];
   map.on('click', async (event) => {
+    if (isPlacing()) {
+      onTap(event.lngLat);
+      return;
+    }
     const hits = map.queryRenderedFeatures(event.point, { layers: clickable.filter((l) => map.getLayer(l)) });
     const hit = hits[0];
     if (hit && hit.layer.id === 'clusters') {
@@ -140,6 +146,7 @@ function controlLabels() {
     'AttributionControl.ToggleAttribution': t('toggleAttribution'),
     'Popup.Close': t('popupClose'),
     'Map.Title': t('mapLabel'),
+    'Marker.Title': t('markerTitle'),
   };
 }
 
@@ -159,6 +166,11 @@ export function relabel() {
   set('.maplibregl-popup-close-button', labels['Popup.Close']);
   map.getCanvas().setAttribute('aria-label', labels['Map.Title']);
   map.getContainer().setAttribute('aria-label', labels['Map.Title']);
+  for (const pinElement of map.getContainer().querySelectorAll('.report-pin')) pinElement.setAttribute('aria-label', labels['Marker.Title']);
+  // The attribution names our own source in the current language.
+  if (attribution) map.removeControl(attribution);
+  attribution = new maplibregl.AttributionControl({ compact: false, customAttribution: t('attributionApp') });
+  map.addControl(attribution, 'bottom-right');
 }
 
 /** The map, once made. */
