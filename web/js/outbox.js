@@ -109,6 +109,7 @@ export async function discard(key) {
 const RETRY_LATER = new Set(['csrf-token-mismatch', 'session-expired', 'not-signed-in', 'sign-in-throttled']);
 
 let flushing = null;
+let again = false;
 
 /**
  * Sends the signed-in person's waiting reports, one at a time, each with its
@@ -118,29 +119,39 @@ let flushing = null;
  */
 export function flush() {
   if (!owner) return Promise.resolve();
-  if (!flushing) {
-    flushing = (async () => {
-      try {
-        for (const item of await waiting()) {
-          if (item.problem) continue;
-          try {
-            const created = await request('POST', '/api/observations', item.body, { idempotencyKey: item.key });
-            await run(WAITING, 'readwrite', (s) => s.delete(item.key));
-            await run(SENT, 'readwrite', (s) => s.put({ key: item.key, owner: item.owner, id: created.id, category: item.body.category, observedAt: item.body.observed_at, sentAt: new Date().toISOString() }));
-            changed();
-          } catch (error) {
-            const retry = !(error instanceof ApiError) || error.status === 0 || error.status >= 500
-              || error.status === 401 || error.status === 409 || error.status === 429 || RETRY_LATER.has(error.code);
-            if (retry) break;
-            await update(item.key, { problem: { code: error.code, field: error.field || null, warnings: error.problem?.warnings || null } });
-          }
-        }
-      } finally {
-        flushing = null;
-      }
-    })();
+  if (flushing) {
+    // Asked while a run is under way (which may be failing right now):
+    // run once more when it ends.
+    again = true;
+    return flushing;
   }
+  flushing = (async () => {
+    do {
+      again = false;
+      await sendWaiting();
+    } while (again);
+  })().finally(() => {
+    flushing = null;
+  });
   return flushing;
+}
+
+/** One pass over the waiting reports (see `flush`). */
+async function sendWaiting() {
+  for (const item of await waiting()) {
+    if (item.problem) continue;
+    try {
+      const created = await request('POST', '/api/observations', item.body, { idempotencyKey: item.key });
+      await run(WAITING, 'readwrite', (s) => s.delete(item.key));
+      await run(SENT, 'readwrite', (s) => s.put({ key: item.key, owner: item.owner, id: created.id, category: item.body.category, observedAt: item.body.observed_at, sentAt: new Date().toISOString() }));
+      changed();
+    } catch (error) {
+      const retry = !(error instanceof ApiError) || error.status === 0 || error.status >= 500
+        || error.status === 401 || error.status === 409 || error.status === 429 || RETRY_LATER.has(error.code);
+      if (retry) return;
+      await update(item.key, { problem: { code: error.code, field: error.field || null, warnings: error.problem?.warnings || null } });
+    }
+  }
 }
 
 // Try whenever there may be a connection: the browser says so, the app
