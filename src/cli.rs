@@ -83,6 +83,15 @@ pub struct Config {
         global = true
     )]
     pub token_cache_seconds: u64,
+    /// Aggregate counts (grids, hot spots, clusters, time profiles) below
+    /// this are shown as "fewer than N" to everyone below coordinator.
+    #[arg(
+        long,
+        env = "SAFETYMAP_SMALL_COUNT_THRESHOLD",
+        default_value_t = 5,
+        global = true
+    )]
+    pub small_count_threshold: u32,
     /// Mark the session cookie Secure; unset: when --public-url is https.
     #[arg(long, env = "SAFETYMAP_SECURE_COOKIES", global = true)]
     pub secure_cookies: Option<bool>,
@@ -180,6 +189,23 @@ pub enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Import context data.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `import` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import police.uk street-level crime CSVs (the standard 12 columns)
+    /// as the police context layer. Each force-month replaces what was
+    /// there, so importing a month again changes nothing. Rows without
+    /// coordinates or outside the service area are counted and reported.
+    PoliceUk {
+        /// CSV files, or folders of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 /// `audit` subcommands.
@@ -311,6 +337,7 @@ impl Config {
                 per_client: self.sign_in_failures_per_address.max(1),
                 ..Settings::default().throttle
             },
+            small_count_threshold: self.small_count_threshold.max(1),
         }
     }
 
@@ -381,7 +408,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Verify { expect_head }) => {
             audit_verify(&config, expect_head.as_deref()).await
         }
+        Command::Import(ImportCommand::PoliceUk { paths }) => import_police(&config, &paths).await,
     }
+}
+
+/// Imports police.uk files, a transaction each, printing progress per file
+/// and totals at the end.
+async fn import_police(config: &Config, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if files.is_empty() {
+        bail!("no .csv files found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    let store = config.store().await?;
+    let area = config.rules().service_area;
+    let started = Instant::now();
+    let mut total = crate::police::ImportTotals::default();
+    for (i, file) in files.iter().enumerate() {
+        let months = crate::police::import_file(&store, file, area, "console", Utc::now())
+            .await
+            .with_context(|| format!("importing {}", file.display()))?;
+        let totals = crate::police::ImportTotals::of(&months);
+        total.add(&totals);
+        eprintln!(
+            "[{}/{}] {}: {} — {:.0} rows/s so far",
+            i + 1,
+            files.len(),
+            file.display(),
+            totals,
+            total.rows_read as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    println!(
+        "police.uk import: {} files in {:.1} s; {total}",
+        files.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", crate::police::ATTRIBUTION);
+    Ok(())
 }
 
 async fn audit_verify(config: &Config, expect_head: Option<&str>) -> anyhow::Result<()> {
@@ -726,7 +802,8 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
 }
 
 /// The jobs `serve` runs: every half minute, drop from the index records
-/// erased by another process; every `retention_every`, run retention and
+/// erased by another process and reload the police.uk layer after an
+/// import; every `retention_every`, run retention and
 /// clear out ended sessions.
 async fn housekeeping(
     state: AppState,
@@ -741,6 +818,12 @@ async fn housekeeping(
         match state.observations.follow_erasures(erasures_from).await {
             Ok(seq) => erasures_from = seq,
             Err(e) => tracing::warn!(error = %e, "following erasures failed"),
+        }
+        // Imports run from the command line, in another process.
+        match state.police.refresh(&state.store).await {
+            Ok(true) => tracing::info!("police.uk layer reloaded after an import"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "checking for police.uk imports failed"),
         }
         if last_retention.is_some_and(|at| at.elapsed() < retention_every) {
             continue;

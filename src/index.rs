@@ -6,6 +6,7 @@
 //! into 48 bytes; agencies and recording principals are interned.
 
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
@@ -150,6 +151,9 @@ struct Inner {
 /// they commit, one at a time.
 pub struct SpatialIndex {
     inner: RwLock<Inner>,
+    /// Moves on with every write, so caches of derived output (tiles) can
+    /// tell they are stale.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for SpatialIndex {
@@ -191,6 +195,7 @@ impl SpatialIndex {
         inner.tree = RTree::bulk_load(entries);
         SpatialIndex {
             inner: RwLock::new(inner),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -208,13 +213,17 @@ impl SpatialIndex {
         inner.tree = RTree::bulk_load(entries);
         Ok(SpatialIndex {
             inner: RwLock::new(inner),
+            generation: AtomicU64::new(0),
         })
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+    fn write(&self) -> WriteGuard<'_> {
         // A panic while holding the lock cannot leave the tree half-changed
         // in a way reads care about, so a poisoned lock is still usable.
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        WriteGuard {
+            inner: self.inner.write().unwrap_or_else(|e| e.into_inner()),
+            generation: &self.generation,
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -267,6 +276,11 @@ impl SpatialIndex {
             inner.tree.remove(entry);
         }
         found.len()
+    }
+
+    /// A number that changes whenever the index does.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// How many observations are indexed.
@@ -325,6 +339,46 @@ impl SpatialIndex {
         after: Option<i64>,
         limit: usize,
     ) -> Page<P> {
+        // Max-heap on id keeps the `limit + 1` smallest ids after the cursor;
+        // the extra one tells whether another page follows.
+        let mut heap: BinaryHeap<HeapEntry<P>> = BinaryHeap::with_capacity(limit + 2);
+        let mut matched = 0;
+        self.for_each_shown(filter, shown, margin, |o, extra| {
+            matched += 1;
+            if after.is_some_and(|a| o.id <= a) {
+                return;
+            }
+            let entry = HeapEntry(*o, extra);
+            if heap.len() <= limit {
+                heap.push(entry);
+            } else if heap.peek().is_some_and(|top| o.id < top.0.id) {
+                heap.pop();
+                heap.push(entry);
+            }
+        });
+        let mut items: Vec<_> = heap.into_iter().map(|e| (e.0, e.1)).collect();
+        items.sort_unstable_by_key(|(o, _)| o.id);
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Page {
+            matched,
+            items,
+            more,
+        }
+    }
+
+    /// Calls `found` for everything matching `filter` that `shown` lets the
+    /// viewer see, in no particular order, with the entry's position
+    /// replaced by the shown one (so aggregates built on it carry nothing
+    /// finer than the points layer). `shown` and `margin` are as for
+    /// [`SpatialIndex::page`].
+    pub fn for_each_shown<P>(
+        &self,
+        filter: &LayerFilter,
+        shown: impl Fn(&IndexedObservation) -> Option<([f64; 2], P)>,
+        margin: f64,
+        mut found: impl FnMut(&IndexedObservation, P),
+    ) {
         let inner = self.read();
         let agency_ids: Vec<u16> = filter
             .agencies
@@ -332,11 +386,7 @@ impl SpatialIndex {
             .filter_map(|a| inner.names.agency_ids.get(a).copied())
             .collect();
         if !filter.agencies.is_empty() && agency_ids.is_empty() {
-            return Page {
-                matched: 0,
-                items: Vec::new(),
-                more: false,
-            };
+            return;
         }
         let keep = |o: &IndexedObservation| {
             filter.from.is_none_or(|t| o.observed_at >= t)
@@ -357,10 +407,6 @@ impl SpatialIndex {
                 .bbox
                 .is_none_or(|[x0, y0, x1, y1]| x >= x0 && x <= x1 && y >= y0 && y <= y1)
         };
-        // Max-heap on id keeps the `limit + 1` smallest ids after the cursor;
-        // the extra one tells whether another page follows.
-        let mut heap: BinaryHeap<HeapEntry<P>> = BinaryHeap::with_capacity(limit + 2);
-        let mut matched = 0;
         let mut visit = |o: &IndexedObservation| {
             if !keep(o) {
                 return;
@@ -373,18 +419,8 @@ impl SpatialIndex {
             if (margin > 0.0 || position != o.position) && !inside(position) {
                 return;
             }
-            matched += 1;
-            if after.is_some_and(|a| o.id <= a) {
-                return;
-            }
-            // The page carries the position as shown, never the recorded one.
-            let entry = HeapEntry(IndexedObservation { position, ..*o }, extra);
-            if heap.len() <= limit {
-                heap.push(entry);
-            } else if heap.peek().is_some_and(|top| o.id < top.0.id) {
-                heap.pop();
-                heap.push(entry);
-            }
+            // Callers get the position as shown, never the recorded one.
+            found(&IndexedObservation { position, ..*o }, extra);
         };
         match filter.bbox {
             Some([x0, y0, x1, y1]) => {
@@ -396,21 +432,40 @@ impl SpatialIndex {
             }
             None => inner.tree.iter().for_each(&mut visit),
         }
-        let mut items: Vec<_> = heap.into_iter().map(|e| (e.0, e.1)).collect();
-        items.sort_unstable_by_key(|(o, _)| o.id);
-        let more = items.len() > limit;
-        items.truncate(limit);
-        Page {
-            matched,
-            items,
-            more,
-        }
     }
 
     /// The entry for one id, if it is live (a scan; used for single items,
     /// which then read the store anyway).
     pub fn contains(&self, id: i64) -> bool {
         self.read().tree.iter().any(|o| o.id == id)
+    }
+}
+
+/// The write lock; the generation moves on when it is released, after the
+/// change and while still locked, so a reader that sees the new generation
+/// also sees the change (a cache may hold fresh content under an old
+/// generation, never stale content under the new one).
+struct WriteGuard<'a> {
+    inner: std::sync::RwLockWriteGuard<'a, Inner>,
+    generation: &'a AtomicU64,
+}
+
+impl std::ops::Deref for WriteGuard<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.inner
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 

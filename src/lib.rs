@@ -6,6 +6,7 @@
 //! then updates the derived `index`; reads run on the index, pass through
 //! `privacy` for the viewer, and are serialised by `api`.
 
+pub mod analysis;
 pub mod api;
 pub mod basemap;
 pub mod bng;
@@ -14,6 +15,8 @@ pub mod clock;
 pub mod demo;
 pub mod domain;
 pub mod index;
+pub mod mvt;
+pub mod police;
 pub mod privacy;
 pub mod security;
 pub mod service;

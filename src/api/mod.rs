@@ -11,6 +11,9 @@ pub mod people;
 pub mod problem;
 pub mod review;
 pub mod session;
+pub mod analysis;
+pub mod police;
+pub mod tiles;
 pub mod tokens;
 pub mod web;
 
@@ -31,6 +34,8 @@ use crate::clock::Clock;
 use crate::domain::observation::ValidationRules;
 use crate::domain::vocabulary::VocabularyDocument;
 use crate::index::SpatialIndex;
+use crate::police::PoliceLayer;
+use tiles::TileCache;
 use crate::service::Observations;
 use crate::store::{AuditWriter, Store, StoreError};
 use auth::TokenCache;
@@ -51,6 +56,9 @@ pub struct Settings {
     pub throttle: ThrottlePolicy,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The smallest count shown to roles below coordinator in aggregates;
+    /// smaller non-zero counts read "fewer than" it.
+    pub small_count_threshold: u32,
 }
 
 /// Session limits (OWASP ASVS 3.3): 30 minutes idle, 12 hours in all.
@@ -92,6 +100,7 @@ impl Default for Settings {
                 per_client: 30,
             },
             trusted_proxies: Vec::new(),
+            small_count_threshold: 5,
         }
     }
 }
@@ -117,6 +126,10 @@ pub struct AppState {
     pub basemap: Arc<Basemap>,
     /// The Content-Security-Policy every response carries.
     pub csp: axum::http::HeaderValue,
+    /// The police.uk context layer.
+    pub police: Arc<PoliceLayer>,
+    /// Encoded vector tiles, dropped when what they show changes.
+    pub tiles: Arc<TileCache>,
 }
 
 impl AppState {
@@ -128,7 +141,10 @@ impl AppState {
         clock: Clock,
     ) -> Result<AppState, StoreError> {
         let index = Arc::new(SpatialIndex::load(&store).await?);
+        let police = Arc::new(PoliceLayer::load(&store).await?);
         Ok(AppState {
+            police,
+            tiles: Arc::new(TileCache::default()),
             observations: Observations::new(store.clone(), index.clone(), rules),
             tokens: TokenCache::new(settings.token_cache),
             settings: Arc::new(settings),
@@ -243,6 +259,13 @@ pub fn app(state: AppState) -> Router {
         .route("/ogc/collections/{collection}", get(ogc::collection))
         .route("/ogc/collections/observations/items", get(ogc::items))
         .route("/ogc/collections/observations/items/{id}", get(ogc::item))
+        .route("/ogc/collections/grid/items", get(analysis::grid_items))
+        .route("/ogc/collections/hotspots/items", get(analysis::hotspot_items))
+        .route("/ogc/collections/clusters/items", get(analysis::cluster_items))
+        .route("/ogc/collections/police-crimes/items", get(police::items))
+        .route("/api/time-profile", get(analysis::time_profile_endpoint))
+        .route("/api/police-imports", get(police::imports))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

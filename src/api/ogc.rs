@@ -49,7 +49,8 @@ pub fn base_url(settings: &Settings, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn link(href: String, rel: &str, kind: &str, title: &str) -> serde_json::Value {
+/// One OGC link object.
+pub fn link(href: String, rel: &str, kind: &str, title: &str) -> serde_json::Value {
     json!({ "href": href, "rel": rel, "type": kind, "title": title })
 }
 
@@ -107,6 +108,28 @@ fn observations_collection(state: &AppState, base: &str) -> serde_json::Value {
     })
 }
 
+/// An aggregate collection's description: polygons or points derived from
+/// observations, with the parameters it takes.
+fn aggregate_collection(base: &str, id: &str) -> Option<serde_json::Value> {
+    let (title, description) = match id {
+        "grid" => ("Observation counts on a grid", "Counts per British National Grid square or hexagon (cell=100|250|500, shape=square|hexagon) for any observation filter; counts below the small-count threshold read \"fewer than\" for roles below coordinator. Cyfrifon ar grid."),
+        "hotspots" => ("Hot and cold spots (Getis–Ord Gi*)", "Gi* z-scores, p-values and 90/95/99% classes on a grid (cell, shape, weights=distance|nearest, band, k, fdr). Mannau poeth ac oer."),
+        "clusters" => ("Clusters (DBSCAN)", "DBSCAN clusters of observations (eps metres, min points) as convex hulls. Clystyrau."),
+        _ => return None,
+    };
+    Some(json!({
+        "id": id,
+        "title": title,
+        "description": description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "links": [
+            link(format!("{base}/ogc/collections/{id}"), "self", "application/json", "This collection"),
+            link(format!("{base}/ogc/collections/{id}/items"), "items", GEOJSON, "Items as GeoJSON"),
+        ]
+    }))
+}
+
 /// `GET /ogc/collections`.
 pub async fn collections(
     State(state): State<AppState>,
@@ -115,7 +138,13 @@ pub async fn collections(
     let base = base_url(&state.settings, &headers);
     Json(json!({
         "links": [link(format!("{base}/ogc/collections"), "self", "application/json", "Collections")],
-        "collections": [observations_collection(&state, &base)]
+        "collections": [
+            observations_collection(&state, &base),
+            aggregate_collection(&base, "grid"),
+            aggregate_collection(&base, "hotspots"),
+            aggregate_collection(&base, "clusters"),
+            super::police::collection(&base),
+        ]
     }))
 }
 
@@ -125,11 +154,14 @@ pub async fn collection(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    if id != "observations" {
-        return Err(Problem::not_found().detail("no such collection"));
-    }
     let base = base_url(&state.settings, &headers);
-    Ok(Json(observations_collection(&state, &base)))
+    match id.as_str() {
+        "observations" => Ok(Json(observations_collection(&state, &base))),
+        "police-crimes" => Ok(Json(super::police::collection(&base))),
+        other => aggregate_collection(&base, other)
+            .map(Json)
+            .ok_or_else(|| Problem::not_found().detail("no such collection")),
+    }
 }
 
 /// A parsed `items` request.
@@ -145,6 +177,8 @@ pub struct ItemsQuery {
     pub kept: Vec<(String, String)>,
     /// Only what the viewer recorded themselves (`mine=true`).
     pub mine: bool,
+    /// Parameters of the endpoint beyond the common ones, as given.
+    pub extra: Vec<(String, String)>,
 }
 
 const ITEMS_PARAMETERS: &[&str] = &[
@@ -269,17 +303,24 @@ fn datetime(value: &str) -> Result<(Option<i64>, Option<i64>), Problem> {
 impl ItemsQuery {
     /// Parses the raw query string; unknown or repeated parameters are 400s.
     pub fn parse(raw: Option<&str>) -> Result<ItemsQuery, Problem> {
+        Self::parse_with(raw, &[])
+    }
+
+    /// Parses the raw query string of an endpoint that also takes the
+    /// parameters named in `extra` (collected, unparsed, in `extra`).
+    pub fn parse_with(raw: Option<&str>, extra: &[&str]) -> Result<ItemsQuery, Problem> {
         let mut query = ItemsQuery {
             filter: LayerFilter::default(),
             limit: DEFAULT_LIMIT,
             cursor: None,
             kept: Vec::new(),
             mine: false,
+            extra: Vec::new(),
         };
         let mut seen = HashSet::new();
         for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let (name, value) = (name.into_owned(), value.into_owned());
-            if !ITEMS_PARAMETERS.contains(&name.as_str()) {
+            if !ITEMS_PARAMETERS.contains(&name.as_str()) && !extra.contains(&name.as_str()) {
                 return Err(Problem::bad_parameter(
                     "unknown-parameter",
                     &name,
@@ -379,6 +420,7 @@ impl ItemsQuery {
                             .fold(0u8, |m, d| m | 1 << d)
                     });
                 }
+                other if extra.contains(&other) => query.extra.push((name.clone(), value.clone())),
                 _ => {}
             }
             if name != "cursor" {
@@ -469,7 +511,8 @@ fn layer_feature<'a>(
     }
 }
 
-fn geojson_response(body: Vec<u8>) -> Response {
+/// A GeoJSON body with its media type.
+pub fn geojson_response(body: Vec<u8>) -> Response {
     let mut response = body.into_response();
     response
         .headers_mut()
@@ -564,15 +607,27 @@ pub async fn items(
     );
     serde_json::to_writer(&mut body, &links).map_err(|_| Problem::internal())?;
     body.push(b'}');
-    // A tool reading a layer is a disclosure: recorded (durably, in a
-    // group commit) before the layer leaves.
+    disclose_to_tool(&state, &viewer, "observations-layer", page.items.len(), raw.as_deref()).await?;
+    Ok(geojson_response(body))
+}
+
+/// A tool reading a layer is a disclosure: recorded (durably, in a group
+/// commit) before the layer leaves. People reading through the app are not
+/// (they open single records with a purpose instead).
+pub async fn disclose_to_tool(
+    state: &AppState,
+    viewer: &Viewer,
+    layer: &'static str,
+    features: usize,
+    raw: Option<&str>,
+) -> Result<(), Problem> {
     if let Credential::Token { purpose, .. } = &viewer.credential {
-        let request: String = raw.as_deref().unwrap_or("").chars().take(500).collect();
+        let request: String = raw.unwrap_or("").chars().take(500).collect();
         let entry = AuditEntry::by(
-            &viewer,
+            viewer,
             AuditAction::Disclosure,
-            "observations-layer",
-            format!("{} features; {request}", page.items.len()),
+            layer,
+            format!("{features} features; {request}"),
             "",
             Some(purpose),
             state.clock.now(),
@@ -581,7 +636,7 @@ pub async fn items(
             return Err(Problem::internal());
         }
     }
-    Ok(geojson_response(body))
+    Ok(())
 }
 
 /// `GET /ogc/collections/observations/items/{id}?purpose=…`: the full

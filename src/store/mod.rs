@@ -11,6 +11,7 @@ pub use observations::{Created, IdempotencyKey, Provenance, Revision};
 pub mod audit;
 pub mod people;
 mod places;
+pub mod police;
 pub mod tokens;
 
 use std::path::Path;

@@ -1,0 +1,100 @@
+//! Analysis over what a viewer may see: grid counts, Getis–Ord Gi\* hot
+//! spots, DBSCAN clusters and time profiles.
+//!
+//! Every function here works on positions *as shown* to the viewer (see
+//! `privacy`), so an aggregate never carries finer detail than the points
+//! layer would; small counts are then suppressed for roles below
+//! coordinator by [`Suppression`].
+
+pub mod dbscan;
+pub mod gistar;
+pub mod grid;
+
+use serde::Serialize;
+
+use crate::domain::vocabulary::Role;
+
+/// Small-count suppression: counts from 1 to `threshold − 1` are withheld
+/// from everyone below coordinator, and shown as "fewer than `threshold`".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suppression {
+    /// The smallest count shown as it is.
+    pub threshold: u32,
+    /// Whether this viewer sees every count (coordinators).
+    pub exempt: bool,
+}
+
+/// A count as one viewer may see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ShownCount {
+    /// The count itself.
+    Exact(u32),
+    /// Withheld: between 1 and the threshold.
+    Suppressed,
+}
+
+impl Suppression {
+    /// The rule for a viewer in `role`.
+    pub fn for_role(role: Role, threshold: u32) -> Suppression {
+        Suppression {
+            threshold,
+            exempt: role == Role::Coordinator,
+        }
+    }
+
+    /// How `count` is shown.
+    pub fn show(&self, count: u32) -> ShownCount {
+        if self.exempt || count == 0 || count >= self.threshold {
+            ShownCount::Exact(count)
+        } else {
+            ShownCount::Suppressed
+        }
+    }
+
+    /// The words for a suppressed count, in English and Welsh.
+    pub fn label(&self) -> (String, String) {
+        (
+            format!("fewer than {}", self.threshold),
+            format!("llai na {}", self.threshold),
+        )
+    }
+}
+
+/// How many observations fell in each local hour (columns 0–23) of each
+/// weekday (rows, Monday first), from `(hour, weekday)` pairs.
+pub fn time_profile(times: impl IntoIterator<Item = (u8, u8)>) -> [[u32; 24]; 7] {
+    let mut table = [[0u32; 24]; 7];
+    for (hour, weekday) in times {
+        if let Some(cell) = table
+            .get_mut(usize::from(weekday))
+            .and_then(|row| row.get_mut(usize::from(hour)))
+        {
+            *cell += 1;
+        }
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panel_members_see_small_counts_as_fewer_than_the_threshold() {
+        let panel = Suppression::for_role(Role::PanelMember, 5);
+        assert_eq!(panel.show(4), ShownCount::Suppressed);
+        assert_eq!(panel.show(5), ShownCount::Exact(5));
+        assert_eq!(panel.show(0), ShownCount::Exact(0));
+        let coordinator = Suppression::for_role(Role::Coordinator, 5);
+        assert_eq!(coordinator.show(1), ShownCount::Exact(1));
+    }
+
+    #[test]
+    fn a_time_profile_counts_by_weekday_and_hour() {
+        let table = time_profile([(23, 6), (23, 6), (0, 0)]);
+        assert_eq!(table[6][23], 2);
+        assert_eq!(table[0][0], 1);
+        assert_eq!(table.iter().flatten().sum::<u32>(), 3);
+    }
+}

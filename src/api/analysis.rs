@@ -1,0 +1,570 @@
+//! Aggregate layers: grid counts, Gi\* hot spots, DBSCAN clusters and time
+//! profiles, each over what the viewer may see, for any observation filter.
+//!
+//! Positions are taken as shown to the viewer (generalised ones at their
+//! square's centre), and counts below the small-count threshold are
+//! suppressed for roles below coordinator, on every path: these GeoJSON
+//! collections, the time profile, and the grid and hot-spot tiles.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+
+use super::ogc::{disclose_to_tool, geojson_response, ItemsQuery, link, base_url};
+use super::problem::Problem;
+use super::AppState;
+use crate::analysis::dbscan::dbscan;
+use crate::analysis::gistar::{gi_star, HotSpots, Weights};
+use crate::analysis::grid::{grid_position, Cell, Grid, Shape, CELL_SIZES};
+use crate::analysis::{time_profile, ShownCount, Suppression};
+use crate::domain::viewer::{Action, Viewer};
+use crate::index::{IndexedObservation, LayerFilter, SHOWN_MARGIN_DEGREES};
+use crate::privacy::IndexVisibility;
+
+/// Most cells one Gi\* run may cover: enough for Gwent at 250 m.
+pub const MAX_STUDY_CELLS: usize = 400_000;
+
+/// One observation as the viewer is shown it, in grid metres.
+#[derive(Debug, Clone, Copy)]
+pub struct ShownPoint {
+    /// Easting, metres.
+    pub e: f64,
+    /// Northing, metres.
+    pub n: f64,
+    /// The entry, with its position as shown.
+    pub entry: IndexedObservation,
+}
+
+/// Everything matching `filter` that `viewer` may see, at shown positions.
+pub fn shown_points(state: &AppState, viewer: &Viewer, filter: &LayerFilter) -> Vec<ShownPoint> {
+    let visibility = IndexVisibility::new(viewer, &state.index);
+    let margin = if visibility.may_generalise() {
+        SHOWN_MARGIN_DEGREES
+    } else {
+        0.0
+    };
+    let mut points = Vec::new();
+    state
+        .index
+        .for_each_shown(filter, |o| visibility.shown(o), margin, |o, _| {
+            if let Some((e, n)) = grid_position(o.position) {
+                points.push(ShownPoint { e, n, entry: *o });
+            }
+        });
+    points
+}
+
+fn forbid_unless_reader(viewer: &Viewer) -> Result<(), Problem> {
+    if viewer.may_at_all(Action::ReadLayers) {
+        Ok(())
+    } else {
+        Err(crate::service::ServiceError::Forbidden.into())
+    }
+}
+
+fn param<'a>(query: &'a ItemsQuery, name: &str) -> Option<&'a str> {
+    query
+        .extra
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+    query: &ItemsQuery,
+    name: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, Problem> {
+    let Some(raw) = param(query, name) else {
+        return Ok(default);
+    };
+    raw.parse::<T>()
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| {
+            Problem::bad_parameter(
+                "invalid-number",
+                name,
+                format!("{name} must be a number from {} to {}", range.start(), range.end()),
+            )
+        })
+}
+
+/// The grid a request names (`cell` metres, `shape`).
+pub fn grid_parameter(query: &ItemsQuery) -> Result<Grid, Problem> {
+    let size = match param(query, "cell") {
+        None => 250,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|s| CELL_SIZES.contains(s))
+            .ok_or_else(|| {
+                Problem::bad_parameter("invalid-cell", "cell", "cell must be 100, 250 or 500 (metres)")
+            })?,
+    };
+    let shape = match param(query, "shape") {
+        None => Shape::Square,
+        Some(v) => Shape::from_code(v).ok_or_else(|| {
+            Problem::bad_parameter("invalid-shape", "shape", "shape must be square or hexagon")
+        })?,
+    };
+    Ok(Grid::new(shape, size))
+}
+
+/// The Gi\* settings a request names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HotspotParameters {
+    /// The grid.
+    pub grid: Grid,
+    /// Neighbours.
+    pub weights: Weights,
+    /// False-discovery-rate correction.
+    pub fdr: bool,
+}
+
+/// Parameters the hot-spot layer takes beyond the filter.
+pub const HOTSPOT_PARAMETERS: &[&str] = &["cell", "shape", "weights", "band", "k", "fdr"];
+
+/// Parses `cell`, `shape`, `weights` (`distance` or `nearest`), `band`
+/// (metres; default 1.5 cells: the touching cells), `k` (default 8) and
+/// `fdr` (default true).
+pub fn hotspot_parameters(query: &ItemsQuery) -> Result<HotspotParameters, Problem> {
+    let grid = grid_parameter(query)?;
+    let weights = match param(query, "weights").unwrap_or("distance") {
+        "distance" => Weights::DistanceBand(number(
+            query,
+            "band",
+            1.5 * f64::from(grid.size),
+            f64::from(grid.size)..=20_000.0,
+        )?),
+        "nearest" => Weights::Nearest(number(query, "k", 8usize, 1..=64)?),
+        _ => {
+            return Err(Problem::bad_parameter(
+                "invalid-weights",
+                "weights",
+                "weights must be distance (with band, metres) or nearest (with k)",
+            ))
+        }
+    };
+    let fdr = match param(query, "fdr").unwrap_or("true") {
+        "true" => true,
+        "false" => false,
+        _ => return Err(Problem::bad_parameter("invalid-fdr", "fdr", "true or false")),
+    };
+    Ok(HotspotParameters { grid, weights, fdr })
+}
+
+/// A Gi\* run: the study area's cells, their counts, and the statistics.
+#[derive(Debug, Clone)]
+pub struct HotspotRun {
+    /// The grid.
+    pub grid: Grid,
+    /// Every cell of the study area.
+    pub cells: Vec<Cell>,
+    /// Observations per cell.
+    pub counts: Vec<u32>,
+    /// The statistics, per cell.
+    pub result: HotSpots,
+}
+
+/// The study area: the filter's box when it has one, else the points'
+/// extent, in grid metres.
+fn study_box(filter: &LayerFilter, points: &[ShownPoint]) -> Option<[f64; 4]> {
+    let corners: Vec<(f64, f64)> = match filter.bbox {
+        Some([x0, y0, x1, y1]) => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+            .into_iter()
+            .filter_map(grid_position)
+            .collect(),
+        None => points.iter().map(|p| (p.e, p.n)).collect(),
+    };
+    let first = corners.first()?;
+    Some(corners.iter().fold(
+        [first.0, first.1, first.0, first.1],
+        |[a, b, c, d], &(e, n)| [a.min(e), b.min(n), c.max(e), d.max(n)],
+    ))
+}
+
+/// Runs Gi\* over `points` on every cell of the study area (empty cells
+/// count as zeros, as they must for the statistic to mean anything).
+pub fn run_hotspots(
+    filter: &LayerFilter,
+    points: &[ShownPoint],
+    parameters: HotspotParameters,
+) -> Result<HotspotRun, Problem> {
+    let grid = parameters.grid;
+    let Some(area) = study_box(filter, points) else {
+        return Ok(HotspotRun {
+            grid,
+            cells: Vec::new(),
+            counts: Vec::new(),
+            result: gi_star(&[], &[], parameters.weights, parameters.fdr),
+        });
+    };
+    let cells = grid.cells_covering(area);
+    if cells.len() > MAX_STUDY_CELLS {
+        return Err(Problem::bad_parameter(
+            "too-many-cells",
+            "cell",
+            format!(
+                "the area needs {} cells of {} m; choose a bigger cell or a smaller bbox (at most {MAX_STUDY_CELLS})",
+                cells.len(),
+                grid.size
+            ),
+        ));
+    }
+    let position: HashMap<Cell, usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let mut counts = vec![0u32; cells.len()];
+    for p in points {
+        if let Some(&i) = position.get(&grid.cell_of(p.e, p.n)) {
+            counts[i] += 1;
+        }
+    }
+    let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
+    let values: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
+    let result = gi_star(&centres, &values, parameters.weights, parameters.fdr);
+    Ok(HotspotRun {
+        grid,
+        cells,
+        counts,
+        result,
+    })
+}
+
+/// The words for a hot-spot class, English and Welsh.
+pub fn class_label(class: i8) -> (&'static str, &'static str) {
+    match class {
+        3 => ("Hot spot, 99% confidence", "Man poeth, hyder 99%"),
+        2 => ("Hot spot, 95% confidence", "Man poeth, hyder 95%"),
+        1 => ("Hot spot, 90% confidence", "Man poeth, hyder 90%"),
+        -1 => ("Cold spot, 90% confidence", "Man oer, hyder 90%"),
+        -2 => ("Cold spot, 95% confidence", "Man oer, hyder 95%"),
+        -3 => ("Cold spot, 99% confidence", "Man oer, hyder 99%"),
+        _ => ("Not significant", "Ddim yn arwyddocaol"),
+    }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn cell_id(grid: Grid, (a, b): Cell) -> String {
+    format!("{}-{}-{a}-{b}", grid.shape.code(), grid.size)
+}
+
+#[derive(Serialize)]
+struct CellProperties {
+    cell: String,
+    count: ShownCount,
+    suppressed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count_label_cy: Option<String>,
+    #[serde(flatten)]
+    hotspot: Option<HotspotProperties>,
+}
+
+#[derive(Serialize)]
+struct HotspotProperties {
+    z: Option<f64>,
+    p: Option<f64>,
+    class: i8,
+    label: &'static str,
+    label_cy: &'static str,
+}
+
+fn cell_properties(
+    grid: Grid,
+    cell: Cell,
+    count: u32,
+    suppression: &Suppression,
+    hotspot: Option<HotspotProperties>,
+) -> CellProperties {
+    let shown = suppression.show(count);
+    let suppressed = shown == ShownCount::Suppressed;
+    let (en, cy) = suppression.label();
+    CellProperties {
+        cell: cell_id(grid, cell),
+        count: shown,
+        suppressed,
+        count_label: suppressed.then_some(en),
+        count_label_cy: suppressed.then_some(cy),
+        hotspot,
+    }
+}
+
+fn feature_collection(features: Vec<serde_json::Value>, links: Vec<serde_json::Value>, extra: serde_json::Value) -> Result<axum::response::Response, Problem> {
+    let mut body = json!({
+        "type": "FeatureCollection",
+        "numberMatched": features.len(),
+        "numberReturned": features.len(),
+        "features": features,
+        "links": links,
+    });
+    if let (Some(map), Some(more)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in more {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(geojson_response(serde_json::to_vec(&body).map_err(|_| Problem::internal())?))
+}
+
+fn polygon(ring: Vec<[f64; 2]>) -> serde_json::Value {
+    json!({ "type": "Polygon", "coordinates": [ring] })
+}
+
+/// `GET /ogc/collections/grid/items`: observation counts per cell.
+pub async fn grid_items(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: axum::http::HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::response::Response, Problem> {
+    let query = ItemsQuery::parse_with(raw.as_deref(), &["cell", "shape"])?;
+    forbid_unless_reader(&viewer)?;
+    let grid = grid_parameter(&query)?;
+    let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
+    let points = shown_points(&state, &viewer, &query.filter);
+    let counts = crate::analysis::grid::count(grid, points.iter().map(|p| (p.e, p.n)));
+    let mut cells: Vec<(Cell, u32)> = counts.into_iter().collect();
+    cells.sort_unstable();
+    let features: Vec<serde_json::Value> = cells
+        .into_iter()
+        .filter_map(|(cell, count)| {
+            let ring = grid.outline(cell)?;
+            Some(json!({
+                "type": "Feature",
+                "id": cell_id(grid, cell),
+                "geometry": polygon(ring),
+                "properties": cell_properties(grid, cell, count, &suppression, None),
+            }))
+        })
+        .collect();
+    disclose_to_tool(&state, &viewer, "grid-layer", features.len(), raw.as_deref()).await?;
+    let base = base_url(&state.settings, &headers);
+    feature_collection(
+        features,
+        vec![link(format!("{base}/ogc/collections/grid"), "collection", "application/json", "The collection")],
+        json!({ "cellSize": grid.size, "shape": grid.shape.code(), "threshold": suppression.threshold }),
+    )
+}
+
+/// `GET /ogc/collections/hotspots/items`: Gi\* classes on a grid; cells that
+/// are significant or hold observations.
+pub async fn hotspot_items(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: axum::http::HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::response::Response, Problem> {
+    let query = ItemsQuery::parse_with(raw.as_deref(), HOTSPOT_PARAMETERS)?;
+    forbid_unless_reader(&viewer)?;
+    let parameters = hotspot_parameters(&query)?;
+    let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
+    let points = shown_points(&state, &viewer, &query.filter);
+    let run = run_hotspots(&query.filter, &points, parameters)?;
+    let grid = run.grid;
+    let features: Vec<serde_json::Value> = run
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| run.counts[i] > 0 || run.result.class[i] != 0)
+        .filter_map(|(i, &cell)| {
+            let ring = grid.outline(cell)?;
+            let class = run.result.class[i];
+            let (label, label_cy) = class_label(class);
+            Some(json!({
+                "type": "Feature",
+                "id": cell_id(grid, cell),
+                "geometry": polygon(ring),
+                "properties": cell_properties(grid, cell, run.counts[i], &suppression, Some(HotspotProperties {
+                    z: finite(run.result.z[i]),
+                    p: finite(run.result.p[i]),
+                    class,
+                    label,
+                    label_cy,
+                })),
+            }))
+        })
+        .collect();
+    disclose_to_tool(&state, &viewer, "hotspots-layer", features.len(), raw.as_deref()).await?;
+    let base = base_url(&state.settings, &headers);
+    let [t99, t95, t90] = run.result.thresholds;
+    feature_collection(
+        features,
+        vec![link(format!("{base}/ogc/collections/hotspots"), "collection", "application/json", "The collection")],
+        json!({
+            "cellSize": grid.size,
+            "shape": grid.shape.code(),
+            "studyCells": run.cells.len(),
+            "weights": match parameters.weights {
+                Weights::DistanceBand(d) => json!({ "type": "distance", "band": d }),
+                Weights::Nearest(k) => json!({ "type": "nearest", "k": k }),
+            },
+            "fdr": parameters.fdr,
+            "pThresholds": { "99": t99, "95": t95, "90": t90 },
+            "threshold": suppression.threshold,
+        }),
+    )
+}
+
+/// `GET /ogc/collections/clusters/items?eps=…&min=…`: DBSCAN clusters as
+/// their convex hulls.
+pub async fn cluster_items(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: axum::http::HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::response::Response, Problem> {
+    use geo::{ConvexHull, MultiPoint, Point};
+    let query = ItemsQuery::parse_with(raw.as_deref(), &["eps", "min"])?;
+    forbid_unless_reader(&viewer)?;
+    let eps: f64 = number(&query, "eps", 150.0, 1.0..=5_000.0)?;
+    let min: usize = number(&query, "min", 5usize, 2..=10_000)?;
+    let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
+    let points = shown_points(&state, &viewer, &query.filter);
+    let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.e, p.n)).collect();
+    let labels = dbscan(&xy, eps, min);
+    let mut members: HashMap<u32, Vec<&ShownPoint>> = HashMap::new();
+    for (p, label) in points.iter().zip(&labels) {
+        if let Some(l) = label {
+            members.entry(*l).or_default().push(p);
+        }
+    }
+    let mut ids: Vec<u32> = members.keys().copied().collect();
+    ids.sort_unstable();
+    let features: Vec<serde_json::Value> = ids
+        .into_iter()
+        .map(|id| {
+            let group = &members[&id];
+            let distinct: HashSet<(u64, u64)> = group
+                .iter()
+                .map(|p| (p.entry.position[0].to_bits(), p.entry.position[1].to_bits()))
+                .collect();
+            let hull = MultiPoint::from(
+                group
+                    .iter()
+                    .map(|p| Point::new(p.entry.position[0], p.entry.position[1]))
+                    .collect::<Vec<_>>(),
+            )
+            .convex_hull();
+            let geometry = if distinct.len() >= 3 {
+                geojson::Geometry::from(&hull)
+            } else {
+                let p = group[0].entry.position;
+                geojson::Geometry::new(geojson::Value::Point(p.to_vec()))
+            };
+            let first = group.iter().map(|p| p.entry.observed_at).min().unwrap_or(0);
+            let last = group.iter().map(|p| p.entry.observed_at).max().unwrap_or(0);
+            let count = u32::try_from(group.len()).unwrap_or(u32::MAX);
+            let shown = suppression.show(count);
+            json!({
+                "type": "Feature",
+                "id": id + 1,
+                "geometry": geometry,
+                "properties": {
+                    "cluster": id + 1,
+                    "count": shown,
+                    "suppressed": shown == ShownCount::Suppressed,
+                    "first_observed": crate::domain::time::format_instant(crate::domain::time::from_unix_millis(first)),
+                    "last_observed": crate::domain::time::format_instant(crate::domain::time::from_unix_millis(last)),
+                }
+            })
+        })
+        .collect();
+    disclose_to_tool(&state, &viewer, "clusters-layer", features.len(), raw.as_deref()).await?;
+    let base = base_url(&state.settings, &headers);
+    feature_collection(
+        features,
+        vec![link(format!("{base}/ogc/collections/clusters"), "collection", "application/json", "The collection")],
+        json!({ "eps": eps, "min": min, "noise": labels.iter().filter(|l| l.is_none()).count(), "threshold": suppression.threshold }),
+    )
+}
+
+/// A time profile as served.
+#[derive(Debug, Serialize)]
+pub struct TimeProfile {
+    /// Rows Monday … Sunday, columns hour 0 … 23 (UK local time); `null`
+    /// where the count is suppressed.
+    pub counts: Vec<Vec<Option<u32>>>,
+    /// All observations in the profile (`null` when suppressed).
+    pub total: Option<u32>,
+    /// The smallest count shown.
+    pub threshold: u32,
+    /// Whether any count is withheld.
+    pub suppressed: bool,
+    /// What a withheld count means, English and Welsh.
+    pub suppressed_label: [String; 2],
+    /// What the profile covers: "filter", "hot" or "cold".
+    pub within: String,
+}
+
+/// `GET /api/time-profile`: observations by UK local hour and weekday for
+/// the filter, optionally only inside hot (or cold) spots (`within=hot`,
+/// with the hot-spot parameters).
+pub async fn time_profile_endpoint(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<TimeProfile>, Problem> {
+    let mut allowed = HOTSPOT_PARAMETERS.to_vec();
+    allowed.push("within");
+    let query = ItemsQuery::parse_with(raw.as_deref(), &allowed)?;
+    forbid_unless_reader(&viewer)?;
+    let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
+    let points = shown_points(&state, &viewer, &query.filter);
+    let within = param(&query, "within").unwrap_or("filter").to_owned();
+    let chosen: Vec<&ShownPoint> = match within.as_str() {
+        "filter" => points.iter().collect(),
+        "hot" | "cold" => {
+            let run = run_hotspots(&query.filter, &points, hotspot_parameters(&query)?)?;
+            let hot = within == "hot";
+            let cells: HashSet<Cell> = run
+                .cells
+                .iter()
+                .zip(&run.result.class)
+                .filter(|(_, &c)| if hot { c > 0 } else { c < 0 })
+                .map(|(cell, _)| *cell)
+                .collect();
+            points
+                .iter()
+                .filter(|p| cells.contains(&run.grid.cell_of(p.e, p.n)))
+                .collect()
+        }
+        _ => {
+            return Err(Problem::bad_parameter(
+                "invalid-within",
+                "within",
+                "within must be filter, hot or cold",
+            ))
+        }
+    };
+    let table = time_profile(chosen.iter().map(|p| (p.entry.local_hour, p.entry.local_weekday)));
+    let mut suppressed = false;
+    let mut shown = |n: u32| match suppression.show(n) {
+        ShownCount::Exact(n) => Some(n),
+        ShownCount::Suppressed => {
+            suppressed = true;
+            None
+        }
+    };
+    let counts = table
+        .iter()
+        .map(|row| row.iter().map(|&n| shown(n)).collect())
+        .collect();
+    let total = shown(u32::try_from(chosen.len()).unwrap_or(u32::MAX));
+    disclose_to_tool(&state, &viewer, "time-profile", chosen.len(), raw.as_deref()).await?;
+    let (en, cy) = suppression.label();
+    Ok(Json(TimeProfile {
+        counts,
+        total,
+        threshold: suppression.threshold,
+        suppressed,
+        suppressed_label: [en, cy],
+        within,
+    }))
+}

@@ -1,0 +1,257 @@
+//! The police.uk context layer over HTTP: an OGC collection
+//! `police-crimes` (its own layer, labelled with source and licence, never
+//! mixed with observations) and the import log.
+
+use std::collections::HashSet;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::Json;
+use serde_json::json;
+
+use super::ogc::{base_url, disclose_to_tool, geojson_response, link, DEFAULT_LIMIT, MAX_LIMIT};
+use super::problem::Problem;
+use super::AppState;
+use crate::domain::viewer::{Action, Viewer};
+use crate::police::{month_number, month_text, type_code, PolicePoint, PoliceSnapshot, ATTRIBUTION, ATTRIBUTION_CY};
+use crate::store::police::PoliceImportRecord;
+
+/// A parsed police-layer query.
+#[derive(Debug, Clone, Default)]
+pub struct PoliceQuery {
+    /// `[min_lon, min_lat, max_lon, max_lat]`.
+    pub bbox: Option<[f64; 4]>,
+    /// First month kept (month number).
+    pub from: Option<u32>,
+    /// Last month kept.
+    pub to: Option<u32>,
+    /// Crime types kept (indices); `None`: all.
+    pub types: Option<HashSet<u16>>,
+    /// Page size.
+    pub limit: usize,
+    /// Features to skip (from a `next` link).
+    pub offset: usize,
+}
+
+fn month_end(value: &str, field: &str) -> Result<Option<u32>, Problem> {
+    if value.is_empty() || value == ".." {
+        return Ok(None);
+    }
+    // A month, or anything starting with one (a date or an instant).
+    value
+        .get(..7)
+        .and_then(month_number)
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::bad_parameter(
+                "invalid-datetime",
+                field,
+                "datetime is a month (YYYY-MM), a date, or an interval start/end with .. for an open end",
+            )
+        })
+}
+
+impl PoliceQuery {
+    /// Parses `bbox`, `datetime` (months), `crime_type` (codes), `limit`
+    /// and `cursor`; anything else is refused by name.
+    pub fn parse(raw: Option<&str>, snapshot: &PoliceSnapshot) -> Result<PoliceQuery, Problem> {
+        let mut q = PoliceQuery {
+            limit: DEFAULT_LIMIT,
+            ..PoliceQuery::default()
+        };
+        let mut seen = HashSet::new();
+        for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            if !seen.insert(name.to_string()) {
+                return Err(Problem::bad_parameter("repeated-parameter", &name, format!("`{name}` is given more than once")));
+            }
+            match &*name {
+                "bbox" => {
+                    let parsed = super::ogc::ItemsQuery::parse(Some(&format!("bbox={}", form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>())))?;
+                    q.bbox = parsed.filter.bbox;
+                }
+                "datetime" => {
+                    let (a, b) = value.split_once('/').unwrap_or((&value, &value));
+                    q.from = month_end(a, "datetime")?;
+                    q.to = month_end(b, "datetime")?;
+                }
+                "crime_type" => {
+                    let mut types = HashSet::new();
+                    for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                        match snapshot.type_index(code) {
+                            Some(i) => {
+                                types.insert(i);
+                            }
+                            None if known_type(code) => {}
+                            None => {
+                                return Err(Problem::bad_parameter(
+                                    "not-in-vocabulary",
+                                    "crime_type",
+                                    format!("`{code}` is not a police.uk crime type (e.g. anti-social-behaviour, drugs, violence-and-sexual-offences)"),
+                                ))
+                            }
+                        }
+                    }
+                    q.types = Some(types);
+                }
+                "limit" => {
+                    q.limit = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Problem::bad_parameter("invalid-limit", "limit", "limit must be a whole number from 1"))?
+                        .min(MAX_LIMIT)
+                }
+                "cursor" => {
+                    q.offset = value
+                        .parse()
+                        .map_err(|_| Problem::bad_parameter("invalid-cursor", "cursor", "use the next link as given"))?
+                }
+                "f" => {}
+                other => {
+                    return Err(Problem::bad_parameter(
+                        "unknown-parameter",
+                        other,
+                        format!("`{other}` is not a parameter of this endpoint"),
+                    ))
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    /// Whether a point passes the month and type filters (not the box).
+    pub fn keeps(&self, p: &PolicePoint) -> bool {
+        self.from.is_none_or(|f| p.month >= f)
+            && self.to.is_none_or(|t| p.month <= t)
+            && self.types.as_ref().is_none_or(|t| t.contains(&p.crime_type))
+    }
+}
+
+/// The police.uk crime types (as of 2022), so filtering on one no row has
+/// yet is an empty answer rather than an error.
+const CRIME_TYPES: [&str; 14] = [
+    "Anti-social behaviour",
+    "Bicycle theft",
+    "Burglary",
+    "Criminal damage and arson",
+    "Drugs",
+    "Other crime",
+    "Other theft",
+    "Possession of weapons",
+    "Public order",
+    "Robbery",
+    "Shoplifting",
+    "Theft from the person",
+    "Vehicle crime",
+    "Violence and sexual offences",
+];
+
+fn known_type(code: &str) -> bool {
+    CRIME_TYPES.iter().any(|t| type_code(t) == code)
+}
+
+/// The collection's description (for `/ogc/collections`).
+pub fn collection(base: &str) -> serde_json::Value {
+    json!({
+        "id": "police-crimes",
+        "title": "Recorded crime (police.uk) — context",
+        "description": "Street-level crime from data.police.uk, at police.uk's anonymised map points, by month. A context layer: kept apart from observations. Troseddau a gofnodwyd (police.uk) — haen gyd-destun.",
+        "itemType": "feature",
+        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+        "attribution": ATTRIBUTION,
+        "attribution_cy": ATTRIBUTION_CY,
+        "license": "OGL-UK-3.0",
+        "links": [
+            link(format!("{base}/ogc/collections/police-crimes"), "self", "application/json", "This collection"),
+            link(format!("{base}/ogc/collections/police-crimes/items"), "items", "application/geo+json", "Crimes as GeoJSON"),
+            link("https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/".into(), "license", "text/html", "Open Government Licence v3.0"),
+        ]
+    })
+}
+
+/// `GET /ogc/collections/police-crimes/items`.
+pub async fn items(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let snapshot = state.police.snapshot();
+    let query = PoliceQuery::parse(raw.as_deref(), &snapshot)?;
+    if !viewer.may_at_all(Action::ReadLayers) {
+        return Err(crate::service::ServiceError::Forbidden.into());
+    }
+    let mut matches: Vec<&PolicePoint> = match query.bbox {
+        Some([x0, y0, x1, y1]) => snapshot
+            .tree
+            .locate_in_envelope(&rstar::AABB::from_corners([x0, y0], [x1, y1]))
+            .filter(|p| query.keeps(p))
+            .collect(),
+        None => snapshot.tree.iter().filter(|p| query.keeps(p)).collect(),
+    };
+    // A stable order for paging.
+    matches.sort_unstable_by(|a, b| {
+        (a.month, a.crime_type)
+            .cmp(&(b.month, b.crime_type))
+            .then(a.position[0].total_cmp(&b.position[0]))
+            .then(a.position[1].total_cmp(&b.position[1]))
+    });
+    let page: Vec<_> = matches.iter().skip(query.offset).take(query.limit).collect();
+    let features: Vec<serde_json::Value> = page
+        .iter()
+        .map(|p| {
+            let name = snapshot.types.get(usize::from(p.crime_type)).map_or("", String::as_str);
+            json!({
+                "type": "Feature",
+                "geometry": { "type": "Point", "coordinates": p.position },
+                "properties": {
+                    "crime_type": type_code(name),
+                    "crime_type_name": name,
+                    "month": month_text(p.month),
+                    "source": "police.uk",
+                }
+            })
+        })
+        .collect();
+    let base = base_url(&state.settings, &headers);
+    let mut links = vec![link(format!("{base}/ogc/collections/police-crimes"), "collection", "application/json", "The collection")];
+    if query.offset + page.len() < matches.len() {
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+            .filter(|(k, _)| k != "cursor")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        pairs.push(("cursor".into(), (query.offset + page.len()).to_string()));
+        let q = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+        links.push(link(format!("{base}/ogc/collections/police-crimes/items?{q}"), "next", "application/geo+json", "Next page"));
+    }
+    disclose_to_tool(&state, &viewer, "police-crimes-layer", features.len(), raw.as_deref()).await?;
+    let body = json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matches.len(),
+        "numberReturned": page.len(),
+        "attribution": ATTRIBUTION,
+        "links": links,
+    });
+    Ok(geojson_response(serde_json::to_vec(&body).map_err(|_| Problem::internal())?))
+}
+
+/// `GET /api/police-imports`: what each import read, kept and left out.
+pub async fn imports(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Json<serde_json::Value>, Problem> {
+    if !viewer.may_at_all(Action::ReadLayers) && !viewer.admin {
+        return Err(crate::service::ServiceError::Forbidden.into());
+    }
+    let log: Vec<PoliceImportRecord> = state.store.police_imports().await.map_err(|e| {
+        tracing::warn!(error = %e, "reading the police.uk import log");
+        Problem::internal()
+    })?;
+    Ok(Json(json!({
+        "imports": log,
+        "rows": state.police.snapshot().tree.size(),
+        "attribution": ATTRIBUTION,
+    })))
+}

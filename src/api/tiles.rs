@@ -1,0 +1,378 @@
+//! Vector tiles (MVT, Web Mercator, XYZ) at `/tiles/{layer}/{z}/{x}/{y}`
+//! for observations, grid counts, hot spots and the police.uk layer.
+//!
+//! Tiles are built from the same index, the same privacy decisions and the
+//! same suppression as the GeoJSON paths, then cached per viewer: an entry
+//! is keyed by the layer, the tile, the query and who is looking, and is
+//! stale as soon as the index (or the police layer) moves on, so a write is
+//! visible on the next request. Each tile carries an `ETag` (a hash of its
+//! bytes); `If-None-Match` with it answers `304`.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::analysis::{
+    grid_parameter, hotspot_parameters, run_hotspots, shown_points, HotspotRun, HOTSPOT_PARAMETERS,
+};
+use super::ogc::{disclose_to_tool, ItemsQuery};
+use super::problem::Problem;
+use super::AppState;
+use crate::analysis::{ShownCount, Suppression};
+use crate::domain::viewer::{Action, Viewer};
+use crate::domain::vocabulary::{DayKind, TimeBand};
+use crate::index::{LayerFilter, SHOWN_MARGIN_DEGREES};
+use crate::mvt::{encode, Layer, TileId, Value};
+use crate::privacy::{IndexVisibility, Precision};
+
+/// The media type of a vector tile.
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+/// Tile units of margin around each tile, so symbols at the edge are drawn
+/// whole on both sides.
+const BUFFER: u32 = 64;
+/// Entries kept before the cache starts again (a simple bound: tiles are
+/// cheap to rebuild, and a full clear keeps the bookkeeping off the hot path).
+const MAX_ENTRIES: usize = 20_000;
+/// Bytes kept before the cache starts again.
+const MAX_BYTES: usize = 256 << 20;
+
+/// One cached tile.
+#[derive(Debug)]
+struct Cached {
+    generation: u64,
+    body: Bytes,
+    etag: HeaderValue,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    tiles: HashMap<String, Arc<Cached>>,
+    bytes: usize,
+    runs: HashMap<String, (u64, Arc<HotspotRun>)>,
+}
+
+/// Encoded tiles, per viewer, and the hot-spot runs they are cut from.
+#[derive(Debug, Default)]
+pub struct TileCache {
+    entries: Mutex<Entries>,
+}
+
+impl TileCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, key: &str, generation: u64) -> Option<Arc<Cached>> {
+        self.lock()
+            .tiles
+            .get(key)
+            .filter(|c| c.generation == generation)
+            .cloned()
+    }
+
+    fn put(&self, key: String, cached: Arc<Cached>) {
+        let mut entries = self.lock();
+        if entries.tiles.len() >= MAX_ENTRIES || entries.bytes + cached.body.len() > MAX_BYTES {
+            entries.tiles.clear();
+            entries.bytes = 0;
+        }
+        entries.bytes += cached.body.len();
+        if let Some(old) = entries.tiles.insert(key, cached) {
+            entries.bytes -= old.body.len();
+        }
+    }
+
+    fn run(&self, key: &str, generation: u64) -> Option<Arc<HotspotRun>> {
+        self.lock()
+            .runs
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn put_run(&self, key: String, generation: u64, run: Arc<HotspotRun>) {
+        let mut entries = self.lock();
+        // A run is big (every cell of the study area); keep a few.
+        if entries.runs.len() >= 16 {
+            entries.runs.clear();
+        }
+        entries.runs.insert(key, (generation, run));
+    }
+
+    /// How many tiles are cached (for tests and diagnostics).
+    pub fn len(&self) -> usize {
+        self.lock().tiles.len()
+    }
+
+    /// Whether no tile is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Who is looking, as far as what a tile shows depends on it.
+fn viewer_key(viewer: &Viewer) -> String {
+    format!("{}|{}|{}", viewer.principal, viewer.role.code(), viewer.agency)
+}
+
+fn tile_id(z: &str, x: &str, y: &str) -> Result<TileId, Problem> {
+    let y = y
+        .strip_suffix(".mvt")
+        .or_else(|| y.strip_suffix(".pbf"))
+        .unwrap_or(y);
+    let parse = |v: &str| v.parse::<u32>().ok();
+    parse(z)
+        .zip(parse(x))
+        .zip(parse(y))
+        .and_then(|((z, x), y)| TileId::new(z, x, y))
+        .ok_or_else(|| Problem::not_found().detail("no such tile: zoom 0–22, x and y within it"))
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn observations_tile(state: &AppState, viewer: &Viewer, tile: TileId, filter: &LayerFilter) -> Layer {
+    let visibility = IndexVisibility::new(viewer, &state.index);
+    let margin = if visibility.may_generalise() {
+        SHOWN_MARGIN_DEGREES
+    } else {
+        0.0
+    };
+    let agencies = state.index.agency_names();
+    let mut layer = Layer::new("observations");
+    let filter = LayerFilter {
+        bbox: Some(tile.bounds(BUFFER)),
+        ..filter.clone()
+    };
+    state
+        .index
+        .for_each_shown(&filter, |o| visibility.shown(o), margin, |o, precision| {
+            let agency = agencies.get(usize::from(o.agency)).map_or("", String::as_str);
+            layer.point(
+                u64::try_from(o.id).ok(),
+                tile.project(o.position),
+                &[
+                    ("id", Value::Int(o.id)),
+                    ("category", text(o.category.code())),
+                    ("severity", text(o.severity.code())),
+                    ("status", text(o.status.code())),
+                    ("sensitivity", text(o.sensitivity.code())),
+                    ("setting", text(o.setting.code())),
+                    ("agency", text(agency)),
+                    ("time_band", text(TimeBand::of_hour(o.local_hour).code())),
+                    ("day", text(DayKind::of_weekday(o.local_weekday).code())),
+                    (
+                        "precision",
+                        text(match precision {
+                            Precision::Exact => "exact",
+                            Precision::Generalised => "bng-100m",
+                            Precision::Hidden => "hidden",
+                        }),
+                    ),
+                ],
+            );
+        });
+    layer
+}
+
+fn cell_tags(count: u32, suppression: &Suppression) -> Vec<(&'static str, Value)> {
+    match suppression.show(count) {
+        ShownCount::Exact(n) => vec![("count", Value::Int(i64::from(n))), ("suppressed", Value::Bool(false))],
+        ShownCount::Suppressed => vec![("suppressed", Value::Bool(true))],
+    }
+}
+
+fn grid_tile(
+    state: &AppState,
+    viewer: &Viewer,
+    tile: TileId,
+    query: &ItemsQuery,
+) -> Result<Layer, Problem> {
+    let grid = grid_parameter(query)?;
+    let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
+    // Cells straddling the tile's edge need every point of the cell, so
+    // widen the box by a cell (at most 500 m: under 0.01°).
+    let [w, s, e, n] = tile.bounds(BUFFER);
+    let pad = 0.01;
+    let filter = LayerFilter {
+        bbox: Some([w - pad, s - pad, e + pad, n + pad]),
+        ..query.filter.clone()
+    };
+    let points = shown_points(state, viewer, &filter);
+    let counts = crate::analysis::grid::count(grid, points.iter().map(|p| (p.e, p.n)));
+    let mut layer = Layer::new("grid");
+    let mut cells: Vec<_> = counts.into_iter().collect();
+    cells.sort_unstable();
+    for (cell, count) in cells {
+        let Some(ring) = grid.outline(cell) else { continue };
+        let ring: Vec<(i32, i32)> = ring.iter().map(|&p| tile.project(p)).collect();
+        layer.polygon(None, &ring, &cell_tags(count, &suppression));
+    }
+    Ok(layer)
+}
+
+fn hotspot_tile(
+    state: &AppState,
+    viewer: &Viewer,
+    tile: TileId,
+    query: &ItemsQuery,
+    raw: &str,
+    generation: u64,
+) -> Result<Layer, Problem> {
+    let parameters = hotspot_parameters(query)?;
+    let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
+    // Gi* compares each cell with the whole study area, so it runs once per
+    // query and viewer (not per tile) and tiles are cut from the run.
+    let key = format!("{raw}#{}", viewer_key(viewer));
+    let run = match state.tiles.run(&key, generation) {
+        Some(run) => run,
+        None => {
+            let points = shown_points(state, viewer, &query.filter);
+            let run = Arc::new(run_hotspots(&query.filter, &points, parameters)?);
+            state.tiles.put_run(key, generation, run.clone());
+            run
+        }
+    };
+    let [w, s, e, n] = tile.bounds(BUFFER);
+    let mut layer = Layer::new("hotspots");
+    for (i, &cell) in run.cells.iter().enumerate() {
+        let class = run.result.class[i];
+        if run.counts[i] == 0 && class == 0 {
+            continue;
+        }
+        let Some(centre) = run.grid.centre_lonlat(cell) else { continue };
+        let pad = 0.01;
+        if centre[0] < w - pad || centre[0] > e + pad || centre[1] < s - pad || centre[1] > n + pad {
+            continue;
+        }
+        let Some(ring) = run.grid.outline(cell) else { continue };
+        let ring: Vec<(i32, i32)> = ring.iter().map(|&p| tile.project(p)).collect();
+        let mut tags = cell_tags(run.counts[i], &suppression);
+        tags.push(("class", Value::Int(i64::from(class))));
+        if run.result.z[i].is_finite() {
+            tags.push(("z", Value::Double(run.result.z[i])));
+            tags.push(("p", Value::Double(run.result.p[i])));
+        }
+        layer.polygon(None, &ring, &tags);
+    }
+    Ok(layer)
+}
+
+/// Parameters the police layer's tiles and items take.
+pub const POLICE_PARAMETERS: &[&str] = &["bbox", "datetime", "crime_type", "limit", "cursor", "f"];
+
+fn police_tile(state: &AppState, tile: TileId, query: &super::police::PoliceQuery) -> Layer {
+    let snapshot = state.police.snapshot();
+    let mut layer = Layer::new("police-crimes");
+    let [w, s, e, n] = tile.bounds(BUFFER);
+    for p in snapshot
+        .tree
+        .locate_in_envelope(&rstar::AABB::from_corners([w, s], [e, n]))
+        .filter(|p| query.keeps(p))
+    {
+        let crime_type = snapshot.types.get(usize::from(p.crime_type)).map_or("", String::as_str);
+        layer.point(
+            None,
+            tile.project(p.position),
+            &[
+                ("crime_type", text(&crate::police::type_code(crime_type))),
+                ("crime_type_name", text(crime_type)),
+                ("month", text(&crate::police::month_text(p.month))),
+            ],
+        );
+    }
+    layer
+}
+
+fn etag_of(body: &[u8]) -> HeaderValue {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    HeaderValue::from_str(&format!("\"{:016x}\"", h.finish())).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+fn reply(cached: &Cached, headers: &HeaderMap) -> Response {
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == cached.etag.to_str().unwrap_or("")));
+    let common = [
+        (header::ETAG, cached.etag.clone()),
+        // Browsers may keep a tile but must ask again each time; the ETag
+        // makes asking cheap. Never shared: tiles differ by viewer.
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
+        (header::VARY, HeaderValue::from_static("Cookie, Authorization")),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    let mut response = (common, cached.body.clone()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    response
+}
+
+/// `GET /tiles/{layer}/{z}/{x}/{y}`: one vector tile of `observations`,
+/// `grid`, `hotspots` or `police-crimes`, for the same query parameters as
+/// the layer's collection.
+pub async fn tile(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path((layer, z, x, y)): Path<(String, String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let tile = tile_id(&z, &x, &y)?;
+    if !viewer.may_at_all(Action::ReadLayers) {
+        return Err(crate::service::ServiceError::Forbidden.into());
+    }
+    let raw_text = raw.as_deref().unwrap_or("");
+    // Read the generation before the data: content cached under it is
+    // never older than it (see `SpatialIndex::generation`).
+    let (generation, audited_as) = match layer.as_str() {
+        "police-crimes" => (state.police.generation(), "police-crimes-tiles"),
+        "observations" => (state.index.generation(), "observations-tiles"),
+        "grid" => (state.index.generation(), "grid-tiles"),
+        "hotspots" => (state.index.generation(), "hotspots-tiles"),
+        _ => return Err(Problem::not_found().detail("no such tile layer: observations, grid, hotspots or police-crimes")),
+    };
+    let request = format!("tile {}/{}/{}; {raw_text}", tile.z, tile.x, tile.y);
+    let key = format!("{layer}/{}/{}/{}?{raw_text}#{}", tile.z, tile.x, tile.y, viewer_key(&viewer));
+    if let Some(cached) = state.tiles.get(&key, generation) {
+        disclose_to_tool(&state, &viewer, audited_as, 1, Some(&request)).await?;
+        return Ok(reply(&cached, &headers));
+    }
+    let encoded = match layer.as_str() {
+        "observations" => {
+            let query = ItemsQuery::parse(raw.as_deref())?;
+            let l = observations_tile(&state, &viewer, tile, &query.filter);
+            encode(&[l])
+        }
+        "grid" => {
+            let query = ItemsQuery::parse_with(raw.as_deref(), &["cell", "shape"])?;
+            encode(&[grid_tile(&state, &viewer, tile, &query)?])
+        }
+        "hotspots" => {
+            let query = ItemsQuery::parse_with(raw.as_deref(), HOTSPOT_PARAMETERS)?;
+            encode(&[hotspot_tile(&state, &viewer, tile, &query, raw_text, generation)?])
+        }
+        _ => {
+            let query = super::police::PoliceQuery::parse(raw.as_deref(), &state.police.snapshot())?;
+            encode(&[police_tile(&state, tile, &query)])
+        }
+    };
+    let cached = Arc::new(Cached {
+        generation,
+        etag: etag_of(&encoded),
+        body: Bytes::from(encoded),
+    });
+    state.tiles.put(key, cached.clone());
+    disclose_to_tool(&state, &viewer, audited_as, 1, Some(&request)).await?;
+    Ok(reply(&cached, &headers))
+}
