@@ -430,7 +430,14 @@ async fn import_police(config: &Config, paths: &[PathBuf]) -> anyhow::Result<()>
         }
     }
     if files.is_empty() {
-        bail!("no .csv files found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no .csv files found in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let store = config.store().await?;
     let area = config.rules().service_area;

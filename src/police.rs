@@ -103,7 +103,10 @@ fn is_month(s: &str) -> bool {
         && b[4] == b'-'
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[5..].iter().all(u8::is_ascii_digit)
-        && matches!(&s[5..], "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12")
+        && matches!(
+            &s[5..],
+            "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12"
+        )
 }
 
 /// Reads a street-level crime CSV, keeping rows with coordinates inside
@@ -111,7 +114,12 @@ fn is_month(s: &str) -> bool {
 pub fn parse(input: impl Read, area: Rect<f64>) -> Result<Vec<MonthImport>, ImportError> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let header = reader.headers().map_err(|_| ImportError::Header)?;
-    if header.len() != COLUMNS.len() || header.iter().zip(COLUMNS).any(|(h, c)| h.trim_start_matches('\u{feff}') != c) {
+    if header.len() != COLUMNS.len()
+        || header
+            .iter()
+            .zip(COLUMNS)
+            .any(|(h, c)| h.trim_start_matches('\u{feff}') != c)
+    {
         return Err(ImportError::Header);
     }
     let mut months: BTreeMap<(String, String), MonthImport> = BTreeMap::new();
@@ -379,7 +387,9 @@ pub async fn import_file(
     let source = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    store.replace_police_months(&months, &source, by, at).await?;
+    store
+        .replace_police_months(&months, &source, by, at)
+        .await?;
     Ok(months)
 }
 
@@ -389,7 +399,10 @@ mod tests {
     use geo::coord;
 
     fn wales() -> Rect<f64> {
-        Rect::new(coord! { x: -5.670, y: 51.375 }, coord! { x: -2.650, y: 53.436 })
+        Rect::new(
+            coord! { x: -5.670, y: 51.375 },
+            coord! { x: -2.650, y: 53.436 },
+        )
     }
 
     const FILE: &str = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context
@@ -404,8 +417,14 @@ abc3,2021-03,Gwent Police,Gwent Police,-3.001,51.590,On or near Bridge Street,W0
         let months = parse(FILE.as_bytes(), wales()).expect("reads");
         assert_eq!(months.len(), 1);
         let m = &months[0];
-        assert_eq!((m.rows_read, m.no_location, m.outside_area, m.rows.len()), (4, 1, 1, 2));
-        assert_eq!(m.rows[0].crime_id, None, "anti-social behaviour has no crime id");
+        assert_eq!(
+            (m.rows_read, m.no_location, m.outside_area, m.rows.len()),
+            (4, 1, 1, 2)
+        );
+        assert_eq!(
+            m.rows[0].crime_id, None,
+            "anti-social behaviour has no crime id"
+        );
         assert_eq!(m.rows[0].location, "On or near Park Square, Newport");
     }
 
@@ -418,7 +437,13 @@ abc3,2021-03,Gwent Police,Gwent Police,-3.001,51.590,On or near Bridge Street,W0
     #[test]
     fn crime_types_have_kebab_case_codes() {
         assert_eq!(type_code("Anti-social behaviour"), "anti-social-behaviour");
-        assert_eq!(type_code("Violence and sexual offences"), "violence-and-sexual-offences");
-        assert_eq!(month_text(month_number("2022-10").expect("month")), "2022-10");
+        assert_eq!(
+            type_code("Violence and sexual offences"),
+            "violence-and-sexual-offences"
+        );
+        assert_eq!(
+            month_text(month_number("2022-10").expect("month")),
+            "2022-10"
+        );
     }
 }

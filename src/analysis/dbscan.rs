@@ -50,7 +50,11 @@ pub fn dbscan(points: &[(f64, f64)], eps: f64, min_points: usize) -> Vec<Option<
             visited[i] = true;
             let around = near(i);
             if around.len() >= min_points {
-                queue.extend(around.into_iter().filter(|&j| !visited[j] || label[j].is_none()));
+                queue.extend(
+                    around
+                        .into_iter()
+                        .filter(|&j| !visited[j] || label[j].is_none()),
+                );
             }
         }
     }

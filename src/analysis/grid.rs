@@ -174,11 +174,7 @@ impl Grid {
                     let q1 = ((e1 + m) / s - r as f64 / 2.0).ceil() as i64;
                     for q in q0..=q1 {
                         let (x, y) = self.centre((q, r));
-                        if x >= e0 - m
-                            && x <= e1 + m
-                            && y >= n0 - m
-                            && y <= n1 + m
-                        {
+                        if x >= e0 - m && x <= e1 + m && y >= n0 - m && y <= n1 + m {
                             cells.push((q, r));
                         }
                     }
@@ -264,7 +260,11 @@ mod tests {
         for shape in [Shape::Square, Shape::Hexagon] {
             let grid = Grid::new(shape, 100);
             let cells = grid.cells_covering([330_010.0, 187_020.0, 331_990.0, 187_980.0]);
-            for (e, n) in [(330_010.0, 187_020.0), (331_990.0, 187_980.0), (331_000.0, 187_500.0)] {
+            for (e, n) in [
+                (330_010.0, 187_020.0),
+                (331_990.0, 187_980.0),
+                (331_000.0, 187_500.0),
+            ] {
                 assert!(cells.contains(&grid.cell_of(e, n)), "{shape:?}");
             }
         }

@@ -13,7 +13,7 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
-use super::ogc::{disclose_to_tool, geojson_response, ItemsQuery, link, base_url};
+use super::ogc::{base_url, disclose_to_tool, geojson_response, link, ItemsQuery};
 use super::problem::Problem;
 use super::AppState;
 use crate::analysis::dbscan::dbscan;
@@ -47,13 +47,16 @@ pub fn shown_points(state: &AppState, viewer: &Viewer, filter: &LayerFilter) -> 
         0.0
     };
     let mut points = Vec::new();
-    state
-        .index
-        .for_each_shown(filter, |o| visibility.shown(o), margin, |o, _| {
+    state.index.for_each_shown(
+        filter,
+        |o| visibility.shown(o),
+        margin,
+        |o, _| {
             if let Some((e, n)) = grid_position(o.position) {
                 points.push(ShownPoint { e, n, entry: *o });
             }
-        });
+        },
+    );
     points
 }
 
@@ -89,7 +92,11 @@ fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
             Problem::bad_parameter(
                 "invalid-number",
                 name,
-                format!("{name} must be a number from {} to {}", range.start(), range.end()),
+                format!(
+                    "{name} must be a number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
             )
         })
 }
@@ -103,7 +110,11 @@ pub fn grid_parameter(query: &ItemsQuery) -> Result<Grid, Problem> {
             .ok()
             .filter(|s| CELL_SIZES.contains(s))
             .ok_or_else(|| {
-                Problem::bad_parameter("invalid-cell", "cell", "cell must be 100, 250 or 500 (metres)")
+                Problem::bad_parameter(
+                    "invalid-cell",
+                    "cell",
+                    "cell must be 100, 250 or 500 (metres)",
+                )
             })?,
     };
     let shape = match param(query, "shape") {
@@ -153,7 +164,13 @@ pub fn hotspot_parameters(query: &ItemsQuery) -> Result<HotspotParameters, Probl
     let fdr = match param(query, "fdr").unwrap_or("true") {
         "true" => true,
         "false" => false,
-        _ => return Err(Problem::bad_parameter("invalid-fdr", "fdr", "true or false")),
+        _ => {
+            return Err(Problem::bad_parameter(
+                "invalid-fdr",
+                "fdr",
+                "true or false",
+            ))
+        }
     };
     Ok(HotspotParameters { grid, weights, fdr })
 }
@@ -297,7 +314,11 @@ fn cell_properties(
     }
 }
 
-fn feature_collection(features: Vec<serde_json::Value>, links: Vec<serde_json::Value>, extra: serde_json::Value) -> Result<axum::response::Response, Problem> {
+fn feature_collection(
+    features: Vec<serde_json::Value>,
+    links: Vec<serde_json::Value>,
+    extra: serde_json::Value,
+) -> Result<axum::response::Response, Problem> {
     let mut body = json!({
         "type": "FeatureCollection",
         "numberMatched": features.len(),
@@ -310,7 +331,9 @@ fn feature_collection(features: Vec<serde_json::Value>, links: Vec<serde_json::V
             map.insert(k.clone(), v.clone());
         }
     }
-    Ok(geojson_response(serde_json::to_vec(&body).map_err(|_| Problem::internal())?))
+    Ok(geojson_response(
+        serde_json::to_vec(&body).map_err(|_| Problem::internal())?,
+    ))
 }
 
 fn polygon(ring: Vec<[f64; 2]>) -> serde_json::Value {
@@ -344,11 +367,23 @@ pub async fn grid_items(
             }))
         })
         .collect();
-    disclose_to_tool(&state, &viewer, "grid-layer", features.len(), raw.as_deref()).await?;
+    disclose_to_tool(
+        &state,
+        &viewer,
+        "grid-layer",
+        features.len(),
+        raw.as_deref(),
+    )
+    .await?;
     let base = base_url(&state.settings, &headers);
     feature_collection(
         features,
-        vec![link(format!("{base}/ogc/collections/grid"), "collection", "application/json", "The collection")],
+        vec![link(
+            format!("{base}/ogc/collections/grid"),
+            "collection",
+            "application/json",
+            "The collection",
+        )],
         json!({ "cellSize": grid.size, "shape": grid.shape.code(), "threshold": suppression.threshold }),
     )
 }
@@ -391,12 +426,24 @@ pub async fn hotspot_items(
             }))
         })
         .collect();
-    disclose_to_tool(&state, &viewer, "hotspots-layer", features.len(), raw.as_deref()).await?;
+    disclose_to_tool(
+        &state,
+        &viewer,
+        "hotspots-layer",
+        features.len(),
+        raw.as_deref(),
+    )
+    .await?;
     let base = base_url(&state.settings, &headers);
     let [t99, t95, t90] = run.result.thresholds;
     feature_collection(
         features,
-        vec![link(format!("{base}/ogc/collections/hotspots"), "collection", "application/json", "The collection")],
+        vec![link(
+            format!("{base}/ogc/collections/hotspots"),
+            "collection",
+            "application/json",
+            "The collection",
+        )],
         json!({
             "cellSize": grid.size,
             "shape": grid.shape.code(),
@@ -476,11 +523,23 @@ pub async fn cluster_items(
             })
         })
         .collect();
-    disclose_to_tool(&state, &viewer, "clusters-layer", features.len(), raw.as_deref()).await?;
+    disclose_to_tool(
+        &state,
+        &viewer,
+        "clusters-layer",
+        features.len(),
+        raw.as_deref(),
+    )
+    .await?;
     let base = base_url(&state.settings, &headers);
     feature_collection(
         features,
-        vec![link(format!("{base}/ogc/collections/clusters"), "collection", "application/json", "The collection")],
+        vec![link(
+            format!("{base}/ogc/collections/clusters"),
+            "collection",
+            "application/json",
+            "The collection",
+        )],
         json!({ "eps": eps, "min": min, "noise": labels.iter().filter(|l| l.is_none()).count(), "threshold": suppression.threshold }),
     )
 }
@@ -543,7 +602,11 @@ pub async fn time_profile_endpoint(
             ))
         }
     };
-    let table = time_profile(chosen.iter().map(|p| (p.entry.local_hour, p.entry.local_weekday)));
+    let table = time_profile(
+        chosen
+            .iter()
+            .map(|p| (p.entry.local_hour, p.entry.local_weekday)),
+    );
     let mut suppressed = false;
     let mut shown = |n: u32| match suppression.show(n) {
         ShownCount::Exact(n) => Some(n),
@@ -557,7 +620,14 @@ pub async fn time_profile_endpoint(
         .map(|row| row.iter().map(|&n| shown(n)).collect())
         .collect();
     let total = shown(u32::try_from(chosen.len()).unwrap_or(u32::MAX));
-    disclose_to_tool(&state, &viewer, "time-profile", chosen.len(), raw.as_deref()).await?;
+    disclose_to_tool(
+        &state,
+        &viewer,
+        "time-profile",
+        chosen.len(),
+        raw.as_deref(),
+    )
+    .await?;
     let (en, cy) = suppression.label();
     Ok(Json(TimeProfile {
         counts,

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, state, and the conversion of everything into
 //! JSON, GeoJSON or problem+json.
 
+pub mod analysis;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -8,11 +9,10 @@ pub mod observations;
 pub mod ogc;
 pub mod openapi;
 pub mod people;
+pub mod police;
 pub mod problem;
 pub mod review;
 pub mod session;
-pub mod analysis;
-pub mod police;
 pub mod tiles;
 pub mod tokens;
 pub mod web;
@@ -35,11 +35,11 @@ use crate::domain::observation::ValidationRules;
 use crate::domain::vocabulary::VocabularyDocument;
 use crate::index::SpatialIndex;
 use crate::police::PoliceLayer;
-use tiles::TileCache;
 use crate::service::Observations;
 use crate::store::{AuditWriter, Store, StoreError};
 use auth::TokenCache;
 use problem::Problem;
+use tiles::TileCache;
 
 /// Settings the HTTP layer needs.
 #[derive(Debug, Clone)]
@@ -260,8 +260,14 @@ pub fn app(state: AppState) -> Router {
         .route("/ogc/collections/observations/items", get(ogc::items))
         .route("/ogc/collections/observations/items/{id}", get(ogc::item))
         .route("/ogc/collections/grid/items", get(analysis::grid_items))
-        .route("/ogc/collections/hotspots/items", get(analysis::hotspot_items))
-        .route("/ogc/collections/clusters/items", get(analysis::cluster_items))
+        .route(
+            "/ogc/collections/hotspots/items",
+            get(analysis::hotspot_items),
+        )
+        .route(
+            "/ogc/collections/clusters/items",
+            get(analysis::cluster_items),
+        )
         .route("/ogc/collections/police-crimes/items", get(police::items))
         .route("/api/time-profile", get(analysis::time_profile_endpoint))
         .route("/api/police-imports", get(police::imports))

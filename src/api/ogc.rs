@@ -607,7 +607,14 @@ pub async fn items(
     );
     serde_json::to_writer(&mut body, &links).map_err(|_| Problem::internal())?;
     body.push(b'}');
-    disclose_to_tool(&state, &viewer, "observations-layer", page.items.len(), raw.as_deref()).await?;
+    disclose_to_tool(
+        &state,
+        &viewer,
+        "observations-layer",
+        page.items.len(),
+        raw.as_deref(),
+    )
+    .await?;
     Ok(geojson_response(body))
 }
 

@@ -14,7 +14,9 @@ use super::ogc::{base_url, disclose_to_tool, geojson_response, link, DEFAULT_LIM
 use super::problem::Problem;
 use super::AppState;
 use crate::domain::viewer::{Action, Viewer};
-use crate::police::{month_number, month_text, type_code, PolicePoint, PoliceSnapshot, ATTRIBUTION, ATTRIBUTION_CY};
+use crate::police::{
+    month_number, month_text, type_code, PolicePoint, PoliceSnapshot, ATTRIBUTION, ATTRIBUTION_CY,
+};
 use crate::store::police::PoliceImportRecord;
 
 /// A parsed police-layer query.
@@ -63,11 +65,18 @@ impl PoliceQuery {
         let mut seen = HashSet::new();
         for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             if !seen.insert(name.to_string()) {
-                return Err(Problem::bad_parameter("repeated-parameter", &name, format!("`{name}` is given more than once")));
+                return Err(Problem::bad_parameter(
+                    "repeated-parameter",
+                    &name,
+                    format!("`{name}` is given more than once"),
+                ));
             }
             match &*name {
                 "bbox" => {
-                    let parsed = super::ogc::ItemsQuery::parse(Some(&format!("bbox={}", form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>())))?;
+                    let parsed = super::ogc::ItemsQuery::parse(Some(&format!(
+                        "bbox={}",
+                        form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+                    )))?;
                     q.bbox = parsed.filter.bbox;
                 }
                 "datetime" => {
@@ -99,13 +108,23 @@ impl PoliceQuery {
                         .parse::<usize>()
                         .ok()
                         .filter(|n| *n > 0)
-                        .ok_or_else(|| Problem::bad_parameter("invalid-limit", "limit", "limit must be a whole number from 1"))?
+                        .ok_or_else(|| {
+                            Problem::bad_parameter(
+                                "invalid-limit",
+                                "limit",
+                                "limit must be a whole number from 1",
+                            )
+                        })?
                         .min(MAX_LIMIT)
                 }
                 "cursor" => {
-                    q.offset = value
-                        .parse()
-                        .map_err(|_| Problem::bad_parameter("invalid-cursor", "cursor", "use the next link as given"))?
+                    q.offset = value.parse().map_err(|_| {
+                        Problem::bad_parameter(
+                            "invalid-cursor",
+                            "cursor",
+                            "use the next link as given",
+                        )
+                    })?
                 }
                 "f" => {}
                 other => {
@@ -124,7 +143,10 @@ impl PoliceQuery {
     pub fn keeps(&self, p: &PolicePoint) -> bool {
         self.from.is_none_or(|f| p.month >= f)
             && self.to.is_none_or(|t| p.month <= t)
-            && self.types.as_ref().is_none_or(|t| t.contains(&p.crime_type))
+            && self
+                .types
+                .as_ref()
+                .is_none_or(|t| t.contains(&p.crime_type))
     }
 }
 
@@ -197,11 +219,18 @@ pub async fn items(
             .then(a.position[0].total_cmp(&b.position[0]))
             .then(a.position[1].total_cmp(&b.position[1]))
     });
-    let page: Vec<_> = matches.iter().skip(query.offset).take(query.limit).collect();
+    let page: Vec<_> = matches
+        .iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .collect();
     let features: Vec<serde_json::Value> = page
         .iter()
         .map(|p| {
-            let name = snapshot.types.get(usize::from(p.crime_type)).map_or("", String::as_str);
+            let name = snapshot
+                .types
+                .get(usize::from(p.crime_type))
+                .map_or("", String::as_str);
             json!({
                 "type": "Feature",
                 "geometry": { "type": "Point", "coordinates": p.position },
@@ -215,17 +244,37 @@ pub async fn items(
         })
         .collect();
     let base = base_url(&state.settings, &headers);
-    let mut links = vec![link(format!("{base}/ogc/collections/police-crimes"), "collection", "application/json", "The collection")];
+    let mut links = vec![link(
+        format!("{base}/ogc/collections/police-crimes"),
+        "collection",
+        "application/json",
+        "The collection",
+    )];
     if query.offset + page.len() < matches.len() {
-        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-            .filter(|(k, _)| k != "cursor")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let mut pairs: Vec<(String, String)> =
+            form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+                .filter(|(k, _)| k != "cursor")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
         pairs.push(("cursor".into(), (query.offset + page.len()).to_string()));
-        let q = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
-        links.push(link(format!("{base}/ogc/collections/police-crimes/items?{q}"), "next", "application/geo+json", "Next page"));
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        links.push(link(
+            format!("{base}/ogc/collections/police-crimes/items?{q}"),
+            "next",
+            "application/geo+json",
+            "Next page",
+        ));
     }
-    disclose_to_tool(&state, &viewer, "police-crimes-layer", features.len(), raw.as_deref()).await?;
+    disclose_to_tool(
+        &state,
+        &viewer,
+        "police-crimes-layer",
+        features.len(),
+        raw.as_deref(),
+    )
+    .await?;
     let body = json!({
         "type": "FeatureCollection",
         "features": features,
@@ -234,7 +283,9 @@ pub async fn items(
         "attribution": ATTRIBUTION,
         "links": links,
     });
-    Ok(geojson_response(serde_json::to_vec(&body).map_err(|_| Problem::internal())?))
+    Ok(geojson_response(
+        serde_json::to_vec(&body).map_err(|_| Problem::internal())?,
+    ))
 }
 
 /// `GET /api/police-imports`: what each import read, kept and left out.

@@ -117,7 +117,12 @@ impl TileCache {
 
 /// Who is looking, as far as what a tile shows depends on it.
 fn viewer_key(viewer: &Viewer) -> String {
-    format!("{}|{}|{}", viewer.principal, viewer.role.code(), viewer.agency)
+    format!(
+        "{}|{}|{}",
+        viewer.principal,
+        viewer.role.code(),
+        viewer.agency
+    )
 }
 
 fn tile_id(z: &str, x: &str, y: &str) -> Result<TileId, Problem> {
@@ -137,7 +142,12 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
-fn observations_tile(state: &AppState, viewer: &Viewer, tile: TileId, filter: &LayerFilter) -> Layer {
+fn observations_tile(
+    state: &AppState,
+    viewer: &Viewer,
+    tile: TileId,
+    filter: &LayerFilter,
+) -> Layer {
     let visibility = IndexVisibility::new(viewer, &state.index);
     let margin = if visibility.may_generalise() {
         SHOWN_MARGIN_DEGREES
@@ -150,10 +160,14 @@ fn observations_tile(state: &AppState, viewer: &Viewer, tile: TileId, filter: &L
         bbox: Some(tile.bounds(BUFFER)),
         ..filter.clone()
     };
-    state
-        .index
-        .for_each_shown(&filter, |o| visibility.shown(o), margin, |o, precision| {
-            let agency = agencies.get(usize::from(o.agency)).map_or("", String::as_str);
+    state.index.for_each_shown(
+        &filter,
+        |o| visibility.shown(o),
+        margin,
+        |o, precision| {
+            let agency = agencies
+                .get(usize::from(o.agency))
+                .map_or("", String::as_str);
             layer.point(
                 u64::try_from(o.id).ok(),
                 tile.project(o.position),
@@ -177,13 +191,17 @@ fn observations_tile(state: &AppState, viewer: &Viewer, tile: TileId, filter: &L
                     ),
                 ],
             );
-        });
+        },
+    );
     layer
 }
 
 fn cell_tags(count: u32, suppression: &Suppression) -> Vec<(&'static str, Value)> {
     match suppression.show(count) {
-        ShownCount::Exact(n) => vec![("count", Value::Int(i64::from(n))), ("suppressed", Value::Bool(false))],
+        ShownCount::Exact(n) => vec![
+            ("count", Value::Int(i64::from(n))),
+            ("suppressed", Value::Bool(false)),
+        ],
         ShownCount::Suppressed => vec![("suppressed", Value::Bool(true))],
     }
 }
@@ -210,7 +228,9 @@ fn grid_tile(
     let mut cells: Vec<_> = counts.into_iter().collect();
     cells.sort_unstable();
     for (cell, count) in cells {
-        let Some(ring) = grid.outline(cell) else { continue };
+        let Some(ring) = grid.outline(cell) else {
+            continue;
+        };
         let ring: Vec<(i32, i32)> = ring.iter().map(|&p| tile.project(p)).collect();
         layer.polygon(None, &ring, &cell_tags(count, &suppression));
     }
@@ -246,12 +266,17 @@ fn hotspot_tile(
         if run.counts[i] == 0 && class == 0 {
             continue;
         }
-        let Some(centre) = run.grid.centre_lonlat(cell) else { continue };
+        let Some(centre) = run.grid.centre_lonlat(cell) else {
+            continue;
+        };
         let pad = 0.01;
-        if centre[0] < w - pad || centre[0] > e + pad || centre[1] < s - pad || centre[1] > n + pad {
+        if centre[0] < w - pad || centre[0] > e + pad || centre[1] < s - pad || centre[1] > n + pad
+        {
             continue;
         }
-        let Some(ring) = run.grid.outline(cell) else { continue };
+        let Some(ring) = run.grid.outline(cell) else {
+            continue;
+        };
         let ring: Vec<(i32, i32)> = ring.iter().map(|&p| tile.project(p)).collect();
         let mut tags = cell_tags(run.counts[i], &suppression);
         tags.push(("class", Value::Int(i64::from(class))));
@@ -276,7 +301,10 @@ fn police_tile(state: &AppState, tile: TileId, query: &super::police::PoliceQuer
         .locate_in_envelope(&rstar::AABB::from_corners([w, s], [e, n]))
         .filter(|p| query.keeps(p))
     {
-        let crime_type = snapshot.types.get(usize::from(p.crime_type)).map_or("", String::as_str);
+        let crime_type = snapshot
+            .types
+            .get(usize::from(p.crime_type))
+            .map_or("", String::as_str);
         layer.point(
             None,
             tile.project(p.position),
@@ -293,20 +321,30 @@ fn police_tile(state: &AppState, tile: TileId, query: &super::police::PoliceQuer
 fn etag_of(body: &[u8]) -> HeaderValue {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut h);
-    HeaderValue::from_str(&format!("\"{:016x}\"", h.finish())).unwrap_or(HeaderValue::from_static("\"0\""))
+    HeaderValue::from_str(&format!("\"{:016x}\"", h.finish()))
+        .unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 fn reply(cached: &Cached, headers: &HeaderMap) -> Response {
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == cached.etag.to_str().unwrap_or("")));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == cached.etag.to_str().unwrap_or(""))
+        });
     let common = [
         (header::ETAG, cached.etag.clone()),
         // Browsers may keep a tile but must ask again each time; the ETag
         // makes asking cheap. Never shared: tiles differ by viewer.
-        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
-        (header::VARY, HeaderValue::from_static("Cookie, Authorization")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        ),
+        (
+            header::VARY,
+            HeaderValue::from_static("Cookie, Authorization"),
+        ),
     ];
     if fresh {
         return (StatusCode::NOT_MODIFIED, common).into_response();
@@ -340,10 +378,19 @@ pub async fn tile(
         "observations" => (state.index.generation(), "observations-tiles"),
         "grid" => (state.index.generation(), "grid-tiles"),
         "hotspots" => (state.index.generation(), "hotspots-tiles"),
-        _ => return Err(Problem::not_found().detail("no such tile layer: observations, grid, hotspots or police-crimes")),
+        _ => {
+            return Err(Problem::not_found()
+                .detail("no such tile layer: observations, grid, hotspots or police-crimes"))
+        }
     };
     let request = format!("tile {}/{}/{}; {raw_text}", tile.z, tile.x, tile.y);
-    let key = format!("{layer}/{}/{}/{}?{raw_text}#{}", tile.z, tile.x, tile.y, viewer_key(&viewer));
+    let key = format!(
+        "{layer}/{}/{}/{}?{raw_text}#{}",
+        tile.z,
+        tile.x,
+        tile.y,
+        viewer_key(&viewer)
+    );
     if let Some(cached) = state.tiles.get(&key, generation) {
         disclose_to_tool(&state, &viewer, audited_as, 1, Some(&request)).await?;
         return Ok(reply(&cached, &headers));
@@ -360,10 +407,13 @@ pub async fn tile(
         }
         "hotspots" => {
             let query = ItemsQuery::parse_with(raw.as_deref(), HOTSPOT_PARAMETERS)?;
-            encode(&[hotspot_tile(&state, &viewer, tile, &query, raw_text, generation)?])
+            encode(&[hotspot_tile(
+                &state, &viewer, tile, &query, raw_text, generation,
+            )?])
         }
         _ => {
-            let query = super::police::PoliceQuery::parse(raw.as_deref(), &state.police.snapshot())?;
+            let query =
+                super::police::PoliceQuery::parse(raw.as_deref(), &state.police.snapshot())?;
             encode(&[police_tile(&state, tile, &query)])
         }
     };

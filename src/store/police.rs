@@ -47,7 +47,10 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _gate = self.write_gate().await;
-        let mut tx = self.begin_write().await.ctx("starting a police.uk import")?;
+        let mut tx = self
+            .begin_write()
+            .await
+            .ctx("starting a police.uk import")?;
         let at = format_instant(at);
         for m in months {
             sqlx::query("DELETE FROM police_crimes WHERE force = $1 AND month = $2")
@@ -123,8 +126,8 @@ impl Store {
         mut f: impl FnMut(f64, f64, &str, &str),
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query("SELECT lon, lat, month, crime_type FROM police_crimes")
-            .fetch(&self.pool);
+        let mut rows =
+            sqlx::query("SELECT lon, lat, month, crime_type FROM police_crimes").fetch(&self.pool);
         while let Some(row) = rows.try_next().await.ctx("loading police.uk rows")? {
             f(
                 column(&row, "lon")?,

@@ -5,12 +5,14 @@
 #[macro_use]
 mod common;
 
+mod analysis;
 mod audit;
 mod auth;
 mod bng;
 mod gdal;
 mod layers;
 mod matrix;
+mod mvt_decode;
 mod people;
 mod retention;
 mod stores;
