@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{column, Context, Store, StoreError};
+use super::{column, Backend, Context, Store, StoreError};
 use crate::domain::time::format_instant;
 use crate::police::MonthImport;
 
@@ -75,8 +75,15 @@ impl Store {
                         if k > 1 {
                             sql.push(',');
                         }
-                        sql.push('$');
-                        sql.push_str(&(b + k).to_string());
+                        // SQLite looks a numbered parameter's name up by
+                        // scanning all of them, which is quadratic over a
+                        // statement this long; anonymous ones it does not.
+                        if self.backend == Backend::Sqlite {
+                            sql.push('?');
+                        } else {
+                            sql.push('$');
+                            sql.push_str(&(b + k).to_string());
+                        }
                     }
                     sql.push(')');
                 }
