@@ -92,6 +92,16 @@ pub struct Config {
         global = true
     )]
     pub small_count_threshold: u32,
+    /// Keep encoded vector tiles between requests (each is dropped when a
+    /// write changes what it shows); false only to measure uncached tiles.
+    #[arg(
+        long,
+        env = "SAFETYMAP_TILE_CACHE",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub tile_cache: bool,
     /// Mark the session cookie Secure; unset: when --public-url is https.
     #[arg(long, env = "SAFETYMAP_SECURE_COOKIES", global = true)]
     pub secure_cookies: Option<bool>,
@@ -338,6 +348,7 @@ impl Config {
                 ..Settings::default().throttle
             },
             small_count_threshold: self.small_count_threshold.max(1),
+            tile_cache: self.tile_cache,
         }
     }
 
@@ -414,7 +425,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Imports police.uk files, a transaction each, printing progress per file
 /// and totals at the end.
-async fn import_police(config: &Config, paths: &[PathBuf]) -> anyhow::Result<()> {
+/// The CSV files named, folders expanded (their .csv files, sorted).
+fn csv_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -429,6 +441,11 @@ async fn import_police(config: &Config, paths: &[PathBuf]) -> anyhow::Result<()>
             files.push(path.clone());
         }
     }
+    Ok(files)
+}
+
+async fn import_police(config: &Config, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let files = csv_files(paths)?;
     if files.is_empty() {
         bail!(
             "no .csv files found in {}",
@@ -440,11 +457,22 @@ async fn import_police(config: &Config, paths: &[PathBuf]) -> anyhow::Result<()>
         );
     }
     let store = config.store().await?;
-    let area = config.rules().service_area;
+    import_police_files(&store, config.rules().service_area, &files).await
+}
+
+/// Where the demo finds police.uk crime for its context layer.
+const SHARED_POLICE_UK: &str = "../shared/data/police-uk/gwent-2020-01_2022-10";
+
+/// Imports files, a transaction each, with a progress line per file.
+async fn import_police_files(
+    store: &Store,
+    area: geo::Rect<f64>,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut total = crate::police::ImportTotals::default();
     for (i, file) in files.iter().enumerate() {
-        let months = crate::police::import_file(&store, file, area, "console", Utc::now())
+        let months = crate::police::import_file(store, file, area, "console", Utc::now())
             .await
             .with_context(|| format!("importing {}", file.display()))?;
         let totals = crate::police::ImportTotals::of(&months);
@@ -770,6 +798,18 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
             loaded.places, loaded.observations
         );
         demo_people(&store, config.bind).await?;
+        // Real recorded crime as the context layer, when the shared open
+        // data sits beside the project (it is never copied into it).
+        let shared = std::path::Path::new(SHARED_POLICE_UK);
+        if shared.is_dir() {
+            let files = csv_files(&[shared.to_path_buf()])?;
+            import_police_files(&store, config.rules().service_area, &files).await?;
+        } else {
+            println!(
+                "No police.uk data at {SHARED_POLICE_UK}: the recorded-crime context layer starts empty \
+                 (load it with `safetymap import police-uk <folder>`)."
+            );
+        }
     }
     let started = Instant::now();
     // Erasures made elsewhere are followed from here on; read the position

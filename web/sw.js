@@ -1,9 +1,10 @@
 // The service worker: the app shell works offline, and basemap tiles,
 // glyphs and the style already seen are kept for when the signal goes.
 // Observation data is never cached here: it is decided per viewer and
-// must not outlive the session on a shared device.
+// must not outlive the session on a shared device. That covers the vector
+// tiles, grids, hot spots, time profiles and police.uk layer too.
 
-const VERSION = 'safetymap-v1';
+const VERSION = 'safetymap-v2';
 const SHELL = [
   '/',
   '/app.css',
@@ -15,6 +16,8 @@ const SHELL = [
   '/js/vocab.js',
   '/js/map.js',
   '/js/outbox.js',
+  '/js/analysis.js',
+  '/js/dom.js',
   '/vendor/maplibre-gl/maplibre-gl-csp.js',
   '/vendor/maplibre-gl/maplibre-gl-csp-worker.js',
   '/vendor/maplibre-gl/maplibre-gl.css',
@@ -61,6 +64,12 @@ async function cacheFirst(request, cacheName) {
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== 'GET' || url.origin !== self.location.origin) return;
+  // Per-viewer answers go straight to the network, whatever else this
+  // handler learns to cache later. (The vocabulary is the same for
+  // everyone, and logging a report offline needs it.)
+  const perViewer = url.pathname.startsWith('/tiles/') || url.pathname.startsWith('/ogc/')
+    || (url.pathname.startsWith('/api/') && url.pathname !== '/api/vocabulary');
+  if (perViewer) return;
   if (url.pathname.startsWith('/basemap/tiles/') || url.pathname.startsWith('/basemap/fonts/')) {
     event.respondWith(cacheFirst(event.request, BASEMAP_CACHE));
   } else if (url.pathname === '/basemap/style.json') {

@@ -10,7 +10,10 @@
 //! are cached for a short, configurable time so the layer read path runs no
 //! SQL per request; revoking a token or changing its user through the API
 //! clears the cache at once, and a change made by another process (the CLI)
-//! takes effect when the entry expires.
+//! takes effect when the entry expires. Fully signed-in sessions are cached
+//! the same way (tile requests come by the dozen): signing out, a password
+//! change or a change to the account clears them here at once; the idle and
+//! absolute limits are still checked on every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,7 +29,7 @@ use super::AppState;
 use crate::domain::viewer::{user_principal, Credential, Viewer};
 use crate::security::same_secret;
 use crate::store::tokens::token_hash;
-use crate::store::{SessionStage, Store, TokenRecord, User};
+use crate::store::{Session, SessionStage, Store, TokenRecord, User};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "sm_session";
@@ -36,10 +39,11 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// A verified token, its user, and when the store vouched for them.
 type CacheEntry = (TokenRecord, User, Instant);
 
-/// Recently verified tokens with their users, by hash.
+/// Recently verified tokens with their users, and sessions, by hash.
 #[derive(Debug, Clone)]
 pub struct TokenCache {
     entries: Arc<Mutex<HashMap<String, CacheEntry>>>,
+    sessions: Arc<Mutex<HashMap<String, (Session, Instant)>>>,
     ttl: Duration,
 }
 
@@ -48,6 +52,7 @@ impl TokenCache {
     pub fn new(ttl: Duration) -> Self {
         TokenCache {
             entries: Arc::new(Mutex::new(HashMap::new())),
+            sessions: Arc::new(Mutex::new(HashMap::new())),
             ttl,
         }
     }
@@ -81,10 +86,51 @@ impl TokenCache {
         entries.retain(|_, (record, _, _)| record.id != token_id);
     }
 
-    /// Forgets every token of a user at once (after changing or disabling it).
+    /// Forgets every token and session of a user at once (after changing
+    /// or disabling it).
     pub fn forget_user(&self, user_id: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|_, (_, user, _)| user.id != user_id);
+        drop(entries);
+        self.lock_sessions()
+            .retain(|_, (s, _)| s.user.id != user_id);
+    }
+
+    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Session, Instant)>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A session the store vouched for within the cache time.
+    fn session(&self, hash: &str) -> Option<Session> {
+        self.lock_sessions()
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(s, _)| s.clone())
+    }
+
+    /// Keeps a session read from the store (`fresh`) or notes a newer
+    /// last use of one already kept (which does not restart its clock).
+    fn keep_session(&self, session: &Session, fresh: bool) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut sessions = self.lock_sessions();
+        if sessions.len() > 10_000 {
+            sessions.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            if sessions.len() > 10_000 {
+                sessions.clear();
+            }
+        }
+        let at = match sessions.get(&session.token_hash) {
+            Some((_, at)) if !fresh => *at,
+            _ => Instant::now(),
+        };
+        sessions.insert(session.token_hash.clone(), (session.clone(), at));
+    }
+
+    /// Forgets a session at once (it ended).
+    pub fn forget_session(&self, hash: &str) {
+        self.lock_sessions().remove(hash);
     }
 
     /// The live token, and its enabled user, for a bearer secret.
@@ -221,18 +267,24 @@ async fn from_bearer(state: &AppState, parts: &Parts, header: &str) -> Result<Vi
 async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Viewer, Problem> {
     let expired =
         || Problem::unauthorized("session-expired", "Your session has ended; sign in again");
-    let session = state
-        .store
-        .session(token)
-        .await
-        .map_err(internal)?
-        .ok_or_else(expired)?;
+    let cached = state.tokens.session(&token_hash(token));
+    let fresh = cached.is_none();
+    let mut session = match cached {
+        Some(session) => session,
+        None => state
+            .store
+            .session(token)
+            .await
+            .map_err(internal)?
+            .ok_or_else(expired)?,
+    };
     let now = state.clock.now();
     let policy = &state.settings.sessions;
     let idle = now - session.last_seen_at > policy.idle;
     let too_old = now - session.created_at > policy.absolute;
     let disabled = session.user.disabled_at.is_some();
     if idle || too_old || disabled {
+        state.tokens.forget_session(&session.token_hash);
         state
             .store
             .end_session(&session.token_hash)
@@ -270,12 +322,19 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
     }
     // Noting every use would be a write per request; a minute's resolution
     // is plenty for a 30-minute idle limit.
-    if now - session.last_seen_at > chrono::Duration::seconds(60) {
+    let touched = now - session.last_seen_at > chrono::Duration::seconds(60);
+    if touched {
         state
             .store
             .touch_session(&session.token_hash, now)
             .await
             .map_err(internal)?;
+        session.last_seen_at = now;
+    }
+    // Only sessions past every sign-in step are kept: the others change
+    // stage in the store as the person goes on.
+    if !enrolling && (fresh || touched) {
+        state.tokens.keep_session(&session, fresh);
     }
     Ok(viewer_of(&session.user, Credential::Session))
 }

@@ -59,6 +59,9 @@ pub struct Settings {
     /// The smallest count shown to roles below coordinator in aggregates;
     /// smaller non-zero counts read "fewer than" it.
     pub small_count_threshold: u32,
+    /// Keep encoded vector tiles between requests (off only to measure
+    /// uncached tiles).
+    pub tile_cache: bool,
 }
 
 /// Session limits (OWASP ASVS 3.3): 30 minutes idle, 12 hours in all.
@@ -101,6 +104,7 @@ impl Default for Settings {
             },
             trusted_proxies: Vec::new(),
             small_count_threshold: 5,
+            tile_cache: true,
         }
     }
 }

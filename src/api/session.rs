@@ -145,6 +145,7 @@ async fn start_session(
     extra: serde_json::Value,
 ) -> Result<Response, Problem> {
     if let Some(old) = replaces {
+        state.tokens.forget_session(&token_hash(old));
         state.store.end_session(&token_hash(old)).await?;
     }
     let stage = if user.must_enrol() {
@@ -297,6 +298,7 @@ pub async fn sign_out(
     if let Some(token) =
         session_token(&headers).filter(|_| viewer.credential == Credential::Session)
     {
+        state.tokens.forget_session(&token_hash(&token));
         state.store.end_session(&token_hash(&token)).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();

@@ -391,7 +391,8 @@ pub async fn tile(
         tile.y,
         viewer_key(&viewer)
     );
-    if let Some(cached) = state.tiles.get(&key, generation) {
+    let cache = state.settings.tile_cache;
+    if let Some(cached) = state.tiles.get(&key, generation).filter(|_| cache) {
         disclose_to_tool(&state, &viewer, audited_as, 1, Some(&request)).await?;
         return Ok(reply(&cached, &headers));
     }
@@ -422,7 +423,9 @@ pub async fn tile(
         etag: etag_of(&encoded),
         body: Bytes::from(encoded),
     });
-    state.tiles.put(key, cached.clone());
+    if cache {
+        state.tiles.put(key, cached.clone());
+    }
     disclose_to_tool(&state, &viewer, audited_as, 1, Some(&request)).await?;
     Ok(reply(&cached, &headers))
 }

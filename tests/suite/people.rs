@@ -295,3 +295,30 @@ on_both_stores! {
         assert_eq!(code(&blocked), json!("second-factor-enrolment-required"));
     }
 }
+
+on_both_stores! {
+    async fn with_sessions_cached_signing_out_or_disabling_the_account_still_ends_the_session_at_once(backend) {
+        let settings = safetymap::api::Settings {
+            token_cache: std::time::Duration::from_secs(60),
+            ..crate::common::test_settings()
+        };
+        let app = TestApp::with_settings(crate::common::TestDatabase::new(backend).await, settings).await;
+        let (_, admin) = app.session_as(Role::Admin, "newport-council").await;
+        let (officer, session) = app.session_as(Role::FieldOfficer, "newport-council").await;
+        let me = app.as_session(Method::GET, "/api/me", &session, None, false).await;
+        assert_eq!(me.status, StatusCode::OK);
+        // Cached now; disabling through the API ends it on the next request.
+        let disabled = app.as_session(Method::PATCH, &format!("/api/users/{}", officer.id), &admin, Some(&json!({"disabled": true})), true).await;
+        assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text());
+        let after = app.as_session(Method::GET, "/api/me", &session, None, false).await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.text());
+
+        let (_, other) = app.session_as(Role::PanelMember, "newport-council").await;
+        assert_eq!(app.as_session(Method::GET, "/api/me", &other, None, false).await.status, StatusCode::OK);
+        let out = app.as_session(Method::DELETE, "/api/session", &other, None, true).await;
+        assert_eq!(out.status, StatusCode::NO_CONTENT);
+        let gone = app.as_session(Method::GET, "/api/me", &other, None, false).await;
+        assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(gone.json()["code"], "session-expired");
+    }
+}

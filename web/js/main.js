@@ -6,6 +6,8 @@ import { request, setCsrf, onSessionEnded, newKey, ApiError } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
 import * as outbox from './outbox.js';
+import * as analysis from './analysis.js';
+import { el } from './dom.js';
 
 const $ = (selector) => document.querySelector(selector);
 const state = {
@@ -17,17 +19,6 @@ const state = {
 };
 
 // ---------------------------------------------------------------- helpers
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === 'text') node.textContent = value;
-    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
-    else if (value !== false && value != null) node.setAttribute(name, value === true ? '' : value);
-  }
-  for (const child of children) if (child != null) node.append(child);
-  return node;
-}
 
 // Messages go into live regions that are always there (an element
 // un-hidden at the moment its text changes is often not announced).
@@ -186,10 +177,9 @@ function showView(name) {
 
 // ---------------------------------------------------------------- filters and the layer
 
-function filterQuery() {
+/** The filters alone: what every layer, tile and profile is asked for. */
+function filterParams() {
   const params = new URLSearchParams();
-  params.set('bbox', mapView.bbox());
-  params.set('limit', '10000');
   for (const [id, name] of [['#f-category', 'category'], ['#f-timeband', 'timeband'], ['#f-days', 'days'], ['#f-agency', 'agency'], ['#f-status', 'status'], ['#f-severity', 'severity']]) {
     const value = $(id).value;
     if (value) params.set(name, value);
@@ -200,13 +190,62 @@ function filterQuery() {
   const start = from ? new Date(`${from}T00:00:00`).toISOString() : '..';
   const end = to ? new Date(`${to}T23:59:59`).toISOString() : '..';
   if (from || to) params.set('datetime', `${start}/${end}`);
+  return params;
+}
+
+/** The observations in view, with the filters. */
+function filterQuery() {
+  const params = filterParams();
+  params.set('bbox', mapView.bbox());
+  params.set('limit', '10000');
   return params.toString();
+}
+
+/** What the grid and hot-spot layers show: the mode, cell size and shape, and the police.uk layer. */
+function layerChoice() {
+  return {
+    mode: document.querySelector('input[name="mode"]:checked')?.value || 'points',
+    cell: $('#f-cell').value,
+    shape: $('#f-shape').value,
+    context: $('#f-police').checked,
+  };
+}
+
+/**
+ * The grid and hot-spot tiles' query: the filters and the cells, but no
+ * bbox. Hot spots compare each cell with the whole study area, so the area
+ * must not move when the map does (and each tile brings its own box).
+ */
+function cellQuery() {
+  const params = filterParams();
+  const { cell, shape } = layerChoice();
+  params.set('cell', cell);
+  params.set('shape', shape);
+  return params;
+}
+
+/** police.uk crime is by month: the months the date filter touches. */
+function policeQuery() {
+  const from = $('#f-from').value.slice(0, 7);
+  const to = $('#f-to').value.slice(0, 7);
+  return from || to ? `datetime=${from || '..'}/${to || '..'}` : '';
+}
+
+/** Shows the chosen mode, its cell options and legend, and the context layer. */
+function applyLayerChoice() {
+  const choice = layerChoice();
+  $('#cell-options').hidden = choice.mode !== 'grid' && choice.mode !== 'hotspots';
+  mapView.setMode(choice.mode);
+  mapView.setContext(choice.context);
+  analysis.renderLegends(choice);
 }
 
 let refreshing = 0;
 async function refresh() {
   if (!state.account || !mapView.instance()) return;
   const mine = ++refreshing;
+  mapView.setQueries({ filter: cellQuery().toString(), police: policeQuery() });
+  refreshProfile();
   $('#counts').textContent = t('loading');
   try {
     const page = await request('GET', `/ogc/collections/observations/items?${filterQuery()}`);
@@ -217,6 +256,52 @@ async function refresh() {
     if (state.view === 'list') renderList();
   } catch (error) {
     if (mine === refreshing) $('#counts').textContent = t(errorKey(error));
+  }
+}
+
+// ---------------------------------------------------------------- the time profile
+
+let profiling = 0;
+let profiled = { query: null, profile: null };
+
+/**
+ * The time profile of what the map shows: the observations in view, or in
+ * hot-spot mode those inside the hot spots (the same run as the tiles).
+ * Asked again only when the question changes.
+ */
+function profileQuery() {
+  const { mode } = layerChoice();
+  if (mode === 'hotspots') {
+    const params = cellQuery();
+    params.set('within', 'hot');
+    return params.toString();
+  }
+  const params = filterParams();
+  params.set('bbox', mapView.bbox());
+  return params.toString();
+}
+
+async function refreshProfile() {
+  if (!$('#profile').open) return;
+  const query = profileQuery();
+  if (query === profiled.query) return;
+  const mine = ++profiling;
+  $('#profile').setAttribute('aria-busy', 'true');
+  try {
+    const profile = await request('GET', `/api/time-profile?${query}`);
+    if (mine !== profiling) return;
+    profiled = { query, profile };
+    message('#profile-message', null);
+    analysis.renderProfile(profile);
+    analysis.renderLegends(layerChoice());
+  } catch (error) {
+    if (mine !== profiling) return;
+    profiled = { query: null, profile: null };
+    $('#profile-table').tBodies[0].replaceChildren();
+    $('#profile-total').textContent = '';
+    message('#profile-message', error.code === 'too-many-cells' ? 'tooManyCells' : errorKey(error), 'error');
+  } finally {
+    if (mine === profiling) $('#profile').removeAttribute('aria-busy');
   }
 }
 
@@ -237,6 +322,14 @@ function summary(props) {
       el('dt', { text: t('popupAgency') }), el('dd', { text: agencyName(props.agency) }),
       el('dt', { text: t('popupPrecision') }), el('dd', { text: precision })),
     el('button', { type: 'button', class: 'primary', text: t('popupOpen'), onclick: () => openDetails(props) }));
+}
+
+/** The popup for whatever was clicked: an observation, a grid or hot-spot cell, or a crime. */
+function featureSummary(props, kind) {
+  if (kind === 'grid') return analysis.gridSummary(props, layerChoice());
+  if (kind === 'hotspot') return analysis.hotspotSummary(props, layerChoice());
+  if (kind === 'crime') return analysis.crimeSummary(props);
+  return summary(props);
 }
 
 function agencyName(code) {
@@ -554,6 +647,8 @@ function renderAll() {
   agency.value = chosen;
   renderReportChoices();
   renderCounts();
+  analysis.renderLegends(layerChoice());
+  if (profiled.profile) analysis.renderProfile(profiled.profile);
   renderOutboxStatus();
   if (state.view === 'list') renderList();
   if (state.view === 'mine') renderMine();
@@ -570,10 +665,15 @@ async function boot() {
   $('#signout').addEventListener('click', signOut);
   for (const button of document.querySelectorAll('.lang-switch')) button.addEventListener('click', () => setLang(lang() === 'cy' ? 'en' : 'cy'));
   for (const button of document.querySelectorAll('[data-nav]')) button.addEventListener('click', () => showView(button.dataset.nav));
-  $('#filters').addEventListener('change', () => refresh());
-  $('#f-reset').addEventListener('click', () => { $('#filters').reset(); mapView.setMode('points'); refresh(); });
+  // The context layer changes nothing the filters ask for.
+  $('#filters').addEventListener('change', (event) => { if (event.target.id !== 'f-police') refresh(); });
+  $('#f-reset').addEventListener('click', () => { $('#filters').reset(); applyLayerChoice(); refresh(); });
+  $('#f-police').addEventListener('change', applyLayerChoice);
+  // On a phone the profile starts folded away under the map; it loads when opened.
+  if (window.matchMedia('(max-width: 760px)').matches) $('#profile').open = false;
+  $('#profile').addEventListener('toggle', () => refreshProfile());
   $('#r-centre').addEventListener('click', () => placeReport(mapView.instance().getCenter()));
-  for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener('change', () => mapView.setMode(radio.value));
+  for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener('change', applyLayerChoice);
   $('#r-locate').addEventListener('click', useLocation);
   $('#report-form').addEventListener('submit', (event) => { event.preventDefault(); saveReport(false); });
   $('#warnings-save').addEventListener('click', () => saveReport(true));
@@ -617,15 +717,17 @@ async function boot() {
     state.agencies = [];
   }
   await mapView.create($('#map'), {
-    onFeature: (props, lngLat) => {
+    onFeature: (props, lngLat, kind) => {
       if (state.view === 'log') placeReport(lngLat);
-      else mapView.popup(lngLat, summary(props));
+      else mapView.popup(lngLat, featureSummary(props, kind));
     },
     onTap: (lngLat) => { if (state.view === 'log') placeReport(lngLat); },
     isPlacing: () => state.view === 'log',
     onMove: () => refresh(),
   });
   renderAll();
+  // A reload may bring back the form's last choices; draw what it says.
+  applyLayerChoice();
   showView('map');
   await refresh();
   outbox.flush();

@@ -1,5 +1,8 @@
 // The map: the server's basemap style, observations as clustered points or
-// a heatmap, and generalised positions drawn as the 100 m squares they are.
+// a heatmap, and generalised positions drawn as the 100 m squares they are;
+// or, instead of the observations, grid counts or Gi* hot spots as vector
+// tiles the server cuts per viewer; and police.uk recorded crime beneath, as
+// context.
 
 import { t } from './i18n.js';
 import { kind } from './vocab.js';
@@ -12,11 +15,31 @@ const colourByKind = [
   COLOURS.risk,
 ];
 
+// Hot-spot classes, -3 (cold, 99%) to 3 (hot, 99%): a red–blue diverging
+// palette; "not significant" is a pale wash so the basemap shows through.
+export const HOTSPOT_COLOURS = {
+  3: '#d62f27', 2: '#ed7551', 1: '#fab984', 0: '#f7f7f7', '-1': '#c0ccbe', '-2': '#849eba', '-3': '#4575b5',
+};
+// Grid counts, graduated (the legend in index.html names the same breaks).
+const GRID_STEPS = ['step', ['get', 'count'], '#fdd49e', 10, '#fc8d59', 20, '#d7301f', 50, '#7f0000'];
+// Cells and crimes are only asked for from the neighbourhood scale down:
+// a whole county's cells in one screen would be unreadable anyway.
+const ANALYSIS_MIN_ZOOM = 10;
+const ANALYSIS_MAX_ZOOM = 16;
+const OBSERVATION_LAYERS = ['clusters', 'cluster-count', 'points', 'squares-fill', 'squares-outline'];
+const GRID_LAYERS = ['grid-fill', 'grid-suppressed', 'grid-outline'];
+const HOTSPOT_LAYERS = ['hotspots-fill', 'hotspots-outline'];
+const POLICE_LAYERS = ['police-crimes'];
+
 let map = null;
 let mode = 'points';
 let pin = null;
 let hasGlyphs = false;
 let attribution = null;
+let context = false;
+// The query each tile source was last given, so a pan (same query) does
+// not make every tile load again.
+const tileQueries = {};
 
 const empty = () => ({ type: 'FeatureCollection', features: [] });
 
@@ -41,7 +64,76 @@ function split(collection) {
   };
 }
 
+/** Tiles of one server layer for a query (the session cookie goes with them: same origin). */
+function tileUrl(layer, query) {
+  return `${location.origin}/tiles/${layer}/{z}/{x}/{y}${query ? `?${query}` : ''}`;
+}
+
+/**
+ * A small diagonal hatch, for cells whose count is withheld: drawn here as
+ * pixels because the Content-Security-Policy keeps images to this origin
+ * and a data: pattern would be one more thing to keep in step with it.
+ */
+function hatch() {
+  const size = 8;
+  const data = new Uint8Array(size * size * 4);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = (y * size + x) * 4;
+      const line = (x + y) % size < 2;
+      data.set(line ? [110, 110, 120, 230] : [235, 235, 238, 150], i);
+    }
+  }
+  return { width: size, height: size, data };
+}
+
+/** Grid counts, hot spots and police.uk crime: vector tiles, hidden until chosen. */
+function addAnalysisLayers() {
+  map.addImage('suppressed-hatch', hatch());
+  const vector = (layer) => ({ type: 'vector', tiles: [tileUrl(layer, '')], minzoom: ANALYSIS_MIN_ZOOM, maxzoom: ANALYSIS_MAX_ZOOM });
+  map.addSource('grid', vector('grid'));
+  map.addSource('hotspots', vector('hotspots'));
+  map.addSource('police-crimes', vector('police-crimes'));
+  const hidden = { visibility: 'none' };
+  const suppressed = ['==', ['get', 'suppressed'], true];
+  map.addLayer({
+    id: 'grid-fill', type: 'fill', source: 'grid', 'source-layer': 'grid', layout: hidden,
+    filter: ['!', suppressed],
+    paint: { 'fill-color': GRID_STEPS, 'fill-opacity': 0.7 },
+  });
+  map.addLayer({
+    id: 'grid-suppressed', type: 'fill', source: 'grid', 'source-layer': 'grid', layout: hidden,
+    filter: suppressed,
+    paint: { 'fill-pattern': 'suppressed-hatch' },
+  });
+  map.addLayer({
+    id: 'grid-outline', type: 'line', source: 'grid', 'source-layer': 'grid', layout: hidden,
+    paint: { 'line-color': '#5c4330', 'line-width': 1, 'line-opacity': 0.8 },
+  });
+  const classColour = ['match', ['to-string', ['get', 'class']], ...Object.entries(HOTSPOT_COLOURS).flat(), HOTSPOT_COLOURS[0]];
+  map.addLayer({
+    id: 'hotspots-fill', type: 'fill', source: 'hotspots', 'source-layer': 'hotspots', layout: hidden,
+    paint: { 'fill-color': classColour, 'fill-opacity': ['case', ['==', ['get', 'class'], 0], 0.35, 0.75] },
+  });
+  map.addLayer({
+    id: 'hotspots-outline', type: 'line', source: 'hotspots', 'source-layer': 'hotspots', layout: hidden,
+    paint: { 'line-color': ['case', ['==', ['get', 'class'], 0], '#9a9aa3', '#3d3d47'], 'line-width': ['case', ['==', ['get', 'class'], 0], 0.5, 1] },
+  });
+  // Rings rather than dots, in purple, and smaller than any observation:
+  // context, not something a partner reported.
+  map.addLayer({
+    id: 'police-crimes', type: 'circle', source: 'police-crimes', 'source-layer': 'police-crimes', layout: hidden,
+    paint: {
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 3, 16, 5],
+      'circle-color': '#ece6f5',
+      'circle-stroke-color': '#5b3f8c',
+      'circle-stroke-width': 2,
+    },
+  });
+}
+
 function addLayers() {
+  addAnalysisLayers();
   map.addSource('observations', { type: 'geojson', data: empty(), cluster: true, clusterRadius: 40, clusterMaxZoom: 16 });
   map.addSource('squares', { type: 'geojson', data: empty() });
   map.addSource('heat', { type: 'geojson', data: empty() });
@@ -113,7 +205,7 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
   map.getCanvas().setAttribute('aria-label', t('mapLabel'));
   await new Promise((resolve) => map.on('load', resolve));
   addLayers();
-  const clickable = ['points', 'squares-fill', 'clusters'];
+  const clickable = ['points', 'squares-fill', 'clusters', 'police-crimes', 'hotspots-fill', 'grid-fill', 'grid-suppressed'];
   map.on('click', async (event) => {
     if (isPlacing()) {
       onTap(event.lngLat);
@@ -125,7 +217,7 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
       const zoom = await map.getSource('observations').getClusterExpansionZoom(hit.properties.cluster_id);
       map.easeTo({ center: hit.geometry.coordinates, zoom });
     } else if (hit) {
-      onFeature(hit.properties, event.lngLat);
+      onFeature(hit.properties, event.lngLat, featureKind(hit.layer.id));
     } else {
       onTap(event.lngLat);
     }
@@ -136,6 +228,14 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
   }
   map.on('moveend', () => onMove());
   return map;
+}
+
+/** What a clicked layer shows: `observation`, `grid`, `hotspot` or `crime`. */
+function featureKind(layerId) {
+  if (GRID_LAYERS.includes(layerId)) return 'grid';
+  if (HOTSPOT_LAYERS.includes(layerId)) return 'hotspot';
+  if (POLICE_LAYERS.includes(layerId)) return 'crime';
+  return 'observation';
 }
 
 /** MapLibre's own control labels, in the current language. */
@@ -167,10 +267,24 @@ export function relabel() {
   map.getCanvas().setAttribute('aria-label', labels['Map.Title']);
   map.getContainer().setAttribute('aria-label', labels['Map.Title']);
   for (const pinElement of map.getContainer().querySelectorAll('.report-pin')) pinElement.setAttribute('aria-label', labels['Marker.Title']);
-  // The attribution names our own source in the current language.
+  rebuildAttribution();
+}
+
+/**
+ * The attribution names our own source in the current language, and the
+ * Open Government Licence whenever police.uk data is on the map (its terms
+ * ask for that statement wherever the data is shown).
+ */
+function rebuildAttribution() {
   if (attribution) map.removeControl(attribution);
-  attribution = new maplibregl.AttributionControl({ compact: false, customAttribution: t('attributionApp') });
+  const texts = [t('attributionApp')];
+  if (context) texts.push(t('attributionPolice'));
+  attribution = new maplibregl.AttributionControl({ compact: false, customAttribution: texts });
   map.addControl(attribution, 'bottom-right');
+  for (const button of map.getContainer().querySelectorAll('.maplibregl-ctrl-attrib-button')) {
+    button.setAttribute('title', t('toggleAttribution'));
+    button.setAttribute('aria-label', t('toggleAttribution'));
+  }
 }
 
 /** The map, once made. */
@@ -193,14 +307,44 @@ export function show(collection) {
   map.getSource('heat').setData(parts.all);
 }
 
-/** Switches between `points` and `heatmap`. */
+function setVisible(layers, visible) {
+  for (const layer of layers) {
+    if (map.getLayer(layer)) map.setLayoutProperty(layer, 'visibility', visible ? 'visible' : 'none');
+  }
+}
+
+/** Switches between `points`, `heatmap`, `grid` and `hotspots`; only one is drawn at a time. */
 export function setMode(next) {
   mode = next;
-  const heat = mode === 'heatmap';
-  map.setLayoutProperty('heatmap', 'visibility', heat ? 'visible' : 'none');
-  for (const layer of ['clusters', 'cluster-count', 'points', 'squares-fill', 'squares-outline']) {
-    if (map.getLayer(layer)) map.setLayoutProperty(layer, 'visibility', heat ? 'none' : 'visible');
-  }
+  setVisible(['heatmap'], mode === 'heatmap');
+  setVisible(OBSERVATION_LAYERS, mode === 'points');
+  setVisible(GRID_LAYERS, mode === 'grid');
+  setVisible(HOTSPOT_LAYERS, mode === 'hotspots');
+}
+
+function setTiles(source, query) {
+  if (tileQueries[source] === query) return;
+  tileQueries[source] = query;
+  map.getSource(source).setTiles([tileUrl(source, query)]);
+}
+
+/**
+ * Points the tile layers at the current filters: `filter` for the grid and
+ * hot spots (with their `cell` and `shape`), `police` for recorded crime.
+ * Sources whose layers are hidden fetch nothing until shown.
+ */
+export function setQueries({ filter, police }) {
+  setTiles('grid', filter);
+  setTiles('hotspots', filter);
+  setTiles('police-crimes', police);
+}
+
+/** Shows or hides police.uk recorded crime, with its attribution. */
+export function setContext(on) {
+  if (context === on) return;
+  context = on;
+  setVisible(POLICE_LAYERS, on);
+  rebuildAttribution();
 }
 
 /** Puts the report pin at a place (or removes it with null). */
