@@ -834,10 +834,21 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         seconds = started.elapsed().as_secs_f64(),
         "index loaded"
     );
+    use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
-    println!("safetymap listening on http://{}", listener.local_addr()?);
+    let address = listener.local_addr()?;
+    let listener = listener
+        // Answers go out as soon as they are written: with Nagle's
+        // algorithm a response written in two parts waits for the client's
+        // delayed acknowledgement, which dominates a cached tile's time.
+        .tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
+    println!("safetymap listening on http://{address}");
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

@@ -489,7 +489,10 @@ pub fn synthetic_observations(
                 Provenance {
                     agency: "benchmark-agency".to_owned(),
                     recorded_by: "benchmark".to_owned(),
-                    recorded_at: observed_at,
+                    // Recorded as they are loaded: their review dates lie
+                    // ahead, so retention does not erase a benchmark's data
+                    // while it runs.
+                    recorded_at: now,
                 },
             )
         })

@@ -56,11 +56,11 @@ impl TileId {
     }
 }
 
-/// A property value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+/// A property value, borrowed while a feature is added.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
     /// Text.
-    Text(String),
+    Text(&'a str),
     /// A whole number.
     Int(i64),
     /// A real number.
@@ -69,24 +69,38 @@ pub enum Value {
     Bool(bool),
 }
 
-#[derive(PartialEq, Eq, Hash)]
-enum ValueKey {
+/// A value as the layer keeps it.
+#[derive(Debug, Clone, PartialEq)]
+enum Stored {
     Text(String),
     Int(i64),
-    Double(u64),
+    Double(f64),
     Bool(bool),
 }
 
-impl Value {
-    fn key(&self) -> ValueKey {
-        match self {
-            Value::Text(s) => ValueKey::Text(s.clone()),
-            Value::Int(i) => ValueKey::Int(*i),
-            Value::Double(d) => ValueKey::Double(d.to_bits()),
-            Value::Bool(b) => ValueKey::Bool(*b),
+/// FNV-1a: the layer's lookups hash short keys many times per tile, where
+/// SipHash's resistance to flooding buys nothing (the keys are ours).
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
+        self.0 = h;
     }
 }
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -106,6 +120,15 @@ fn bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// Writes `values` as a packed field.
+fn packed_field(out: &mut Vec<u8>, field: u32, values: &[u32], scratch: &mut Vec<u8>) {
+    scratch.clear();
+    for &v in values {
+        varint(scratch, u64::from(v));
+    }
+    bytes_field(out, field, scratch);
+}
+
 fn zigzag(v: i32) -> u32 {
     ((v << 1) ^ (v >> 31)) as u32
 }
@@ -114,16 +137,20 @@ fn command(id: u32, count: u32) -> u32 {
     (id & 7) | (count << 3)
 }
 
-/// One layer being written.
+/// One layer being written. Keys and values are interned as features are
+/// added, without allocating for ones already seen.
 pub struct Layer {
     name: String,
     features: Vec<u8>,
     keys: Vec<String>,
-    key_ids: HashMap<String, u32>,
-    values: Vec<Value>,
-    value_ids: HashMap<ValueKey, u32>,
+    values: Vec<Stored>,
+    text_ids: FnvMap<String, u32>,
+    other_ids: FnvMap<(u8, u64), u32>,
     count: usize,
-    scratch: Vec<u32>,
+    tags: Vec<u32>,
+    geometry: Vec<u32>,
+    feature: Vec<u8>,
+    packed: Vec<u8>,
 }
 
 impl Layer {
@@ -133,11 +160,14 @@ impl Layer {
             name: name.to_owned(),
             features: Vec::new(),
             keys: Vec::new(),
-            key_ids: HashMap::new(),
             values: Vec::new(),
-            value_ids: HashMap::new(),
+            text_ids: FnvMap::default(),
+            other_ids: FnvMap::default(),
             count: 0,
-            scratch: Vec::new(),
+            tags: Vec::new(),
+            geometry: Vec::new(),
+            feature: Vec::new(),
+            packed: Vec::new(),
         }
     }
 
@@ -151,67 +181,87 @@ impl Layer {
         self.count == 0
     }
 
-    fn tags(&mut self, properties: &[(&str, Value)]) -> Vec<u32> {
-        let mut tags = Vec::with_capacity(properties.len() * 2);
-        for (k, v) in properties {
-            let k_id = match self.key_ids.get(*k) {
-                Some(&id) => id,
-                None => {
-                    let id = self.keys.len() as u32;
-                    self.keys.push((*k).to_owned());
-                    self.key_ids.insert((*k).to_owned(), id);
-                    id
-                }
-            };
-            let vk = v.key();
-            let v_id = match self.value_ids.get(&vk) {
-                Some(&id) => id,
-                None => {
-                    let id = self.values.len() as u32;
-                    self.values.push(v.clone());
-                    self.value_ids.insert(vk, id);
-                    id
-                }
-            };
-            tags.push(k_id);
-            tags.push(v_id);
+    fn key_id(&mut self, k: &str) -> u32 {
+        // A layer has a handful of keys: a scan beats hashing.
+        match self.keys.iter().position(|known| known == k) {
+            Some(i) => i as u32,
+            None => {
+                self.keys.push(k.to_owned());
+                (self.keys.len() - 1) as u32
+            }
         }
-        tags
     }
 
-    fn feature(&mut self, id: Option<u64>, kind: u32, geometry: &[u32], tags: &[u32]) {
-        let mut f = Vec::with_capacity(16 + geometry.len() * 2 + tags.len() * 2);
+    fn value_id(&mut self, v: Value<'_>) -> u32 {
+        let next = self.values.len() as u32;
+        match v {
+            Value::Text(t) => {
+                if let Some(&id) = self.text_ids.get(t) {
+                    return id;
+                }
+                self.text_ids.insert(t.to_owned(), next);
+                self.values.push(Stored::Text(t.to_owned()));
+            }
+            other => {
+                let (kind, bits, stored) = match other {
+                    Value::Int(i) => (0u8, i as u64, Stored::Int(i)),
+                    Value::Double(d) => (1, d.to_bits(), Stored::Double(d)),
+                    Value::Bool(b) => (2, u64::from(b), Stored::Bool(b)),
+                    Value::Text(_) => unreachable!("handled above"),
+                };
+                if let Some(&id) = self.other_ids.get(&(kind, bits)) {
+                    return id;
+                }
+                self.other_ids.insert((kind, bits), next);
+                self.values.push(stored);
+            }
+        }
+        next
+    }
+
+    fn set_tags(&mut self, properties: &[(&str, Value<'_>)]) {
+        let mut tags = std::mem::take(&mut self.tags);
+        tags.clear();
+        for (k, v) in properties {
+            tags.push(self.key_id(k));
+            tags.push(self.value_id(*v));
+        }
+        self.tags = tags;
+    }
+
+    /// Writes a feature from `self.tags` and `self.geometry`.
+    fn feature(&mut self, id: Option<u64>, kind: u32) {
+        let f = &mut self.feature;
+        f.clear();
         if let Some(id) = id {
-            key(&mut f, 1, 0);
-            varint(&mut f, id);
+            key(f, 1, 0);
+            varint(f, id);
         }
-        let mut packed = Vec::with_capacity(tags.len() * 2);
-        for &t in tags {
-            varint(&mut packed, u64::from(t));
-        }
-        bytes_field(&mut f, 2, &packed);
-        key(&mut f, 3, 0);
-        varint(&mut f, u64::from(kind));
-        packed.clear();
-        for &g in geometry {
-            varint(&mut packed, u64::from(g));
-        }
-        bytes_field(&mut f, 4, &packed);
-        bytes_field(&mut self.features, 2, &f);
+        packed_field(f, 2, &self.tags, &mut self.packed);
+        key(f, 3, 0);
+        varint(f, u64::from(kind));
+        packed_field(f, 4, &self.geometry, &mut self.packed);
+        bytes_field(&mut self.features, 2, f);
         self.count += 1;
     }
 
     /// Adds a point (tile units).
-    pub fn point(&mut self, id: Option<u64>, (x, y): (i32, i32), properties: &[(&str, Value)]) {
-        let tags = self.tags(properties);
-        let geometry = [command(1, 1), zigzag(x), zigzag(y)];
-        self.feature(id, 1, &geometry, &tags);
+    pub fn point(&mut self, id: Option<u64>, (x, y): (i32, i32), properties: &[(&str, Value<'_>)]) {
+        self.set_tags(properties);
+        self.geometry.clear();
+        self.geometry.extend([command(1, 1), zigzag(x), zigzag(y)]);
+        self.feature(id, 1);
     }
 
     /// Adds a polygon of one ring (tile units, not closed); rings that
     /// collapse at this zoom are left out. The ring is wound as the
     /// specification wants an exterior ring, whatever order it came in.
-    pub fn polygon(&mut self, id: Option<u64>, ring: &[(i32, i32)], properties: &[(&str, Value)]) {
+    pub fn polygon(
+        &mut self,
+        id: Option<u64>,
+        ring: &[(i32, i32)],
+        properties: &[(&str, Value<'_>)],
+    ) {
         let mut ring: Vec<(i32, i32)> = ring.to_vec();
         ring.dedup();
         while ring.len() > 1 && ring.first() == ring.last() {
@@ -232,20 +282,19 @@ impl Layer {
         if area < 0 {
             ring.reverse();
         }
-        let tags = self.tags(properties);
-        let mut geometry = std::mem::take(&mut self.scratch);
-        geometry.clear();
-        geometry.push(command(1, 1));
-        geometry.push(zigzag(ring[0].0));
-        geometry.push(zigzag(ring[0].1));
-        geometry.push(command(2, ring.len() as u32 - 1));
+        self.set_tags(properties);
+        let g = &mut self.geometry;
+        g.clear();
+        g.push(command(1, 1));
+        g.push(zigzag(ring[0].0));
+        g.push(zigzag(ring[0].1));
+        g.push(command(2, ring.len() as u32 - 1));
         for w in ring.windows(2) {
-            geometry.push(zigzag(w[1].0 - w[0].0));
-            geometry.push(zigzag(w[1].1 - w[0].1));
+            g.push(zigzag(w[1].0 - w[0].0));
+            g.push(zigzag(w[1].1 - w[0].1));
         }
-        geometry.push(command(7, 1));
-        self.feature(id, 3, &geometry, &tags);
-        self.scratch = geometry;
+        g.push(command(7, 1));
+        self.feature(id, 3);
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -261,16 +310,16 @@ impl Layer {
         for value in &self.values {
             v.clear();
             match value {
-                Value::Text(s) => bytes_field(&mut v, 1, s.as_bytes()),
-                Value::Double(d) => {
+                Stored::Text(s) => bytes_field(&mut v, 1, s.as_bytes()),
+                Stored::Double(d) => {
                     key(&mut v, 3, 1);
                     v.extend_from_slice(&d.to_le_bytes());
                 }
-                Value::Int(i) => {
+                Stored::Int(i) => {
                     key(&mut v, 6, 0);
                     varint(&mut v, ((i << 1) ^ (i >> 63)) as u64);
                 }
-                Value::Bool(b) => {
+                Stored::Bool(b) => {
                     key(&mut v, 7, 0);
                     varint(&mut v, u64::from(*b));
                 }

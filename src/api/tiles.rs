@@ -138,10 +138,6 @@ fn tile_id(z: &str, x: &str, y: &str) -> Result<TileId, Problem> {
         .ok_or_else(|| Problem::not_found().detail("no such tile: zoom 0–22, x and y within it"))
 }
 
-fn text(s: &str) -> Value {
-    Value::Text(s.to_owned())
-}
-
 fn observations_tile(
     state: &AppState,
     viewer: &Viewer,
@@ -171,19 +167,25 @@ fn observations_tile(
             layer.point(
                 u64::try_from(o.id).ok(),
                 tile.project(o.position),
+                // The id is the feature's own id, not a property.
                 &[
-                    ("id", Value::Int(o.id)),
-                    ("category", text(o.category.code())),
-                    ("severity", text(o.severity.code())),
-                    ("status", text(o.status.code())),
-                    ("sensitivity", text(o.sensitivity.code())),
-                    ("setting", text(o.setting.code())),
-                    ("agency", text(agency)),
-                    ("time_band", text(TimeBand::of_hour(o.local_hour).code())),
-                    ("day", text(DayKind::of_weekday(o.local_weekday).code())),
+                    ("category", Value::Text(o.category.code())),
+                    ("severity", Value::Text(o.severity.code())),
+                    ("status", Value::Text(o.status.code())),
+                    ("sensitivity", Value::Text(o.sensitivity.code())),
+                    ("setting", Value::Text(o.setting.code())),
+                    ("agency", Value::Text(agency)),
+                    (
+                        "time_band",
+                        Value::Text(TimeBand::of_hour(o.local_hour).code()),
+                    ),
+                    (
+                        "day",
+                        Value::Text(DayKind::of_weekday(o.local_weekday).code()),
+                    ),
                     (
                         "precision",
-                        text(match precision {
+                        Value::Text(match precision {
                             Precision::Exact => "exact",
                             Precision::Generalised => "bng-100m",
                             Precision::Hidden => "hidden",
@@ -196,7 +198,7 @@ fn observations_tile(
     layer
 }
 
-fn cell_tags(count: u32, suppression: &Suppression) -> Vec<(&'static str, Value)> {
+fn cell_tags(count: u32, suppression: &Suppression) -> Vec<(&'static str, Value<'static>)> {
     match suppression.show(count) {
         ShownCount::Exact(n) => vec![
             ("count", Value::Int(i64::from(n))),
@@ -305,13 +307,15 @@ fn police_tile(state: &AppState, tile: TileId, query: &super::police::PoliceQuer
             .types
             .get(usize::from(p.crime_type))
             .map_or("", String::as_str);
+        let code = crate::police::type_code(crime_type);
+        let month = crate::police::month_text(p.month);
         layer.point(
             None,
             tile.project(p.position),
             &[
-                ("crime_type", text(&crate::police::type_code(crime_type))),
-                ("crime_type_name", text(crime_type)),
-                ("month", text(&crate::police::month_text(p.month))),
+                ("crime_type", Value::Text(&code)),
+                ("crime_type_name", Value::Text(crime_type)),
+                ("month", Value::Text(&month)),
             ],
         );
     }
@@ -396,6 +400,7 @@ pub async fn tile(
         disclose_to_tool(&state, &viewer, audited_as, 1, Some(&request)).await?;
         return Ok(reply(&cached, &headers));
     }
+    tracing::debug!(generation, cached = state.tiles.len(), "tile cache miss");
     let encoded = match layer.as_str() {
         "observations" => {
             let query = ItemsQuery::parse(raw.as_deref())?;

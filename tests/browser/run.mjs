@@ -24,6 +24,7 @@ const BINARY = process.env.SAFETYMAP_BIN || join(root, 'target', 'debug', 'safet
 const CHROMIUM = process.env.SAFETYMAP_CHROMIUM || '/usr/bin/chromium';
 const MBTILES = resolve(root, '..', 'shared', 'data', 'osm-newport', 'newport-basemap-z10-15.mbtiles');
 const SCREENSHOTS = join(root, 'docs', 'screenshots');
+const POLICE_FIXTURE = join(root, 'fixtures', 'police-uk', '2026-01-made-up-street.csv');
 const PASSWORD = 'heron lantern quarry violet';
 const PORT = 18000 + Math.floor(Math.random() * 2000);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -61,6 +62,9 @@ async function startServer() {
   makeUser('police.officer', 'field-officer', 'gwent-police', ['Gwent Police', 'Heddlu Gwent', 'police']);
   makeUser('council.panel', 'panel-member', 'newport-parks');
   makeUser('health.panel', 'panel-member', 'health-board', ['Health board', 'Bwrdd iechyd', 'health']);
+  // Nine made-up crimes in central Newport, for the police.uk context layer
+  // (the import reports its progress on stderr; only failures matter here).
+  execFileSync(BINARY, ['import', 'police-uk', POLICE_FIXTURE], { env, stdio: 'pipe' });
   const server = spawn(BINARY, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; i < 200; i++) {
     try {
@@ -134,6 +138,15 @@ async function drawn(page) {
     const squares = new Set(map.querySourceFeatures('squares').map((f) => f.properties.id));
     return { points: [...ids].sort(), squares: [...squares].sort() };
   });
+}
+
+/** Properties of what the map draws in `layers`, once some of it is drawn and every tile has arrived. */
+async function rendered(page, layers) {
+  await page.waitForFunction((ids) => {
+    const map = window.safetymapMap;
+    return map.loaded() && map.areTilesLoaded() && !map.isMoving() && map.queryRenderedFeatures({ layers: ids }).length > 0;
+  }, layers, { timeout: 30000, polling: 200 });
+  return page.evaluate((ids) => window.safetymapMap.queryRenderedFeatures({ layers: ids }).map((f) => f.properties), layers);
 }
 
 async function tapMapAt(page, xFraction = 0.5, yFraction = 0.5) {
@@ -285,12 +298,20 @@ scenario('in Welsh no English string is left on the main screens', async (browse
   await signIn(page, 'council.panel');
   await page.click('#lang');
   await page.waitForFunction(() => document.documentElement.lang === 'cy');
-  const screens = ['map', 'log', 'mine', 'list'];
+  const screens = ['map', 'log', 'mine', 'list', 'map-analysis'];
   const leftovers = [];
   for (const screen of screens) {
-    await page.click(`[data-nav="${screen}"]`);
+    if (screen === 'map-analysis') {
+      // The hot-spot legend, the cell options and the police.uk layer with its attribution.
+      await page.click('[data-nav="map"]');
+      await page.check('input[name="mode"][value="hotspots"]');
+      await page.check('#f-police');
+      await page.waitForSelector('#profile-table[data-within="hot"]');
+    } else {
+      await page.click(`[data-nav="${screen}"]`);
+    }
     await page.waitForTimeout(300);
-    if (screen === 'map') await waitForMap(page);
+    if (screen.startsWith('map')) await waitForMap(page);
     const found = await page.evaluate(async () => {
       const { STRINGS } = await import('/js/i18n.js');
       const vocabulary = await (await fetch('/api/vocabulary')).json();
@@ -314,9 +335,10 @@ scenario('in Welsh no English string is left on the main screens', async (browse
       return texts.filter((text) => englishWords.some((en) => text === en || (en.length > 6 && text.includes(en))));
     });
     leftovers.push(...found.map((text) => `${screen}: ${text}`));
-    if (screen !== 'map') await shot(page, `welsh-${screen}`);
+    if (!screen.startsWith('map')) await shot(page, `welsh-${screen}`);
   }
-  await page.click('[data-nav="map"]');
+  await page.check('input[name="mode"][value="points"]');
+  await page.uncheck('#f-police');
   await shot(page, 'welsh-map');
   // The sign-in screen has its own switch, for someone who has not chosen yet.
   const fresh = await newPage(browser);
@@ -349,6 +371,12 @@ scenario('axe-core finds no serious or critical violations on the sign-in, map, 
   await page.waitForSelector('body[data-ready="true"]');
   await waitForMap(page);
   await axeCheck(page, 'map');
+  // The analysis modes add cell options, a legend, the context layer and the time-profile table.
+  await page.check('input[name="mode"][value="hotspots"]');
+  await page.check('#f-police');
+  await page.waitForSelector('#profile-table[data-within="hot"] tbody tr');
+  await axeCheck(page, 'map in hot-spot mode');
+  await page.check('input[name="mode"][value="points"]');
   await page.click('[data-nav="log"]');
   await axeCheck(page, 'log');
   await page.click('[data-nav="list"]');
@@ -432,6 +460,106 @@ scenario('the basemap draws labelled Newport streets from the MBTiles with only 
   assert(roads > 10, `streets drawn: ${roads}`);
   await shot(page, 'basemap');
   assert(outside.length === 0, `requests left the origin: ${outside}`);
+  await context.close();
+});
+
+scenario('a panel member switches to hot spots, reads the legend and the time profile, and turns on recorded crime', async (browser, ctx) => {
+  // A busy corner (thirty reports within about 30 m, eight of them in one
+  // evening hour) in a thin scatter of single reports across the town.
+  const hot = [-2.9925, 51.5835];
+  const hour = Math.floor(Date.now() / 3600e3) * 3600e3 - 2 * 86400e3;
+  const reports = [];
+  for (let i = 0; i < 30; i++) {
+    const at = i < 8 ? hour + i * 5 * 60e3 : Date.now() - (i * 29 + 3) * 3600e3;
+    reports.push([hot[0] + ((i % 6) - 2.5) * 0.00012, hot[1] + (Math.floor(i / 6) - 2) * 0.0001, at]);
+  }
+  for (let i = 0; i < 24; i++) {
+    reports.push([hot[0] + ((i % 6) - 2.5) * 0.008, hot[1] + (Math.floor(i / 6) - 1.5) * 0.006, Date.now() - (i * 31 + 5) * 3600e3]);
+  }
+  for (const [longitude, latitude, at] of reports) {
+    const response = await fetch(`${BASE}/api/observations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ctx.tokens.police}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ longitude, latitude, observed_at: new Date(at).toISOString(), category: 'young-people-congregating', setting: 'street', severity: 'low', sensitivity: 'standard' }),
+    });
+    assert(response.status === 201, `report made: ${response.status} ${await response.text()}`);
+  }
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'council.panel');
+  await page.evaluate((center) => window.safetymapMap.jumpTo({ center, zoom: 14 }), hot);
+  await waitForMap(page);
+
+  // Grid counts: cells are drawn, and no count below the threshold reaches a panel member.
+  await page.check('input[name="mode"][value="grid"]');
+  assert(await page.isVisible('#f-cell') && await page.isVisible('#f-shape'), 'cell size and shape are offered');
+  const cells = await rendered(page, ['grid-fill', 'grid-suppressed']);
+  assert(cells.some((c) => c.count >= 5), `a cell with a count: ${JSON.stringify(cells.slice(0, 5))}`);
+  assert(cells.some((c) => c.suppressed === true && c.count === undefined), 'single reports are drawn as withheld cells');
+  const small = cells.filter((c) => typeof c.count === 'number' && c.count > 0 && c.count < 5);
+  assert(small.length === 0, `counts below 5 reached the page: ${JSON.stringify(small)}`);
+  assert(!(await page.isVisible('#legend-observations')) && await page.isVisible('#legend-grid'), 'the grid legend replaces the points legend');
+
+  // Hot spots: the legend, significant cells, and the profile of the hot spots alone.
+  const profiled = page.waitForResponse((r) => r.url().includes('/api/time-profile?') && r.url().includes('within=hot'));
+  await page.check('input[name="mode"][value="hotspots"]');
+  const profileUrl = (await profiled).url();
+  assert(profileUrl.includes('cell=250') && profileUrl.includes('shape=square'), `profiled on the same grid: ${profileUrl}`);
+  assert(await page.isVisible('#legend-hotspots'), 'the hot-spot legend is shown');
+  const legend = await page.textContent('#legend-hotspots');
+  for (const words of ['Hot spot, 99% confidence', 'Not significant', 'Cold spot, 99% confidence', 'false discovery rate (FDR) correction on', 'fewer than 5']) {
+    assert(legend.includes(words), `the legend says "${words}": ${legend}`);
+  }
+  const hotspots = await rendered(page, ['hotspots-fill']);
+  assert(hotspots.some((c) => c.class > 0), `a hot spot is drawn: ${JSON.stringify(hotspots.map((c) => c.class))}`);
+  const small2 = hotspots.filter((c) => typeof c.count === 'number' && c.count > 0 && c.count < 5);
+  assert(small2.length === 0, `hot-spot counts below 5 reached the page: ${JSON.stringify(small2)}`);
+  const shown = await page.evaluate(() => ['points', 'clusters', 'squares-fill', 'heatmap', 'grid-fill'].filter((id) => window.safetymapMap.getLayoutProperty(id, 'visibility') !== 'none'));
+  assert(shown.length === 0, `only the hot spots are drawn: ${shown}`);
+
+  await page.waitForSelector('#profile-table[data-within="hot"]');
+  const table = await page.evaluate(() => {
+    const rows = [...document.querySelectorAll('#profile-table tbody tr')];
+    const numbers = rows.flatMap((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)).filter((text) => /^\d+$/.test(text));
+    return {
+      cells: rows.map((tr) => tr.querySelectorAll('td').length),
+      headers: rows.map((tr) => tr.querySelector('th[scope="row"]')?.textContent),
+      sum: numbers.reduce((a, text) => a + Number(text), 0),
+      total: document.querySelector('#profile-total').textContent,
+      withheld: [...document.querySelectorAll('#profile-table td.heat-suppressed')].map((td) => td.textContent),
+    };
+  });
+  assert(JSON.stringify(table.cells) === JSON.stringify([24, 24, 24, 24, 24, 24, 24]), `7 × 24: ${JSON.stringify(table.cells)}`);
+  assert(table.headers[0].includes('Monday') && table.headers[6].includes('Sunday'), `Monday to Sunday: ${table.headers}`);
+  const profile = await (await page.request.get(profileUrl)).json();
+  assert(profile.within === 'hot' && typeof profile.total === 'number', `the API profiles the hot spots: ${JSON.stringify(profile).slice(0, 200)}`);
+  assert(table.total === `Total: ${profile.total}`, `total ${table.total} against the API's ${profile.total}`);
+  const apiSum = profile.counts.flat().reduce((a, n) => a + (n ?? 0), 0);
+  assert(table.sum === apiSum && apiSum >= 8, `the shown counts add up to the API's: ${table.sum} against ${apiSum}`);
+  assert(table.withheld.length > 0 && table.withheld.every((text) => text === '<5fewer than 5'), `withheld hours read "<5" and say so: ${table.withheld.slice(0, 3)}`);
+
+  // Recorded crime: drawn, attributed, and clickable.
+  const attribution = 'Contains public sector information licensed under the Open Government Licence v3.0 (data.police.uk)';
+  assert(!(await page.textContent('.maplibregl-ctrl-attrib')).includes(attribution), 'no police.uk attribution while the layer is off');
+  await page.check('#f-police');
+  const crimes = await rendered(page, ['police-crimes']);
+  assert(crimes.length >= 5, `crimes drawn: ${crimes.length}`);
+  assert((await page.textContent('.maplibregl-ctrl-attrib')).includes(attribution), 'the Open Government Licence attribution is shown');
+  assert(await page.isVisible('#legend-police'), 'the legend names the crime layer');
+  const crime = await page.evaluate(() => {
+    const map = window.safetymapMap;
+    const f = map.queryRenderedFeatures({ layers: ['police-crimes'] }).find((c) => c.properties.crime_type === 'drugs');
+    const { x, y } = map.project(f.geometry.coordinates);
+    return { x, y };
+  });
+  const box = await page.locator('#map').boundingBox();
+  await page.mouse.click(box.x + crime.x, box.y + crime.y);
+  await page.waitForSelector('.maplibregl-popup', { timeout: 5000 });
+  const popup = await page.textContent('.maplibregl-popup-content');
+  for (const words of ['Drugs', 'January 2026', 'police.uk']) assert(popup.includes(words), `the crime popup says "${words}": ${popup}`);
+  await shot(page, 'hotspots');
+  await page.click('.maplibregl-popup-close-button');
+  await page.uncheck('#f-police');
+  assert(!(await page.textContent('.maplibregl-ctrl-attrib')).includes(attribution), 'the attribution goes with the layer');
   await context.close();
 });
 

@@ -203,6 +203,11 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
   attribution = new maplibregl.AttributionControl({ compact: false, customAttribution: t('attributionApp') });
   map.addControl(attribution, 'bottom-right');
   map.getCanvas().setAttribute('aria-label', t('mapLabel'));
+  // Changing a tile source's query while MapLibre is still setting it up
+  // cancels that set-up, which it reports as an error; it is not one.
+  map.on('error', (event) => {
+    if (event.error?.name !== 'AbortError' && event.error?.message !== 'AbortError') console.error(event.error);
+  });
   await new Promise((resolve) => map.on('load', resolve));
   addLayers();
   const clickable = ['points', 'squares-fill', 'clusters', 'police-crimes', 'hotspots-fill', 'grid-fill', 'grid-suppressed'];
