@@ -10,8 +10,9 @@ use criterion::{criterion_group, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safetymap::analysis::dbscan::dbscan;
-use safetymap::analysis::gistar::{gi_star, Weights};
-use safetymap::analysis::grid::{count, grid_position, Grid, Shape};
+use safetymap::analysis::gistar::Weights;
+use safetymap::analysis::grid::{grid_position, Grid, Shape};
+use safetymap::analysis::{extent, hot_spots_on};
 
 const N: usize = 100_000;
 
@@ -41,19 +42,9 @@ fn newport_points() -> Vec<[f64; 2]> {
 /// Counting on every cell of the points' extent, then Gi* with FDR: what
 /// the hot-spot layer does after gathering the viewer's points.
 fn hot_spots(points: &[(f64, f64)], grid: Grid, weights: Weights) -> usize {
-    let [mut e0, mut n0, mut e1, mut n1] = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-    for &(e, n) in points {
-        (e0, n0, e1, n1) = (e0.min(e), n0.min(n), e1.max(e), n1.max(n));
-    }
-    let cells = grid.cells_covering([e0, n0, e1, n1]);
-    let counts = count(grid, points.iter().copied());
-    let values: Vec<f64> = cells
-        .iter()
-        .map(|c| f64::from(counts.get(c).copied().unwrap_or(0)))
-        .collect();
-    let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
-    let result = gi_star(&centres, &values, weights, true);
-    result.class.iter().filter(|&&c| c != 0).count()
+    let cells = grid.cells_covering(extent(points.iter().copied()).expect("points"));
+    let run = hot_spots_on(grid, cells, points.iter().copied(), weights, true);
+    run.result.class.iter().filter(|&&c| c != 0).count()
 }
 
 fn benches(c: &mut Criterion) {
@@ -73,13 +64,9 @@ fn benches(c: &mut Criterion) {
     let square_100 = Grid::new(Shape::Square, 100);
     eprintln!(
         "100 m squares: {} study cells, {} significant",
-        {
-            let [mut e0, mut n0, mut e1, mut n1] = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-            for &(e, n) in &points {
-                (e0, n0, e1, n1) = (e0.min(e), n0.min(n), e1.max(e), n1.max(n));
-            }
-            square_100.cells_covering([e0, n0, e1, n1]).len()
-        },
+        square_100
+            .cells_covering(extent(points.iter().copied()).expect("points"))
+            .len(),
         hot_spots(&points, square_100, Weights::DistanceBand(150.0))
     );
     group.bench_function("Gi* 100 m squares, distance band 150 m, FDR", |b| {

@@ -61,6 +61,59 @@ impl Suppression {
     }
 }
 
+/// A Gi\* run on a grid: every cell of a study area, its count, and the
+/// statistics.
+#[derive(Debug, Clone)]
+pub struct HotspotRun {
+    /// The grid.
+    pub grid: grid::Grid,
+    /// Every cell of the study area, in row-major order.
+    pub cells: Vec<grid::Cell>,
+    /// Points per cell.
+    pub counts: Vec<u32>,
+    /// The statistics, per cell.
+    pub result: gistar::HotSpots,
+}
+
+/// The box `[min_x, min_y, max_x, max_y]` around some positions.
+pub fn extent(points: impl IntoIterator<Item = (f64, f64)>) -> Option<[f64; 4]> {
+    points.into_iter().fold(None, |b, (x, y)| {
+        Some(match b {
+            None => [x, y, x, y],
+            Some([a, b, c, d]) => [a.min(x), b.min(y), c.max(x), d.max(y)],
+        })
+    })
+}
+
+/// Counts `points` (grid metres) on every cell of `cells` (empty cells
+/// count as zeros, as they must for the statistic to mean anything; points
+/// outside them are left out) and runs Gi\*.
+pub fn hot_spots_on(
+    grid: grid::Grid,
+    cells: Vec<grid::Cell>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    weights: gistar::Weights,
+    fdr: bool,
+) -> HotspotRun {
+    let position: std::collections::HashMap<grid::Cell, usize> =
+        cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let mut counts = vec![0u32; cells.len()];
+    for (e, n) in points {
+        if let Some(&i) = position.get(&grid.cell_of(e, n)) {
+            counts[i] += 1;
+        }
+    }
+    let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
+    let values: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
+    let result = gistar::gi_star(&centres, &values, weights, fdr);
+    HotspotRun {
+        grid,
+        cells,
+        counts,
+        result,
+    }
+}
+
 /// How many observations fell in each local hour (columns 0–23) of each
 /// weekday (rows, Monday first), from `(hour, weekday)` pairs.
 pub fn time_profile(times: impl IntoIterator<Item = (u8, u8)>) -> [[u32; 24]; 7] {

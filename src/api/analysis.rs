@@ -17,9 +17,9 @@ use super::ogc::{base_url, disclose_to_tool, geojson_response, link, ItemsQuery}
 use super::problem::Problem;
 use super::AppState;
 use crate::analysis::dbscan::dbscan;
-use crate::analysis::gistar::{gi_star, HotSpots, Weights};
+use crate::analysis::gistar::Weights;
 use crate::analysis::grid::{grid_position, Cell, Grid, Shape, CELL_SIZES};
-use crate::analysis::{time_profile, ShownCount, Suppression};
+use crate::analysis::{extent, hot_spots_on, time_profile, HotspotRun, ShownCount, Suppression};
 use crate::domain::viewer::{Action, Viewer};
 use crate::index::{IndexedObservation, LayerFilter, SHOWN_MARGIN_DEGREES};
 use crate::privacy::IndexVisibility;
@@ -175,34 +175,17 @@ pub fn hotspot_parameters(query: &ItemsQuery) -> Result<HotspotParameters, Probl
     Ok(HotspotParameters { grid, weights, fdr })
 }
 
-/// A Gi\* run: the study area's cells, their counts, and the statistics.
-#[derive(Debug, Clone)]
-pub struct HotspotRun {
-    /// The grid.
-    pub grid: Grid,
-    /// Every cell of the study area.
-    pub cells: Vec<Cell>,
-    /// Observations per cell.
-    pub counts: Vec<u32>,
-    /// The statistics, per cell.
-    pub result: HotSpots,
-}
-
 /// The study area: the filter's box when it has one, else the points'
 /// extent, in grid metres.
 fn study_box(filter: &LayerFilter, points: &[ShownPoint]) -> Option<[f64; 4]> {
-    let corners: Vec<(f64, f64)> = match filter.bbox {
-        Some([x0, y0, x1, y1]) => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
-            .into_iter()
-            .filter_map(grid_position)
-            .collect(),
-        None => points.iter().map(|p| (p.e, p.n)).collect(),
-    };
-    let first = corners.first()?;
-    Some(corners.iter().fold(
-        [first.0, first.1, first.0, first.1],
-        |[a, b, c, d], &(e, n)| [a.min(e), b.min(n), c.max(e), d.max(n)],
-    ))
+    match filter.bbox {
+        Some([x0, y0, x1, y1]) => extent(
+            [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+                .into_iter()
+                .filter_map(grid_position),
+        ),
+        None => extent(points.iter().map(|p| (p.e, p.n))),
+    }
 }
 
 /// Runs Gi\* over `points` on every cell of the study area (empty cells
@@ -214,12 +197,13 @@ pub fn run_hotspots(
 ) -> Result<HotspotRun, Problem> {
     let grid = parameters.grid;
     let Some(area) = study_box(filter, points) else {
-        return Ok(HotspotRun {
+        return Ok(hot_spots_on(
             grid,
-            cells: Vec::new(),
-            counts: Vec::new(),
-            result: gi_star(&[], &[], parameters.weights, parameters.fdr),
-        });
+            Vec::new(),
+            [],
+            parameters.weights,
+            parameters.fdr,
+        ));
     };
     let cells = grid.cells_covering(area);
     if cells.len() > MAX_STUDY_CELLS {
@@ -233,22 +217,13 @@ pub fn run_hotspots(
             ),
         ));
     }
-    let position: HashMap<Cell, usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
-    let mut counts = vec![0u32; cells.len()];
-    for p in points {
-        if let Some(&i) = position.get(&grid.cell_of(p.e, p.n)) {
-            counts[i] += 1;
-        }
-    }
-    let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
-    let values: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
-    let result = gi_star(&centres, &values, parameters.weights, parameters.fdr);
-    Ok(HotspotRun {
+    Ok(hot_spots_on(
         grid,
         cells,
-        counts,
-        result,
-    })
+        points.iter().map(|p| (p.e, p.n)),
+        parameters.weights,
+        parameters.fdr,
+    ))
 }
 
 /// The words for a hot-spot class, English and Welsh.
@@ -314,26 +289,56 @@ fn cell_properties(
     }
 }
 
-fn feature_collection(
-    features: Vec<serde_json::Value>,
-    links: Vec<serde_json::Value>,
-    extra: serde_json::Value,
-) -> Result<axum::response::Response, Problem> {
-    let mut body = json!({
-        "type": "FeatureCollection",
-        "numberMatched": features.len(),
-        "numberReturned": features.len(),
-        "features": features,
-        "links": links,
-    });
-    if let (Some(map), Some(more)) = (body.as_object_mut(), extra.as_object()) {
-        for (k, v) in more {
-            map.insert(k.clone(), v.clone());
+/// Where an aggregate answer goes, for its link and its audit record.
+struct Answer<'a> {
+    state: &'a AppState,
+    viewer: &'a Viewer,
+    headers: &'a axum::http::HeaderMap,
+    raw: Option<&'a str>,
+    /// The collection id.
+    collection: &'static str,
+    /// What a tool's read is recorded as.
+    audited_as: &'static str,
+}
+
+impl Answer<'_> {
+    /// Records a tool's read, then answers with the features as a
+    /// FeatureCollection carrying `extra`'s members too.
+    async fn send(
+        &self,
+        features: Vec<serde_json::Value>,
+        extra: serde_json::Value,
+    ) -> Result<axum::response::Response, Problem> {
+        disclose_to_tool(
+            self.state,
+            self.viewer,
+            self.audited_as,
+            features.len(),
+            self.raw,
+        )
+        .await?;
+        let base = base_url(&self.state.settings, self.headers);
+        let mut body = json!({
+            "type": "FeatureCollection",
+            "numberMatched": features.len(),
+            "numberReturned": features.len(),
+            "features": features,
+            "links": [link(
+                format!("{base}/ogc/collections/{}", self.collection),
+                "collection",
+                "application/json",
+                "The collection",
+            )],
+        });
+        if let (Some(map), Some(more)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in more {
+                map.insert(k.clone(), v.clone());
+            }
         }
+        Ok(geojson_response(
+            serde_json::to_vec(&body).map_err(|_| Problem::internal())?,
+        ))
     }
-    Ok(geojson_response(
-        serde_json::to_vec(&body).map_err(|_| Problem::internal())?,
-    ))
 }
 
 fn polygon(ring: Vec<[f64; 2]>) -> serde_json::Value {
@@ -367,25 +372,20 @@ pub async fn grid_items(
             }))
         })
         .collect();
-    disclose_to_tool(
-        &state,
-        &viewer,
-        "grid-layer",
-        features.len(),
-        raw.as_deref(),
-    )
-    .await?;
-    let base = base_url(&state.settings, &headers);
-    feature_collection(
-        features,
-        vec![link(
-            format!("{base}/ogc/collections/grid"),
-            "collection",
-            "application/json",
-            "The collection",
-        )],
+    let answer = Answer {
+        state: &state,
+        viewer: &viewer,
+        headers: &headers,
+        raw: raw.as_deref(),
+        collection: "grid",
+        audited_as: "grid-layer",
+    };
+    answer
+        .send(
+            features,
         json!({ "cellSize": grid.size, "shape": grid.shape.code(), "threshold": suppression.threshold }),
-    )
+        )
+        .await
 }
 
 /// `GET /ogc/collections/hotspots/items`: Gi\* classes on a grid; cells that
@@ -426,37 +426,32 @@ pub async fn hotspot_items(
             }))
         })
         .collect();
-    disclose_to_tool(
-        &state,
-        &viewer,
-        "hotspots-layer",
-        features.len(),
-        raw.as_deref(),
-    )
-    .await?;
-    let base = base_url(&state.settings, &headers);
+    let answer = Answer {
+        state: &state,
+        viewer: &viewer,
+        headers: &headers,
+        raw: raw.as_deref(),
+        collection: "hotspots",
+        audited_as: "hotspots-layer",
+    };
     let [t99, t95, t90] = run.result.thresholds;
-    feature_collection(
-        features,
-        vec![link(
-            format!("{base}/ogc/collections/hotspots"),
-            "collection",
-            "application/json",
-            "The collection",
-        )],
-        json!({
-            "cellSize": grid.size,
-            "shape": grid.shape.code(),
-            "studyCells": run.cells.len(),
-            "weights": match parameters.weights {
-                Weights::DistanceBand(d) => json!({ "type": "distance", "band": d }),
-                Weights::Nearest(k) => json!({ "type": "nearest", "k": k }),
-            },
-            "fdr": parameters.fdr,
-            "pThresholds": { "99": t99, "95": t95, "90": t90 },
-            "threshold": suppression.threshold,
-        }),
-    )
+    answer
+        .send(
+            features,
+            json!({
+                "cellSize": grid.size,
+                "shape": grid.shape.code(),
+                "studyCells": run.cells.len(),
+                "weights": match parameters.weights {
+                    Weights::DistanceBand(d) => json!({ "type": "distance", "band": d }),
+                    Weights::Nearest(k) => json!({ "type": "nearest", "k": k }),
+                },
+                "fdr": parameters.fdr,
+                "pThresholds": { "99": t99, "95": t95, "90": t90 },
+                "threshold": suppression.threshold,
+            }),
+        )
+        .await
 }
 
 /// `GET /ogc/collections/clusters/items?eps=…&min=…`: DBSCAN clusters as
@@ -523,25 +518,20 @@ pub async fn cluster_items(
             })
         })
         .collect();
-    disclose_to_tool(
-        &state,
-        &viewer,
-        "clusters-layer",
-        features.len(),
-        raw.as_deref(),
-    )
-    .await?;
-    let base = base_url(&state.settings, &headers);
-    feature_collection(
-        features,
-        vec![link(
-            format!("{base}/ogc/collections/clusters"),
-            "collection",
-            "application/json",
-            "The collection",
-        )],
+    let answer = Answer {
+        state: &state,
+        viewer: &viewer,
+        headers: &headers,
+        raw: raw.as_deref(),
+        collection: "clusters",
+        audited_as: "clusters-layer",
+    };
+    answer
+        .send(
+            features,
         json!({ "eps": eps, "min": min, "noise": labels.iter().filter(|l| l.is_none()).count(), "threshold": suppression.threshold }),
-    )
+        )
+        .await
 }
 
 /// A time profile as served.

@@ -87,13 +87,7 @@ fn parse(viewer: &Viewer, raw: Option<&str>) -> Result<(AuditQuery, Option<Strin
                 ))
             }
             "purpose" => purpose = Some(value.trim().to_owned()).filter(|p| !p.is_empty()),
-            other => {
-                return Err(Problem::bad_parameter(
-                    "unknown-parameter",
-                    other,
-                    format!("`{other}` is not a parameter of this endpoint"),
-                ))
-            }
+            other => return Err(Problem::unknown_parameter(other)),
         }
     }
     Ok((query, purpose))

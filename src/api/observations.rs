@@ -140,13 +140,7 @@ pub fn purpose_parameter(raw: Option<&str>) -> Result<Option<String>, Problem> {
             }
             // GDAL and browsers may add a format parameter.
             "f" => {}
-            other => {
-                return Err(Problem::bad_parameter(
-                    "unknown-parameter",
-                    other,
-                    format!("`{other}` is not a parameter of this endpoint"),
-                ))
-            }
+            other => return Err(Problem::unknown_parameter(other)),
         }
     }
     Ok(purpose)

@@ -321,11 +321,7 @@ impl ItemsQuery {
         for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let (name, value) = (name.into_owned(), value.into_owned());
             if !ITEMS_PARAMETERS.contains(&name.as_str()) && !extra.contains(&name.as_str()) {
-                return Err(Problem::bad_parameter(
-                    "unknown-parameter",
-                    &name,
-                    format!("`{name}` is not a parameter of this endpoint"),
-                ));
+                return Err(Problem::unknown_parameter(&name));
             }
             if !seen.insert(name.clone()) {
                 return Err(Problem::bad_parameter(

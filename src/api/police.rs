@@ -127,13 +127,7 @@ impl PoliceQuery {
                     })?
                 }
                 "f" => {}
-                other => {
-                    return Err(Problem::bad_parameter(
-                        "unknown-parameter",
-                        other,
-                        format!("`{other}` is not a parameter of this endpoint"),
-                    ))
-                }
+                other => return Err(Problem::unknown_parameter(other)),
             }
         }
         Ok(q)

@@ -101,6 +101,15 @@ impl Problem {
         .detail(detail)
     }
 
+    /// 400 for a query parameter the endpoint does not take.
+    pub fn unknown_parameter(name: &str) -> Self {
+        Problem::bad_parameter(
+            "unknown-parameter",
+            name,
+            format!("`{name}` is not a parameter of this endpoint"),
+        )
+    }
+
     /// 401, asking for a bearer token.
     pub fn unauthorized(code: &'static str, detail: &str) -> Self {
         let mut p =

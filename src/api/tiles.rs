@@ -18,12 +18,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::analysis::{
-    grid_parameter, hotspot_parameters, run_hotspots, shown_points, HotspotRun, HOTSPOT_PARAMETERS,
+    grid_parameter, hotspot_parameters, run_hotspots, shown_points, HOTSPOT_PARAMETERS,
 };
 use super::ogc::{disclose_to_tool, ItemsQuery};
 use super::problem::Problem;
 use super::AppState;
-use crate::analysis::{ShownCount, Suppression};
+use crate::analysis::{HotspotRun, ShownCount, Suppression};
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{DayKind, TimeBand};
 use crate::index::{LayerFilter, SHOWN_MARGIN_DEGREES};

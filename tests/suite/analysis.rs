@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use axum::http::{Method, StatusCode};
-use safetymap::analysis::gistar::{gi_star, neighbours, Weights};
-use safetymap::analysis::grid::{count, Grid, Shape};
+use safetymap::analysis::gistar::{neighbours, Weights};
+use safetymap::analysis::grid::{Grid, Shape};
+use safetymap::analysis::{extent, hot_spots_on};
 use safetymap::bng::{from_grid, GridRef};
 use safetymap::domain::vocabulary::Role;
 use serde_json::{json, Value};
@@ -81,18 +82,17 @@ fn esda(python: &PathBuf, request: &Value) -> Value {
 /// Counts `points` (grid metres) on every cell of their extent, runs Gi*,
 /// and holds z, p and the FDR thresholds to esda's within 1e-6.
 fn compare_with_esda(python: &PathBuf, grid: Grid, points: &[(f64, f64)], weights: Weights) {
-    let [mut e0, mut n0, mut e1, mut n1] = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-    for &(e, n) in points {
-        (e0, n0, e1, n1) = (e0.min(e), n0.min(n), e1.max(e), n1.max(n));
-    }
-    let cells = grid.cells_covering([e0, n0, e1, n1]);
-    let counts = count(grid, points.iter().copied());
-    let values: Vec<f64> = cells
-        .iter()
-        .map(|c| f64::from(counts.get(c).copied().unwrap_or(0)))
-        .collect();
+    let cells = grid.cells_covering(extent(points.iter().copied()).expect("points"));
+    let ours = hot_spots_on(grid, cells, points.iter().copied(), weights, true);
+    let (cells, values) = (
+        &ours.cells,
+        ours.counts
+            .iter()
+            .map(|&c| f64::from(c))
+            .collect::<Vec<_>>(),
+    );
     let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
-    let ours = gi_star(&centres, &values, weights, true);
+    let ours = ours.result;
     let spec = match weights {
         Weights::DistanceBand(band) => json!({ "type": "distance", "band": band }),
         Weights::Nearest(_) => {
