@@ -38,12 +38,14 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// A verified token, its user, and when the store vouched for them.
 type CacheEntry = (TokenRecord, User, Instant);
+/// Signed-in sessions by token hash, with when the store vouched for each.
+type SessionMap = HashMap<String, (Arc<Session>, Instant)>;
 
 /// Recently verified tokens with their users, and sessions, by hash.
 #[derive(Debug, Clone)]
 pub struct TokenCache {
     entries: Arc<Mutex<HashMap<String, CacheEntry>>>,
-    sessions: Arc<Mutex<HashMap<String, (Session, Instant)>>>,
+    sessions: Arc<Mutex<SessionMap>>,
     ttl: Duration,
 }
 
@@ -96,12 +98,12 @@ impl TokenCache {
             .retain(|_, (s, _)| s.user.id != user_id);
     }
 
-    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Session, Instant)>> {
+    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, SessionMap> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A session the store vouched for within the cache time.
-    fn session(&self, hash: &str) -> Option<Session> {
+    fn session(&self, hash: &str) -> Option<Arc<Session>> {
         self.lock_sessions()
             .get(hash)
             .filter(|(_, at)| at.elapsed() < self.ttl)
@@ -110,7 +112,7 @@ impl TokenCache {
 
     /// Keeps a session read from the store (`fresh`) or notes a newer
     /// last use of one already kept (which does not restart its clock).
-    fn keep_session(&self, session: &Session, fresh: bool) {
+    fn keep_session(&self, session: &Arc<Session>, fresh: bool) {
         if self.ttl.is_zero() {
             return;
         }
@@ -269,14 +271,17 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
         || Problem::unauthorized("session-expired", "Your session has ended; sign in again");
     let cached = state.tokens.session(&token_hash(token));
     let fresh = cached.is_none();
+    // Shared, not copied: a cached session is read on every request.
     let mut session = match cached {
         Some(session) => session,
-        None => state
-            .store
-            .session(token)
-            .await
-            .map_err(internal)?
-            .ok_or_else(expired)?,
+        None => Arc::new(
+            state
+                .store
+                .session(token)
+                .await
+                .map_err(internal)?
+                .ok_or_else(expired)?,
+        ),
     };
     let now = state.clock.now();
     let policy = &state.settings.sessions;
@@ -329,7 +334,7 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
             .touch_session(&session.token_hash, now)
             .await
             .map_err(internal)?;
-        session.last_seen_at = now;
+        Arc::make_mut(&mut session).last_seen_at = now;
     }
     // Only sessions past every sign-in step are kept: the others change
     // stage in the store as the person goes on.

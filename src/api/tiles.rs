@@ -387,7 +387,10 @@ pub async fn tile(
                 .detail("no such tile layer: observations, grid, hotspots or police-crimes"))
         }
     };
-    let request = format!("tile {}/{}/{}; {raw_text}", tile.z, tile.x, tile.y);
+    // Only a tool's read is recorded, with what it asked for.
+    let request = viewer
+        .is_tool()
+        .then(|| format!("tile {}/{}/{}; {raw_text}", tile.z, tile.x, tile.y));
     let key = format!(
         "{layer}/{}/{}/{}?{raw_text}#{}",
         tile.z,
@@ -397,7 +400,7 @@ pub async fn tile(
     );
     let cache = state.settings.tile_cache;
     if let Some(cached) = state.tiles.get(&key, generation).filter(|_| cache) {
-        disclose_to_tool(&state, &viewer, audited_as, 1, Some(&request)).await?;
+        disclose_to_tool(&state, &viewer, audited_as, 1, request.as_deref()).await?;
         return Ok(reply(&cached, &headers));
     }
     tracing::debug!(generation, cached = state.tiles.len(), "tile cache miss");
@@ -431,6 +434,6 @@ pub async fn tile(
     if cache {
         state.tiles.put(key, cached.clone());
     }
-    disclose_to_tool(&state, &viewer, audited_as, 1, Some(&request)).await?;
+    disclose_to_tool(&state, &viewer, audited_as, 1, request.as_deref()).await?;
     Ok(reply(&cached, &headers))
 }
