@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
@@ -344,23 +344,23 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
     Ok(viewer_of(&session.user, Credential::Session))
 }
 
-impl<S> FromRequestParts<S> for Viewer
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
+// On `AppState` itself rather than anything it can be made from, so that
+// authenticating borrows the state instead of copying it (every request).
+impl FromRequestParts<AppState> for Viewer {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(header) = parts.headers.get(AUTHORIZATION) {
             let header = header.to_str().map_err(|_| {
                 Problem::unauthorized("invalid-token", "Unreadable Authorization header")
             })?;
-            return from_bearer(&state, parts, header).await;
+            return from_bearer(state, parts, header).await;
         }
         match cookie(parts, SESSION_COOKIE) {
-            Some(token) => from_session(&state, parts, token).await,
+            Some(token) => from_session(state, parts, token).await,
             None => Err(Problem::unauthorized(
                 "not-signed-in",
                 "Sign in, or send Authorization: Bearer <token> (see `safetymap token create`)",

@@ -181,13 +181,13 @@ pub fn content_security_policy(basemap: &Basemap) -> HeaderValue {
 /// Security headers on every response: the Content-Security-Policy, no
 /// framing, no referrer leaks, no type sniffing.
 pub async fn security_headers(
-    State(state): State<AppState>,
+    State(csp): State<HeaderValue>,
     request: Request,
     next: Next,
 ) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, state.csp.clone());
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     // Answers about people and records are never stored by browsers or
     // proxies (files that say how to cache themselves keep their say).
     if !headers.contains_key(header::CACHE_CONTROL) {
