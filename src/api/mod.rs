@@ -275,7 +275,6 @@ pub fn app(state: AppState) -> Router {
         .route("/ogc/collections/police-crimes/items", get(police::items))
         .route("/api/time-profile", get(analysis::time_profile_endpoint))
         .route("/api/police-imports", get(police::imports))
-        .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.csp.clone(),
@@ -301,6 +300,21 @@ pub fn app(state: AppState) -> Router {
                 // still shrinks them several-fold at little CPU cost.
                 .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
                 .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        // Tiles join after the layers above: they come by the dozen, so
+        // they skip the per-request span and the compression wrapper (each
+        // tile is gzipped once, when it is made) but keep the security
+        // headers and panic safety.
+        .merge(
+            Router::new()
+                .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.csp.clone(),
+                    web::security_headers,
+                ))
+                .layer(CatchPanicLayer::custom(|_| {
+                    axum::response::IntoResponse::into_response(Problem::internal())
+                })),
         )
         .with_state(state)
 }

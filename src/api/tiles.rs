@@ -6,7 +6,10 @@
 //! is keyed by the layer, the tile, the query and who is looking, and is
 //! stale as soon as the index (or the police layer) moves on, so a write is
 //! visible on the next request. Each tile carries an `ETag` (a hash of its
-//! bytes); `If-None-Match` with it answers `304`.
+//! bytes); `If-None-Match` with it answers `304`. A tile is gzipped once,
+//! when it is made, for clients that accept it; the route skips the
+//! per-request span and compression layers the rest of the API has, since
+//! a map asks for dozens of tiles at a time.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -46,6 +49,9 @@ const MAX_BYTES: usize = 256 << 20;
 struct Cached {
     generation: u64,
     body: Bytes,
+    /// The same, gzipped once when the tile is made (tiles skip the
+    /// per-response compression layer).
+    gzipped: Bytes,
     etag: HeaderValue,
 }
 
@@ -77,13 +83,15 @@ impl TileCache {
 
     fn put(&self, key: String, cached: Arc<Cached>) {
         let mut entries = self.lock();
-        if entries.tiles.len() >= MAX_ENTRIES || entries.bytes + cached.body.len() > MAX_BYTES {
+        if entries.tiles.len() >= MAX_ENTRIES
+            || entries.bytes + cached.body.len() + cached.gzipped.len() > MAX_BYTES
+        {
             entries.tiles.clear();
             entries.bytes = 0;
         }
-        entries.bytes += cached.body.len();
+        entries.bytes += cached.body.len() + cached.gzipped.len();
         if let Some(old) = entries.tiles.insert(key, cached) {
-            entries.bytes -= old.body.len();
+            entries.bytes -= old.body.len() + old.gzipped.len();
         }
     }
 
@@ -329,6 +337,31 @@ fn etag_of(body: &[u8]) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
+fn gzip(body: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 3 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    Bytes::from(encoder.finish().unwrap_or_default())
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
 fn reply(cached: &Cached, headers: &HeaderMap) -> Response {
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -347,16 +380,24 @@ fn reply(cached: &Cached, headers: &HeaderMap) -> Response {
         ),
         (
             header::VARY,
-            HeaderValue::from_static("Cookie, Authorization"),
+            HeaderValue::from_static("Cookie, Authorization, Accept-Encoding"),
         ),
     ];
     if fresh {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    let mut response = (common, cached.body.clone()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    let gzipped = accepts_gzip(headers) && !cached.gzipped.is_empty();
+    let body = if gzipped {
+        cached.gzipped.clone()
+    } else {
+        cached.body.clone()
+    };
+    let mut response = (common, body).into_response();
+    let out = response.headers_mut();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    if gzipped {
+        out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     response
 }
 
@@ -429,6 +470,11 @@ pub async fn tile(
     let cached = Arc::new(Cached {
         generation,
         etag: etag_of(&encoded),
+        gzipped: if encoded.is_empty() {
+            Bytes::new()
+        } else {
+            gzip(&encoded)
+        },
         body: Bytes::from(encoded),
     });
     if cache {

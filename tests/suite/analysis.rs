@@ -455,6 +455,13 @@ on_both_stores! {
         let first = app.get(&uri, &panel).await;
         let etag = first.headers.get("etag").expect("an ETag").to_str().expect("text").to_owned();
         assert_eq!(decode(&first.body)[0].features.len(), 1);
+        // Gzipped once when made, for clients that take it: the same tile.
+        let zipped = app.request(Method::GET, &uri, Some(&panel), &[("accept-encoding", "br, gzip")], None).await;
+        assert_eq!(zipped.headers.get("content-encoding").expect("gzipped"), "gzip");
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&zipped.body[..]), &mut unzipped).expect("gzip");
+        assert_eq!(unzipped, first.body);
+        assert_eq!(zipped.headers.get("etag").expect("ETag").to_str().expect("text"), etag);
         let again = app.request(Method::GET, &uri, Some(&panel), &[("if-none-match", &etag)], None).await;
         assert_eq!(again.status, StatusCode::NOT_MODIFIED);
         assert!(again.body.is_empty());
