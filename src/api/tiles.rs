@@ -299,9 +299,6 @@ fn hotspot_tile(
     Ok(layer)
 }
 
-/// Parameters the police layer's tiles and items take.
-pub const POLICE_PARAMETERS: &[&str] = &["bbox", "datetime", "crime_type", "limit", "cursor", "f"];
-
 fn police_tile(state: &AppState, tile: TileId, query: &super::police::PoliceQuery) -> Layer {
     let snapshot = state.police.snapshot();
     let mut layer = Layer::new("police-crimes");
