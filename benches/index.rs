@@ -53,6 +53,7 @@ fn rows(n: usize, seed: u64) -> impl Iterator<Item = IndexRow<'static>> {
         setting: SettingType::ALL[i % SettingType::ALL.len()],
         agency: AGENCIES[i % AGENCIES.len()],
         recorded_by: "benchmark",
+        place_id: None,
     })
 }
 

@@ -42,6 +42,10 @@ pub struct Config {
         global = true
     )]
     pub bind: SocketAddr,
+    /// HTTP worker threads, each serving its connections start to end
+    /// (default: one per core).
+    #[arg(long, env = "SAFETYMAP_HTTP_WORKERS", global = true)]
+    pub http_workers: Option<usize>,
     /// PostgreSQL (postgres://…) or SQLite (sqlite:…) URL; unset: SQLite under --data-dir.
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
@@ -215,6 +219,29 @@ pub enum ImportCommand {
         /// CSV files, or folders of them.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Import places into the register from CSV (columns ref, name_en,
+    /// name_cy, kind, longitude, latitude, address, licence_reference,
+    /// manager_role, training, safe_place) or GeoJSON Points with those
+    /// properties. Places are matched on their reference, so importing a
+    /// file again updates rather than duplicates. All or nothing.
+    Places {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Import area boundaries from GeoJSON (WGS84), keeping codes and
+    /// English and Welsh names (ONS fields such as WD13CD, WD13NM,
+    /// WD13NMW are recognised). Areas are matched on kind and code, so a
+    /// new edition of a file replaces shapes. All or nothing.
+    Areas {
+        /// The GeoJSON files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// What kind of area the files hold, when the field names do not
+        /// say (ward, lsoa, msoa, output-area, local-authority,
+        /// constituency, neighbourhood).
+        #[arg(long)]
+        kind: Option<String>,
     },
 }
 
@@ -420,6 +447,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             audit_verify(&config, expect_head.as_deref()).await
         }
         Command::Import(ImportCommand::PoliceUk { paths }) => import_police(&config, &paths).await,
+        Command::Import(ImportCommand::Places { file }) => import_places(&config, &file).await,
+        Command::Import(ImportCommand::Areas { files, kind }) => {
+            import_areas(&config, &files, kind.as_deref()).await
+        }
     }
 }
 
@@ -459,6 +490,103 @@ async fn import_police(config: &Config, paths: &[PathBuf]) -> anyhow::Result<()>
     let store = config.store().await?;
     import_police_files(&store, config.rules().service_area, &files).await
 }
+
+/// The faults of a refused import, one per line.
+fn refused(
+    file: &std::path::Path,
+    errors: &[crate::domain::observation::FieldError],
+) -> anyhow::Error {
+    let lines: Vec<String> = errors
+        .iter()
+        .take(50)
+        .map(|e| format!("  {}: {} ({})", e.field, e.message, e.code))
+        .collect();
+    anyhow::anyhow!(
+        "{} refused, nothing imported ({} faults):\n{}",
+        file.display(),
+        errors.len(),
+        lines.join("\n")
+    )
+}
+
+async fn import_places(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let places = crate::domain::place::parse_import(&text, &config.rules())
+        .map_err(|e| refused(file, &e))?;
+    let store = config.store().await?;
+    let audit = AuditEntry::by(
+        &Viewer::console(),
+        AuditAction::Collection,
+        "place",
+        "import",
+        "",
+        Some(&format!(
+            "imported {} places from the command line",
+            places.len()
+        )),
+        Utc::now(),
+    );
+    let report = store.import_places(&places, audit).await?;
+    println!(
+        "places from {}: {} added, {} updated, {} unchanged",
+        file.display(),
+        report.added,
+        report.updated,
+        report.unchanged
+    );
+    Ok(())
+}
+
+async fn import_areas(
+    config: &Config,
+    files: &[PathBuf],
+    kind: Option<&str>,
+) -> anyhow::Result<()> {
+    let kind = match kind {
+        None => None,
+        Some(code) => Some(
+            crate::domain::vocabulary::AreaKind::from_code(code)
+                .with_context(|| format!("unknown area kind `{code}`"))?,
+        ),
+    };
+    let store = config.store().await?;
+    for (i, file) in files.iter().enumerate() {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let shapes = crate::domain::area::parse_boundaries(&text, kind, &config.rules())
+            .map_err(|e| refused(file, &e))?;
+        let source = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let audit = AuditEntry::by(
+            &Viewer::console(),
+            AuditAction::Collection,
+            "area",
+            "import",
+            "",
+            Some(&format!("imported {} areas from {source}", shapes.len())),
+            Utc::now(),
+        );
+        let report = store.import_areas(&shapes, &source, audit).await?;
+        println!(
+            "[{}/{}] areas from {}: {} added, {} replaced",
+            i + 1,
+            files.len(),
+            file.display(),
+            report.added,
+            report.replaced
+        );
+    }
+    Ok(())
+}
+
+/// The boundary files the demo imports as areas: Newport's wards and LSOAs.
+const SHARED_BOUNDARIES: &[&str] = &[
+    "../shared/data/boundaries/electoral-wal-wards_by_lad-W06000022.json",
+    "../shared/data/boundaries/statistical-wal-lsoa_by_lad-W06000022.json",
+];
 
 /// Where the demo finds police.uk crime for its context layer.
 const SHARED_POLICE_UK: &str = "../shared/data/police-uk/gwent-2020-01_2022-10";
@@ -800,6 +928,17 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         demo_people(&store, config.bind).await?;
         // Real recorded crime as the context layer, when the shared open
         // data sits beside the project (it is never copied into it).
+        // Newport's wards and LSOAs from the shared open data, for areas.
+        let boundaries: Vec<PathBuf> = SHARED_BOUNDARIES
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+            .collect();
+        if boundaries.is_empty() {
+            println!("No boundary files under ../shared/data/boundaries: no areas until some are imported (`safetymap import areas <file>`).");
+        } else if store.areas().await?.is_empty() {
+            import_areas(config, &boundaries, None).await?;
+        }
         let shared = std::path::Path::new(SHARED_POLICE_UK);
         if shared.is_dir() {
             let files = csv_files(&[shared.to_path_buf()])?;
@@ -834,27 +973,15 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         seconds = started.elapsed().as_secs_f64(),
         "index loaded"
     );
-    use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     let address = listener.local_addr()?;
-    let listener = listener
-        // Answers go out as soon as they are written: with Nagle's
-        // algorithm a response written in two parts waits for the client's
-        // delayed acknowledgement, which dominates a cached tile's time.
-        .tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
+    let workers = config.http_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     println!("safetymap listening on http://{address}");
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    crate::server::serve(listener, app(state), workers, shutdown_signal()).await?;
     store.close().await;
     Ok(())
 }
@@ -876,6 +1003,10 @@ async fn housekeeping(
         match state.observations.follow_erasures(erasures_from).await {
             Ok(seq) => erasures_from = seq,
             Err(e) => tracing::warn!(error = %e, "following erasures failed"),
+        }
+        // Boundary imports from the command line, in another process.
+        if let Err(e) = state.areas.reload(&state.store).await {
+            tracing::warn!(error = %e, "reloading areas failed");
         }
         // Imports run from the command line, in another process.
         match state.police.refresh(&state.store).await {

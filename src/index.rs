@@ -43,6 +43,9 @@ pub struct IndexedObservation {
     pub local_hour: u8,
     /// UK local weekday, 0 = Monday … 6 = Sunday.
     pub local_weekday: u8,
+    /// Linked place id; 0: none (ids start at 1; a register of more than
+    /// four billion places is not a council's).
+    pub place: u32,
 }
 
 impl IndexedObservation {
@@ -118,6 +121,9 @@ pub struct LayerFilter {
     pub hours: Option<u32>,
     /// Local weekdays to keep (bit n = weekday n); `None`: all.
     pub weekdays: Option<u8>,
+    /// Only observations linked to this place, and only those the viewer
+    /// sees exactly (see [`SpatialIndex::for_each_shown`]).
+    pub place: Option<i64>,
 }
 
 fn any_of<T: PartialEq>(wanted: &[T], value: &T) -> bool {
@@ -180,6 +186,10 @@ impl Inner {
             setting: row.setting,
             local_hour,
             local_weekday,
+            place: row
+                .place_id
+                .and_then(|p| u32::try_from(p).ok())
+                .unwrap_or(0),
         }
     }
 }
@@ -401,6 +411,7 @@ impl SpatialIndex {
                 && filter
                     .weekdays
                     .is_none_or(|d| d & (1 << o.local_weekday) != 0)
+                && filter.place.is_none_or(|p| i64::from(o.place) == p)
         };
         let inside = |[x, y]: [f64; 2]| {
             filter
@@ -414,6 +425,12 @@ impl SpatialIndex {
             let Some((position, extra)) = shown(o) else {
                 return;
             };
+            // A generalised record carries no place link (the register
+            // holds each place's exact position; see `privacy::present`),
+            // so filtering by place must not find it either.
+            if filter.place.is_some() && position != o.position {
+                return;
+            }
             // A moved (generalised) position is always tested against the
             // box itself, whatever margin the caller chose.
             if (margin > 0.0 || position != o.position) && !inside(position) {
@@ -507,12 +524,13 @@ mod tests {
             setting: SettingType::Park,
             agency: "a",
             recorded_by: "p",
+            place_id: None,
         }
     }
 
     #[test]
-    fn an_entry_fits_in_forty_eight_bytes() {
-        assert_eq!(std::mem::size_of::<IndexedObservation>(), 48);
+    fn an_entry_fits_in_fifty_six_bytes() {
+        assert_eq!(std::mem::size_of::<IndexedObservation>(), 56);
     }
 
     #[test]

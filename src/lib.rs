@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod api;
+pub mod areas;
 pub mod basemap;
 pub mod bng;
 pub mod cli;
@@ -19,5 +20,6 @@ pub mod mvt;
 pub mod police;
 pub mod privacy;
 pub mod security;
+pub mod server;
 pub mod service;
 pub mod store;

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::lint::TextWarning;
 use crate::domain::observation::{
-    text_warnings, FieldError, Observation, ObservationDetails, ObservationId, ObservationInput,
-    ObservationPatch, ValidationRules,
+    text_warnings, FieldError, Observation, ObservationId, ObservationInput, ObservationPatch,
+    ValidationRules,
 };
 use crate::domain::viewer::{Action, Reach, Viewer};
 use crate::domain::vocabulary::{AuditAction, Sensitivity};
@@ -544,8 +544,8 @@ pub struct RetentionReport {
 }
 
 /// Identifies a create request by its validated content, so a retry of the
-/// same report matches however its JSON was laid out.
-fn request_hash(details: &ObservationDetails) -> String {
+/// same report (or place, or area) matches however its JSON was laid out.
+pub fn request_hash<T: serde::Serialize>(details: &T) -> String {
     let json = serde_json::to_vec(details).unwrap_or_default();
     hex::encode(Sha256::digest(json))
 }

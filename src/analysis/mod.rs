@@ -34,6 +34,22 @@ pub enum ShownCount {
     Suppressed,
 }
 
+/// A count's properties in a feature: the count (`null` when withheld),
+/// whether it is withheld, and "fewer than 5" / "llai na 5" when it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CountView {
+    /// The count, or `null`.
+    pub count: ShownCount,
+    /// Whether the count is withheld.
+    pub suppressed: bool,
+    /// "fewer than N", when withheld.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count_label: Option<String>,
+    /// "llai na N", when withheld.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count_label_cy: Option<String>,
+}
+
 impl Suppression {
     /// The rule for a viewer in `role`.
     pub fn for_role(role: Role, threshold: u32) -> Suppression {
@@ -49,6 +65,19 @@ impl Suppression {
             ShownCount::Exact(count)
         } else {
             ShownCount::Suppressed
+        }
+    }
+
+    /// `count` as this viewer sees it, with the words for it when withheld.
+    pub fn view(&self, count: u32) -> CountView {
+        let shown = self.show(count);
+        let suppressed = shown == ShownCount::Suppressed;
+        let (en, cy) = self.label();
+        CountView {
+            count: shown,
+            suppressed,
+            count_label: suppressed.then_some(en),
+            count_label_cy: suppressed.then_some(cy),
         }
     }
 

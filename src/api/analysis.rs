@@ -19,7 +19,9 @@ use super::AppState;
 use crate::analysis::dbscan::dbscan;
 use crate::analysis::gistar::Weights;
 use crate::analysis::grid::{grid_position, Cell, Grid, Shape, CELL_SIZES};
-use crate::analysis::{extent, hot_spots_on, time_profile, HotspotRun, ShownCount, Suppression};
+use crate::analysis::{
+    extent, hot_spots_on, time_profile, CountView, HotspotRun, ShownCount, Suppression,
+};
 use crate::domain::viewer::{Action, Viewer};
 use crate::index::{IndexedObservation, LayerFilter, SHOWN_MARGIN_DEGREES};
 use crate::privacy::IndexVisibility;
@@ -60,7 +62,7 @@ pub fn shown_points(state: &AppState, viewer: &Viewer, filter: &LayerFilter) -> 
     points
 }
 
-fn forbid_unless_reader(viewer: &Viewer) -> Result<(), Problem> {
+pub(super) fn forbid_unless_reader(viewer: &Viewer) -> Result<(), Problem> {
     if viewer.may_at_all(Action::ReadLayers) {
         Ok(())
     } else {
@@ -68,7 +70,7 @@ fn forbid_unless_reader(viewer: &Viewer) -> Result<(), Problem> {
     }
 }
 
-fn param<'a>(query: &'a ItemsQuery, name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(query: &'a ItemsQuery, name: &str) -> Option<&'a str> {
     query
         .extra
         .iter()
@@ -250,12 +252,8 @@ fn cell_id(grid: Grid, (a, b): Cell) -> String {
 #[derive(Serialize)]
 struct CellProperties {
     cell: String,
-    count: ShownCount,
-    suppressed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count_label: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count_label_cy: Option<String>,
+    #[serde(flatten)]
+    count: CountView,
     #[serde(flatten)]
     hotspot: Option<HotspotProperties>,
 }
@@ -276,35 +274,29 @@ fn cell_properties(
     suppression: &Suppression,
     hotspot: Option<HotspotProperties>,
 ) -> CellProperties {
-    let shown = suppression.show(count);
-    let suppressed = shown == ShownCount::Suppressed;
-    let (en, cy) = suppression.label();
     CellProperties {
         cell: cell_id(grid, cell),
-        count: shown,
-        suppressed,
-        count_label: suppressed.then_some(en),
-        count_label_cy: suppressed.then_some(cy),
+        count: suppression.view(count),
         hotspot,
     }
 }
 
 /// Where an aggregate answer goes, for its link and its audit record.
-struct Answer<'a> {
-    state: &'a AppState,
-    viewer: &'a Viewer,
-    headers: &'a axum::http::HeaderMap,
-    raw: Option<&'a str>,
+pub(super) struct Answer<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) viewer: &'a Viewer,
+    pub(super) headers: &'a axum::http::HeaderMap,
+    pub(super) raw: Option<&'a str>,
     /// The collection id.
-    collection: &'static str,
+    pub(super) collection: &'static str,
     /// What a tool's read is recorded as.
-    audited_as: &'static str,
+    pub(super) audited_as: &'static str,
 }
 
 impl Answer<'_> {
     /// Records a tool's read, then answers with the features as a
     /// FeatureCollection carrying `extra`'s members too.
-    async fn send(
+    pub(super) async fn send(
         &self,
         features: Vec<serde_json::Value>,
         extra: serde_json::Value,

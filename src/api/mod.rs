@@ -2,6 +2,7 @@
 //! JSON, GeoJSON or problem+json.
 
 pub mod analysis;
+pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -9,6 +10,7 @@ pub mod observations;
 pub mod ogc;
 pub mod openapi;
 pub mod people;
+pub mod places;
 pub mod police;
 pub mod problem;
 pub mod review;
@@ -134,6 +136,8 @@ pub struct AppState {
     pub police: Arc<PoliceLayer>,
     /// Encoded vector tiles, dropped when what they show changes.
     pub tiles: Arc<TileCache>,
+    /// Areas, with their shapes parsed.
+    pub areas: Arc<crate::areas::AreaSet>,
 }
 
 impl AppState {
@@ -146,7 +150,9 @@ impl AppState {
     ) -> Result<AppState, StoreError> {
         let index = Arc::new(SpatialIndex::load(&store).await?);
         let police = Arc::new(PoliceLayer::load(&store).await?);
+        let areas = Arc::new(crate::areas::AreaSet::load(&store).await?);
         Ok(AppState {
+            areas,
             police,
             tiles: Arc::new(TileCache::default()),
             observations: Observations::new(store.clone(), index.clone(), rules),
@@ -194,6 +200,9 @@ async fn vocabulary() -> Json<VocabularyDocument> {
 async fn not_found() -> Problem {
     Problem::not_found().detail("no such endpoint")
 }
+
+/// Largest file an import takes (a council's LSOA boundaries are a few MB).
+const IMPORT_BODY_LIMIT: usize = 32 << 20;
 
 /// The application: every route, with tracing, panic safety, compression
 /// and the body limit.
@@ -275,6 +284,23 @@ pub fn app(state: AppState) -> Router {
         .route("/ogc/collections/police-crimes/items", get(police::items))
         .route("/api/time-profile", get(analysis::time_profile_endpoint))
         .route("/api/police-imports", get(police::imports))
+        .route("/api/places", get(places::list).post(places::create))
+        .route(
+            "/api/places/{id}",
+            get(places::read).put(places::edit).delete(places::remove),
+        )
+        .route(
+            "/api/places/import",
+            post(places::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/api/areas", get(areas::list).post(areas::create))
+        .route("/api/areas/{id}", delete(areas::remove))
+        .route(
+            "/api/areas/import",
+            post(areas::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/ogc/collections/places/items", get(places::items))
+        .route("/ogc/collections/areas/items", get(areas::items))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.csp.clone(),

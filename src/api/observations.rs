@@ -81,7 +81,7 @@ fn from_feature(value: serde_json::Value) -> Result<serde_json::Value, Problem> 
     Ok(serde_json::Value::Object(properties))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };

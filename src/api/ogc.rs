@@ -144,6 +144,8 @@ pub async fn collections(
             aggregate_collection(&base, "hotspots"),
             aggregate_collection(&base, "clusters"),
             super::police::collection(&base),
+            super::places::collection(&base),
+            super::areas::collection(&base),
         ]
     }))
 }
@@ -158,6 +160,8 @@ pub async fn collection(
     match id.as_str() {
         "observations" => Ok(Json(observations_collection(&state, &base))),
         "police-crimes" => Ok(Json(super::police::collection(&base))),
+        "places" => Ok(Json(super::places::collection(&base))),
+        "areas" => Ok(Json(super::areas::collection(&base))),
         other => aggregate_collection(&base, other)
             .map(Json)
             .ok_or_else(|| Problem::not_found().detail("no such collection")),
@@ -197,6 +201,7 @@ const ITEMS_PARAMETERS: &[&str] = &[
     "agency",
     "timeband",
     "days",
+    "place",
 ];
 
 fn list<T>(name: &str, value: &str, from_code: fn(&str) -> Option<T>) -> Result<Vec<T>, Problem> {
@@ -216,7 +221,7 @@ fn list<T>(name: &str, value: &str, from_code: fn(&str) -> Option<T>) -> Result<
         .collect()
 }
 
-fn bbox(value: &str) -> Result<[f64; 4], Problem> {
+pub(super) fn bbox(value: &str) -> Result<[f64; 4], Problem> {
     let bad = |detail: &str| Problem::bad_parameter("invalid-bbox", "bbox", detail);
     let numbers = value
         .split(',')
@@ -415,6 +420,22 @@ impl ItemsQuery {
                             .filter(|d| kinds.contains(&DayKind::of_weekday(*d)))
                             .fold(0u8, |m, d| m | 1 << d)
                     });
+                }
+                "place" => {
+                    f.place = Some(
+                        value
+                            .trim()
+                            .parse::<i64>()
+                            .ok()
+                            .filter(|p| *p > 0)
+                            .ok_or_else(|| {
+                                Problem::bad_parameter(
+                                    "invalid-place",
+                                    &name,
+                                    "`place` is a place id from the register",
+                                )
+                            })?,
+                    );
                 }
                 other if extra.contains(&other) => query.extra.push((name.clone(), value.clone())),
                 _ => {}

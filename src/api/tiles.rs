@@ -7,7 +7,7 @@
 //! stale as soon as the index (or the police layer) moves on, so a write is
 //! visible on the next request. Each tile carries an `ETag` (a hash of its
 //! bytes); `If-None-Match` with it answers `304`. A tile is gzipped once,
-//! when it is made, for clients that accept it; the route skips the
+//! when a client that accepts gzip first asks for it; the route skips the
 //! per-request span and compression layers the rest of the API has, since
 //! a map asks for dozens of tiles at a time.
 
@@ -49,10 +49,19 @@ const MAX_BYTES: usize = 256 << 20;
 struct Cached {
     generation: u64,
     body: Bytes,
-    /// The same, gzipped once when the tile is made (tiles skip the
-    /// per-response compression layer).
-    gzipped: Bytes,
+    /// The same, gzipped once, when a client that accepts gzip first asks
+    /// for it (tiles skip the per-response compression layer; clients that
+    /// do not accept it never pay for it).
+    gzipped: std::sync::OnceLock<Bytes>,
     etag: HeaderValue,
+}
+
+impl Cached {
+    /// Bytes the entry may come to hold: the tile, and at most as much
+    /// again gzipped (an MVT never grows by more than gzip's header).
+    fn weight(&self) -> usize {
+        2 * self.body.len() + 32
+    }
 }
 
 #[derive(Debug, Default)]
@@ -83,15 +92,13 @@ impl TileCache {
 
     fn put(&self, key: String, cached: Arc<Cached>) {
         let mut entries = self.lock();
-        if entries.tiles.len() >= MAX_ENTRIES
-            || entries.bytes + cached.body.len() + cached.gzipped.len() > MAX_BYTES
-        {
+        if entries.tiles.len() >= MAX_ENTRIES || entries.bytes + cached.weight() > MAX_BYTES {
             entries.tiles.clear();
             entries.bytes = 0;
         }
-        entries.bytes += cached.body.len() + cached.gzipped.len();
+        entries.bytes += cached.weight();
         if let Some(old) = entries.tiles.insert(key, cached) {
-            entries.bytes -= old.body.len() + old.gzipped.len();
+            entries.bytes -= old.weight();
         }
     }
 
@@ -383,9 +390,9 @@ fn reply(cached: &Cached, headers: &HeaderMap) -> Response {
     if fresh {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    let gzipped = accepts_gzip(headers) && !cached.gzipped.is_empty();
+    let gzipped = accepts_gzip(headers) && !cached.body.is_empty();
     let body = if gzipped {
-        cached.gzipped.clone()
+        cached.gzipped.get_or_init(|| gzip(&cached.body)).clone()
     } else {
         cached.body.clone()
     };
@@ -467,11 +474,7 @@ pub async fn tile(
     let cached = Arc::new(Cached {
         generation,
         etag: etag_of(&encoded),
-        gzipped: if encoded.is_empty() {
-            Bytes::new()
-        } else {
-            gzip(&encoded)
-        },
+        gzipped: std::sync::OnceLock::new(),
         body: Bytes::from(encoded),
     });
     if cache {

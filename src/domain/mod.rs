@@ -1,7 +1,9 @@
 //! Domain types: what the users talk about, validated once at the edge.
 
+pub mod area;
 pub mod lint;
 pub mod observation;
+pub mod place;
 pub mod time;
 pub mod viewer;
 pub mod vocabulary;

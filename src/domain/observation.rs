@@ -311,7 +311,12 @@ impl ValidationRules {
         lon >= min.x && lon <= max.x && lat >= min.y && lat <= max.y
     }
 
-    fn location(&self, lon: f64, lat: f64, errors: &mut Vec<FieldError>) -> Option<LonLat> {
+    pub(crate) fn location(
+        &self,
+        lon: f64,
+        lat: f64,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<LonLat> {
         let mut ok = true;
         if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() {
             errors.push(FieldError::new(

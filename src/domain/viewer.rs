@@ -65,6 +65,12 @@ pub enum Action {
     ManageTokens,
     /// Search and export the audit log.
     ReadAudit,
+    /// Read the places register and the list of areas.
+    ReadPlaces,
+    /// Add, edit, remove and import places.
+    ManagePlaces,
+    /// Draw, import and delete areas.
+    ManageAreas,
 }
 
 impl Action {
@@ -80,6 +86,9 @@ impl Action {
         Action::ManageUsers,
         Action::ManageTokens,
         Action::ReadAudit,
+        Action::ReadPlaces,
+        Action::ManagePlaces,
+        Action::ManageAreas,
     ];
 
     /// What the action is, in the documentation's words.
@@ -95,6 +104,9 @@ impl Action {
             Action::ManageUsers => "manage user accounts",
             Action::ManageTokens => "API tokens",
             Action::ReadAudit => "search and export the audit log",
+            Action::ReadPlaces => "read the places register and areas",
+            Action::ManagePlaces => "add, edit and import places",
+            Action::ManageAreas => "draw and import areas",
         }
     }
 }
@@ -146,6 +158,13 @@ impl Role {
             (Role::Coordinator, EditObservation | WithdrawObservation) => Reach::Agency,
             (Role::Coordinator, ReviewObservation | ManageUsers | ReadAudit) => Reach::Agency,
             (Role::Admin, ManageAgencies | ManageUsers | ManageTokens | ReadAudit) => Reach::Any,
+            // The register and the boundaries hold no observation data:
+            // everyone reads them; licensing and other field staff keep the
+            // register; coordinators (and administrators, at set-up) the areas.
+            (_, ReadPlaces) => Reach::Any,
+            (Role::FieldOfficer | Role::Coordinator | Role::Admin, ManagePlaces) => Reach::Any,
+            (Role::Coordinator | Role::Admin, ManageAreas) => Reach::Any,
+            (_, ManagePlaces | ManageAreas) => Reach::None,
             (Role::Admin, _) => Reach::None,
             (_, ReviewObservation | ManageAgencies | ManageUsers | ReadAudit) => Reach::None,
         }

@@ -291,6 +291,73 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// What kind of place a register entry is.
+    pub enum PlaceKind {
+        LicensedPremises = ("licensed-premises", "Licensed premises", "Safle trwyddedig"),
+        Takeaway = ("takeaway", "Takeaway", "Siop têc-awê"),
+        Hotel = ("hotel", "Hotel or short-stay", "Gwesty neu lety tymor byr"),
+        TaxiRank = ("taxi-rank", "Taxi rank", "Safle tacsis"),
+        Park = ("park", "Park or open space", "Parc neu fan agored"),
+        School = ("school", "School", "Ysgol"),
+        YouthProvision = ("youth-provision", "Youth provision", "Darpariaeth ieuenctid"),
+        TransportHub = ("transport-hub", "Transport hub", "Canolfan drafnidiaeth"),
+        ShoppingCentre = ("shopping-centre", "Shopping centre", "Canolfan siopa"),
+        Other = ("other", "Other", "Arall"),
+    }
+}
+
+impl PlaceKind {
+    /// The kind of place an observation setting suggests.
+    pub fn for_setting(setting: SettingType) -> PlaceKind {
+        PlaceKind::ALL
+            .iter()
+            .copied()
+            .find(|k| *k != PlaceKind::Other && k.setting() == setting)
+            .unwrap_or(PlaceKind::Other)
+    }
+
+    /// The observation setting a place of this kind is.
+    pub fn setting(self) -> SettingType {
+        match self {
+            PlaceKind::LicensedPremises => SettingType::LicensedPremises,
+            PlaceKind::Takeaway => SettingType::Takeaway,
+            PlaceKind::Hotel => SettingType::Hotel,
+            PlaceKind::TaxiRank => SettingType::TaxiRank,
+            PlaceKind::Park => SettingType::Park,
+            PlaceKind::School => SettingType::SchoolPerimeter,
+            PlaceKind::TransportHub => SettingType::TransportHub,
+            PlaceKind::ShoppingCentre => SettingType::ShoppingCentre,
+            PlaceKind::YouthProvision | PlaceKind::Other => SettingType::Other,
+        }
+    }
+}
+
+vocabulary! {
+    /// Whether a place's staff are trained in safeguarding.
+    pub enum TrainingStatus {
+        NotKnown = ("not-known", "Not known", "Ddim yn hysbys"),
+        None = ("none", "Not trained", "Heb eu hyfforddi"),
+        Booked = ("booked", "Training booked", "Hyfforddiant wedi'i drefnu"),
+        Trained = ("trained", "Trained", "Wedi'u hyfforddi"),
+        Lapsed = ("lapsed", "Training lapsed", "Hyfforddiant wedi dod i ben"),
+    }
+}
+
+vocabulary! {
+    /// What kind of area a boundary is.
+    pub enum AreaKind {
+        Ward = ("ward", "Electoral ward", "Ward etholiadol"),
+        Lsoa = ("lsoa", "Lower layer super output area (LSOA)", "Ardal gynnyrch ehangach haen is (AGEHI)"),
+        Msoa = ("msoa", "Middle layer super output area (MSOA)", "Ardal gynnyrch ehangach haen ganol (AGEHG)"),
+        OutputArea = ("output-area", "Output area", "Ardal gynnyrch"),
+        LocalAuthority = ("local-authority", "Local authority", "Awdurdod lleol"),
+        Constituency = ("constituency", "Constituency", "Etholaeth"),
+        Neighbourhood = ("neighbourhood", "Neighbourhood", "Cymdogaeth"),
+        Drawn = ("drawn", "Drawn by hand", "Wedi'i thynnu â llaw"),
+    }
+}
+
+vocabulary! {
     /// What kind of organisation an agency is.
     pub enum AgencyKind {
         CouncilDirectorate = ("council-directorate", "Council directorate", "Cyfarwyddiaeth cyngor"),
@@ -355,6 +422,12 @@ pub struct VocabularyDocument {
     pub audit_actions: Vec<Term>,
     /// Kinds of agency.
     pub agency_kinds: Vec<Term>,
+    /// Kinds of registered place.
+    pub place_kinds: Vec<Term>,
+    /// Safeguarding-training statuses of places.
+    pub training: Vec<Term>,
+    /// Kinds of area.
+    pub area_kinds: Vec<Term>,
 }
 
 fn terms<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> Label) -> Vec<Term> {
@@ -400,6 +473,13 @@ impl VocabularyDocument {
             roles: terms(Role::ALL, Role::code, Role::label),
             audit_actions: terms(AuditAction::ALL, AuditAction::code, AuditAction::label),
             agency_kinds: terms(AgencyKind::ALL, AgencyKind::code, AgencyKind::label),
+            place_kinds: terms(PlaceKind::ALL, PlaceKind::code, PlaceKind::label),
+            training: terms(
+                TrainingStatus::ALL,
+                TrainingStatus::code,
+                TrainingStatus::label,
+            ),
+            area_kinds: terms(AreaKind::ALL, AreaKind::code, AreaKind::label),
         }
     }
 }

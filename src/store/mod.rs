@@ -8,9 +8,10 @@
 
 mod observations;
 pub use observations::{Created, IdempotencyKey, Provenance, Revision};
+pub mod areas;
 pub mod audit;
 pub mod people;
-mod places;
+pub mod places;
 pub mod police;
 pub mod tokens;
 
@@ -21,10 +22,11 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
+pub use areas::{AreaImport, StoredArea};
 pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditVerdict, AuditWriter};
 pub use observations::IndexRow;
 pub use people::{Agency, NewUser, Session, SessionStage, SignIn, SignInAttempt, User, UserChange};
-pub use places::NewPlace;
+pub use places::{NewPlace, PlaceImport};
 pub use tokens::TokenRecord;
 
 /// Which database is behind the store.

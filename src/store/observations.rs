@@ -70,6 +70,8 @@ pub struct IndexRow<'a> {
     pub agency: &'a str,
     /// Recording principal.
     pub recorded_by: &'a str,
+    /// Linked place, if any.
+    pub place_id: Option<i64>,
 }
 
 impl Observation {
@@ -86,6 +88,7 @@ impl Observation {
             setting: self.details.setting,
             agency: &self.agency,
             recorded_by: &self.recorded_by,
+            place_id: self.details.place_id,
         }
     }
 }
@@ -826,7 +829,7 @@ impl Store {
         use futures_util::TryStreamExt;
         let mut rows = sqlx::query(
             "SELECT id, lon, lat, observed_at, category, severity, status, sensitivity, setting,
-                    agency, recorded_by
+                    agency, recorded_by, place_id
              FROM observations WHERE withdrawn_at IS NULL",
         )
         .fetch(&self.pool);
@@ -853,6 +856,7 @@ impl Store {
                 setting: vocab(id, "setting", text("setting")?, SettingType::from_code)?,
                 agency: text("agency")?,
                 recorded_by: text("recorded_by")?,
+                place_id: column(&row, "place_id")?,
             });
             n += 1;
         }

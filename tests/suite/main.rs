@@ -6,6 +6,7 @@
 mod common;
 
 mod analysis;
+mod areas;
 mod audit;
 mod auth;
 mod bng;
@@ -14,6 +15,7 @@ mod layers;
 mod matrix;
 mod mvt_decode;
 mod people;
+mod places;
 mod retention;
 mod stores;
 mod web;

@@ -1,0 +1,429 @@
+//! The places register over HTTP: list, read (with the place's
+//! observations over time), add, edit, remove and import; and the OGC
+//! collection `places`.
+//!
+//! The register holds premises and public spaces, not people, so every
+//! signed-in role reads it. A place's observations are the ones linked to
+//! it that the viewer sees exactly: a generalised record carries no place
+//! link, so it is not counted here either.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+
+use super::body::{typed, JsonBody};
+use super::observations::idempotency_key;
+use super::ogc::{base_url, geojson_response, link};
+use super::problem::Problem;
+use super::AppState;
+use crate::domain::place::{parse_import, Place, PlaceInput};
+use crate::domain::time::uk_local;
+use crate::domain::viewer::{Action, Viewer};
+use crate::domain::vocabulary::{AuditAction, PlaceKind};
+use crate::index::{IndexedObservation, LayerFilter};
+use crate::privacy::IndexVisibility;
+use crate::service::{request_hash, ServiceError};
+use crate::store::{AuditEntry, IdempotencyKey, PlaceImport, StoreError};
+
+/// What a place change is audited as.
+const OBJECT: &str = "place";
+
+fn allow(viewer: &Viewer, action: Action) -> Result<(), Problem> {
+    if viewer.may_at_all(action) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden.into())
+    }
+}
+
+fn audit(
+    state: &AppState,
+    viewer: &Viewer,
+    action: AuditAction,
+    id: String,
+    what: &str,
+) -> AuditEntry {
+    AuditEntry::by(
+        viewer,
+        action,
+        OBJECT,
+        id,
+        &viewer.agency,
+        Some(what),
+        state.clock.now(),
+    )
+}
+
+/// Store errors as a place's client should read them.
+fn problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::UnknownPlace(_) => Problem::not_found().detail("no such place on the register"),
+        StoreError::Conflict => Problem::new(
+            StatusCode::CONFLICT,
+            "edit-conflict",
+            "The place changed while you were editing it; reload and try again",
+        )
+        .field("version"),
+        other => ServiceError::from(other).into(),
+    }
+}
+
+fn place_id(raw: &str) -> Result<i64, Problem> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Problem::not_found().detail("no such place on the register"))
+}
+
+/// `GET /api/places`: the register.
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Json<serde_json::Value>, Problem> {
+    allow(&viewer, Action::ReadPlaces)?;
+    let places = state.store.places().await?;
+    Ok(Json(json!({ "places": places })))
+}
+
+/// One linked observation in a place's view.
+#[derive(Debug, Serialize)]
+struct Linked {
+    id: i64,
+    observed_at: String,
+    category: crate::domain::vocabulary::Category,
+    status: crate::domain::vocabulary::Status,
+    severity: crate::domain::vocabulary::Severity,
+}
+
+/// Observations linked to `place` that `viewer` sees exactly.
+fn linked(state: &AppState, viewer: &Viewer, place: i64) -> Vec<IndexedObservation> {
+    let visibility = IndexVisibility::new(viewer, &state.index);
+    let filter = LayerFilter {
+        place: Some(place),
+        ..LayerFilter::default()
+    };
+    let mut found = Vec::new();
+    if viewer.may_at_all(Action::ReadLayers) {
+        state
+            .index
+            .for_each_shown(&filter, |o| visibility.shown(o), 0.0, |o, _| found.push(*o));
+    }
+    found.sort_unstable_by_key(|o| std::cmp::Reverse((o.observed_at, o.id)));
+    found
+}
+
+/// `GET /api/places/{id}`: the place and its observations over time, by
+/// UK month.
+pub async fn read(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    allow(&viewer, Action::ReadPlaces)?;
+    let id = place_id(&id)?;
+    let place = state
+        .store
+        .place(id)
+        .await?
+        .ok_or_else(|| problem(StoreError::UnknownPlace(id)))?;
+    let found = linked(&state, &viewer, id);
+    let mut by_month: std::collections::BTreeMap<String, u32> = Default::default();
+    for o in &found {
+        *by_month
+            .entry(uk_local(o.observed_at()).format("%Y-%m").to_string())
+            .or_default() += 1;
+    }
+    let items: Vec<Linked> = found
+        .iter()
+        .map(|o| Linked {
+            id: o.id,
+            observed_at: crate::domain::time::format_instant(o.observed_at()),
+            category: o.category,
+            status: o.status,
+            severity: o.severity,
+        })
+        .collect();
+    Ok(Json(json!({
+        "place": place,
+        "observations": {
+            "total": found.len(),
+            "by_month": by_month.into_iter().map(|(month, count)| json!({"month": month, "count": count})).collect::<Vec<_>>(),
+            "items": items,
+        }
+    })))
+}
+
+fn created(place: &Place, status: StatusCode) -> Response {
+    let mut response = (status, Json(place)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/places/{}", place.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// `POST /api/places`: add a place. With `Idempotency-Key`, a retry
+/// returns the first place (`200`) rather than adding it again.
+pub async fn create(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, Problem> {
+    allow(&viewer, Action::ManagePlaces)?;
+    let key = idempotency_key(&headers)?;
+    let input: PlaceInput = typed(body)?;
+    if input.version.is_some() || input.source_ref.is_some() {
+        return Err(Problem::invalid(vec![
+            crate::domain::observation::FieldError::new(
+                if input.version.is_some() {
+                    "version"
+                } else {
+                    "ref"
+                },
+                "not-allowed-here",
+                "version is for edits and ref for imports",
+            ),
+        ]));
+    }
+    let details = input
+        .validate(state.observations.rules(), "")
+        .map_err(Problem::invalid)?;
+    let key = key.map(|key| IdempotencyKey {
+        key,
+        request_hash: request_hash(&details),
+    });
+    let entry = audit(
+        &state,
+        &viewer,
+        AuditAction::Collection,
+        String::new(),
+        "added to the places register",
+    );
+    let (place, new) = state
+        .store
+        .add_place(&details, key.as_ref(), entry)
+        .await
+        .map_err(problem)?;
+    Ok(created(
+        &place,
+        if new {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+    ))
+}
+
+/// `PUT /api/places/{id}`: replace a place's entry; `version` must be the
+/// one read.
+pub async fn edit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Place>, Problem> {
+    allow(&viewer, Action::ManagePlaces)?;
+    let id = place_id(&id)?;
+    let input: PlaceInput = typed(body)?;
+    let Some(version) = input.version else {
+        return Err(Problem::invalid(vec![
+            crate::domain::observation::FieldError::new(
+                "version",
+                "missing-field",
+                "send the version you read, so edits made meanwhile are not lost",
+            ),
+        ]));
+    };
+    let details = input
+        .validate(state.observations.rules(), "")
+        .map_err(Problem::invalid)?;
+    let entry = audit(
+        &state,
+        &viewer,
+        AuditAction::Alteration,
+        id.to_string(),
+        "edited in the places register",
+    );
+    let place = state
+        .store
+        .edit_place(id, version, &details, entry)
+        .await
+        .map_err(problem)?;
+    Ok(Json(place))
+}
+
+/// `DELETE /api/places/{id}`: take a place off the register.
+pub async fn remove(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    allow(&viewer, Action::ManagePlaces)?;
+    let id = place_id(&id)?;
+    let entry = audit(
+        &state,
+        &viewer,
+        AuditAction::Withdrawal,
+        id.to_string(),
+        "removed from the places register",
+    );
+    state.store.remove_place(id, entry).await.map_err(problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reads an uploaded file's text: CSV, GeoJSON or JSON, UTF-8.
+pub(super) fn upload_text<'a>(
+    headers: &HeaderMap,
+    body: &'a Bytes,
+    kinds: &[&str],
+) -> Result<&'a str, Problem> {
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !kinds.contains(&essence.as_str()) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Send the file as one of the media types this import takes",
+        )
+        .field("Content-Type")
+        .detail(kinds.join(", ")));
+    }
+    std::str::from_utf8(body).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "not-utf8",
+            "The file must be UTF-8 text",
+        )
+        .field("file")
+    })
+}
+
+/// `POST /api/places/import`: add or update places from a CSV or GeoJSON
+/// file; all or nothing.
+pub async fn import(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PlaceImport>, Problem> {
+    allow(&viewer, Action::ManagePlaces)?;
+    let text = upload_text(
+        &headers,
+        &body,
+        &["text/csv", "application/geo+json", "application/json"],
+    )?;
+    let places = parse_import(text, state.observations.rules()).map_err(Problem::invalid)?;
+    let entry = audit(
+        &state,
+        &viewer,
+        AuditAction::Collection,
+        "import".into(),
+        &format!("imported {} places into the register", places.len()),
+    );
+    Ok(Json(state.store.import_places(&places, entry).await?))
+}
+
+/// The OGC collection's description.
+pub fn collection(base: &str) -> serde_json::Value {
+    json!({
+        "id": "places",
+        "title": "Places register",
+        "description": "Premises and spaces — licensed premises, takeaways, hotels, taxi ranks, parks, schools, youth provision, transport hubs — with licence, training and safe-place scheme membership. Cofrestr lleoedd.",
+        "itemType": "feature",
+        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+        "links": [
+            link(format!("{base}/ogc/collections/places"), "self", "application/json", "This collection"),
+            link(format!("{base}/ogc/collections/places/items"), "items", "application/geo+json", "Places as GeoJSON"),
+        ]
+    })
+}
+
+/// `GET /ogc/collections/places/items?bbox=&kind=&limit=`.
+pub async fn items(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let mut bbox = None;
+    let mut kinds: Vec<PlaceKind> = Vec::new();
+    let mut limit = 10_000usize;
+    for (name, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        match name.as_ref() {
+            "bbox" => bbox = Some(super::ogc::bbox(&value)?),
+            "kind" => {
+                for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                    kinds.push(PlaceKind::from_code(code).ok_or_else(|| {
+                        Problem::bad_parameter(
+                            "not-in-vocabulary",
+                            "kind",
+                            format!("unknown place kind `{code}`"),
+                        )
+                    })?);
+                }
+            }
+            "limit" => {
+                limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|l| *l > 0)
+                    .ok_or_else(|| {
+                        Problem::bad_parameter("invalid-limit", "limit", "a positive whole number")
+                    })?
+                    .min(10_000)
+            }
+            "f" => {}
+            other => return Err(Problem::unknown_parameter(other)),
+        }
+    }
+    allow(&viewer, Action::ReadPlaces)?;
+    let places = state.store.places().await?;
+    let matching: Vec<&Place> = places
+        .iter()
+        .filter(|p| kinds.is_empty() || kinds.contains(&p.details.kind))
+        .filter(|p| {
+            bbox.is_none_or(|[x0, y0, x1, y1]: [f64; 4]| {
+                let l = p.details.location;
+                l.lon >= x0 && l.lon <= x1 && l.lat >= y0 && l.lat <= y1
+            })
+        })
+        .collect();
+    let features: Vec<serde_json::Value> = matching
+        .iter()
+        .take(limit)
+        .map(|p| {
+            let mut properties = serde_json::to_value(p).unwrap_or_default();
+            if let Some(o) = properties.as_object_mut() {
+                o.remove("location");
+            }
+            json!({
+                "type": "Feature",
+                "id": p.id,
+                "geometry": {"type": "Point", "coordinates": [p.details.location.lon, p.details.location.lat]},
+                "properties": properties,
+            })
+        })
+        .collect();
+    let base = base_url(&state.settings, &headers);
+    let body = json!({
+        "type": "FeatureCollection",
+        "numberMatched": matching.len(),
+        "numberReturned": features.len(),
+        "features": features,
+        "links": [link(format!("{base}/ogc/collections/places"), "collection", "application/json", "The collection")],
+    });
+    Ok(geojson_response(
+        serde_json::to_vec(&body).unwrap_or_default(),
+    ))
+}
