@@ -4,7 +4,7 @@
 // must not outlive the session on a shared device. That covers the vector
 // tiles, grids, hot spots, time profiles and police.uk layer too.
 
-const VERSION = 'safetymap-v2';
+const VERSION = 'safetymap-v3';
 const SHELL = [
   '/',
   '/app.css',
@@ -18,6 +18,9 @@ const SHELL = [
   '/js/outbox.js',
   '/js/analysis.js',
   '/js/dom.js',
+  '/js/forms.js',
+  '/js/places.js',
+  '/js/areas.js',
   '/vendor/maplibre-gl/maplibre-gl-csp.js',
   '/vendor/maplibre-gl/maplibre-gl-csp-worker.js',
   '/vendor/maplibre-gl/maplibre-gl.css',

@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn ons_fields_give_the_code_both_names_and_the_kind() {
-        let areas = parse_boundaries(WARD, None, &rules()).unwrap();
+        let areas = parse_boundaries(WARD, None, &rules()).expect("accepted");
         assert_eq!(areas[0].kind, AreaKind::Ward);
         assert_eq!(areas[0].code, "W05000001");
         assert_eq!(
@@ -390,7 +390,7 @@ mod tests {
             "urn:ogc:def:crs:EPSG::27700",
         );
         assert_eq!(
-            parse_boundaries(&bng, None, &rules()).unwrap_err()[0].code,
+            parse_boundaries(&bng, None, &rules()).expect_err("refused")[0].code,
             "unsupported-crs"
         );
     }
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn an_open_ring_is_refused_naming_the_feature() {
         let open = WARD.replace("[-3.0,51.59],[-3.0,51.58]]]", "[-3.0,51.59]]]");
-        let errors = parse_boundaries(&open, None, &rules()).unwrap_err();
+        let errors = parse_boundaries(&open, None, &rules()).expect_err("refused");
         assert_eq!(errors[0].field, "features[0].geometry");
     }
 }

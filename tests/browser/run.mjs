@@ -9,7 +9,8 @@
 // scripts/test adds to its summary. Screenshots go to docs/screenshots/.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +26,7 @@ const CHROMIUM = process.env.SAFETYMAP_CHROMIUM || '/usr/bin/chromium';
 const MBTILES = resolve(root, '..', 'shared', 'data', 'osm-newport', 'newport-basemap-z10-15.mbtiles');
 const SCREENSHOTS = join(root, 'docs', 'screenshots');
 const POLICE_FIXTURE = join(root, 'fixtures', 'police-uk', '2026-01-made-up-street.csv');
+const WARDS_FIXTURE = join(root, 'fixtures', 'areas', 'newport-made-up-wards.geojson');
 const PASSWORD = 'heron lantern quarry violet';
 const PORT = 18000 + Math.floor(Math.random() * 2000);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -62,6 +64,7 @@ async function startServer() {
   makeUser('police.officer', 'field-officer', 'gwent-police', ['Gwent Police', 'Heddlu Gwent', 'police']);
   makeUser('council.panel', 'panel-member', 'newport-parks');
   makeUser('health.panel', 'panel-member', 'health-board', ['Health board', 'Bwrdd iechyd', 'health']);
+  makeUser('area.coordinator', 'coordinator', 'newport-parks');
   // Nine made-up crimes in central Newport, for the police.uk context layer
   // (the import reports its progress on stderr; only failures matter here).
   execFileSync(BINARY, ['import', 'police-uk', POLICE_FIXTURE], { env, stdio: 'pipe' });
@@ -84,13 +87,38 @@ function assert(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+// SAFETYMAP_WEB_DIR=web: the app's own files come from that folder rather
+// than the binary (a release build embeds web/ as it was when built), with
+// the server's headers — its Content-Security-Policy included — kept. The
+// service worker is blocked then, so that every request can be answered.
+const WEB_DIR = process.env.SAFETYMAP_WEB_DIR ? resolve(process.env.SAFETYMAP_WEB_DIR) : null;
+
+async function serveWebFromDisk(context) {
+  await context.route((url) => url.origin === BASE && (url.pathname === '/' || /^\/(js\/[\w-]+\.js|app\.css|sw\.js)$/.test(url.pathname)), async (route) => {
+    const url = new URL(route.request().url());
+    const response = await route.fetch();
+    const file = join(WEB_DIR, url.pathname === '/' ? 'index.html' : url.pathname.slice(1));
+    const type = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }[file.split('.').pop()];
+    const headers = { ...response.headers(), 'content-type': type };
+    delete headers['content-encoding'];
+    delete headers['content-length'];
+    await route.fulfill({ status: 200, headers, body: readFileSync(file) });
+  });
+}
+
 // Uncaught errors and Content-Security-Policy violations in any page fail
 // the scenario they happen in.
 let pageErrors = [];
 
 async function newPage(browser, options = {}) {
   // bypassCSP only so axe-core can be injected; the app itself runs under the CSP.
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: Boolean(options.axe), ...options.context });
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    bypassCSP: Boolean(options.axe),
+    ...(WEB_DIR ? { serviceWorkers: 'block' } : {}),
+    ...options.context,
+  });
+  if (WEB_DIR) await serveWebFromDisk(context);
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
   });
@@ -111,6 +139,36 @@ async function signIn(page, username) {
   await page.fill('#signin-username', username);
   await page.fill('#signin-password', PASSWORD);
   await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  await waitForMap(page);
+}
+
+/** RFC 6238 (SHA-1, 30 s, 6 digits): the code an authenticator app would show for a base32 secret. */
+function totp(secret, now = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/[\s=]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(Array.from({ length: Math.floor(bits.length / 8) }, (_, i) => parseInt(bits.slice(i * 8, i * 8 + 8), 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30000)));
+  const hmac = createHmac('sha1', key).update(counter).digest();
+  const offset = hmac[hmac.length - 1] & 0xf;
+  return String((hmac.readUInt32BE(offset) & 0x7fffffff) % 1e6).padStart(6, '0');
+}
+
+/** A coordinator's first sign-in: password, then setting up the authenticator app from the key shown. */
+async function signInEnrolling(page, username) {
+  await page.goto(BASE);
+  await page.waitForSelector('#signin[open]');
+  await page.fill('#signin-username', username);
+  await page.fill('#signin-password', PASSWORD);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#enrol[open]');
+  const secret = new URL(await page.getAttribute('#enrol-link', 'href')).searchParams.get('secret');
+  await page.fill('#enrol-code', totp(secret));
+  await page.click('#enrol-form button[type=submit]');
+  await page.waitForSelector('#enrol-done', { state: 'visible' });
+  await page.click('#enrol-done');
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
   await waitForMap(page);
 }
@@ -170,6 +228,28 @@ async function logReport(page, category, setting) {
 async function api(path, bearer) {
   const response = await fetch(`${BASE}${path}`, { headers: { authorization: `Bearer ${bearer}` } });
   return response.json();
+}
+
+/** Sends JSON with a token; resolves to {status, body}. */
+async function apiSend(method, path, bearer, body, headers = {}) {
+  const response = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** One made-up place in the register (the same one however often asked), with both names. */
+async function ensurePlace(ctx) {
+  const { status, body } = await apiSend('POST', '/api/places', ctx.tokens.parks, {
+    name_en: 'Made-up Station Taxi Rank', name_cy: 'Safle Tacsis Dychmygol yr Orsaf', kind: 'taxi-rank',
+    longitude: -2.9995, latitude: 51.5905, address: 'Made-up Station Approach', manager_role: 'Rank marshal',
+    training: 'booked', safe_place: false,
+  }, { 'idempotency-key': 'browser-test-place-0001' });
+  assert(status === 201 || status === 200, `place made: ${status} ${JSON.stringify(body)}`);
+  return body.place ?? body;
 }
 
 function shot(page, name) {
@@ -293,12 +373,13 @@ scenario('when the session ends mid-report, signing in again saves the unsaved r
   await context.close();
 });
 
-scenario('in Welsh no English string is left on the main screens', async (browser) => {
+scenario('in Welsh no English string is left on the main screens', async (browser, ctx) => {
+  await ensurePlace(ctx);
   const { context, page } = await newPage(browser);
   await signIn(page, 'council.panel');
   await page.click('#lang');
   await page.waitForFunction(() => document.documentElement.lang === 'cy');
-  const screens = ['map', 'log', 'mine', 'list', 'map-analysis'];
+  const screens = ['map', 'log', 'mine', 'list', 'places', 'place-view', 'map-analysis'];
   const leftovers = [];
   for (const screen of screens) {
     if (screen === 'map-analysis') {
@@ -307,6 +388,14 @@ scenario('in Welsh no English string is left on the main screens', async (browse
       await page.check('input[name="mode"][value="hotspots"]');
       await page.check('#f-police');
       await page.waitForSelector('#profile-table[data-within="hot"]');
+      // The places and areas layers, with their legends and the areas' list.
+      await page.check('#f-places');
+      await page.check('#f-areas');
+      await page.waitForSelector('#area-options:not([hidden])');
+    } else if (screen === 'place-view') {
+      await page.click('#places-list li button');
+      await page.waitForSelector('#place-view:not([hidden]) #pv-fields dd');
+      await page.waitForFunction(() => !document.querySelector('#pv-total').textContent.includes('…'));
     } else {
       await page.click(`[data-nav="${screen}"]`);
     }
@@ -339,6 +428,8 @@ scenario('in Welsh no English string is left on the main screens', async (browse
   }
   await page.check('input[name="mode"][value="points"]');
   await page.uncheck('#f-police');
+  await page.uncheck('#f-places');
+  await page.uncheck('#f-areas');
   await shot(page, 'welsh-map');
   // The sign-in screen has its own switch, for someone who has not chosen yet.
   const fresh = await newPage(browser);
@@ -359,7 +450,8 @@ scenario('in Welsh no English string is left on the main screens', async (browse
   await context.close();
 });
 
-scenario('axe-core finds no serious or critical violations on the sign-in, map, logging and list screens', async (browser) => {
+scenario('axe-core finds no serious or critical violations on the sign-in, map, logging, list and places screens', async (browser, ctx) => {
+  await ensurePlace(ctx);
   const { context, page } = await newPage(browser, { axe: true });
   await page.goto(BASE);
   await page.waitForSelector('#signin[open]');
@@ -383,6 +475,21 @@ scenario('axe-core finds no serious or critical violations on the sign-in, map, 
   await page.waitForTimeout(200);
   await axeCheck(page, 'list');
   await shot(page, 'list');
+  await page.click('[data-nav="places"]');
+  await page.waitForSelector('#places-list li button');
+  await axeCheck(page, 'places');
+  await page.click('#places-list li button');
+  await page.waitForSelector('#place-view:not([hidden]) #pv-fields dd');
+  await page.waitForFunction(() => !document.querySelector('#pv-total').textContent.includes('…'));
+  await axeCheck(page, 'place view');
+  await page.click('[data-nav="map"]');
+  await page.check('#f-places');
+  await page.check('#f-areas');
+  await page.waitForSelector('#area-options:not([hidden])');
+  await page.waitForTimeout(300);
+  await axeCheck(page, 'map with places and areas');
+  await page.uncheck('#f-places');
+  await page.uncheck('#f-areas');
   // Keyboard: the navigation is reachable and operable without a mouse.
   await page.goto(BASE);
   await page.waitForSelector('body[data-ready="true"]');
@@ -560,6 +667,173 @@ scenario('a panel member switches to hot spots, reads the legend and the time pr
   await page.click('.maplibregl-popup-close-button');
   await page.uncheck('#f-police');
   assert(!(await page.textContent('.maplibregl-ctrl-attrib')).includes(attribution), 'the attribution goes with the layer');
+  await context.close();
+});
+
+scenario('a coordinator imports a ward boundary file, draws and deletes an area, and sees the wards counted; a panel member reads "fewer than 5"', async (browser, ctx) => {
+  // Two reports inside the made-up Riverside ward.
+  for (const [longitude, latitude] of [[-3.0021, 51.5881], [-3.0032, 51.5893]]) {
+    const { status, body } = await apiSend('POST', '/api/observations', ctx.tokens.police, {
+      longitude, latitude, observed_at: new Date(Date.now() - 7200e3).toISOString(),
+      category: 'unsafe-environment', setting: 'street', severity: 'low', sensitivity: 'standard',
+    });
+    assert(status === 201, `report made: ${status} ${JSON.stringify(body)}`);
+  }
+  const { context, page } = await newPage(browser);
+  page.on('dialog', (dialog) => dialog.accept());
+  await signInEnrolling(page, 'area.coordinator');
+  await page.evaluate(() => window.safetymapMap.jumpTo({ center: [-2.9972, 51.5882], zoom: 14 }));
+  await waitForMap(page);
+
+  // Import the boundary file through the app.
+  assert(await page.isVisible('#areas-manage'), 'a coordinator is offered area management');
+  await page.click('#areas-manage');
+  await page.waitForSelector('[data-view="areas"]:not([hidden])');
+  await page.setInputFiles('#a-import-file', WARDS_FIXTURE);
+  await page.selectOption('#a-import-kind', 'ward');
+  await page.click('#a-import');
+  await page.waitForSelector('#a-import-result[data-kind="success"], #a-import-result[data-kind="error"]:not(:empty)');
+  const imported = await page.textContent('#a-import-result');
+  assert(imported.includes('Imported: 2 added'), `the import says what it did: ${imported}`);
+  await page.waitForFunction(() => document.querySelectorAll('#a-all li[data-code^="W050999"]').length === 2);
+
+  // Draw a triangle by clicking the map, name it, save it, then delete it.
+  await page.click('#a-draw');
+  for (const [x, y] of [[0.3, 0.3], [0.6, 0.35], [0.45, 0.65]]) await tapMapAt(page, x, y);
+  assert((await page.textContent('#a-corners')).includes('3'), `three corners: ${await page.textContent('#a-corners')}`);
+  await page.click('#a-close');
+  await page.fill('#a-name_en', 'Made-up Bus Station Approach');
+  await page.fill('#a-name_cy', 'Dynesfa Ddychmygol yr Orsaf Fysiau');
+  await page.click('#a-save');
+  await page.waitForSelector('#a-message[data-kind="success"], #a-message[data-kind="error"]:not(:empty)');
+  assert((await page.textContent('#a-message')).includes('Area saved'), `saved: ${await page.textContent('#a-message')}`);
+  const drawnItem = page.locator('#a-all li', { hasText: 'Made-up Bus Station Approach' });
+  await drawnItem.waitFor();
+  await drawnItem.locator('button').click();
+  await page.waitForSelector('#a-message[data-kind="success"]');
+  await page.waitForFunction(() => ![...document.querySelectorAll('#a-all li')].some((li) => li.textContent.includes('Bus Station Approach')));
+
+  // The areas layer: wards outlined, shaded and listed with their counts; it follows the filters.
+  await page.click('#a-back');
+  await page.check('#f-areas');
+  await page.selectOption('#f-area-kind', 'ward');
+  await page.waitForFunction(() => document.querySelectorAll('#areas-list li').length === 2, null, { timeout: 15000 });
+  const riverside = () => page.textContent('#areas-list li[data-code="W05099901"]');
+  let text = await riverside();
+  assert(/Made-up Riverside\s*(2 observations|fewer than 5)/.test(text), `the ward is listed with its count: ${text}`);
+  const drawnAreas = await rendered(page, ['areas-fill', 'areas-suppressed', 'areas-outline']);
+  assert(drawnAreas.some((a) => a.code === 'W05099901') && drawnAreas.some((a) => a.code === 'W05099902'), `both wards drawn: ${JSON.stringify(drawnAreas.map((a) => a.code))}`);
+  if (await page.evaluate(() => Boolean(window.safetymapMap.getLayer('areas-label')))) {
+    const labels = await rendered(page, ['areas-label']);
+    assert(labels.some((l) => l.label.startsWith('Made-up Riverside\n')), `labelled: ${JSON.stringify(labels.map((l) => l.label))}`);
+  }
+  await shot(page, 'areas');
+  await page.selectOption('#f-category', 'safe-place');
+  await page.waitForFunction(() => /0 observations/.test(document.querySelector('#areas-list li[data-code="W05099901"]')?.textContent || ''), null, { timeout: 15000 });
+  await page.selectOption('#f-category', '');
+  await page.waitForFunction(() => !/\b0 observations/.test(document.querySelector('#areas-list li[data-code="W05099901"]')?.textContent || ''), null, { timeout: 15000 });
+  text = await riverside();
+  assert(/Made-up Riverside\s*(2 observations|fewer than 5)/.test(text), `the count is back: ${text}`);
+  await context.close();
+
+  // A panel member sees the small count as words, in English and in Welsh.
+  const panel = await newPage(browser);
+  await signIn(panel.page, 'council.panel');
+  assert(!(await panel.page.isVisible('#areas-manage')), 'a panel member is not offered area management');
+  await panel.page.evaluate(() => window.safetymapMap.jumpTo({ center: [-2.9972, 51.5882], zoom: 14 }));
+  await waitForMap(panel.page);
+  await panel.page.check('#f-areas');
+  await panel.page.selectOption('#f-area-kind', 'ward');
+  await panel.page.waitForSelector('#areas-list li[data-code="W05099901"]', { timeout: 15000 });
+  text = await panel.page.textContent('#areas-list li[data-code="W05099901"]');
+  assert(text.includes('fewer than 5') && !/\d+ observations?/.test(text), `withheld for a panel member: ${text}`);
+  await panel.page.click('#lang');
+  await panel.page.waitForFunction(() => document.documentElement.lang === 'cy');
+  text = await panel.page.textContent('#areas-list li[data-code="W05099901"]');
+  assert(text.includes('Glan yr Afon Dychmygol') && text.includes('llai na 5'), `in Welsh: ${text}`);
+  await panel.page.click('#lang');
+  await panel.context.close();
+});
+
+scenario('a field officer adds a place through the form, is told to give a role not a name, finds it in the list and on the map, and links a report to it', async (browser, ctx) => {
+  const { context, page } = await newPage(browser);
+  page.on('dialog', (dialog) => dialog.accept());
+  await signIn(page, 'parks.officer');
+  await page.evaluate(() => window.safetymapMap.jumpTo({ center: [-2.9962, 51.5872], zoom: 16 }));
+  await waitForMap(page);
+  await page.click('[data-nav="places"]');
+  await page.waitForSelector('[data-view="places"]:not([hidden]) #places-browse:not([hidden])');
+  await page.click('#p-add');
+  await page.waitForSelector('#place-form:not([hidden])');
+  const name = 'Made-up Bridge Street Takeaway';
+  await page.fill('#pf-name_en', name);
+  await page.fill('#pf-name_cy', 'Siop Têc-awê Ddychmygol Stryd y Bont');
+  await page.selectOption('#pf-kind', 'takeaway');
+  await tapMapAt(page, 0.5, 0.5);
+  assert((await page.textContent('#pf-location')).startsWith('Place chosen'), 'the map click chose the position');
+  await page.fill('#pf-address', '1 Made-up Bridge Street');
+  await page.fill('#pf-licence_reference', 'MADEUP/PL/0001');
+  await page.fill('#pf-manager_role', 'Mr John Smith, 07700 900123');
+  await page.selectOption('#pf-training', 'trained');
+  await page.check('#pf-safe_place');
+  await page.click('#pf-save');
+  await page.waitForSelector('#pf-manager_role-error:not(:empty)', { timeout: 10000 });
+  const fieldError = await page.textContent('#pf-manager_role-error');
+  assert(fieldError.includes('Give a role instead'), `the field error is next to the field: ${fieldError}`);
+  assert(await page.getAttribute('#pf-manager_role', 'aria-invalid') === 'true', 'the field is marked invalid');
+  assert((await page.getAttribute('#pf-manager_role', 'aria-describedby')).includes('pf-manager_role-error'), 'the error describes the field');
+  assert(await page.evaluate(() => document.activeElement.id) === 'pf-manager_role', 'focus moves to the field');
+  assert(!(await api('/api/places', ctx.tokens.parks)).places.some((p) => p.name_en === name), 'nothing was saved');
+
+  await page.fill('#pf-manager_role', 'Designated premises supervisor');
+  await page.click('#pf-save');
+  await page.waitForSelector('#place-view:not([hidden]) #pv-message[data-kind="success"]', { timeout: 10000 });
+  assert((await page.textContent('#pv-title')) === name, `the place view opens: ${await page.textContent('#pv-title')}`);
+  const fields = await page.textContent('#pv-fields');
+  for (const words of ['Takeaway', 'Designated premises supervisor', 'Trained', 'MADEUP/PL/0001', '1 Made-up Bridge Street']) assert(fields.includes(words), `the view shows "${words}": ${fields}`);
+  assert(await page.isVisible('#pv-safe'), 'the safe-place membership is shown');
+  const stored = (await api('/api/places', ctx.tokens.parks)).places.filter((p) => p.name_en === name);
+  assert(stored.length === 1 && stored[0].safe_place === true && stored[0].manager_role === 'Designated premises supervisor', `stored once: ${JSON.stringify(stored)}`);
+  const id = stored[0].id;
+
+  // In the list, found by a search, and opened from there.
+  await page.click('#pv-back');
+  await page.waitForSelector(`#places-list li[data-id="${id}"]`);
+  await page.fill('#p-search', 'bridge street');
+  await page.waitForFunction(() => document.querySelectorAll('#places-list li').length === 1);
+  await page.selectOption('#p-kind', 'takeaway');
+  await page.click(`#places-list li[data-id="${id}"] button`);
+  await page.waitForSelector('#place-view:not([hidden])');
+  assert((await page.textContent('#pv-title')) === name, 'opened from the list');
+  // On the map, drawn as a safe-place member.
+  const drawnPlaces = await rendered(page, ['places']);
+  assert(drawnPlaces.some((p) => p.id === id && p.safe_place === true), `on the map: ${JSON.stringify(drawnPlaces)}`);
+
+  // A report logged next to it offers it first, and is linked to it.
+  await page.click('[data-nav="log"]');
+  await tapMapAt(page, 0.51, 0.51);
+  const first = await page.textContent('#r-place-link option:nth-child(2)');
+  assert(first.startsWith(name), `the nearest place comes first: ${first}`);
+  await page.selectOption('#r-place-link', String(id));
+  await page.click('#r-categories [data-code="takeaway-shop-concern"]');
+  if (!(await page.getAttribute('#r-settings [data-code="takeaway"]', 'aria-pressed') === 'true')) await page.click('#r-settings [data-code="takeaway"]');
+  await page.click('#r-save');
+  await page.waitForSelector('#r-message[data-kind="success"]');
+  await page.click('[data-nav="places"]');
+  await page.fill('#p-search', '');
+  await page.selectOption('#p-kind', '');
+  await page.click(`#places-list li[data-id="${id}"] button`);
+  await page.waitForSelector('#pv-observations li button', { timeout: 10000 });
+  assert((await page.textContent('#pv-total')).endsWith('1'), `one linked observation: ${await page.textContent('#pv-total')}`);
+  assert(await page.locator('#pv-months tbody tr th').count() === 1, 'one month in the table');
+  await shot(page, 'place');
+  await page.click('#pv-observations li button');
+  await page.waitForSelector('#purpose[open]');
+  await page.fill('#purpose-text', 'Licensing review of the premises');
+  await page.click('#purpose-form button[type=submit]');
+  await page.waitForSelector('#details[open]');
+  assert((await page.textContent('#details-body')).includes('Takeaway'), 'the linked observation opens');
+  await page.click('#details-close');
   await context.close();
 });
 

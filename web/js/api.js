@@ -39,12 +39,13 @@ function signInAgain() {
 }
 
 /**
- * Sends a request. `body` is sent as JSON. Writes carry the CSRF token and,
+ * Sends a request. `body` is sent as JSON, or as it is when `contentType`
+ * is given (an imported file's text). Writes carry the CSRF token and,
  * when given, an Idempotency-Key. Resolves to the parsed JSON (or null).
  */
-export async function request(method, path, body, { idempotencyKey, retry = true } = {}) {
+export async function request(method, path, body, { idempotencyKey, retry = true, contentType } = {}) {
   const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] = contentType || 'application/json';
   if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
   if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
   let response;
@@ -53,7 +54,7 @@ export async function request(method, path, body, { idempotencyKey, retry = true
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : (contentType ? body : JSON.stringify(body)),
     });
   } catch {
     throw new ApiError(0, null);
@@ -71,14 +72,14 @@ export async function request(method, path, body, { idempotencyKey, retry = true
   if (retry && path !== '/api/session') {
     if (response.status === 401 && ENDED.has(error.code) && reauthenticate) {
       await signInAgain();
-      return request(method, path, body, { idempotencyKey, retry: false });
+      return request(method, path, body, { idempotencyKey, retry: false, contentType });
     }
     if (error.code === 'csrf-token-mismatch') {
       // Signed in again in another tab: that session's token is the one now.
       const session = await request('GET', '/api/session', undefined, { retry: false }).catch(() => null);
       if (session?.csrf_token) {
         csrf = session.csrf_token;
-        return request(method, path, body, { idempotencyKey, retry: false });
+        return request(method, path, body, { idempotencyKey, retry: false, contentType });
       }
     }
   }

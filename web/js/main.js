@@ -7,6 +7,8 @@ import * as vocab from './vocab.js';
 import * as mapView from './map.js';
 import * as outbox from './outbox.js';
 import * as analysis from './analysis.js';
+import * as places from './places.js';
+import * as areas from './areas.js';
 import { el } from './dom.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -156,9 +158,14 @@ async function signOut() {
 
 // ---------------------------------------------------------------- views
 
+// Screens shown beside the map, which stays in view (and takes clicks) for them.
+const BESIDE_MAP = new Set(['log', 'places', 'areas']);
+
 function showView(name) {
+  const previous = state.view;
   state.view = name;
-  for (const section of document.querySelectorAll('main > section[data-view]')) section.hidden = section.dataset.view !== name && !(name === 'log' && section.dataset.view === 'map');
+  if (previous === 'areas' && name !== 'areas') areas.left();
+  for (const section of document.querySelectorAll('main > section[data-view]')) section.hidden = section.dataset.view !== name && !(BESIDE_MAP.has(name) && section.dataset.view === 'map');
   for (const button of document.querySelectorAll('[data-nav]')) {
     button.setAttribute('aria-current', button.dataset.nav === name ? 'page' : 'false');
   }
@@ -173,6 +180,22 @@ function showView(name) {
   if (name === 'list') renderList();
   if (name !== 'log') mapView.setPin(null);
   else if (state.report.place) mapView.setPin(state.report.place);
+  if (name === 'places') places.shown();
+  if (name === 'areas') areas.opened();
+  applyPlacesLayer();
+}
+
+/** The places layer: on when chosen, and always on the places screen. */
+function applyPlacesLayer() {
+  const on = $('#f-places').checked;
+  $('#legend-places').hidden = !on;
+  mapView.showPlaces(on || state.view === 'places');
+}
+
+/** The areas layer, asked again for the filters and the view. */
+function refreshAreas(force = false) {
+  if (!mapView.instance()) return;
+  areas.refresh(filterParams(), mapView.bbox(), force);
 }
 
 // ---------------------------------------------------------------- filters and the layer
@@ -246,6 +269,7 @@ async function refresh() {
   const mine = ++refreshing;
   mapView.setQueries({ filter: cellQuery().toString(), police: policeQuery() });
   refreshProfile();
+  refreshAreas();
   $('#counts').textContent = t('loading');
   try {
     const page = await request('GET', `/ogc/collections/observations/items?${filterQuery()}`);
@@ -329,6 +353,7 @@ function featureSummary(props, kind) {
   if (kind === 'grid') return analysis.gridSummary(props, layerChoice());
   if (kind === 'hotspot') return analysis.hotspotSummary(props, layerChoice());
   if (kind === 'crime') return analysis.crimeSummary(props);
+  if (kind === 'area') return areas.summary(props);
   return summary(props);
 }
 
@@ -427,6 +452,38 @@ function renderReportChoices() {
   fillSelect(sensitivity, 'sensitivities', { all: false });
   if (chosen) sensitivity.value = chosen;
   renderPlace();
+  renderPlaceLinks();
+}
+
+/** The registered places to link the report to, nearest the chosen position first. */
+function renderPlaceLinks() {
+  const select = $('#r-place-link');
+  const chosen = select.value;
+  select.replaceChildren(el('option', { value: '', text: t('logNoPlaceLink') }),
+    ...places.nearest(state.report.place).map(({ place, distance }) => el('option', {
+      value: String(place.id),
+      text: distance == null ? places.placeName(place) : t('logPlaceLinkOption', { name: places.placeName(place), distance: places.formatDistance(distance) }),
+    })));
+  select.value = chosen;
+  if (select.selectedIndex < 0) select.value = '';
+}
+
+// A place's kind, as the setting of a report about it (the same codes, bar schools).
+const SETTING_OF_KIND = {
+  'licensed-premises': 'licensed-premises', takeaway: 'takeaway', hotel: 'hotel', 'taxi-rank': 'taxi-rank',
+  park: 'park', school: 'school-perimeter', 'transport-hub': 'transport-hub', 'shopping-centre': 'shopping-centre',
+};
+
+/** Linking a registered place: its position and setting fill in what is not chosen yet. */
+function choosePlaceLink() {
+  const place = places.byId($('#r-place-link').value);
+  if (!place) return;
+  if (!state.report.place) {
+    placeReport({ lng: place.location.lon, lat: place.location.lat });
+    $('#r-place-link').value = String(place.id);
+  }
+  const setting = SETTING_OF_KIND[place.kind];
+  if (!state.report.setting && setting && vocab.terms('settings').some((term) => term.code === setting)) chooseSetting(setting);
 }
 
 function chooseCategory(code) {
@@ -455,6 +512,7 @@ function placeReport(lngLat) {
   if (!state.report.attempted) state.report.seenAt = new Date();
   mapView.setPin(state.report.place);
   renderPlace();
+  renderPlaceLinks();
 }
 
 function useLocation() {
@@ -486,6 +544,8 @@ function reportBody(acknowledge) {
   };
   const caseReference = $('#r-case').value.trim();
   if (caseReference) body.case_reference = caseReference;
+  const placeId = $('#r-place-link').value;
+  if (placeId) body.place_id = Number(placeId);
   if (acknowledge) body.acknowledge_warnings = true;
   return body;
 }
@@ -503,7 +563,7 @@ function resetReport() {
 const FIELD_KEYS = {
   longitude: 'logWhere', latitude: 'logWhere', observed_at: 'logWhen', category: 'logWhat', setting: 'logSetting',
   severity: 'logSeverity', sensitivity: 'logSensitivity', description: 'logDescription', case_reference: 'logCaseReference',
-  indicators: 'logIndicators',
+  indicators: 'logIndicators', place_id: 'logPlaceLink',
 };
 
 let saving = false;
@@ -648,6 +708,8 @@ function renderAll() {
   renderReportChoices();
   renderCounts();
   analysis.renderLegends(layerChoice());
+  places.render();
+  areas.render(analysis.smallCountThreshold());
   if (profiled.profile) analysis.renderProfile(profiled.profile);
   renderOutboxStatus();
   if (state.view === 'list') renderList();
@@ -665,10 +727,25 @@ async function boot() {
   $('#signout').addEventListener('click', signOut);
   for (const button of document.querySelectorAll('.lang-switch')) button.addEventListener('click', () => setLang(lang() === 'cy' ? 'en' : 'cy'));
   for (const button of document.querySelectorAll('[data-nav]')) button.addEventListener('click', () => showView(button.dataset.nav));
-  // The context layer changes nothing the filters ask for.
-  $('#filters').addEventListener('change', (event) => { if (event.target.id !== 'f-police') refresh(); });
-  $('#f-reset').addEventListener('click', () => { $('#filters').reset(); applyLayerChoice(); refresh(); });
+  // The layer switches change nothing the filters ask for.
+  const LAYER_SWITCHES = new Set(['f-police', 'f-places', 'f-areas', 'f-area-kind']);
+  $('#filters').addEventListener('change', (event) => { if (!LAYER_SWITCHES.has(event.target.id)) refresh(); });
+  $('#filters').addEventListener('submit', (event) => event.preventDefault());
+  $('#f-reset').addEventListener('click', () => { $('#filters').reset(); applyLayerChoice(); applyPlacesLayer(); refresh(); });
   $('#f-police').addEventListener('change', applyLayerChoice);
+  $('#f-places').addEventListener('change', applyPlacesLayer);
+  $('#f-areas').addEventListener('change', () => refreshAreas());
+  $('#f-area-kind').addEventListener('change', () => refreshAreas());
+  $('#areas-manage').addEventListener('click', () => showView('areas'));
+  $('#a-back').addEventListener('click', () => showView('map'));
+  $('#r-place-link').addEventListener('change', choosePlaceLink);
+  places.init({
+    showView: (name) => { if (state.view !== name) showView(name); },
+    openDetails: (props) => openDetails(props),
+    errorKey,
+    onChange: () => renderPlaceLinks(),
+  });
+  areas.init({ errorKey, onChanged: () => refreshAreas(true) });
   // On a phone the profile starts folded away under the map; it loads when opened.
   if (window.matchMedia('(max-width: 760px)').matches) $('#profile').open = false;
   $('#profile').addEventListener('toggle', () => refreshProfile());
@@ -706,6 +783,7 @@ async function boot() {
     if (error.status === 0 && last) {
       state.account = last;
       $('#whoami').textContent = last.display_name;
+      document.body.dataset.role = last.role || '';
       outbox.setOwner(last.username);
     } else {
       await showSignIn();
@@ -719,12 +797,18 @@ async function boot() {
   await mapView.create($('#map'), {
     onFeature: (props, lngLat, kind) => {
       if (state.view === 'log') placeReport(lngLat);
+      else if (kind === 'place') places.openPlace(props.id);
       else mapView.popup(lngLat, featureSummary(props, kind));
     },
-    onTap: (lngLat) => { if (state.view === 'log') placeReport(lngLat); },
-    isPlacing: () => state.view === 'log',
+    onTap: (lngLat) => {
+      if (state.view === 'log') placeReport(lngLat);
+      else if (state.view === 'places' && places.isPlacing()) places.setLocation(lngLat);
+      else if (state.view === 'areas' && areas.isDrawing()) areas.addCorner(lngLat);
+    },
+    isPlacing: () => state.view === 'log' || (state.view === 'places' && places.isPlacing()) || (state.view === 'areas' && areas.isDrawing()),
     onMove: () => refresh(),
   });
+  await places.load();
   renderAll();
   // A reload may bring back the form's last choices; draw what it says.
   applyLayerChoice();

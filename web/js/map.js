@@ -30,6 +30,11 @@ const OBSERVATION_LAYERS = ['clusters', 'cluster-count', 'points', 'squares-fill
 const GRID_LAYERS = ['grid-fill', 'grid-suppressed', 'grid-outline'];
 const HOTSPOT_LAYERS = ['hotspots-fill', 'hotspots-outline'];
 const POLICE_LAYERS = ['police-crimes'];
+const PLACE_LAYERS = ['places'];
+const AREA_LAYERS = ['areas-fill', 'areas-suppressed', 'areas-outline', 'areas-label'];
+// Areas are shaded by their count, in the grid's colours; a count withheld
+// ("fewer than 5") is hatched instead, never guessed at.
+const AREA_STEPS = ['step', ['coalesce', ['get', 'count'], 0], '#ffffff', 1, '#fdd49e', 10, '#fc8d59', 20, '#d7301f', 50, '#7f0000'];
 
 let map = null;
 let mode = 'points';
@@ -87,6 +92,122 @@ function hatch() {
   return { width: size, height: size, data };
 }
 
+/**
+ * A map symbol drawn on a canvas (images must come from this origin, and
+ * pixels made here need no URL at all): `draw(context, size)`.
+ */
+function icon(draw, size = 22) {
+  const ratio = 2;
+  const canvas = document.createElement('canvas');
+  canvas.width = size * ratio;
+  canvas.height = size * ratio;
+  const context = canvas.getContext('2d');
+  context.scale(ratio, ratio);
+  draw(context, size);
+  return context.getImageData(0, 0, size * ratio, size * ratio);
+}
+
+/**
+ * Places: a navy diamond; safe-place scheme members a green disc with a
+ * white tick — a different shape and mark, not only a different colour.
+ */
+function addPlaceIcons() {
+  map.addImage('place', icon((c, s) => {
+    c.beginPath();
+    c.moveTo(s / 2, 2);
+    c.lineTo(s - 2, s / 2);
+    c.lineTo(s / 2, s - 2);
+    c.lineTo(2, s / 2);
+    c.closePath();
+    c.fillStyle = '#1d3557';
+    c.fill();
+    c.lineWidth = 2;
+    c.strokeStyle = '#ffffff';
+    c.stroke();
+  }), { pixelRatio: 2 });
+  map.addImage('place-safe', icon((c, s) => {
+    c.beginPath();
+    c.arc(s / 2, s / 2, s / 2 - 1.5, 0, Math.PI * 2);
+    c.fillStyle = '#1b6e3a';
+    c.fill();
+    c.lineWidth = 2;
+    c.strokeStyle = '#ffffff';
+    c.stroke();
+    c.beginPath();
+    c.moveTo(s * 0.27, s * 0.52);
+    c.lineTo(s * 0.44, s * 0.68);
+    c.lineTo(s * 0.74, s * 0.34);
+    c.lineWidth = 2.6;
+    c.lineCap = 'round';
+    c.lineJoin = 'round';
+    c.stroke();
+  }, 26), { pixelRatio: 2 });
+}
+
+/** Areas with their counts (beneath the observations), and the shape being drawn. */
+function addAreaLayers() {
+  map.addSource('areas', { type: 'geojson', data: empty() });
+  const hidden = { visibility: 'none' };
+  const suppressed = ['==', ['get', 'suppressed'], true];
+  map.addLayer({
+    id: 'areas-fill', type: 'fill', source: 'areas', layout: hidden,
+    filter: ['!', suppressed],
+    paint: { 'fill-color': AREA_STEPS, 'fill-opacity': ['case', ['>', ['coalesce', ['get', 'count'], 0], 0], 0.45, 0.1] },
+  });
+  map.addLayer({
+    id: 'areas-suppressed', type: 'fill', source: 'areas', layout: hidden,
+    filter: suppressed,
+    paint: { 'fill-pattern': 'suppressed-hatch', 'fill-opacity': 0.7 },
+  });
+  map.addLayer({
+    id: 'areas-outline', type: 'line', source: 'areas', layout: hidden,
+    paint: { 'line-color': '#1d3557', 'line-width': 2 },
+  });
+}
+
+function addAreaLabels() {
+  if (!hasGlyphs) return;
+  map.addLayer({
+    id: 'areas-label', type: 'symbol', source: 'areas',
+    layout: {
+      visibility: 'none',
+      'text-field': ['get', 'label'],
+      'text-font': ['safetymap-sans'],
+      'text-size': 13,
+      'text-max-width': 12,
+      'symbol-placement': 'point',
+    },
+    paint: { 'text-color': '#1b1b1f', 'text-halo-color': '#ffffff', 'text-halo-width': 2 },
+  });
+}
+
+function addPlaceAndDrawingLayers() {
+  addPlaceIcons();
+  map.addSource('places', { type: 'geojson', data: empty() });
+  map.addLayer({
+    id: 'places', type: 'symbol', source: 'places',
+    layout: {
+      visibility: 'none',
+      'icon-image': ['case', ['==', ['get', 'safe_place'], true], 'place-safe', 'place'],
+      'icon-allow-overlap': true,
+      'icon-ignore-placement': true,
+    },
+  });
+  map.addSource('drawing', { type: 'geojson', data: empty() });
+  map.addLayer({
+    id: 'drawing-fill', type: 'fill', source: 'drawing', filter: ['==', ['geometry-type'], 'Polygon'],
+    paint: { 'fill-color': '#0b5cad', 'fill-opacity': 0.15 },
+  });
+  map.addLayer({
+    id: 'drawing-line', type: 'line', source: 'drawing', filter: ['!=', ['geometry-type'], 'Point'],
+    paint: { 'line-color': '#0b5cad', 'line-width': 3, 'line-dasharray': [2, 1] },
+  });
+  map.addLayer({
+    id: 'drawing-points', type: 'circle', source: 'drawing', filter: ['==', ['geometry-type'], 'Point'],
+    paint: { 'circle-radius': 5, 'circle-color': '#ffffff', 'circle-stroke-color': '#0b5cad', 'circle-stroke-width': 3 },
+  });
+}
+
 /** Grid counts, hot spots and police.uk crime: vector tiles, hidden until chosen. */
 function addAnalysisLayers() {
   map.addImage('suppressed-hatch', hatch());
@@ -134,6 +255,7 @@ function addAnalysisLayers() {
 
 function addLayers() {
   addAnalysisLayers();
+  addAreaLayers();
   map.addSource('observations', { type: 'geojson', data: empty(), cluster: true, clusterRadius: 40, clusterMaxZoom: 16 });
   map.addSource('squares', { type: 'geojson', data: empty() });
   map.addSource('heat', { type: 'geojson', data: empty() });
@@ -179,6 +301,8 @@ function addLayers() {
       'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
     },
   });
+  addAreaLabels();
+  addPlaceAndDrawingLayers();
 }
 
 /**
@@ -210,7 +334,7 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
   });
   await new Promise((resolve) => map.on('load', resolve));
   addLayers();
-  const clickable = ['points', 'squares-fill', 'clusters', 'police-crimes', 'hotspots-fill', 'grid-fill', 'grid-suppressed'];
+  const clickable = ['places', 'points', 'squares-fill', 'clusters', 'police-crimes', 'hotspots-fill', 'grid-fill', 'grid-suppressed', 'areas-fill', 'areas-suppressed'];
   map.on('click', async (event) => {
     if (isPlacing()) {
       onTap(event.lngLat);
@@ -235,8 +359,10 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
   return map;
 }
 
-/** What a clicked layer shows: `observation`, `grid`, `hotspot` or `crime`. */
+/** What a clicked layer shows: `observation`, `grid`, `hotspot`, `crime`, `place` or `area`. */
 function featureKind(layerId) {
+  if (PLACE_LAYERS.includes(layerId)) return 'place';
+  if (AREA_LAYERS.includes(layerId)) return 'area';
   if (GRID_LAYERS.includes(layerId)) return 'grid';
   if (HOTSPOT_LAYERS.includes(layerId)) return 'hotspot';
   if (POLICE_LAYERS.includes(layerId)) return 'crime';
@@ -372,4 +498,44 @@ export function popup(lngLat, content) {
   const close = p.getElement()?.querySelector('.maplibregl-popup-close-button');
   if (close) close.setAttribute('aria-label', t('popupClose'));
   return p;
+}
+
+/** Whether the map can draw text labels (the basemap style has glyphs). */
+export function hasLabels() {
+  return hasGlyphs;
+}
+
+/** Shows the registered places (a FeatureCollection of points). */
+export function setPlaces(collection) {
+  map?.getSource('places')?.setData(collection);
+}
+
+/** Shows or hides the places layer. */
+export function showPlaces(visible) {
+  if (map) setVisible(PLACE_LAYERS, visible);
+}
+
+/** Shows areas with their counts; each feature carries its `label` in the current language. */
+export function setAreas(collection) {
+  map?.getSource('areas')?.setData(collection);
+}
+
+/** Shows or hides the areas layer. */
+export function showAreas(visible) {
+  if (map) setVisible(AREA_LAYERS, visible);
+}
+
+/**
+ * Draws the shape being drawn: its corners, and the line through them
+ * (closed into a polygon once `closed`).
+ */
+export function setDrawing(corners, closed) {
+  if (!map) return;
+  const features = corners.map((c) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: c } }));
+  if (closed && corners.length >= 3) {
+    features.push({ type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [[...corners, corners[0]]] } });
+  } else if (corners.length >= 2) {
+    features.push({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: corners } });
+  }
+  map.getSource('drawing')?.setData({ type: 'FeatureCollection', features });
 }
