@@ -76,6 +76,12 @@ impl From<StoreError> for ServiceError {
                 "unknown-place",
                 format!("there is no place {id}"),
             )]),
+            StoreError::NotFound(_) => ServiceError::NotFound,
+            StoreError::UnknownLink(field) => ServiceError::Invalid(vec![FieldError::new(
+                field,
+                "unknown-link",
+                format!("{field} names nothing that exists"),
+            )]),
             other => ServiceError::Store(other),
         }
     }

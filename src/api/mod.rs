@@ -6,6 +6,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod exercises;
 pub mod observations;
 pub mod ogc;
 pub mod openapi;
@@ -257,6 +258,7 @@ pub fn app(state: AppState) -> Router {
         .route("/index.html", get(web::index))
         .route("/sw.js", get(web::service_worker))
         .route("/app.css", get(web::file_at))
+        .route("/pack.css", get(web::file_at))
         .route("/icon.svg", get(web::file_at))
         .route("/manifest.webmanifest", get(web::file_at))
         .route("/js/{*path}", get(web::file_at))
@@ -300,6 +302,22 @@ pub fn app(state: AppState) -> Router {
             post(areas::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
         .route("/ogc/collections/places/items", get(places::items))
+        .route(
+            "/api/exercises",
+            get(exercises::list).post(exercises::create),
+        )
+        .route("/api/exercises/{id}", get(exercises::read))
+        .route("/api/exercises/{id}/annotations", post(exercises::annotate))
+        .route("/api/exercises/{id}/decisions", post(exercises::decide))
+        .route("/api/exercises/{id}/actions", post(exercises::add_action))
+        .route("/api/exercises/{id}/freeze", post(exercises::freeze))
+        .route("/api/exercises/{id}/pack", get(exercises::pack))
+        .route(
+            "/api/exercises/{id}/follow-up",
+            get(exercises::follow_up_endpoint),
+        )
+        .route("/api/actions", get(exercises::actions))
+        .route("/api/actions/{id}", patch(exercises::set_status))
         .route("/ogc/collections/areas/items", get(areas::items))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -169,7 +169,7 @@ impl IntoResponse for Problem {
 
 impl From<crate::store::StoreError> for Problem {
     fn from(e: crate::store::StoreError) -> Self {
-        ServiceError::Store(e).into()
+        ServiceError::from(e).into()
     }
 }
 
@@ -231,6 +231,17 @@ impl From<ServiceError> for Problem {
             )
             .field(if what == "username" { "username" } else { "code" })
             .detail(format!("that {what} is already in use")),
+            ServiceError::Store(crate::store::StoreError::Frozen) => Problem::new(
+                StatusCode::CONFLICT,
+                "exercise-frozen",
+                "The exercise is frozen: what the panel saw no longer changes",
+            ),
+            ServiceError::Store(crate::store::StoreError::InUse(by)) => Problem::new(
+                StatusCode::CONFLICT,
+                "in-use",
+                "Still in use",
+            )
+            .detail(format!("still used by an {by}")),
             ServiceError::Store(crate::store::StoreError::UnknownAgency(code)) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown-agency",

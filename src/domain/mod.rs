@@ -1,6 +1,7 @@
 //! Domain types: what the users talk about, validated once at the edge.
 
 pub mod area;
+pub mod exercise;
 pub mod lint;
 pub mod observation;
 pub mod place;

@@ -71,6 +71,12 @@ pub enum Action {
     ManagePlaces,
     /// Draw, import and delete areas.
     ManageAreas,
+    /// See exercises (their meeting view, packs and follow-up).
+    ReadExercises,
+    /// Set up and freeze exercises.
+    RunExercises,
+    /// Annotate, decide and agree actions in an exercise, and move actions on.
+    ContributeToExercises,
 }
 
 impl Action {
@@ -89,6 +95,9 @@ impl Action {
         Action::ReadPlaces,
         Action::ManagePlaces,
         Action::ManageAreas,
+        Action::ReadExercises,
+        Action::RunExercises,
+        Action::ContributeToExercises,
     ];
 
     /// What the action is, in the documentation's words.
@@ -107,6 +116,9 @@ impl Action {
             Action::ReadPlaces => "read the places register and areas",
             Action::ManagePlaces => "add, edit and import places",
             Action::ManageAreas => "draw and import areas",
+            Action::ReadExercises => "see exercises, packs and follow-up",
+            Action::RunExercises => "set up and freeze exercises",
+            Action::ContributeToExercises => "annotate, decide and agree actions",
         }
     }
 }
@@ -165,6 +177,12 @@ impl Role {
             (Role::FieldOfficer | Role::Coordinator | Role::Admin, ManagePlaces) => Reach::Any,
             (Role::Coordinator | Role::Admin, ManageAreas) => Reach::Any,
             (_, ManagePlaces | ManageAreas) => Reach::None,
+            // Exercises: coordinators run them; the participating agencies'
+            // staff see them and (panel members) contribute.
+            (Role::Coordinator, ReadExercises | RunExercises | ContributeToExercises) => Reach::Any,
+            (Role::PanelMember, ReadExercises | ContributeToExercises) => Reach::Agency,
+            (Role::FieldOfficer, ReadExercises) => Reach::Agency,
+            (_, ReadExercises | RunExercises | ContributeToExercises) => Reach::None,
             (Role::Admin, _) => Reach::None,
             (_, ReviewObservation | ManageAgencies | ManageUsers | ReadAudit) => Reach::None,
         }

@@ -358,6 +358,24 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// What kind of exercise a panel runs.
+    pub enum ExerciseKind {
+        MappingExercise = ("mapping-exercise", "Mapping exercise", "Ymarfer mapio"),
+        LocationAssessment = ("location-assessment", "Location assessment", "Asesiad lleoliad"),
+    }
+}
+
+vocabulary! {
+    /// Where an agreed action stands.
+    pub enum ActionStatus {
+        Open = ("open", "Open", "Ar agor"),
+        InProgress = ("in-progress", "In progress", "Ar y gweill"),
+        Done = ("done", "Done", "Wedi'i wneud"),
+        Dropped = ("dropped", "Dropped", "Wedi'i ollwng"),
+    }
+}
+
+vocabulary! {
     /// What kind of organisation an agency is.
     pub enum AgencyKind {
         CouncilDirectorate = ("council-directorate", "Council directorate", "Cyfarwyddiaeth cyngor"),
@@ -428,6 +446,10 @@ pub struct VocabularyDocument {
     pub training: Vec<Term>,
     /// Kinds of area.
     pub area_kinds: Vec<Term>,
+    /// Kinds of exercise.
+    pub exercise_kinds: Vec<Term>,
+    /// Statuses of agreed actions.
+    pub action_statuses: Vec<Term>,
 }
 
 fn terms<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> Label) -> Vec<Term> {
@@ -480,6 +502,8 @@ impl VocabularyDocument {
                 TrainingStatus::label,
             ),
             area_kinds: terms(AreaKind::ALL, AreaKind::code, AreaKind::label),
+            exercise_kinds: terms(ExerciseKind::ALL, ExerciseKind::code, ExerciseKind::label),
+            action_statuses: terms(ActionStatus::ALL, ActionStatus::code, ActionStatus::label),
         }
     }
 }

@@ -190,6 +190,17 @@ impl Store {
     pub async fn remove_area(&self, id: i64, audit: AuditEntry) -> Result<bool, StoreError> {
         let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM exercises WHERE area_id = $1)
+                  + (SELECT COUNT(*) FROM exercise_actions WHERE area_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("checking an area is unused")?;
+        if used > 0 {
+            return Err(StoreError::InUse("exercise"));
+        }
         let done = sqlx::query("DELETE FROM areas WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -10,6 +10,7 @@ mod observations;
 pub use observations::{Created, IdempotencyKey, Provenance, Revision};
 pub mod areas;
 pub mod audit;
+pub mod exercises;
 pub mod people;
 pub mod places;
 pub mod police;
@@ -73,6 +74,18 @@ pub enum StoreError {
     /// A name that must be unique is taken.
     #[error("that {0} is taken")]
     Taken(&'static str),
+    /// No such record.
+    #[error("there is no such {0}")]
+    NotFound(&'static str),
+    /// The exercise is frozen: what the panel saw no longer changes.
+    #[error("the exercise is frozen")]
+    Frozen,
+    /// A link (the named field) points at nothing.
+    #[error("{0} names nothing that exists")]
+    UnknownLink(&'static str),
+    /// The record is still referred to (by the named kind of record).
+    #[error("still used by an {0}")]
+    InUse(&'static str),
     /// An account names no registered agency.
     #[error("there is no agency {0}")]
     UnknownAgency(String),

@@ -686,6 +686,15 @@ impl Store {
                 .await
                 .ctx("erasing an observation")?;
         }
+        // Frozen exercises keep that the record was there, not what it was.
+        sqlx::query(
+            "UPDATE exercise_items SET content = NULL, erased_at = $1 WHERE observation_id = $2",
+        )
+        .bind(format_instant(at))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .ctx("erasing an observation from exercise snapshots")?;
         audit::append(
             &mut tx,
             &AuditEntry::by(

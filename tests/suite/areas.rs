@@ -6,16 +6,7 @@ use axum::http::{Method, StatusCode};
 use safetymap::domain::vocabulary::Role;
 use serde_json::{json, Value};
 
-use crate::common::{observation, TestApp};
-
-/// Two made-up wards side by side in central Newport, ONS-style.
-fn wards() -> String {
-    let square = |x0: f64| json!({"type": "Polygon", "coordinates": [[[x0, 51.580], [x0 + 0.01, 51.580], [x0 + 0.01, 51.590], [x0, 51.590], [x0, 51.580]]]});
-    json!({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}, "features": [
-        {"type": "Feature", "properties": {"WD13CD": "W05900001", "WD13NM": "Made-up West", "WD13NMW": "Gorllewin Dychmygol"}, "geometry": square(-3.010)},
-        {"type": "Feature", "properties": {"WD13CD": "W05900002", "WD13NM": "Made-up East", "WD13NMW": "Dwyrain Dychmygol"}, "geometry": square(-3.000)},
-    ]}).to_string()
-}
+use crate::common::{observation, wards, TestApp};
 
 async fn import(app: &TestApp, token: &str, query: &str, body: &str) -> crate::common::Reply {
     app.request(

@@ -583,3 +583,12 @@ pub fn observation(overrides: Value) -> Value {
     }
     base
 }
+
+/// Two made-up wards side by side in central Newport, ONS-style.
+pub fn wards() -> String {
+    let square = |x0: f64| json!({"type": "Polygon", "coordinates": [[[x0, 51.580], [x0 + 0.01, 51.580], [x0 + 0.01, 51.590], [x0, 51.590], [x0, 51.580]]]});
+    json!({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}, "features": [
+        {"type": "Feature", "properties": {"WD13CD": "W05900001", "WD13NM": "Made-up West", "WD13NMW": "Gorllewin Dychmygol"}, "geometry": square(-3.010)},
+        {"type": "Feature", "properties": {"WD13CD": "W05900002", "WD13NM": "Made-up East", "WD13NMW": "Dwyrain Dychmygol"}, "geometry": square(-3.000)},
+    ]}).to_string()
+}

@@ -10,6 +10,7 @@ mod areas;
 mod audit;
 mod auth;
 mod bng;
+mod exercises;
 mod gdal;
 mod layers;
 mod matrix;

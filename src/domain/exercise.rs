@@ -1,0 +1,384 @@
+//! Mapping exercises and location assessments: what a panel sets up, draws,
+//! decides and agrees to do, checked at the edge.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::lint::lint;
+use super::observation::{FieldError, ValidationRules};
+use super::vocabulary::{ActionStatus, ExerciseKind};
+
+/// Longest note, decision or action text, in characters.
+pub const MAX_TEXT: usize = 2000;
+
+/// A new exercise as a client sends it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExerciseInput {
+    /// `mapping-exercise` or `location-assessment`.
+    #[serde(default)]
+    pub kind: String,
+    /// What the panel calls it.
+    #[serde(default)]
+    pub title: String,
+    /// The area in scope.
+    pub area_id: i64,
+    /// Observed-at window start (RFC 3339, or a date: its start).
+    #[serde(default)]
+    pub from: String,
+    /// Observed-at window end (RFC 3339, or a date: its end).
+    #[serde(default)]
+    pub to: String,
+    /// Participating agency codes.
+    #[serde(default)]
+    pub agencies: Vec<String>,
+    /// When the panel will look again (YYYY-MM-DD).
+    #[serde(default)]
+    pub review_on: Option<String>,
+}
+
+/// A checked new exercise (the area and agencies are checked against the
+/// store when it is saved).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewExercise {
+    /// Kind.
+    pub kind: ExerciseKind,
+    /// Title.
+    pub title: String,
+    /// Area in scope.
+    pub area_id: i64,
+    /// Window start.
+    pub from: DateTime<Utc>,
+    /// Window end.
+    pub to: DateTime<Utc>,
+    /// Participating agencies, sorted, without repeats.
+    pub agencies: Vec<String>,
+    /// Review date.
+    pub review_on: Option<NaiveDate>,
+}
+
+/// Reads an instant, or a UK date as its first (`start`) or last moment.
+fn instant_or_date(s: &str, start: bool) -> Option<DateTime<Utc>> {
+    if let Some(t) = super::time::parse_instant(s) {
+        return Some(t);
+    }
+    let day = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
+    let local = if start {
+        day.and_hms_opt(0, 0, 0)?
+    } else {
+        day.and_hms_milli_opt(23, 59, 59, 999)?
+    };
+    Some(super::time::uk_to_utc(local))
+}
+
+/// Checks free text: present, not too long, and not naming people.
+pub fn note(errors: &mut Vec<FieldError>, field: &str, value: &str) -> String {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > MAX_TEXT {
+        errors.push(FieldError::new(
+            field,
+            "invalid-length",
+            format!("1 to {MAX_TEXT} characters"),
+        ));
+    } else if !lint(field, value).is_empty() {
+        errors.push(FieldError::new(
+            field,
+            "looks-like-personal-data",
+            "write about places and what was seen; names and contact details belong in case systems",
+        ));
+    }
+    value.to_owned()
+}
+
+impl ExerciseInput {
+    /// Checks the input; every fault is reported.
+    pub fn validate(&self) -> Result<NewExercise, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let kind = ExerciseKind::from_code(self.kind.trim());
+        if kind.is_none() {
+            errors.push(FieldError::new(
+                "kind",
+                "not-in-vocabulary",
+                "mapping-exercise or location-assessment",
+            ));
+        }
+        let title = self.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 200 {
+            errors.push(FieldError::new(
+                "title",
+                "invalid-length",
+                "1 to 200 characters",
+            ));
+        }
+        let from = instant_or_date(&self.from, true);
+        if from.is_none() {
+            errors.push(FieldError::new(
+                "from",
+                "invalid-datetime",
+                "a date (YYYY-MM-DD) or RFC 3339 date-time",
+            ));
+        }
+        let to = instant_or_date(&self.to, false);
+        if to.is_none() {
+            errors.push(FieldError::new(
+                "to",
+                "invalid-datetime",
+                "a date (YYYY-MM-DD) or RFC 3339 date-time",
+            ));
+        }
+        if let (Some(f), Some(t)) = (from, to) {
+            if t < f {
+                errors.push(FieldError::new(
+                    "to",
+                    "window-reversed",
+                    "the window ends before it starts",
+                ));
+            }
+        }
+        let mut agencies: Vec<String> = self
+            .agencies
+            .iter()
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty())
+            .collect();
+        agencies.sort();
+        agencies.dedup();
+        if agencies.is_empty() {
+            errors.push(FieldError::new(
+                "agencies",
+                "missing-field",
+                "name at least one participating agency",
+            ));
+        }
+        let review_on = match self.review_on.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(d) => {
+                let parsed = NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+                if parsed.is_none() {
+                    errors.push(FieldError::new(
+                        "review_on",
+                        "invalid-date",
+                        "a date, YYYY-MM-DD",
+                    ));
+                }
+                parsed
+            }
+        };
+        match (kind, from, to) {
+            (Some(kind), Some(from), Some(to)) if errors.is_empty() => Ok(NewExercise {
+                kind,
+                title,
+                area_id: self.area_id,
+                from,
+                to,
+                agencies,
+                review_on,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// An annotation as a client sends it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationInput {
+    /// A GeoJSON Point, LineString or Polygon.
+    pub geometry: serde_json::Value,
+    /// What the panel noted about it.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A checked annotation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewAnnotation {
+    /// The geometry, as GeoJSON.
+    pub geometry: serde_json::Value,
+    /// The note.
+    pub note: String,
+}
+
+impl AnnotationInput {
+    /// Checks the shape (inside the service area, rings closed) and note.
+    pub fn validate(&self, rules: &ValidationRules) -> Result<NewAnnotation, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let note = note(&mut errors, "note", &self.note);
+        let geometry = geojson::Geometry::from_json_value(self.geometry.clone()).ok();
+        let positions: Option<Vec<Vec<f64>>> = geometry.as_ref().and_then(|g| match &g.value {
+            geojson::Value::Point(p) => Some(vec![p.clone()]),
+            geojson::Value::LineString(l) if l.len() >= 2 => Some(l.clone()),
+            geojson::Value::Polygon(rings)
+                if rings.iter().all(|r| r.len() >= 4 && r.first() == r.last()) =>
+            {
+                Some(rings.concat())
+            }
+            _ => None,
+        });
+        match &positions {
+            None => errors.push(FieldError::new(
+                "geometry",
+                "invalid-geometry",
+                "a GeoJSON Point, LineString or Polygon with closed rings",
+            )),
+            Some(ps) => {
+                let area = rules.service_area;
+                let inside = ps.iter().all(|p| {
+                    p.len() >= 2
+                        && p[0] >= area.min().x
+                        && p[0] <= area.max().x
+                        && p[1] >= area.min().y
+                        && p[1] <= area.max().y
+                });
+                if !inside || ps.len() > 5000 {
+                    errors.push(FieldError::new(
+                        "geometry",
+                        "outside-service-area",
+                        "the shape must lie inside the service area (and have at most 5,000 positions)",
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(NewAnnotation {
+                geometry: self.geometry.clone(),
+                note,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// An agreed action as a client sends it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionInput {
+    /// What is to be done.
+    #[serde(default)]
+    pub what: String,
+    /// The agency that owns it.
+    #[serde(default)]
+    pub owner_agency: String,
+    /// By when (YYYY-MM-DD).
+    #[serde(default)]
+    pub due_on: String,
+    /// Status; `open` when absent.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Linked place.
+    #[serde(default)]
+    pub place_id: Option<i64>,
+    /// Linked area.
+    #[serde(default)]
+    pub area_id: Option<i64>,
+    /// Linked annotation (of the same exercise).
+    #[serde(default)]
+    pub annotation_id: Option<i64>,
+}
+
+/// A checked action (links are checked against the store when saved).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewAction {
+    /// What.
+    pub what: String,
+    /// Owning agency.
+    pub owner_agency: String,
+    /// Due date.
+    pub due_on: NaiveDate,
+    /// Status.
+    pub status: ActionStatus,
+    /// Linked place.
+    pub place_id: Option<i64>,
+    /// Linked area.
+    pub area_id: Option<i64>,
+    /// Linked annotation.
+    pub annotation_id: Option<i64>,
+}
+
+/// Reads an action status code.
+pub fn action_status(errors: &mut Vec<FieldError>, value: Option<&str>) -> ActionStatus {
+    match value.map(str::trim) {
+        None | Some("") => ActionStatus::Open,
+        Some(code) => ActionStatus::from_code(code).unwrap_or_else(|| {
+            errors.push(FieldError::new(
+                "status",
+                "not-in-vocabulary",
+                "open, in-progress, done or dropped",
+            ));
+            ActionStatus::Open
+        }),
+    }
+}
+
+impl ActionInput {
+    /// Checks the input; every fault is reported.
+    pub fn validate(&self) -> Result<NewAction, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let what = note(&mut errors, "what", &self.what);
+        let owner_agency = self.owner_agency.trim().to_lowercase();
+        if owner_agency.is_empty() {
+            errors.push(FieldError::new(
+                "owner_agency",
+                "missing-field",
+                "the agency that owns the action",
+            ));
+        }
+        let due_on = NaiveDate::parse_from_str(self.due_on.trim(), "%Y-%m-%d").ok();
+        if due_on.is_none() {
+            errors.push(FieldError::new(
+                "due_on",
+                "invalid-date",
+                "a date, YYYY-MM-DD",
+            ));
+        }
+        let status = action_status(&mut errors, self.status.as_deref());
+        match due_on {
+            Some(due_on) if errors.is_empty() => Ok(NewAction {
+                what,
+                owner_agency,
+                due_on,
+                status,
+                place_id: self.place_id,
+                area_id: self.area_id,
+                annotation_id: self.annotation_id,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_window_runs_from_the_first_to_the_last_moment_of_its_uk_days() {
+        let input = ExerciseInput {
+            kind: "mapping-exercise".into(),
+            title: "Riverside".into(),
+            area_id: 1,
+            from: "2026-07-01".into(),
+            to: "2026-07-31".into(),
+            agencies: vec!["police".into(), "council".into(), "police".into()],
+            review_on: None,
+        };
+        let e = input.validate().expect("valid");
+        assert_eq!(e.from.to_rfc3339(), "2026-06-30T23:00:00+00:00");
+        assert_eq!(e.to.format("%H:%M:%S").to_string(), "22:59:59");
+        assert_eq!(e.agencies, ["council", "police"]);
+    }
+
+    #[test]
+    fn an_open_polygon_annotation_is_refused() {
+        let rules = ValidationRules::new(ValidationRules::WALES, 365);
+        let input = AnnotationInput {
+            geometry: serde_json::json!({"type": "Polygon", "coordinates": [[[-3.0, 51.58], [-2.99, 51.58], [-2.99, 51.59]]]}),
+            note: "Gap in the fence".into(),
+        };
+        assert_eq!(
+            input.validate(&rules).expect_err("refused")[0].field,
+            "geometry"
+        );
+    }
+}

@@ -1,0 +1,612 @@
+//! Exercise packs: a printable page (and a PDF of it, printed by headless
+//! Chromium) and a GeoJSON bundle, both made from an exercise's view alone,
+//! so a frozen exercise's pack never changes except for its print date and
+//! records erased since, which show as such without content.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::domain::vocabulary::{ActionStatus, Category, ExerciseKind, TimeBand};
+use crate::exercise::ExerciseView;
+
+/// The pack's stylesheet, served as `/pack.css` and inlined into the page
+/// Chromium prints (which it reads from a file, with no server to ask).
+pub const PACK_CSS: &str = include_str!("../web/pack.css");
+
+/// The language a pack is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Welsh.
+    Cy,
+}
+
+impl Lang {
+    /// From a `lang` parameter.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code {
+            "en" => Some(Lang::En),
+            "cy" => Some(Lang::Cy),
+            _ => None,
+        }
+    }
+
+    fn pick<'a>(self, en: &'a str, cy: &'a str) -> &'a str {
+        match self {
+            Lang::En => en,
+            Lang::Cy => cy,
+        }
+    }
+
+    fn label(self, label: crate::domain::vocabulary::Label) -> &'static str {
+        self.pick(label.en, label.cy)
+    }
+}
+
+/// How the page gets its styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Styles {
+    /// `<link>` to `/pack.css` (served pages: the CSP allows no inline styles).
+    Linked,
+    /// Inline (the file Chromium prints).
+    Inline,
+}
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn category(lang: Lang, code: &str) -> String {
+    Category::from_code(code).map_or_else(|| code.to_owned(), |c| lang.label(c.label()).to_owned())
+}
+
+fn date(s: &str) -> &str {
+    s.get(..10).unwrap_or(s)
+}
+
+/// A distinct colour per category (with a letter, so colour is not the
+/// only cue in print).
+fn colour(code: &str) -> &'static str {
+    const PALETTE: [&str; 8] = [
+        "#b2182b", "#d6604d", "#762a83", "#2166ac", "#1b7837", "#8c510a", "#01665e", "#4d4d4d",
+    ];
+    let i = Category::from_code(code).map_or(0, |c| usize::from(c.index()));
+    PALETTE[i % PALETTE.len()]
+}
+
+/// The map: the area, the observations and the annotations, in SVG, in
+/// Web Mercator fitted to the area.
+fn map_svg(view: &ExerciseView, lang: Lang) -> String {
+    let geometry = geojson::Geometry::from_json_value(view.area.geometry.clone()).ok();
+    let shape = geometry
+        .as_ref()
+        .and_then(crate::domain::area::multipolygon);
+    let project = |lon: f64, lat: f64| {
+        let x = lon.to_radians();
+        let y = (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
+            .tan()
+            .ln();
+        (x, y)
+    };
+    let mut bounds = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    if let Some(shape) = &shape {
+        for p in &shape.0 {
+            for c in &p.exterior().0 {
+                let (x, y) = project(c.x, c.y);
+                bounds = (
+                    bounds.0.min(x),
+                    bounds.1.min(y),
+                    bounds.2.max(x),
+                    bounds.3.max(y),
+                );
+            }
+        }
+    }
+    let (w, h) = (800.0, 520.0);
+    let span = ((bounds.2 - bounds.0) / (w - 40.0))
+        .max((bounds.3 - bounds.1) / (h - 40.0))
+        .max(1e-12);
+    let at = |lon: f64, lat: f64| {
+        let (x, y) = project(lon, lat);
+        let px = 20.0 + (x - bounds.0) / span + ((w - 40.0) - (bounds.2 - bounds.0) / span) / 2.0;
+        let py =
+            h - 20.0 - (y - bounds.1) / span - ((h - 40.0) - (bounds.3 - bounds.1) / span) / 2.0;
+        (px, py)
+    };
+    let path = |coords: &[Vec<f64>], close: bool| {
+        let mut d = String::new();
+        for (i, c) in coords.iter().enumerate() {
+            if c.len() < 2 {
+                continue;
+            }
+            let (x, y) = at(c[0], c[1]);
+            let _ = write!(d, "{}{x:.1},{y:.1} ", if i == 0 { "M" } else { "L" });
+        }
+        if close {
+            d.push('Z');
+        }
+        d
+    };
+    let mut svg = format!(
+        "<svg class=\"map\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        esc(lang.pick("Map of the area, its observations and the panel's annotations", "Map o'r ardal, ei harsylwadau ac anodiadau'r panel"))
+    );
+    if let Some(geojson::Value::Polygon(_) | geojson::Value::MultiPolygon(_)) =
+        geometry.as_ref().map(|g| &g.value)
+    {
+        let polygons: Vec<Vec<Vec<Vec<f64>>>> = match &geometry.as_ref().map(|g| g.value.clone()) {
+            Some(geojson::Value::Polygon(p)) => vec![p.clone()],
+            Some(geojson::Value::MultiPolygon(m)) => m.clone(),
+            _ => Vec::new(),
+        };
+        for polygon in polygons {
+            let d: String = polygon.iter().map(|ring| path(ring, true)).collect();
+            let _ = write!(svg, "<path d=\"{d}\" fill=\"#f2f2ea\" stroke=\"#333\" stroke-width=\"2\" fill-rule=\"evenodd\"/>");
+        }
+    }
+    for a in &view.annotations {
+        let Ok(g) = geojson::Geometry::from_json_value(a.geometry.clone()) else {
+            continue;
+        };
+        match g.value {
+            geojson::Value::Point(p) if p.len() >= 2 => {
+                let (x, y) = at(p[0], p[1]);
+                let _ = write!(svg, "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"#ffd400\" stroke=\"#000\"/>", x - 6.0, y - 6.0);
+            }
+            geojson::Value::LineString(l) => {
+                let _ = write!(svg, "<path d=\"{}\" fill=\"none\" stroke=\"#000\" stroke-width=\"3\" stroke-dasharray=\"8 4\"/>", path(&l, false));
+            }
+            geojson::Value::Polygon(rings) => {
+                let d: String = rings.iter().map(|r| path(r, true)).collect();
+                let _ = write!(svg, "<path d=\"{d}\" fill=\"#ffd400\" fill-opacity=\"0.3\" stroke=\"#000\" stroke-width=\"2\"/>");
+            }
+            _ => {}
+        }
+        if let Some(c) = first_position(&a.geometry) {
+            let (x, y) = at(c[0], c[1]);
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"label\">A{}</text>",
+                x + 8.0,
+                y - 8.0,
+                a.id
+            );
+        }
+    }
+    for i in &view.items {
+        if let Some(item) = &i.item {
+            let (x, y) = at(item.lon, item.lat);
+            let _ = write!(
+                svg,
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"{}\" stroke=\"#fff\"/>",
+                colour(&item.category)
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn first_position(geometry: &serde_json::Value) -> Option<Vec<f64>> {
+    let mut v = geometry.get("coordinates")?;
+    while v.get(0)?.is_array() {
+        v = v.get(0)?;
+    }
+    v.as_array()?.iter().map(|n| n.as_f64()).collect()
+}
+
+fn count_text(lang: Lang, cell: &serde_json::Value) -> String {
+    match cell.get("count").and_then(|c| c.as_u64()) {
+        Some(n) => n.to_string(),
+        None => {
+            let key = if lang == Lang::Cy {
+                "count_label_cy"
+            } else {
+                "count_label"
+            };
+            cell.get(key)
+                .and_then(|l| l.as_str())
+                .unwrap_or("—")
+                .to_owned()
+        }
+    }
+}
+
+/// The printable page. `printed` is the only text that differs between
+/// two packs of the same frozen exercise.
+pub fn html(view: &ExerciseView, lang: Lang, printed: &str, styles: Styles) -> String {
+    let t = |en, cy| lang.pick(en, cy);
+    let mut out = String::new();
+    let title = format!(
+        "{} — {}",
+        t("Exercise pack", "Pecyn ymarfer"),
+        view.exercise.title
+    );
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title>",
+        if lang == Lang::Cy { "cy" } else { "en" },
+        esc(&title)
+    );
+    match styles {
+        Styles::Linked => out.push_str("<link rel=\"stylesheet\" href=\"/pack.css\">"),
+        Styles::Inline => {
+            let _ = write!(out, "<style>{PACK_CSS}</style>");
+        }
+    }
+    out.push_str("</head><body><main class=\"pack\">");
+    let kind = ExerciseKind::from_code(&view.exercise.kind)
+        .map_or(view.exercise.kind.as_str(), |k| lang.label(k.label()));
+    let _ = write!(
+        out,
+        "<h1>{}</h1><p class=\"kind\">{}</p>",
+        esc(&view.exercise.title),
+        esc(kind)
+    );
+    let area = lang.pick(&view.area.name_en, &view.area.name_cy);
+    let agencies: Vec<&str> = view
+        .agencies
+        .iter()
+        .map(|a| lang.pick(&a.name_en, &a.name_cy))
+        .collect();
+    let _ = write!(
+        out,
+        "<dl class=\"facts\"><dt>{}</dt><dd>{} ({})</dd><dt>{}</dt><dd>{} – {}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+        t("Area", "Ardal"), esc(area), esc(&view.area.code),
+        t("Observed between", "Arsylwyd rhwng"), date(&view.exercise.from), date(&view.exercise.to),
+        t("Agencies", "Asiantaethau"), esc(&agencies.join(", ")),
+        t("Facilitator", "Hwylusydd"), esc(&view.exercise.facilitator),
+        t("Frozen", "Wedi'i rewi"), view.exercise.frozen_at.as_deref().map_or_else(|| t("not yet", "ddim eto").to_owned(), |f| f.replace('T', " ").chars().take(16).collect()),
+    );
+    let _ = write!(
+        out,
+        "<section><h2>{}</h2>{}</section>",
+        t("Map", "Map"),
+        map_svg(view, lang)
+    );
+
+    // Counts by category and time band.
+    let _ = write!(
+        out,
+        "<section><h2>{}</h2><p>{}: {}</p>",
+        t(
+            "Observations by category and time of day",
+            "Arsylwadau yn ôl categori ac amser o'r dydd"
+        ),
+        t("In all", "Cyfanswm"),
+        esc(&count_text(lang, &view.total))
+    );
+    let _ = write!(
+        out,
+        "<table><thead><tr><th scope=\"col\">{}</th>",
+        t("Category", "Categori")
+    );
+    for band in TimeBand::ALL {
+        let _ = write!(
+            out,
+            "<th scope=\"col\">{}</th>",
+            esc(lang.label(band.label()))
+        );
+    }
+    out.push_str("</tr></thead><tbody>");
+    let mut categories: Vec<&str> = view
+        .counts
+        .iter()
+        .filter_map(|c| c.get("category")?.as_str())
+        .collect();
+    categories.dedup();
+    for c in categories {
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{}</th>",
+            esc(&category(lang, c))
+        );
+        for band in TimeBand::ALL {
+            let cell = view
+                .counts
+                .iter()
+                .find(|x| x["category"] == c && x["band"] == band.code());
+            let _ = write!(
+                out,
+                "<td>{}</td>",
+                cell.map_or_else(|| "0".to_owned(), |x| esc(&count_text(lang, x)))
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></section>");
+
+    // What changed.
+    let ch = &view.changes;
+    let _ = write!(
+        out,
+        "<section><h2>{}</h2>",
+        t(
+            "Changes since the previous exercise on this area",
+            "Newidiadau ers yr ymarfer blaenorol ar yr ardal hon"
+        )
+    );
+    match ch.previous_id {
+        None => {
+            let _ = write!(
+                out,
+                "<p>{}</p>",
+                t(
+                    "This is the first exercise on this area.",
+                    "Dyma'r ymarfer cyntaf ar yr ardal hon."
+                )
+            );
+        }
+        Some(p) => {
+            let _ = write!(
+                out,
+                "<ul class=\"changes\"><li>{} #{p}</li>",
+                t("Compared with exercise", "O'i gymharu ag ymarfer")
+            );
+            for (en, cy, ids) in [
+                ("New", "Newydd", &ch.new),
+                ("Updated", "Wedi'u diweddaru", &ch.updated),
+                ("Closed", "Wedi'u cau", &ch.closed),
+                ("Erased", "Wedi'u dileu", &ch.erased),
+                ("No longer in scope", "Ddim mewn cwmpas mwyach", &ch.left),
+            ] {
+                let _ = write!(out, "<li>{}: {}</li>", t(en, cy), ids.len());
+            }
+            out.push_str("</ul>");
+        }
+    }
+    out.push_str("</section>");
+
+    // The observations themselves.
+    let _ = write!(out, "<section><h2>{}</h2><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        t("Observations in scope", "Arsylwadau mewn cwmpas"), t("Observed", "Arsylwyd"), t("Category", "Categori"), t("Status", "Statws"), t("Position", "Safle"));
+    for i in &view.items {
+        match &i.item {
+            Some(item) => {
+                let status = crate::domain::vocabulary::Status::from_code(&item.status)
+                    .map_or(item.status.as_str(), |s| lang.label(s.label()));
+                let precision = if item.precision == "exact" {
+                    t("exact", "union")
+                } else {
+                    t("100 m square", "sgwâr 100 m")
+                };
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    i.id,
+                    date(&item.observed_at),
+                    esc(&category(lang, &item.category)),
+                    esc(status),
+                    precision
+                );
+            }
+            None => {
+                let _ = write!(
+                    out,
+                    "<tr class=\"erased\"><td>{}</td><td colspan=\"4\">{}</td></tr>",
+                    i.id,
+                    t("erased since", "dilëwyd ers hynny")
+                );
+            }
+        }
+    }
+    out.push_str("</tbody></table></section>");
+
+    // Annotations, decisions, actions.
+    let _ = write!(
+        out,
+        "<section><h2>{}</h2><ol class=\"annotations\">",
+        t("Annotations", "Anodiadau")
+    );
+    for a in &view.annotations {
+        let _ = write!(out, "<li>A{}: {}</li>", a.id, esc(&a.note));
+    }
+    let _ = write!(
+        out,
+        "</ol></section><section><h2>{}</h2><ol>",
+        t("Decisions", "Penderfyniadau")
+    );
+    for d in &view.decisions {
+        let _ = write!(out, "<li>{}</li>", esc(&d.text));
+    }
+    let _ = write!(out, "</ol></section><section><h2>{}</h2><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        t("Actions", "Camau gweithredu"), t("What", "Beth"), t("Owner", "Perchennog"), t("Due", "Erbyn"), t("Status", "Statws"), t("Linked to", "Yn gysylltiedig â"));
+    for a in &view.actions {
+        let owner = view
+            .agencies
+            .iter()
+            .find(|g| g.code == a.owner_agency)
+            .map_or(a.owner_agency.as_str(), |g| {
+                lang.pick(&g.name_en, &g.name_cy)
+            });
+        let status =
+            ActionStatus::from_code(&a.status).map_or(a.status.as_str(), |s| lang.label(s.label()));
+        let mut links = Vec::new();
+        if let Some(p) = a.place_id {
+            links.push(format!("{} #{p}", t("place", "lle")));
+        }
+        if let Some(p) = a.area_id {
+            links.push(format!("{} #{p}", t("area", "ardal")));
+        }
+        if let Some(p) = a.annotation_id {
+            links.push(format!("A{p}"));
+        }
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&a.what),
+            esc(owner),
+            esc(&a.due_on),
+            esc(status),
+            esc(&links.join(", "))
+        );
+    }
+    out.push_str("</tbody></table></section>");
+    let _ = write!(
+        out,
+        "<section class=\"attribution\"><h2>{}</h2><ul>",
+        t("Data and attribution", "Data a phriodoli")
+    );
+    for a in &view.attributions {
+        let _ = write!(out, "<li>{}</li>", esc(a));
+    }
+    let _ = write!(
+        out,
+        "</ul><p>{}</p></section><p class=\"printed\">{} {}</p></main></body></html>",
+        t("Sensitive records are shown at 100 m; restricted records are not shown; counts below the small-count threshold are withheld.",
+          "Dangosir cofnodion sensitif i 100 m; ni ddangosir cofnodion cyfyngedig; ataliwyd cyfrifon islaw'r trothwy."),
+        t("Printed", "Argraffwyd"),
+        esc(printed)
+    );
+    out
+}
+
+/// The GeoJSON bundle: the area, the observations (erased ones without
+/// geometry or content) and the annotations as features, and the rest of
+/// the pack as members.
+pub fn geojson(view: &ExerciseView) -> serde_json::Value {
+    let mut features = vec![json!({
+        "type": "Feature",
+        "id": format!("area-{}", view.area.id),
+        "geometry": view.area.geometry,
+        "properties": {"layer": "area", "code": view.area.code, "kind": view.area.kind, "name_en": view.area.name_en, "name_cy": view.area.name_cy},
+    })];
+    for i in &view.items {
+        features.push(match &i.item {
+            Some(item) => json!({
+                "type": "Feature",
+                "id": format!("observation-{}", i.id),
+                "geometry": {"type": "Point", "coordinates": [item.lon, item.lat]},
+                "properties": {"layer": "observation", "id": i.id, "precision": item.precision, "category": item.category,
+                    "severity": item.severity, "status": item.status, "setting": item.setting, "observed_at": item.observed_at, "band": item.band},
+            }),
+            None => json!({
+                "type": "Feature",
+                "id": format!("observation-{}", i.id),
+                "geometry": null,
+                "properties": {"layer": "observation", "id": i.id, "erased_since": true},
+            }),
+        });
+    }
+    for a in &view.annotations {
+        features.push(json!({
+            "type": "Feature",
+            "id": format!("annotation-{}", a.id),
+            "geometry": a.geometry,
+            "properties": {"layer": "annotation", "id": a.id, "note": a.note},
+        }));
+    }
+    json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "exercise": view.exercise,
+        "agencies": view.agencies,
+        "frozen": view.frozen,
+        "counts": view.counts,
+        "total": view.total,
+        "changes": view.changes,
+        "decisions": view.decisions,
+        "actions": view.actions,
+        "attributions": view.attributions,
+    })
+}
+
+/// Why a PDF could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// No Chromium to print with.
+    #[error(
+        "no Chromium found: install it (e.g. apt-get install chromium) or set SAFETYMAP_CHROMIUM"
+    )]
+    NoChromium,
+    /// Chromium ran but made no PDF.
+    #[error("Chromium did not print the pack: {0}")]
+    Failed(String),
+}
+
+/// The Chromium to print with: `SAFETYMAP_CHROMIUM`, or the first of the
+/// usual names on `PATH`.
+pub fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("SAFETYMAP_CHROMIUM").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|p| p.is_file())
+}
+
+/// Prints `html` to PDF with headless Chromium (blocking: run it on a
+/// blocking thread). The page is written to a private temporary folder
+/// that is removed afterwards.
+pub fn pdf(html: &str) -> Result<Vec<u8>, PdfError> {
+    let chromium = chromium().ok_or(PdfError::NoChromium)?;
+    let dir = tempfile::Builder::new()
+        .prefix("safetymap-pack-")
+        .tempdir()
+        .map_err(|e| PdfError::Failed(e.to_string()))?;
+    let page = dir.path().join("pack.html");
+    let out = dir.path().join("pack.pdf");
+    std::fs::write(&page, html).map_err(|e| PdfError::Failed(e.to_string()))?;
+    let mut child = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--print-to-pdf={}", out.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| PdfError::Failed(e.to_string()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > Duration::from_secs(60) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(PdfError::Failed("timed out after 60 s".into()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(PdfError::Failed(e.to_string())),
+        }
+    }
+    std::fs::read(&out)
+        .ok()
+        .filter(|b| b.starts_with(b"%PDF"))
+        .ok_or_else(|| PdfError::Failed("no PDF was written".into()))
+}
