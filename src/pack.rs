@@ -35,14 +35,14 @@ impl Lang {
         }
     }
 
-    fn pick<'a>(self, en: &'a str, cy: &'a str) -> &'a str {
+    pub(crate) fn pick<'a>(self, en: &'a str, cy: &'a str) -> &'a str {
         match self {
             Lang::En => en,
             Lang::Cy => cy,
         }
     }
 
-    fn label(self, label: crate::domain::vocabulary::Label) -> &'static str {
+    pub(crate) fn label(self, label: crate::domain::vocabulary::Label) -> &'static str {
         self.pick(label.en, label.cy)
     }
 }
@@ -57,7 +57,7 @@ pub enum Styles {
 }
 
 /// Escapes text for HTML.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -72,7 +72,7 @@ fn esc(s: &str) -> String {
     out
 }
 
-fn category(lang: Lang, code: &str) -> String {
+pub(crate) fn category(lang: Lang, code: &str) -> String {
     Category::from_code(code).map_or_else(|| code.to_owned(), |c| lang.label(c.label()).to_owned())
 }
 
@@ -211,7 +211,7 @@ fn first_position(geometry: &serde_json::Value) -> Option<Vec<f64>> {
     v.as_array()?.iter().map(|n| n.as_f64()).collect()
 }
 
-fn count_text(lang: Lang, cell: &serde_json::Value) -> String {
+pub(crate) fn count_text(lang: Lang, cell: &serde_json::Value) -> String {
     match cell.get("count").and_then(|c| c.as_u64()) {
         Some(n) => n.to_string(),
         None => {

@@ -11,9 +11,11 @@ pub mod observations;
 pub mod ogc;
 pub mod openapi;
 pub mod people;
+pub mod perceptions;
 pub mod places;
 pub mod police;
 pub mod problem;
+pub mod reports;
 pub mod review;
 pub mod session;
 pub mod tiles;
@@ -317,6 +319,20 @@ pub fn app(state: AppState) -> Router {
             get(exercises::follow_up_endpoint),
         )
         .route("/api/actions", get(exercises::actions))
+        .route("/api/reports/licensing", get(reports::licensing))
+        .route(
+            "/api/perception-sessions",
+            get(perceptions::list).post(perceptions::create),
+        )
+        .route("/api/perception-sessions/{id}", get(perceptions::read))
+        .route(
+            "/api/perception-sessions/{id}/marks",
+            post(perceptions::mark),
+        )
+        .route(
+            "/ogc/collections/perceptions/items",
+            get(perceptions::items),
+        )
         .route("/api/actions/{id}", patch(exercises::set_status))
         .route("/ogc/collections/areas/items", get(areas::items))
         .fallback(not_found)

@@ -146,6 +146,7 @@ pub async fn collections(
             super::police::collection(&base),
             super::places::collection(&base),
             super::areas::collection(&base),
+            super::perceptions::collection(&base),
         ]
     }))
 }
@@ -162,6 +163,7 @@ pub async fn collection(
         "police-crimes" => Ok(Json(super::police::collection(&base))),
         "places" => Ok(Json(super::places::collection(&base))),
         "areas" => Ok(Json(super::areas::collection(&base))),
+        "perceptions" => Ok(Json(super::perceptions::collection(&base))),
         other => aggregate_collection(&base, other)
             .map(Json)
             .ok_or_else(|| Problem::not_found().detail("no such collection")),

@@ -4,6 +4,7 @@ pub mod area;
 pub mod exercise;
 pub mod lint;
 pub mod observation;
+pub mod perception;
 pub mod place;
 pub mod time;
 pub mod viewer;

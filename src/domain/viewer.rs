@@ -77,6 +77,10 @@ pub enum Action {
     RunExercises,
     /// Annotate, decide and agree actions in an exercise, and move actions on.
     ContributeToExercises,
+    /// Record young people's safety-mapping sessions.
+    RecordPerceptions,
+    /// Produce a licensing consultation report.
+    LicensingReport,
 }
 
 impl Action {
@@ -98,6 +102,8 @@ impl Action {
         Action::ReadExercises,
         Action::RunExercises,
         Action::ContributeToExercises,
+        Action::RecordPerceptions,
+        Action::LicensingReport,
     ];
 
     /// What the action is, in the documentation's words.
@@ -119,6 +125,8 @@ impl Action {
             Action::ReadExercises => "see exercises, packs and follow-up",
             Action::RunExercises => "set up and freeze exercises",
             Action::ContributeToExercises => "annotate, decide and agree actions",
+            Action::RecordPerceptions => "record safety-mapping sessions",
+            Action::LicensingReport => "licensing consultation reports",
         }
     }
 }
@@ -183,6 +191,14 @@ impl Role {
             (Role::PanelMember, ReadExercises | ContributeToExercises) => Reach::Agency,
             (Role::FieldOfficer, ReadExercises) => Reach::Agency,
             (_, ReadExercises | RunExercises | ContributeToExercises) => Reach::None,
+            // Youth workers (field officers) and coordinators facilitate
+            // safety mapping; licensing reports are counts only, for every
+            // data role.
+            (Role::FieldOfficer | Role::Coordinator, RecordPerceptions) => Reach::Any,
+            (Role::FieldOfficer | Role::PanelMember | Role::Coordinator, LicensingReport) => {
+                Reach::Any
+            }
+            (_, RecordPerceptions | LicensingReport) => Reach::None,
             (Role::Admin, _) => Reach::None,
             (_, ReviewObservation | ManageAgencies | ManageUsers | ReadAudit) => Reach::None,
         }

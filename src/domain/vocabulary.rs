@@ -376,6 +376,64 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Why a young person marked a place, in a safety-mapping session: a
+    /// fixed list, so marks can be counted and nothing identifying is typed.
+    pub enum PerceptionReason {
+        NoCctv = ("no-cctv", "No CCTV", "Dim teledu cylch cyfyng"),
+        BadlyLit = ("badly-lit", "Badly lit", "Golau gwael"),
+        Isolated = ("isolated", "Isolated", "Anghysbell"),
+        Rundown = ("rundown", "Rundown", "Wedi dirywio"),
+        DrugsOrAlcohol = ("drugs-or-alcohol", "Signs of drugs or alcohol", "Arwyddion cyffuriau neu alcohol"),
+        Harassment = ("harassment", "Harassment", "Aflonyddu"),
+        BeingFollowed = ("being-followed", "Being followed", "Cael fy nilyn"),
+        OlderGroups = ("older-groups", "Groups of older people", "Grwpiau o bobl hŷn"),
+        Traffic = ("traffic", "Dangerous traffic", "Traffig peryglus"),
+        TrustedAdult = ("trusted-adult", "Trusted adult here", "Oedolyn dibynadwy yma"),
+        FeelsSafe = ("feels-safe", "Feels safe here", "Teimlo'n ddiogel yma"),
+        BusyAndLit = ("busy-and-lit", "Busy and well lit", "Prysur a golau da"),
+    }
+}
+
+vocabulary! {
+    /// A safety-mapping participant's age band (optional).
+    pub enum AgeBand {
+        Under11 = ("under-11", "Under 11", "Dan 11"),
+        From11To13 = ("11-13", "11 to 13", "11 i 13"),
+        From14To15 = ("14-15", "14 to 15", "14 i 15"),
+        From16To17 = ("16-17", "16 to 17", "16 i 17"),
+        From18To24 = ("18-24", "18 to 24", "18 i 24"),
+    }
+}
+
+vocabulary! {
+    /// When in the day a mark applies.
+    pub enum TimeOfDay {
+        Any = ("any", "Any time", "Unrhyw bryd"),
+        Morning = ("morning", "Morning", "Bore"),
+        Afternoon = ("afternoon", "Afternoon", "Prynhawn"),
+        Evening = ("evening", "Evening", "Gyda'r nos"),
+        Night = ("night", "Night", "Nos"),
+    }
+}
+
+vocabulary! {
+    /// How safe a place feels: red, amber or green.
+    pub enum Rating {
+        Red = ("red", "Red — feels unsafe", "Coch — teimlo'n anniogel"),
+        Amber = ("amber", "Amber — unsure", "Ambr — ansicr"),
+        Green = ("green", "Green — feels safe", "Gwyrdd — teimlo'n ddiogel"),
+    }
+}
+
+vocabulary! {
+    /// Whether a route is used or avoided.
+    pub enum RouteUse {
+        Used = ("used", "Route used", "Llwybr a ddefnyddir"),
+        Avoided = ("avoided", "Route avoided", "Llwybr a osgoir"),
+    }
+}
+
+vocabulary! {
     /// What kind of organisation an agency is.
     pub enum AgencyKind {
         CouncilDirectorate = ("council-directorate", "Council directorate", "Cyfarwyddiaeth cyngor"),
@@ -450,6 +508,16 @@ pub struct VocabularyDocument {
     pub exercise_kinds: Vec<Term>,
     /// Statuses of agreed actions.
     pub action_statuses: Vec<Term>,
+    /// Reasons young people give in safety mapping.
+    pub perception_reasons: Vec<Term>,
+    /// Age bands of safety-mapping participants.
+    pub age_bands: Vec<Term>,
+    /// Times of day for safety-mapping marks.
+    pub times_of_day: Vec<Term>,
+    /// Red, amber, green.
+    pub ratings: Vec<Term>,
+    /// Route used or avoided.
+    pub route_uses: Vec<Term>,
 }
 
 fn terms<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> Label) -> Vec<Term> {
@@ -504,6 +572,15 @@ impl VocabularyDocument {
             area_kinds: terms(AreaKind::ALL, AreaKind::code, AreaKind::label),
             exercise_kinds: terms(ExerciseKind::ALL, ExerciseKind::code, ExerciseKind::label),
             action_statuses: terms(ActionStatus::ALL, ActionStatus::code, ActionStatus::label),
+            perception_reasons: terms(
+                PerceptionReason::ALL,
+                PerceptionReason::code,
+                PerceptionReason::label,
+            ),
+            age_bands: terms(AgeBand::ALL, AgeBand::code, AgeBand::label),
+            times_of_day: terms(TimeOfDay::ALL, TimeOfDay::code, TimeOfDay::label),
+            ratings: terms(Rating::ALL, Rating::code, Rating::label),
+            route_uses: terms(RouteUse::ALL, RouteUse::code, RouteUse::label),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod areas;
 pub mod audit;
 pub mod exercises;
 pub mod people;
+pub mod perceptions;
 pub mod places;
 pub mod police;
 pub mod tokens;

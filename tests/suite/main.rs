@@ -16,6 +16,7 @@ mod layers;
 mod matrix;
 mod mvt_decode;
 mod people;
+mod perceptions;
 mod places;
 mod retention;
 mod stores;
