@@ -32,6 +32,46 @@ fn problem_response(description: &str) -> Value {
 }
 
 /// Builds the document.
+/// Endpoints described by a summary only: path, method, summary.
+const SUMMARIES: &[(&str, &str, &str)] = &[
+    ("/ogc/collections/grid/items", "get", "Observation counts per 100/250/500 m square or hexagon for any observation filter (cell, shape); small counts withheld below coordinator"),
+    ("/ogc/collections/hotspots/items", "get", "Getis–Ord Gi* hot and cold spots (cell, shape, weights, band, k, fdr)"),
+    ("/ogc/collections/clusters/items", "get", "DBSCAN clusters as convex hulls (eps, min)"),
+    ("/ogc/collections/police-crimes/items", "get", "police.uk recorded crime, a context layer (bbox, month, crime_type)"),
+    ("/ogc/collections/places/items", "get", "The places register as points (bbox, kind, limit)"),
+    ("/ogc/collections/areas/items", "get", "Areas with observation counts for any observation filter (kind); small counts withheld below coordinator"),
+    ("/ogc/collections/perceptions/items", "get", "Young people's safety mapping: red/amber/green participants per 100 m square, areas and routes (kind, bbox, time_of_day)"),
+    ("/tiles/{layer}/{z}/{x}/{y}", "get", "Vector tile (MVT) of observations, grid, hotspots or police-crimes, with the collections' privacy and parameters; ETag/304"),
+    ("/api/time-profile", "get", "Weekday × hour counts for a filter, or for the hot or cold cells (within=filter|hot|cold)"),
+    ("/api/police-imports", "get", "The police.uk import log"),
+    ("/api/places", "get", "The places register"),
+    ("/api/places", "post", "Add a place (Idempotency-Key); field officers, coordinators, administrators"),
+    ("/api/places/{id}", "get", "A place and its linked observations by month (only those you see exactly)"),
+    ("/api/places/{id}", "put", "Replace a place's entry (send the version read)"),
+    ("/api/places/{id}", "delete", "Take a place off the register"),
+    ("/api/places/import", "post", "Import places from CSV or GeoJSON; all or nothing; matched on reference"),
+    ("/api/areas", "get", "Every area, without shapes"),
+    ("/api/areas", "post", "Save a drawn area (Idempotency-Key); coordinators, administrators"),
+    ("/api/areas/{id}", "delete", "Delete an area no exercise uses"),
+    ("/api/areas/import", "post", "Import a GeoJSON boundary file (kind); all or nothing; matched on kind and code"),
+    ("/api/exercises", "get", "Exercises you may see"),
+    ("/api/exercises", "post", "Set up an exercise (coordinators; Idempotency-Key)"),
+    ("/api/exercises/{id}", "get", "The meeting view, decided for the panel; frozen exercises as frozen"),
+    ("/api/exercises/{id}/annotations", "post", "Draw a point, line or polygon with a note"),
+    ("/api/exercises/{id}/decisions", "post", "Record a decision"),
+    ("/api/exercises/{id}/actions", "post", "Agree an action (owner agency, due date, links)"),
+    ("/api/exercises/{id}/freeze", "post", "Freeze: keep what the panel saw (coordinators)"),
+    ("/api/exercises/{id}/pack", "get", "The pack: printable page, PDF or GeoJSON bundle (format, lang); a disclosure, audited"),
+    ("/api/exercises/{id}/follow-up", "get", "Counts before and after freezing, in the area and a ring (ring, metres)"),
+    ("/api/actions", "get", "Actions across exercises (due=overdue|week|all)"),
+    ("/api/actions/{id}", "patch", "Move an action on (status, version)"),
+    ("/api/perception-sessions", "get", "Safety-mapping sessions"),
+    ("/api/perception-sessions", "post", "Record a safety-mapping session (Idempotency-Key)"),
+    ("/api/perception-sessions/{id}", "get", "A session and its anonymous marks"),
+    ("/api/perception-sessions/{id}/marks", "post", "Add a mark: pin, area or route, with reasons from the fixed list"),
+    ("/api/reports/licensing", "get", "Licensing consultation report for a place or point (format=json|html, lang); counts only; a disclosure, audited"),
+];
+
 pub fn build() -> Value {
     let enum_of = |values: Value| json!({ "type": "string", "enum": values });
     let observation_fields = json!({
@@ -334,9 +374,25 @@ pub fn build() -> Value {
     })
 }
 
+/// The document with the endpoints [`SUMMARIES`] lists added.
+fn with_summaries(mut doc: Value) -> Value {
+    let secured = json!([{ "bearerAuth": [] }, { "sessionCookie": [] }]);
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, method, summary) in SUMMARIES {
+            let entry = paths.entry(*path).or_insert_with(|| json!({}));
+            entry[*method] = json!({
+                "summary": summary,
+                "security": secured,
+                "responses": { "200": { "description": "OK" }, "default": { "description": "application/problem+json" } }
+            });
+        }
+    }
+    doc
+}
+
 /// `GET /ogc/api` and `GET /api/openapi.json`.
 pub async fn document() -> Response {
-    let mut response = axum::Json(build()).into_response();
+    let mut response = axum::Json(with_summaries(build())).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"),
