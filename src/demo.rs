@@ -15,6 +15,8 @@ use crate::domain::vocabulary::{
     AgencyKind, AuditAction, Category, Handling, Indicator, InformationAssessment, Role,
     Sensitivity, SettingType, Severity, SourceReliability, Status,
 };
+use crate::domain::place::PlaceDetails;
+use crate::domain::vocabulary::{PlaceKind, TrainingStatus};
 use crate::store::{Agency, AuditEntry, NewPlace, NewUser, Provenance, Store, StoreError, User};
 
 /// The places the demo uses, made by the project for it.
@@ -190,6 +192,35 @@ fn places() -> Vec<NewPlace> {
             })
         })
         .collect()
+}
+
+/// The register entry the demo gives a place: made-up licence references,
+/// a manager's role and training for premises, and safe-place scheme
+/// membership for some, varied by the place's position in the fixture.
+fn register_entry(i: usize, p: &NewPlace) -> PlaceDetails {
+    use PlaceKind::*;
+    let kind = PlaceKind::for_setting(p.setting);
+    let premises = matches!(kind, LicensedPremises | Takeaway | Hotel);
+    PlaceDetails {
+        name_en: p.name_en.clone(),
+        name_cy: p.name_cy.clone(),
+        kind,
+        location: crate::domain::observation::LonLat { lon: p.lon, lat: p.lat },
+        address: String::new(),
+        licence_reference: premises.then(|| format!("DEMO/{}/{:04}", kind.code(), i + 1)),
+        manager_role: match kind {
+            LicensedPremises => "Designated premises supervisor",
+            Hotel => "Duty manager",
+            Takeaway => "Shop manager",
+            Park => "Parks officer",
+            TransportHub => "Station manager",
+            ShoppingCentre => "Centre security manager",
+            _ => "",
+        }
+        .to_owned(),
+        training: TrainingStatus::ALL[i % TrainingStatus::ALL.len()],
+        safe_place: (premises && i % 3 == 0) || (kind == Other && i % 2 == 0),
+    }
 }
 
 /// Categories plausible at each kind of place.
@@ -519,7 +550,7 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<DemoLoaded, Store
     }
     let mut stored = Vec::new();
     for place in places() {
-        let id = store.create_place(&place).await?;
+        let id = store.create_place(&register_entry(stored.len(), &place)).await?;
         stored.push((id, place));
     }
     let rows = demo_observations(&stored, DEMO_OBSERVATIONS, 2026, now);

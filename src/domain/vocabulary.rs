@@ -312,7 +312,9 @@ impl PlaceKind {
         PlaceKind::ALL
             .iter()
             .copied()
-            .find(|k| *k != PlaceKind::Other && k.setting() == setting)
+            // Youth provision and "other" share the setting "other": a
+            // place of setting "other" is not taken to be youth provision.
+            .find(|k| k.setting() == setting && !matches!(k, PlaceKind::Other | PlaceKind::YouthProvision))
             .unwrap_or(PlaceKind::Other)
     }
 

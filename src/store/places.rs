@@ -151,25 +151,12 @@ async fn place_in(tx: &mut Tx<'_>, id: i64) -> Result<Option<Place>, StoreError>
 }
 
 impl Store {
-    /// Adds a place from the demo's short form and returns its id.
-    pub async fn create_place(&self, place: &NewPlace) -> Result<i64, StoreError> {
+    /// Adds a place for the demo (unaudited: the demo is loaded into an
+    /// empty store before anyone can use it) and returns its id.
+    pub async fn create_place(&self, details: &PlaceDetails) -> Result<i64, StoreError> {
         let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
-        let details = PlaceDetails {
-            name_en: place.name_en.clone(),
-            name_cy: place.name_cy.clone(),
-            kind: PlaceKind::for_setting(place.setting),
-            location: LonLat {
-                lon: place.lon,
-                lat: place.lat,
-            },
-            address: String::new(),
-            licence_reference: None,
-            manager_role: String::new(),
-            training: TrainingStatus::NotKnown,
-            safe_place: false,
-        };
-        let id = insert(&mut tx, &details, None, "demo", &format_instant(Utc::now())).await?;
+        let id = insert(&mut tx, details, None, "demo", &format_instant(Utc::now())).await?;
         tx.commit().await.ctx("committing a place")?;
         Ok(id)
     }
