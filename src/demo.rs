@@ -10,12 +10,12 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 use crate::domain::observation::{Grading, LonLat, ObservationDetails};
+use crate::domain::place::PlaceDetails;
 use crate::domain::viewer::Viewer;
 use crate::domain::vocabulary::{
     AgencyKind, AuditAction, Category, Handling, Indicator, InformationAssessment, Role,
     Sensitivity, SettingType, Severity, SourceReliability, Status,
 };
-use crate::domain::place::PlaceDetails;
 use crate::domain::vocabulary::{PlaceKind, TrainingStatus};
 use crate::store::{Agency, AuditEntry, NewPlace, NewUser, Provenance, Store, StoreError, User};
 
@@ -205,7 +205,10 @@ fn register_entry(i: usize, p: &NewPlace) -> PlaceDetails {
         name_en: p.name_en.clone(),
         name_cy: p.name_cy.clone(),
         kind,
-        location: crate::domain::observation::LonLat { lon: p.lon, lat: p.lat },
+        location: crate::domain::observation::LonLat {
+            lon: p.lon,
+            lat: p.lat,
+        },
         address: String::new(),
         licence_reference: premises.then(|| format!("DEMO/{}/{:04}", kind.code(), i + 1)),
         manager_role: match kind {
@@ -550,7 +553,9 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<DemoLoaded, Store
     }
     let mut stored = Vec::new();
     for place in places() {
-        let id = store.create_place(&register_entry(stored.len(), &place)).await?;
+        let id = store
+            .create_place(&register_entry(stored.len(), &place))
+            .await?;
         stored.push((id, place));
     }
     let rows = demo_observations(&stored, DEMO_OBSERVATIONS, 2026, now);

@@ -4,7 +4,7 @@
 // must not outlive the session on a shared device. That covers the vector
 // tiles, grids, hot spots, time profiles and police.uk layer too.
 
-const VERSION = 'safetymap-v3';
+const VERSION = 'safetymap-v5';
 const SHELL = [
   '/',
   '/app.css',
@@ -21,6 +21,8 @@ const SHELL = [
   '/js/forms.js',
   '/js/places.js',
   '/js/areas.js',
+  '/js/exercises.js',
+  '/js/perceptions.js',
   '/vendor/maplibre-gl/maplibre-gl-csp.js',
   '/vendor/maplibre-gl/maplibre-gl-csp-worker.js',
   '/vendor/maplibre-gl/maplibre-gl.css',

@@ -314,7 +314,9 @@ impl PlaceKind {
             .copied()
             // Youth provision and "other" share the setting "other": a
             // place of setting "other" is not taken to be youth provision.
-            .find(|k| k.setting() == setting && !matches!(k, PlaceKind::Other | PlaceKind::YouthProvision))
+            .find(|k| {
+                k.setting() == setting && !matches!(k, PlaceKind::Other | PlaceKind::YouthProvision)
+            })
             .unwrap_or(PlaceKind::Other)
     }
 

@@ -65,6 +65,8 @@ async function startServer() {
   makeUser('council.panel', 'panel-member', 'newport-parks');
   makeUser('health.panel', 'panel-member', 'health-board', ['Health board', 'Bwrdd iechyd', 'health']);
   makeUser('area.coordinator', 'coordinator', 'newport-parks');
+  makeUser('meeting.coordinator', 'coordinator', 'newport-parks');
+  makeUser('setup.coordinator', 'coordinator', 'newport-parks');
   // Nine made-up crimes in central Newport, for the police.uk context layer
   // (the import reports its progress on stderr; only failures matter here).
   execFileSync(BINARY, ['import', 'police-uk', POLICE_FIXTURE], { env, stdio: 'pipe' });
@@ -252,6 +254,60 @@ async function ensurePlace(ctx) {
   return body.place ?? body;
 }
 
+/**
+ * A coordinator's token for setting things up through the API: the
+ * coordinator sets up an authenticator app over HTTP first (a token made
+ * before that is refused).
+ */
+async function coordinatorToken(ctx) {
+  if (ctx.tokens.coordinator) return ctx.tokens.coordinator;
+  const signIn = await fetch(`${BASE}/api/session`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'setup.coordinator', password: PASSWORD }),
+  });
+  const cookie = signIn.headers.get('set-cookie').split(';')[0];
+  const session = await signIn.json();
+  const headers = { cookie, 'x-csrf-token': session.csrf_token, 'content-type': 'application/json' };
+  const offer = await (await fetch(`${BASE}/api/me/second-factor`, { method: 'POST', headers })).json();
+  const confirmed = await fetch(`${BASE}/api/me/second-factor/confirm`, { method: 'POST', headers, body: JSON.stringify({ code: totp(offer.secret) }) });
+  assert(confirmed.ok, `second factor set up: ${confirmed.status}`);
+  ctx.tokens.coordinator = token('setup.coordinator');
+  return ctx.tokens.coordinator;
+}
+
+const isoDay = (offsetDays = 0) => new Date(Date.now() + offsetDays * 86400e3).toISOString().slice(0, 10);
+
+/**
+ * One made-up exercise (the same one however often asked) on an area drawn
+ * for it, with a note, a decision and an overdue action, for the screens'
+ * Welsh and accessibility checks.
+ */
+async function ensureExercise(ctx) {
+  const bearer = await coordinatorToken(ctx);
+  const area = await apiSend('POST', '/api/areas', bearer, {
+    name_en: 'Made-up Castle Lanes', name_cy: 'Lonydd Dychmygol y Castell',
+    geometry: { type: 'Polygon', coordinates: [[[-2.9960, 51.5860], [-2.9900, 51.5860], [-2.9900, 51.5900], [-2.9960, 51.5900], [-2.9960, 51.5860]]] },
+  }, { 'idempotency-key': 'browser-test-area-0001' });
+  assert(area.status === 201 || area.status === 200, `area made: ${area.status} ${JSON.stringify(area.body)}`);
+  const areaId = (area.body.area ?? area.body).id;
+  const made = await apiSend('POST', '/api/exercises', bearer, {
+    kind: 'mapping-exercise', title: 'Made-up Castle Lanes walkabout', area_id: areaId,
+    from: isoDay(-365), to: isoDay(0), agencies: ['newport-parks', 'gwent-police'], review_on: isoDay(90),
+  }, { 'idempotency-key': 'browser-test-exercise-0001' });
+  assert(made.status === 201 || made.status === 200, `exercise made: ${made.status} ${JSON.stringify(made.body)}`);
+  const id = made.body.id;
+  const note = await apiSend('POST', `/api/exercises/${id}/annotations`, bearer, {
+    geometry: { type: 'Point', coordinates: [-2.9930, 51.5880] }, note: 'Broken lights by the garages',
+  }, { 'idempotency-key': 'browser-test-annotation-0001' });
+  assert(note.status === 201 || note.status === 200, `note made: ${note.status} ${JSON.stringify(note.body)}`);
+  await apiSend('POST', `/api/exercises/${id}/decisions`, bearer, { text: 'Ask for more patrols after dark' }, { 'idempotency-key': 'browser-test-decision-0001' });
+  const action = await apiSend('POST', `/api/exercises/${id}/actions`, bearer, {
+    what: 'Check the lamps along the lane', owner_agency: 'gwent-police', due_on: isoDay(-3), annotation_id: note.body.id,
+  }, { 'idempotency-key': 'browser-test-action-0001' });
+  assert(action.status === 201 || action.status === 200, `action made: ${action.status} ${JSON.stringify(action.body)}`);
+  return made.body;
+}
+
 function shot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
@@ -375,11 +431,12 @@ scenario('when the session ends mid-report, signing in again saves the unsaved r
 
 scenario('in Welsh no English string is left on the main screens', async (browser, ctx) => {
   await ensurePlace(ctx);
+  const exercise = await ensureExercise(ctx);
   const { context, page } = await newPage(browser);
   await signIn(page, 'council.panel');
   await page.click('#lang');
   await page.waitForFunction(() => document.documentElement.lang === 'cy');
-  const screens = ['map', 'log', 'mine', 'list', 'places', 'place-view', 'map-analysis'];
+  const screens = ['map', 'log', 'mine', 'list', 'places', 'place-view', 'exercises', 'exercise-view', 'actions-due', 'map-analysis'];
   const leftovers = [];
   for (const screen of screens) {
     if (screen === 'map-analysis') {
@@ -392,6 +449,17 @@ scenario('in Welsh no English string is left on the main screens', async (browse
       await page.check('#f-places');
       await page.check('#f-areas');
       await page.waitForSelector('#area-options:not([hidden])');
+    } else if (screen === 'exercise-view') {
+      await page.click(`#ex-list li[data-id="${exercise.id}"] button`);
+      await page.waitForSelector('#ex-view:not([hidden]) #exv-fields dd');
+      await page.waitForSelector('#exv-actions li[data-id]');
+    } else if (screen === 'exercises') {
+      await page.click('[data-nav="exercises"]');
+      await page.waitForSelector(`#ex-list li[data-id="${exercise.id}"]`);
+    } else if (screen === 'actions-due') {
+      await page.click('#exv-back');
+      await page.click('#ex-due-open');
+      await page.waitForSelector('#exdue-list li[data-id]');
     } else if (screen === 'place-view') {
       await page.click('#places-list li button');
       await page.waitForSelector('#place-view:not([hidden]) #pv-fields dd');
@@ -450,8 +518,9 @@ scenario('in Welsh no English string is left on the main screens', async (browse
   await context.close();
 });
 
-scenario('axe-core finds no serious or critical violations on the sign-in, map, logging, list and places screens', async (browser, ctx) => {
+scenario('axe-core finds no serious or critical violations on the sign-in, map, logging, list, places and exercises screens', async (browser, ctx) => {
   await ensurePlace(ctx);
+  const exercise = await ensureExercise(ctx);
   const { context, page } = await newPage(browser, { axe: true });
   await page.goto(BASE);
   await page.waitForSelector('#signin[open]');
@@ -482,6 +551,19 @@ scenario('axe-core finds no serious or critical violations on the sign-in, map, 
   await page.waitForSelector('#place-view:not([hidden]) #pv-fields dd');
   await page.waitForFunction(() => !document.querySelector('#pv-total').textContent.includes('…'));
   await axeCheck(page, 'place view');
+  await page.click('[data-nav="exercises"]');
+  await page.waitForSelector(`#ex-list li[data-id="${exercise.id}"] button`);
+  await axeCheck(page, 'exercises');
+  await page.click(`#ex-list li[data-id="${exercise.id}"] button`);
+  await page.waitForSelector('#exv-actions li[data-id]');
+  await page.click('#exa-start');
+  await axeCheck(page, 'exercise meeting view');
+  await shot(page, 'exercise');
+  await page.click('#exa-cancel');
+  await page.click('#exv-back');
+  await page.click('#ex-due-open');
+  await page.waitForSelector('#exdue-list li[data-id]');
+  await axeCheck(page, 'actions due');
   await page.click('[data-nav="map"]');
   await page.check('#f-places');
   await page.check('#f-areas');
@@ -836,6 +918,147 @@ scenario('a field officer adds a place through the form, is told to give a role 
   await page.waitForSelector('#details[open]');
   assert((await page.textContent('#details-body')).includes('Takeaway'), 'the linked observation opens');
   await page.click('#details-close');
+  await context.close();
+});
+
+scenario('a coordinator sets up an exercise on an imported ward, draws a note, adds an action, freezes it and produces the pack, whose PDF and printable page show the action and the note', async (browser, ctx) => {
+  // The ward boundaries (areas with the same code are replaced, so this is
+  // the same whichever scenario imported them first), and a report inside
+  // the made-up Riverside ward.
+  const bearer = await coordinatorToken(ctx);
+  const imported = await fetch(`${BASE}/api/areas/import?kind=ward`, {
+    method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/geo+json' }, body: readFileSync(WARDS_FIXTURE),
+  });
+  assert(imported.ok, `wards imported: ${imported.status} ${await imported.text()}`);
+  const report = await apiSend('POST', '/api/observations', ctx.tokens.police, {
+    longitude: -3.0040, latitude: 51.5870, observed_at: new Date(Date.now() - 86400e3).toISOString(),
+    category: 'unsafe-environment', setting: 'shopping-centre', severity: 'medium',
+  });
+  assert(report.status === 201, `report made: ${report.status} ${JSON.stringify(report.body)}`);
+  const other = await ensureExercise(ctx);
+
+  const { context, page } = await newPage(browser);
+  const confirms = [];
+  page.on('dialog', (dialog) => { confirms.push(dialog.message()); dialog.accept(); });
+  await signInEnrolling(page, 'meeting.coordinator');
+  await page.click('[data-nav="exercises"]');
+  await page.waitForSelector(`#ex-list li[data-id="${other.id}"]`);
+
+  // Set it up through the form; a missing title is said next to the field.
+  await page.click('#ex-add');
+  await page.waitForSelector('#ex-form:not([hidden]) #exf-agency-list input');
+  await page.click('#exf-save');
+  await page.waitForSelector('#exf-title-error:not(:empty)');
+  assert(await page.getAttribute('#exf-title', 'aria-invalid') === 'true', 'the missing title is marked');
+  const title = 'Made-up Riverside evening walkabout';
+  await page.fill('#exf-title', title);
+  await page.selectOption('#exf-kind', 'mapping-exercise');
+  const ward = await page.evaluate(() => [...document.querySelectorAll('#exf-area_id option')].find((o) => o.textContent.startsWith('Made-up Riverside'))?.value);
+  assert(ward, 'the imported ward is offered');
+  await page.selectOption('#exf-area_id', ward);
+  await page.fill('#exf-from', isoDay(-60));
+  await page.fill('#exf-to', isoDay(0));
+  await page.check('#exf-agency-list input[value="newport-parks"]');
+  await page.check('#exf-agency-list input[value="gwent-police"]');
+  await page.fill('#exf-review_on', isoDay(90));
+  await page.click('#exf-save');
+  await page.waitForSelector('#ex-view:not([hidden]) #exv-fields dd', { timeout: 15000 });
+  assert((await page.textContent('#exv-title')) === title, `the meeting view opens: ${await page.textContent('#exv-title')}`);
+  const exercise = (await api('/api/exercises', bearer)).exercises.find((x) => x.title === title);
+  assert(exercise && String(exercise.area_id) === ward, `stored once, on the ward: ${JSON.stringify(exercise)}`);
+  const fields = await page.textContent('#exv-fields');
+  for (const words of ['Made-up Riverside', 'Gwent Police', 'Newport Parks', 'Mapping exercise']) assert(fields.includes(words), `the view shows "${words}": ${fields}`);
+
+  // The area and the observation in scope on the map; the counts and the changes.
+  const outline = await rendered(page, ['exercise-area']);
+  assert(outline.length > 0, 'the area is outlined');
+  const points = await rendered(page, ['exercise-points', 'exercise-squares-fill']);
+  assert(points.some((p) => p.id === report.body.id), `the report is drawn: ${JSON.stringify(points.map((p) => p.id))}`);
+  assert(await page.locator(`#exv-items li[data-id="${report.body.id}"]`).count() === 1, 'the report is listed');
+  const counts = await page.textContent('#exv-counts');
+  assert(counts.includes('Unsafe environment') || counts.includes('unsafe'), `the counts table has the category: ${counts}`);
+  assert(/fewer than 5/.test(await page.textContent('#exv-counts tbody')), 'a small count reads "fewer than 5"');
+  const changes = await page.textContent('#exv-changes');
+  assert(changes.includes('first exercise on this area') || changes.includes('Compared with'), `the changes are stated: ${changes}`);
+
+  // Draw a shape with a note, by clicking the map.
+  await page.check('input[name="annotation-kind"][value="Polygon"]');
+  await page.click('#exa-start');
+  for (const [x, y] of [[0.45, 0.45], [0.55, 0.45], [0.5, 0.55]]) await tapMapAt(page, x, y);
+  assert((await page.textContent('#exa-corners')).includes('3'), `three corners: ${await page.textContent('#exa-corners')}`);
+  const noteText = 'Gap in the fence behind the shops, no lighting';
+  await page.fill('#exa-note', noteText);
+  await page.click('#exa-save');
+  await page.waitForSelector('#exv-annotations li[data-id]', { timeout: 10000 });
+  assert((await page.textContent('#exv-annotations')).includes(noteText), 'the note is listed');
+  const shapes = await rendered(page, ['exercise-annotation-fill']);
+  assert(shapes.some((s) => s.note === noteText), 'the note is drawn on the map');
+
+  // A decision naming a person is refused next to the field; then a proper one.
+  await page.fill('#exd-text', 'Mr John Smith, 07700 900123, to be spoken to');
+  await page.click('#exd-save');
+  await page.waitForSelector('#exd-text-error:not(:empty)', { timeout: 10000 });
+  assert((await page.textContent('#exd-text-error')).includes('place'), `the refusal says why: ${await page.textContent('#exd-text-error')}`);
+  await page.fill('#exd-text', 'Ask the council to light the lane behind the shops');
+  await page.click('#exd-save');
+  await page.waitForSelector('#exv-decisions li[data-id]');
+
+  // An action, owned by an agency, due on a date, linked to the note.
+  const what = 'Repair the fence behind the shops';
+  await page.fill('#exc-what', what);
+  await page.selectOption('#exc-owner_agency', 'newport-parks');
+  await page.fill('#exc-due_on', isoDay(14));
+  const link = await page.evaluate(() => [...document.querySelectorAll('#exc-link option')].find((o) => o.value.startsWith('annotation:'))?.value);
+  await page.selectOption('#exc-link', link);
+  await page.click('#exc-save');
+  await page.waitForSelector('#exv-actions li[data-id]', { timeout: 10000 });
+  const actions = await page.textContent('#exv-actions');
+  assert(actions.includes(what) && actions.includes('Newport Parks') && actions.includes('Note A1'), `the action is listed with its owner and link: ${actions}`);
+  await shot(page, 'exercise-meeting');
+
+  // Freeze: asked first; then it says so and the forms go.
+  await page.click('#exv-freeze');
+  await page.waitForSelector('#exv-frozen:not([hidden])', { timeout: 15000 });
+  assert(confirms.some((c) => c.includes(title)), `asked first: ${confirms}`);
+  assert((await page.textContent('#exv-frozen')).includes('Frozen'), 'the view says it is frozen');
+  for (const selector of ['#exv-annotate', '#exd-form', '#exc-form', '#exv-freeze-box']) assert(!(await page.isVisible(selector)), `${selector} is gone once frozen`);
+  await page.waitForSelector('#exv-follow-table tbody tr');
+  assert(await page.locator('#exv-follow-table tbody tr').count() === 2, 'the follow-up shows before and after');
+  // The action's status can still change.
+  await page.selectOption(`#ex-status-${(await api(`/api/exercises/${exercise.id}`, bearer)).actions[0].id}`, 'in-progress');
+  await page.waitForSelector('#exv-actions-message[data-kind="success"]');
+
+  // The pack: the PDF, read back as text.
+  assert((await page.textContent('#exv-pack-note')).includes('recorded as a disclosure'), 'the pack is said to be audited');
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), page.click('#exv-pack-pdf')]);
+  const dir = mkdtempSync(join(tmpdir(), 'safetymap-pack-'));
+  try {
+    const file = join(dir, 'pack.pdf');
+    await download.saveAs(file);
+    const text = execFileSync('pdftotext', [file, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
+    assert(text.includes(what), `the PDF has the action: ${text.slice(0, 400)}`);
+    assert(text.includes('Gap in the fence'), 'the PDF has the note');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // The printable page, opened from the app in a new tab.
+  const [printable] = await Promise.all([context.waitForEvent('page'), page.click('#exv-pack-en')]);
+  printable.on('pageerror', (error) => pageErrors.push(`pack page error: ${error.message}`));
+  printable.on('console', (message) => { if (message.text().startsWith('CSP violation')) pageErrors.push(message.text()); });
+  await printable.waitForLoadState('load');
+  const printed = await printable.textContent('body');
+  assert(printed.includes(what), 'the printable page shows the action');
+  assert(printed.includes(noteText), 'the printable page shows the note');
+  await printable.close();
+
+  // Actions due, across exercises: overdue said in words.
+  await page.click('#exv-back');
+  await page.click('#ex-due-open');
+  await page.selectOption('#exdue-filter', 'all');
+  await page.waitForFunction((w) => document.querySelector('#exdue-list').textContent.includes(w), what);
+  const overdue = await page.locator('#exdue-list li.overdue').first().textContent();
+  assert(overdue.includes('Overdue') && overdue.includes('Check the lamps along the lane'), `the overdue action says so: ${overdue}`);
+  await shot(page, 'actions-due');
   await context.close();
 });
 

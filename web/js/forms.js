@@ -10,7 +10,12 @@ export function codeMessage(code, field = '') {
   switch (code) {
     case 'looks-like-personal-data':
     case 'personal-identifiers-suspected':
-      return t('errPersonal');
+      // Free text about a place (a note, a decision, an action) rather than a role.
+      return ['note', 'text', 'what'].includes(field) ? t('errPersonalNote') : t('errPersonal');
+    case 'invalid-date':
+      return t('errDate');
+    case 'unknown-link':
+      return t('errUnknown');
     case 'invalid-length':
       return t('errLength');
     case 'not-in-vocabulary':

@@ -9,6 +9,8 @@ import * as outbox from './outbox.js';
 import * as analysis from './analysis.js';
 import * as places from './places.js';
 import * as areas from './areas.js';
+import * as exercises from './exercises.js';
+import * as perceptions from './perceptions.js';
 import { el } from './dom.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -159,12 +161,14 @@ async function signOut() {
 // ---------------------------------------------------------------- views
 
 // Screens shown beside the map, which stays in view (and takes clicks) for them.
-const BESIDE_MAP = new Set(['log', 'places', 'areas']);
+const BESIDE_MAP = new Set(['log', 'places', 'areas', 'exercises', 'perception']);
 
 function showView(name) {
   const previous = state.view;
   state.view = name;
   if (previous === 'areas' && name !== 'areas') areas.left();
+  if (previous === 'exercises' && name !== 'exercises') exercises.left();
+  if (previous === 'perception' && name !== 'perception') perceptions.left();
   for (const section of document.querySelectorAll('main > section[data-view]')) section.hidden = section.dataset.view !== name && !(BESIDE_MAP.has(name) && section.dataset.view === 'map');
   for (const button of document.querySelectorAll('[data-nav]')) {
     button.setAttribute('aria-current', button.dataset.nav === name ? 'page' : 'false');
@@ -182,6 +186,8 @@ function showView(name) {
   else if (state.report.place) mapView.setPin(state.report.place);
   if (name === 'places') places.shown();
   if (name === 'areas') areas.opened();
+  if (name === 'exercises') exercises.shown();
+  if (name === 'perception') perceptions.shown();
   applyPlacesLayer();
 }
 
@@ -270,6 +276,7 @@ async function refresh() {
   mapView.setQueries({ filter: cellQuery().toString(), police: policeQuery() });
   refreshProfile();
   refreshAreas();
+  perceptions.refresh(mapView.bbox());
   $('#counts').textContent = t('loading');
   try {
     const page = await request('GET', `/ogc/collections/observations/items?${filterQuery()}`);
@@ -354,6 +361,8 @@ function featureSummary(props, kind) {
   if (kind === 'hotspot') return analysis.hotspotSummary(props, layerChoice());
   if (kind === 'crime') return analysis.crimeSummary(props);
   if (kind === 'area') return areas.summary(props);
+  if (kind === 'exercise') return exercises.summary(props);
+  if (kind === 'perception') return perceptions.summary(props);
   return summary(props);
 }
 
@@ -710,6 +719,8 @@ function renderAll() {
   analysis.renderLegends(layerChoice());
   places.render();
   areas.render(analysis.smallCountThreshold());
+  exercises.render();
+  perceptions.render();
   if (profiled.profile) analysis.renderProfile(profiled.profile);
   renderOutboxStatus();
   if (state.view === 'list') renderList();
@@ -728,13 +739,14 @@ async function boot() {
   for (const button of document.querySelectorAll('.lang-switch')) button.addEventListener('click', () => setLang(lang() === 'cy' ? 'en' : 'cy'));
   for (const button of document.querySelectorAll('[data-nav]')) button.addEventListener('click', () => showView(button.dataset.nav));
   // The layer switches change nothing the filters ask for.
-  const LAYER_SWITCHES = new Set(['f-police', 'f-places', 'f-areas', 'f-area-kind']);
+  const LAYER_SWITCHES = new Set(['f-police', 'f-places', 'f-areas', 'f-area-kind', 'f-perceptions']);
   $('#filters').addEventListener('change', (event) => { if (!LAYER_SWITCHES.has(event.target.id)) refresh(); });
   $('#filters').addEventListener('submit', (event) => event.preventDefault());
   $('#f-reset').addEventListener('click', () => { $('#filters').reset(); applyLayerChoice(); applyPlacesLayer(); refresh(); });
   $('#f-police').addEventListener('change', applyLayerChoice);
   $('#f-places').addEventListener('change', applyPlacesLayer);
   $('#f-areas').addEventListener('change', () => refreshAreas());
+  $('#f-perceptions').addEventListener('change', () => perceptions.refresh(mapView.bbox()));
   $('#f-area-kind').addEventListener('change', () => refreshAreas());
   $('#areas-manage').addEventListener('click', () => showView('areas'));
   $('#a-back').addEventListener('click', () => showView('map'));
@@ -746,6 +758,13 @@ async function boot() {
     onChange: () => renderPlaceLinks(),
   });
   areas.init({ errorKey, onChanged: () => refreshAreas(true) });
+  exercises.init({
+    errorKey,
+    showView: (name) => { if (state.view !== name) showView(name); },
+    role: () => state.account?.role || '',
+    agencies: () => state.agencies,
+  });
+  perceptions.init({ errorKey, showView: (name) => { if (state.view !== name) showView(name); } });
   // On a phone the profile starts folded away under the map; it loads when opened.
   if (window.matchMedia('(max-width: 760px)').matches) $('#profile').open = false;
   $('#profile').addEventListener('toggle', () => refreshProfile());
@@ -803,9 +822,14 @@ async function boot() {
     onTap: (lngLat) => {
       if (state.view === 'log') placeReport(lngLat);
       else if (state.view === 'places' && places.isPlacing()) places.setLocation(lngLat);
+      else if (state.view === 'places' && places.isPicking()) places.setPick(lngLat);
+      else if (state.view === 'perception' && perceptions.isDrawing()) perceptions.addVertex(lngLat);
       else if (state.view === 'areas' && areas.isDrawing()) areas.addCorner(lngLat);
+      else if (state.view === 'exercises' && exercises.isDrawing()) exercises.addVertex(lngLat);
     },
-    isPlacing: () => state.view === 'log' || (state.view === 'places' && places.isPlacing()) || (state.view === 'areas' && areas.isDrawing()),
+    isPlacing: () => state.view === 'log' || (state.view === 'places' && places.isPlacing()) || (state.view === 'areas' && areas.isDrawing())
+      || (state.view === 'exercises' && exercises.isDrawing()) || (state.view === 'places' && places.isPicking())
+      || (state.view === 'perception' && perceptions.isDrawing()),
     onMove: () => refresh(),
   });
   await places.load();

@@ -32,6 +32,11 @@ const HOTSPOT_LAYERS = ['hotspots-fill', 'hotspots-outline'];
 const POLICE_LAYERS = ['police-crimes'];
 const PLACE_LAYERS = ['places'];
 const AREA_LAYERS = ['areas-fill', 'areas-suppressed', 'areas-outline', 'areas-label'];
+const EXERCISE_LAYERS = ['exercise-area', 'exercise-squares-fill', 'exercise-squares-outline', 'exercise-points',
+  'exercise-annotation-fill', 'exercise-annotation-line', 'exercise-annotation-points', 'exercise-annotation-label'];
+const EXERCISE_COLOUR = '#6a3d9a';
+const PERCEPTION_LAYERS = ['perc-areas-fill', 'perc-areas-outline', 'perc-squares-fill', 'perc-squares-outline', 'perc-routes-used', 'perc-routes-avoided', 'perc-labels'];
+export const RATING_COLOURS = { red: '#b3261e', amber: '#e6a100', green: '#1b6e3a' };
 // Areas are shaded by their count, in the grid's colours; a count withheld
 // ("fewer than 5") is hatched instead, never guessed at.
 const AREA_STEPS = ['step', ['coalesce', ['get', 'count'], 0], '#ffffff', 1, '#fdd49e', 10, '#fc8d59', 20, '#d7301f', 50, '#7f0000'];
@@ -42,6 +47,8 @@ let pin = null;
 let hasGlyphs = false;
 let attribution = null;
 let context = false;
+// While an exercise is open its own observations replace the map's.
+let focused = false;
 // The query each tile source was last given, so a pan (same query) does
 // not make every tile load again.
 const tileQueries = {};
@@ -253,6 +260,89 @@ function addAnalysisLayers() {
   });
 }
 
+/**
+ * An exercise: its area's outline, the observations in scope (exact ones as
+ * filled circles, generalised ones as the dashed 100 m squares they are: a
+ * different shape, not only a colour), and the panel's annotations as
+ * yellow shapes with black edges, labelled A1, A2, ….
+ */
+function addExerciseLayers() {
+  map.addSource('exercise', { type: 'geojson', data: empty() });
+  const hidden = { visibility: 'none' };
+  const role = (name) => ['==', ['get', 'role'], name];
+  map.addLayer({
+    id: 'exercise-area', type: 'line', source: 'exercise', layout: hidden, filter: role('area'),
+    paint: { 'line-color': EXERCISE_COLOUR, 'line-width': 3 },
+  });
+  map.addLayer({
+    id: 'exercise-squares-fill', type: 'fill', source: 'exercise', layout: hidden, filter: role('square'),
+    paint: { 'fill-color': colourByKind, 'fill-opacity': 0.2 },
+  });
+  map.addLayer({
+    id: 'exercise-squares-outline', type: 'line', source: 'exercise', layout: hidden, filter: role('square'),
+    paint: { 'line-color': colourByKind, 'line-width': 2, 'line-dasharray': [2, 1] },
+  });
+  map.addLayer({
+    id: 'exercise-points', type: 'circle', source: 'exercise', layout: hidden, filter: role('point'),
+    paint: { 'circle-color': colourByKind, 'circle-radius': 7, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2 },
+  });
+  const annotation = (type) => ['all', role('annotation'), ['==', ['geometry-type'], type]];
+  map.addLayer({
+    id: 'exercise-annotation-fill', type: 'fill', source: 'exercise', layout: hidden, filter: annotation('Polygon'),
+    paint: { 'fill-color': '#ffd400', 'fill-opacity': 0.3 },
+  });
+  map.addLayer({
+    id: 'exercise-annotation-line', type: 'line', source: 'exercise', layout: hidden,
+    filter: ['all', role('annotation'), ['!=', ['geometry-type'], 'Point']],
+    paint: { 'line-color': '#1b1b1f', 'line-width': 3 },
+  });
+  map.addLayer({
+    id: 'exercise-annotation-points', type: 'circle', source: 'exercise', layout: hidden, filter: annotation('Point'),
+    paint: { 'circle-color': '#ffd400', 'circle-radius': 8, 'circle-stroke-color': '#1b1b1f', 'circle-stroke-width': 3 },
+  });
+  if (hasGlyphs) {
+    map.addLayer({
+      id: 'exercise-annotation-label', type: 'symbol', source: 'exercise', layout: {
+        visibility: 'none',
+        'text-field': ['get', 'label'], 'text-font': ['safetymap-sans'], 'text-size': 13,
+        'text-offset': [0, -1.4], 'text-allow-overlap': true,
+      },
+      filter: role('annotation'),
+      paint: { 'text-color': '#1b1b1f', 'text-halo-color': '#ffd400', 'text-halo-width': 2 },
+    });
+  }
+}
+
+/**
+ * Young people's safety mapping: pins counted per 100 m square (filled by
+ * the commonest rating, labelled "R2 A0 G1"), areas in their rating's
+ * colour and labelled with its letter, routes used as solid lines and
+ * routes avoided as dashed ones.
+ */
+function addPerceptionLayers() {
+  map.addSource('perceptions', { type: 'geojson', data: empty() });
+  const hidden = { visibility: 'none' };
+  const kindIs = (k) => ['==', ['get', 'kind'], k];
+  const rating = ['match', ['get', 'rating'], 'red', RATING_COLOURS.red, 'amber', RATING_COLOURS.amber, RATING_COLOURS.green];
+  const majority = ['case',
+    ['all', ['>=', ['get', 'red'], ['get', 'amber']], ['>=', ['get', 'red'], ['get', 'green']]], RATING_COLOURS.red,
+    ['>=', ['get', 'amber'], ['get', 'green']], RATING_COLOURS.amber,
+    RATING_COLOURS.green];
+  map.addLayer({ id: 'perc-areas-fill', type: 'fill', source: 'perceptions', layout: hidden, filter: kindIs('area'), paint: { 'fill-color': rating, 'fill-opacity': 0.2 } });
+  map.addLayer({ id: 'perc-areas-outline', type: 'line', source: 'perceptions', layout: hidden, filter: kindIs('area'), paint: { 'line-color': rating, 'line-width': 2 } });
+  map.addLayer({ id: 'perc-squares-fill', type: 'fill', source: 'perceptions', layout: hidden, filter: kindIs('pin-square'), paint: { 'fill-color': majority, 'fill-opacity': 0.45 } });
+  map.addLayer({ id: 'perc-squares-outline', type: 'line', source: 'perceptions', layout: hidden, filter: kindIs('pin-square'), paint: { 'line-color': '#1b1b1f', 'line-width': 1.5 } });
+  map.addLayer({ id: 'perc-routes-used', type: 'line', source: 'perceptions', layout: { ...hidden, 'line-cap': 'round' }, filter: ['all', kindIs('route'), ['==', ['get', 'route_use'], 'used']], paint: { 'line-color': '#1d3557', 'line-width': 4 } });
+  map.addLayer({ id: 'perc-routes-avoided', type: 'line', source: 'perceptions', layout: hidden, filter: ['all', kindIs('route'), ['==', ['get', 'route_use'], 'avoided']], paint: { 'line-color': '#b3261e', 'line-width': 4, 'line-dasharray': [2, 1.5] } });
+  if (hasGlyphs) {
+    map.addLayer({
+      id: 'perc-labels', type: 'symbol', source: 'perceptions', filter: ['has', 'label'],
+      layout: { visibility: 'none', 'text-field': ['get', 'label'], 'text-font': ['safetymap-sans'], 'text-size': 12, 'text-allow-overlap': true },
+      paint: { 'text-color': '#1b1b1f', 'text-halo-color': '#ffffff', 'text-halo-width': 2 },
+    });
+  }
+}
+
 function addLayers() {
   addAnalysisLayers();
   addAreaLayers();
@@ -302,6 +392,8 @@ function addLayers() {
     },
   });
   addAreaLabels();
+  addPerceptionLayers();
+  addExerciseLayers();
   addPlaceAndDrawingLayers();
 }
 
@@ -334,7 +426,9 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
   });
   await new Promise((resolve) => map.on('load', resolve));
   addLayers();
-  const clickable = ['places', 'points', 'squares-fill', 'clusters', 'police-crimes', 'hotspots-fill', 'grid-fill', 'grid-suppressed', 'areas-fill', 'areas-suppressed'];
+  const clickable = ['places', 'points', 'squares-fill', 'clusters', 'police-crimes', 'hotspots-fill', 'grid-fill', 'grid-suppressed', 'areas-fill', 'areas-suppressed',
+    'perc-squares-fill', 'perc-areas-fill', 'perc-routes-used', 'perc-routes-avoided',
+    'exercise-points', 'exercise-squares-fill', 'exercise-annotation-points', 'exercise-annotation-line', 'exercise-annotation-fill'];
   map.on('click', async (event) => {
     if (isPlacing()) {
       onTap(event.lngLat);
@@ -359,9 +453,11 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
   return map;
 }
 
-/** What a clicked layer shows: `observation`, `grid`, `hotspot`, `crime`, `place` or `area`. */
+/** What a clicked layer shows: `observation`, `grid`, `hotspot`, `crime`, `place`, `area` or `exercise`. */
 function featureKind(layerId) {
   if (PLACE_LAYERS.includes(layerId)) return 'place';
+  if (EXERCISE_LAYERS.includes(layerId)) return 'exercise';
+  if (PERCEPTION_LAYERS.includes(layerId)) return 'perception';
   if (AREA_LAYERS.includes(layerId)) return 'area';
   if (GRID_LAYERS.includes(layerId)) return 'grid';
   if (HOTSPOT_LAYERS.includes(layerId)) return 'hotspot';
@@ -447,10 +543,10 @@ function setVisible(layers, visible) {
 /** Switches between `points`, `heatmap`, `grid` and `hotspots`; only one is drawn at a time. */
 export function setMode(next) {
   mode = next;
-  setVisible(['heatmap'], mode === 'heatmap');
-  setVisible(OBSERVATION_LAYERS, mode === 'points');
-  setVisible(GRID_LAYERS, mode === 'grid');
-  setVisible(HOTSPOT_LAYERS, mode === 'hotspots');
+  setVisible(['heatmap'], !focused && mode === 'heatmap');
+  setVisible(OBSERVATION_LAYERS, !focused && mode === 'points');
+  setVisible(GRID_LAYERS, !focused && mode === 'grid');
+  setVisible(HOTSPOT_LAYERS, !focused && mode === 'hotspots');
 }
 
 function setTiles(source, query) {
@@ -538,4 +634,29 @@ export function setDrawing(corners, closed) {
     features.push({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: corners } });
   }
   map.getSource('drawing')?.setData({ type: 'FeatureCollection', features });
+}
+
+/**
+ * Shows an exercise (a FeatureCollection whose features carry `role`:
+ * area, point, square or annotation), in place of the map's own
+ * observation layers; null puts those back.
+ */
+export function setExercise(collection) {
+  if (!map) return;
+  map.getSource('exercise')?.setData(collection || empty());
+  focused = Boolean(collection);
+  setVisible(EXERCISE_LAYERS, focused);
+  setMode(mode);
+}
+
+/** Moves the map to show [west, south, east, north]. */
+export function fitBounds(bounds) {
+  if (map && bounds) map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], { padding: 30, duration: 0, maxZoom: 17 });
+}
+
+/** Shows young people's marks (a FeatureCollection from the perceptions collection, with `label`s), or hides them with null. */
+export function setPerceptions(collection) {
+  if (!map) return;
+  if (collection) map.getSource('perceptions')?.setData(collection);
+  setVisible(PERCEPTION_LAYERS, Boolean(collection));
 }

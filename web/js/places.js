@@ -106,6 +106,45 @@ export function init(given) {
   $('#pf-centre').addEventListener('click', () => setLocation(mapView.instance().getCenter()));
   $('#place-form').addEventListener('submit', (event) => { event.preventDefault(); save(); });
   $('#p-import').addEventListener('click', importFile);
+  $('#p-licensing-pick').addEventListener('click', () => {
+    picking = true;
+    $('#p-licensing-point').textContent = t('licensingPickNow');
+  });
+  $('#p-licensing-en').addEventListener('click', () => openLicensing('en'));
+  $('#p-licensing-cy').addEventListener('click', () => openLicensing('cy'));
+}
+
+// ---------------------------------------------------------------- licensing consultation reports
+
+let picking = false;
+let proposed = null;
+
+/** The printable licensing report for a place, or for a point: `{place}` or `{lon, lat}`. */
+export function licensingUrl(where, language) {
+  const params = new URLSearchParams(where.place != null ? { place: String(where.place) } : { lon: where.lon.toFixed(6), lat: where.lat.toFixed(6) });
+  params.set('format', 'html');
+  params.set('lang', language);
+  return `/api/reports/licensing?${params}`;
+}
+
+/** Whether a map click picks the proposed site now. */
+export function isPicking() {
+  return picking && !$('#places-browse').hidden;
+}
+
+/** Picks the proposed site where the map was clicked. */
+export function setPick(lngLat) {
+  picking = false;
+  proposed = { lon: lngLat.lng, lat: lngLat.lat };
+  mapView.setPin(lngLat);
+  $('#p-licensing-point').textContent = t('licensingPicked', { lat: proposed.lat.toFixed(5), lon: proposed.lon.toFixed(5) });
+}
+
+function openLicensing(language) {
+  const centre = mapView.instance().getCenter();
+  const where = proposed || { lon: centre.lng, lat: centre.lat };
+  if (!proposed) $('#p-licensing-point').textContent = t('licensingAtCentre', { lat: where.lat.toFixed(5), lon: where.lon.toFixed(5) });
+  window.open(licensingUrl(where, language), '_blank', 'noopener');
 }
 
 // ---------------------------------------------------------------- the list
@@ -160,6 +199,7 @@ function showOnly(part) {
 
 function showBrowse() {
   form = null;
+  proposed = null;
   current = null;
   mapView.setPin(null);
   showOnly('browse');
@@ -230,6 +270,10 @@ function renderPlace() {
     ...field(t('placePosition'), p.location ? `${p.location.lat.toFixed(5)}, ${p.location.lon.toFixed(5)}` : ''),
     ...field(t('placeUpdated'), p.updated_at ? formatDateTime(p.updated_at) : ''),
   );
+  if (p.id != null) {
+    $('#pv-licensing-en').href = licensingUrl({ place: p.id }, 'en');
+    $('#pv-licensing-cy').href = licensingUrl({ place: p.id }, 'cy');
+  }
   const obs = current.observations;
   const body = $('#pv-months').tBodies[0];
   if (!obs) {
