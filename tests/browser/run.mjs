@@ -449,6 +449,9 @@ scenario('in Welsh no English string is left on the main screens', async (browse
       await page.check('#f-places');
       await page.check('#f-areas');
       await page.waitForSelector('#area-options:not([hidden])');
+      // Young people's safety mapping, with its legend.
+      await page.check('#f-perceptions');
+      await page.waitForSelector('#legend-perceptions:not([hidden])');
     } else if (screen === 'exercise-view') {
       await page.click(`#ex-list li[data-id="${exercise.id}"] button`);
       await page.waitForSelector('#ex-view:not([hidden]) #exv-fields dd');
@@ -498,6 +501,7 @@ scenario('in Welsh no English string is left on the main screens', async (browse
   await page.uncheck('#f-police');
   await page.uncheck('#f-places');
   await page.uncheck('#f-areas');
+  await page.uncheck('#f-perceptions');
   await shot(page, 'welsh-map');
   // The sign-in screen has its own switch, for someone who has not chosen yet.
   const fresh = await newPage(browser);
@@ -1059,6 +1063,91 @@ scenario('a coordinator sets up an exercise on an imported ward, draws a note, a
   const overdue = await page.locator('#exdue-list li.overdue').first().textContent();
   assert(overdue.includes('Overdue') && overdue.includes('Check the lamps along the lane'), `the overdue action says so: ${overdue}`);
   await shot(page, 'actions-due');
+  await context.close();
+});
+
+scenario('a field officer records a safety-mapping session with two young people’s pins and a route, the perception layer shows the square with its counts, and the licensing report opens from a place with its 250 m and 500 m sections', async (browser, ctx) => {
+  const place = await ensurePlace(ctx);
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'parks.officer');
+  const centre = [-2.9850, 51.5780];
+  await page.evaluate((c) => window.safetymapMap.jumpTo({ center: c, zoom: 17 }), centre);
+  await waitForMap(page);
+  assert(await page.isVisible('[data-nav="perception"]'), 'a field officer is offered safety mapping');
+  await page.click('[data-nav="perception"]');
+  await page.waitForSelector('[data-view="perception"]:not([hidden]) #ps-form');
+  await page.selectOption('#ps-age_band', '14-15');
+  await page.click('#ps-save');
+  await page.waitForSelector('#ps-view:not([hidden])', { timeout: 10000 });
+  const sessionId = Number(await page.evaluate(() => document.querySelector('#psv-title').textContent.match(/\d+/)[0]));
+
+  // Participant 1 and participant 2 each put a red pin in the same place.
+  assert(await page.inputValue('#pm-participant') === '1', 'the first participant is number 1');
+  for (const [n, reason] of [[1, 'badly-lit'], [2, 'isolated']]) {
+    if (n > 1) await page.click('#pm-next');
+    assert(await page.inputValue('#pm-participant') === String(n), `participant ${n}`);
+    await page.click('#pm-ratings [data-code="red"]');
+    await page.check(`#pm-reasons input[value="${reason}"]`);
+    await page.selectOption('#pm-time_of_day', 'evening');
+    await tapMapAt(page, 0.5, 0.5);
+    await page.click('#pm-save');
+    await page.waitForFunction((k) => document.querySelector('#pm-message').dataset.kind === 'success' && document.querySelector('#pm-message').textContent.includes(String(k)), n, { timeout: 10000 });
+  }
+  // Participant 2's route, avoided, drawn by clicking along it.
+  await page.check('input[name="mark-kind"][value="route"]');
+  await page.click('#pm-uses [data-code="avoided"]');
+  await page.check('#pm-reasons input[value="being-followed"]');
+  await page.selectOption('#pm-time_of_day', 'night');
+  for (const [x, y] of [[0.3, 0.6], [0.45, 0.55], [0.7, 0.5]]) await tapMapAt(page, x, y);
+  await page.click('#pm-save');
+  await page.waitForSelector('#psv-marks li:nth-child(3)', { timeout: 10000 });
+  assert((await page.textContent('#psv-summary')).startsWith('2 participants, 3 marks'), `counted: ${await page.textContent('#psv-summary')}`);
+  const stored = await api(`/api/perception-sessions/${sessionId}`, ctx.tokens.parks);
+  assert(stored.marks.length === 3 && stored.marks.filter((m) => m.kind === 'pin').every((m) => m.rating === 'red'), `stored: ${JSON.stringify(stored.marks)}`);
+  assert(stored.session.age_band === '14-15', 'the age band is kept');
+  await shot(page, 'safety-mapping');
+
+  // The perception layer: the square with its counts, in words and on the map; the route dashed.
+  await page.click('[data-nav="map"]');
+  await page.check('#f-perceptions');
+  await page.waitForSelector('#legend-perceptions:not([hidden]) #perceptions-list li', { timeout: 15000 });
+  const listed = await page.textContent('#perceptions-list');
+  assert(listed.includes('R2 A0 G0') && listed.includes('2 red, 0 amber, 0 green, from 2 young people'), `the square's counts: ${listed}`);
+  const squares = await rendered(page, ['perc-squares-fill']);
+  assert(squares.some((f) => f.red === 2 && f.participants === 2), `the square is drawn: ${JSON.stringify(squares)}`);
+  const routes = await rendered(page, ['perc-routes-avoided']);
+  assert(routes.length > 0, 'the avoided route is drawn (dashed)');
+  assert((await page.textContent('#legend-perceptions')).includes('Route avoided (dashed line)'), 'the legend explains the lines');
+  await shot(page, 'perception-layer');
+  await page.uncheck('#f-perceptions');
+
+  // The licensing consultation report, from a place, in a new tab.
+  await page.click('[data-nav="places"]');
+  await page.waitForSelector(`#places-list li[data-id="${place.id}"] button`);
+  await page.click(`#places-list li[data-id="${place.id}"] button`);
+  await page.waitForSelector('#place-view:not([hidden]) #pv-fields dd');
+  const watch = (report) => {
+    report.on('pageerror', (error) => pageErrors.push(`report page error: ${error.message}`));
+    report.on('console', (message) => { if (message.text().startsWith('CSP violation')) pageErrors.push(message.text()); });
+  };
+  const [report] = await Promise.all([context.waitForEvent('page'), page.click('#pv-licensing-en')]);
+  watch(report);
+  await report.waitForLoadState('load');
+  const text = await report.textContent('body');
+  for (const words of ['Licensing consultation report', 'Within 250 m', 'Within 500 m', 'Made-up Station Taxi Rank']) assert(text.includes(words), `the report says "${words}": ${text.slice(0, 300)}`);
+  await report.close();
+  // And at a proposed site picked on the map, in Welsh.
+  await page.click('#pv-back');
+  await page.click('#p-licensing summary');
+  await page.click('#p-licensing-pick');
+  await tapMapAt(page, 0.4, 0.4);
+  assert((await page.textContent('#p-licensing-point')).startsWith('Proposed site'), `picked: ${await page.textContent('#p-licensing-point')}`);
+  const [welsh] = await Promise.all([context.waitForEvent('page'), page.click('#p-licensing-cy')]);
+  watch(welsh);
+  await welsh.waitForLoadState('load');
+  const cy = await welsh.textContent('body');
+  assert(cy.includes('O fewn 250 m') && cy.includes('O fewn 500 m'), `the Welsh report has both sections: ${cy.slice(0, 300)}`);
+  await welsh.close();
   await context.close();
 });
 
