@@ -228,6 +228,45 @@ pub(crate) fn count_text(lang: Lang, cell: &serde_json::Value) -> String {
     }
 }
 
+/// Counts by category (rows) and time band (columns), as HTML; `cells`
+/// are `{category, band, count, count_label, …}`, withheld counts in words.
+pub(crate) fn band_table(lang: Lang, cells: &[serde_json::Value]) -> String {
+    let mut out = format!(
+        "<table><thead><tr><th scope=\"col\">{}</th>",
+        lang.pick("Category", "Categori")
+    );
+    for band in TimeBand::ALL {
+        let _ = write!(
+            out,
+            "<th scope=\"col\">{}</th>",
+            esc(lang.label(band.label()))
+        );
+    }
+    out.push_str("</tr></thead><tbody>");
+    let mut categories: Vec<&str> = cells
+        .iter()
+        .filter_map(|c| c["category"].as_str())
+        .collect();
+    categories.dedup();
+    for c in categories {
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{}</th>",
+            esc(&category(lang, c))
+        );
+        for band in TimeBand::ALL {
+            let cell = cells
+                .iter()
+                .find(|x| x["category"] == c && x["band"] == band.code());
+            let count = cell.map_or_else(|| "0".to_owned(), |x| esc(&count_text(lang, x)));
+            let _ = write!(out, "<td>{count}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
 /// The printable page. `printed` is the only text that differs between
 /// two packs of the same frozen exercise.
 pub fn html(view: &ExerciseView, lang: Lang, printed: &str, styles: Styles) -> String {
@@ -292,45 +331,8 @@ pub fn html(view: &ExerciseView, lang: Lang, printed: &str, styles: Styles) -> S
         t("In all", "Cyfanswm"),
         esc(&count_text(lang, &view.total))
     );
-    let _ = write!(
-        out,
-        "<table><thead><tr><th scope=\"col\">{}</th>",
-        t("Category", "Categori")
-    );
-    for band in TimeBand::ALL {
-        let _ = write!(
-            out,
-            "<th scope=\"col\">{}</th>",
-            esc(lang.label(band.label()))
-        );
-    }
-    out.push_str("</tr></thead><tbody>");
-    let mut categories: Vec<&str> = view
-        .counts
-        .iter()
-        .filter_map(|c| c.get("category")?.as_str())
-        .collect();
-    categories.dedup();
-    for c in categories {
-        let _ = write!(
-            out,
-            "<tr><th scope=\"row\">{}</th>",
-            esc(&category(lang, c))
-        );
-        for band in TimeBand::ALL {
-            let cell = view
-                .counts
-                .iter()
-                .find(|x| x["category"] == c && x["band"] == band.code());
-            let _ = write!(
-                out,
-                "<td>{}</td>",
-                cell.map_or_else(|| "0".to_owned(), |x| esc(&count_text(lang, x)))
-            );
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table></section>");
+    out.push_str(&band_table(lang, &view.counts));
+    out.push_str("</section>");
 
     // What changed.
     let ch = &view.changes;

@@ -13,7 +13,7 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
-use super::ogc::{base_url, disclose_to_tool, geojson_response, link, ItemsQuery};
+use super::ogc::{base_url, disclose_to_tool, feature_collection, ItemsQuery};
 use super::problem::Problem;
 use super::AppState;
 use crate::analysis::dbscan::dbscan;
@@ -60,14 +60,6 @@ pub fn shown_points(state: &AppState, viewer: &Viewer, filter: &LayerFilter) -> 
         },
     );
     points
-}
-
-pub(super) fn forbid_unless_reader(viewer: &Viewer) -> Result<(), Problem> {
-    if viewer.may_at_all(Action::ReadLayers) {
-        Ok(())
-    } else {
-        Err(crate::service::ServiceError::Forbidden.into())
-    }
 }
 
 pub(super) fn param<'a>(query: &'a ItemsQuery, name: &str) -> Option<&'a str> {
@@ -310,26 +302,7 @@ impl Answer<'_> {
         )
         .await?;
         let base = base_url(&self.state.settings, self.headers);
-        let mut body = json!({
-            "type": "FeatureCollection",
-            "numberMatched": features.len(),
-            "numberReturned": features.len(),
-            "features": features,
-            "links": [link(
-                format!("{base}/ogc/collections/{}", self.collection),
-                "collection",
-                "application/json",
-                "The collection",
-            )],
-        });
-        if let (Some(map), Some(more)) = (body.as_object_mut(), extra.as_object()) {
-            for (k, v) in more {
-                map.insert(k.clone(), v.clone());
-            }
-        }
-        Ok(geojson_response(
-            serde_json::to_vec(&body).map_err(|_| Problem::internal())?,
-        ))
+        feature_collection(&base, self.collection, features.len(), features, extra)
     }
 }
 
@@ -345,7 +318,7 @@ pub async fn grid_items(
     RawQuery(raw): RawQuery,
 ) -> Result<axum::response::Response, Problem> {
     let query = ItemsQuery::parse_with(raw.as_deref(), &["cell", "shape"])?;
-    forbid_unless_reader(&viewer)?;
+    super::allow(&viewer, Action::ReadLayers)?;
     let grid = grid_parameter(&query)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
     let points = shown_points(&state, &viewer, &query.filter);
@@ -389,7 +362,7 @@ pub async fn hotspot_items(
     RawQuery(raw): RawQuery,
 ) -> Result<axum::response::Response, Problem> {
     let query = ItemsQuery::parse_with(raw.as_deref(), HOTSPOT_PARAMETERS)?;
-    forbid_unless_reader(&viewer)?;
+    super::allow(&viewer, Action::ReadLayers)?;
     let parameters = hotspot_parameters(&query)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
     let points = shown_points(&state, &viewer, &query.filter);
@@ -456,7 +429,7 @@ pub async fn cluster_items(
 ) -> Result<axum::response::Response, Problem> {
     use geo::{ConvexHull, MultiPoint, Point};
     let query = ItemsQuery::parse_with(raw.as_deref(), &["eps", "min"])?;
-    forbid_unless_reader(&viewer)?;
+    super::allow(&viewer, Action::ReadLayers)?;
     let eps: f64 = number(&query, "eps", 150.0, 1.0..=5_000.0)?;
     let min: usize = number(&query, "min", 5usize, 2..=10_000)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
@@ -555,7 +528,7 @@ pub async fn time_profile_endpoint(
     let mut allowed = HOTSPOT_PARAMETERS.to_vec();
     allowed.push("within");
     let query = ItemsQuery::parse_with(raw.as_deref(), &allowed)?;
-    forbid_unless_reader(&viewer)?;
+    super::allow(&viewer, Action::ReadLayers)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
     let points = shown_points(&state, &viewer, &query.filter);
     let within = param(&query, "within").unwrap_or("filter").to_owned();

@@ -6,18 +6,18 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde_json::json;
 
-use super::analysis::{forbid_unless_reader, param, Answer};
+use super::analysis::{param, Answer};
 use super::body::{typed, JsonBody};
 use super::observations::idempotency_key;
 use super::ogc::ItemsQuery;
 use super::places::upload_text;
 use super::problem::Problem;
-use super::AppState;
+use super::{allow, created, AppState};
 use crate::analysis::Suppression;
 use crate::areas::{count_in, Area};
 use crate::domain::area::{parse_boundaries, DrawnArea};
@@ -25,16 +25,8 @@ use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{AreaKind, AuditAction};
 use crate::index::SHOWN_MARGIN_DEGREES;
 use crate::privacy::IndexVisibility;
-use crate::service::{request_hash, ServiceError};
+use crate::service::request_hash;
 use crate::store::{AreaImport, AuditEntry, StoredArea};
-
-fn allow(viewer: &Viewer, action: Action) -> Result<(), Problem> {
-    if viewer.may_at_all(action) {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden.into())
-    }
-}
 
 fn audit(
     state: &AppState,
@@ -43,15 +35,7 @@ fn audit(
     id: String,
     what: &str,
 ) -> AuditEntry {
-    AuditEntry::by(
-        viewer,
-        action,
-        "area",
-        id,
-        &viewer.agency,
-        Some(what),
-        state.clock.now(),
-    )
+    state.audit_entry(viewer, action, "area", id, what)
 }
 
 fn summary(a: &Area) -> serde_json::Value {
@@ -109,19 +93,11 @@ pub async fn create(
     if new {
         state.areas.reload(&state.store).await?;
     }
-    let mut response = (
-        if new {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(stored_json(&area)),
-    )
-        .into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/areas/{}", area.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(
+        new,
+        format!("/api/areas/{}", area.id),
+        stored_json(&area),
+    ))
 }
 
 /// `POST /api/areas/import?kind=`: add or replace areas from a GeoJSON
@@ -235,7 +211,7 @@ pub async fn items(
             })
             .collect::<Result<_, _>>()?,
     };
-    forbid_unless_reader(&viewer)?;
+    allow(&viewer, Action::ReadLayers)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
     let visibility = IndexVisibility::new(&viewer, &state.index);
     let margin = if visibility.may_generalise() {

@@ -6,14 +6,14 @@
 //! (see `crate::exercise`), so it is the same whoever opens it.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::body::{typed, JsonBody};
-use super::observations::idempotency_key;
+use super::observations::client_key;
 use super::problem::Problem;
 use super::AppState;
 use crate::analysis::Suppression;
@@ -47,15 +47,7 @@ fn audit(
     id: i64,
     what: &str,
 ) -> AuditEntry {
-    AuditEntry::by(
-        viewer,
-        action,
-        "exercise",
-        id.to_string(),
-        &viewer.agency,
-        Some(what),
-        state.clock.now(),
-    )
+    state.audit_entry(viewer, action, "exercise", id.to_string(), what)
 }
 
 fn exercise_id(raw: &str) -> Result<i64, Problem> {
@@ -71,11 +63,6 @@ async fn visible(state: &AppState, viewer: &Viewer, id: &str) -> Result<Exercise
         Some(e) if may(viewer, Action::ReadExercises, &e) => Ok(e),
         _ => Err(Problem::not_found().detail("no such exercise")),
     }
-}
-
-/// The client key a create is stored under: the principal's own.
-fn client_key(viewer: &Viewer, headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    Ok(idempotency_key(headers)?.map(|k| format!("{}:{k}", viewer.principal)))
 }
 
 fn summary(e: &ExerciseRow, state: &AppState) -> serde_json::Value {
@@ -143,19 +130,11 @@ pub async fn create(
         .exercise(id)
         .await?
         .ok_or_else(Problem::internal)?;
-    let mut response = (
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(summary(&exercise, &state)),
-    )
-        .into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/exercises/{id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(super::created(
+        created,
+        format!("/api/exercises/{id}"),
+        summary(&exercise, &state),
+    ))
 }
 
 /// The view of an exercise: the frozen snapshot, or the live meeting view.
@@ -190,16 +169,8 @@ async fn contributing(state: &AppState, viewer: &Viewer, id: &str) -> Result<Exe
     Ok(exercise)
 }
 
-fn made(created: bool, body: serde_json::Value) -> Response {
-    (
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(body),
-    )
-        .into_response()
+fn made(new: bool, exercise: i64, body: serde_json::Value) -> Response {
+    super::created(new, format!("/api/exercises/{exercise}"), body)
 }
 
 /// `POST /api/exercises/{id}/annotations`: draw a point, line or polygon
@@ -230,6 +201,7 @@ pub async fn annotate(
         .await?;
     Ok(made(
         created,
+        exercise.id,
         json!({"id": annotation, "geometry": new.geometry, "note": new.note}),
     ))
 }
@@ -270,7 +242,11 @@ pub async fn decide(
         .store
         .add_decision(exercise.id, &text, key.as_deref(), entry)
         .await?;
-    Ok(made(created, json!({"id": decision, "text": text})))
+    Ok(made(
+        created,
+        exercise.id,
+        json!({"id": decision, "text": text}),
+    ))
 }
 
 /// `POST /api/exercises/{id}/actions`.
@@ -298,6 +274,7 @@ pub async fn add_action(
         .await?;
     Ok(made(
         created,
+        exercise.id,
         serde_json::to_value(&action).unwrap_or_default(),
     ))
 }
@@ -392,6 +369,21 @@ pub async fn freeze(
     Ok(Json(view_of(&state, &frozen).await?))
 }
 
+/// A file to save rather than show.
+fn download(content_type: &'static str, file_name: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// `GET /api/exercises/{id}/pack?format=html|pdf|geojson&lang=en|cy`: the
 /// pack, recorded as a disclosure before it is sent.
 pub async fn pack(
@@ -440,17 +432,7 @@ pub async fn pack(
             let body = serde_json::to_vec(&crate::pack::geojson(&view))
                 .map_err(|_| Problem::internal())?;
             state.store.record_audit(&entry).await?;
-            (
-                [
-                    (header::CONTENT_TYPE, "application/geo+json".to_owned()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}.geojson\""),
-                    ),
-                ],
-                body,
-            )
-                .into_response()
+            download("application/geo+json", &format!("{name}.geojson"), body)
         }
         "pdf" => {
             let html = crate::pack::html(&view, lang, &printed, Styles::Inline);
@@ -469,17 +451,7 @@ pub async fn pack(
                     ))
                 })?;
             state.store.record_audit(&entry).await?;
-            (
-                [
-                    (header::CONTENT_TYPE, "application/pdf".to_owned()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}.pdf\""),
-                    ),
-                ],
-                pdf,
-            )
-                .into_response()
+            download("application/pdf", &format!("{name}.pdf"), pdf)
         }
         _ => {
             let html = crate::pack::html(&view, lang, &printed, Styles::Linked);

@@ -172,12 +172,67 @@ impl AppState {
 }
 
 impl AppState {
+    /// An audit event for `viewer` acting now, on something of their own
+    /// agency's (a place, an area, an exercise, a session).
+    pub fn audit_entry(
+        &self,
+        viewer: &crate::domain::viewer::Viewer,
+        action: crate::domain::vocabulary::AuditAction,
+        object_type: &'static str,
+        id: impl Into<String>,
+        what: &str,
+    ) -> crate::store::AuditEntry {
+        crate::store::AuditEntry::by(
+            viewer,
+            action,
+            object_type,
+            id,
+            &viewer.agency,
+            Some(what),
+            self.clock.now(),
+        )
+    }
+
     /// The same state drawing its map on `basemap`.
     pub fn with_basemap(mut self, basemap: Basemap) -> AppState {
         self.csp = web::content_security_policy(&basemap);
         self.basemap = Arc::new(basemap);
         self
     }
+}
+
+/// Refuses a viewer whose role may not do `action` at all.
+pub(crate) fn allow(
+    viewer: &crate::domain::viewer::Viewer,
+    action: crate::domain::viewer::Action,
+) -> Result<(), Problem> {
+    if viewer.may_at_all(action) {
+        Ok(())
+    } else {
+        Err(crate::service::ServiceError::Forbidden.into())
+    }
+}
+
+/// A create's answer: `201` with a `Location` when something was made,
+/// `200` when an idempotency key found what an earlier try made.
+pub(crate) fn created(
+    new: bool,
+    location: String,
+    body: impl serde::Serialize,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(location) = axum::http::HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, location);
+    }
+    response
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -96,6 +96,12 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Pro
     Ok(Some(key.to_owned()))
 }
 
+/// The key a create is kept under: the client's Idempotency-Key, scoped to
+/// the principal, so two people's keys never meet.
+pub(super) fn client_key(viewer: &Viewer, headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    Ok(idempotency_key(headers)?.map(|k| format!("{}:{k}", viewer.principal)))
+}
+
 /// `POST /api/observations`: log an observation (JSON or a GeoJSON Feature).
 pub async fn create(
     State(observations): State<Observations>,

@@ -539,6 +539,30 @@ pub fn geojson_response(body: Vec<u8>) -> Response {
     response
 }
 
+/// A whole collection's answer in one page: its features, how many matched,
+/// a link back to the collection, and `extra`'s members.
+pub fn feature_collection(
+    base: &str,
+    collection: &str,
+    matched: usize,
+    features: Vec<serde_json::Value>,
+    extra: serde_json::Value,
+) -> Result<Response, Problem> {
+    let mut body = json!({
+        "type": "FeatureCollection",
+        "numberMatched": matched,
+        "numberReturned": features.len(),
+        "features": features,
+        "links": [link(format!("{base}/ogc/collections/{collection}"), "collection", "application/json", "The collection")],
+    });
+    if let (Some(map), serde_json::Value::Object(more)) = (body.as_object_mut(), extra) {
+        map.extend(more);
+    }
+    Ok(geojson_response(
+        serde_json::to_vec(&body).map_err(|_| Problem::internal())?,
+    ))
+}
+
 /// `GET /ogc/collections/observations/items`.
 pub async fn items(
     State(state): State<AppState>,
@@ -547,9 +571,7 @@ pub async fn items(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let query = ItemsQuery::parse(raw.as_deref())?;
-    if !viewer.may_at_all(Action::ReadLayers) {
-        return Err(crate::service::ServiceError::Forbidden.into());
-    }
+    super::allow(&viewer, Action::ReadLayers)?;
     let index = &state.index;
     let visibility = IndexVisibility::new(&viewer, index);
     let margin = if visibility.may_generalise() {

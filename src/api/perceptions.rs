@@ -6,44 +6,29 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::Json;
 use serde_json::json;
 
 use super::body::{typed, JsonBody};
-use super::observations::idempotency_key;
-use super::ogc::{base_url, geojson_response, link};
+use super::observations::client_key;
+use super::ogc::{base_url, feature_collection, link};
 use super::problem::Problem;
-use super::AppState;
+use super::{allow, created, AppState};
 use crate::analysis::grid::{Grid, Shape};
 use crate::domain::perception::{MarkInput, SessionInput};
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{AuditAction, TimeOfDay};
-use crate::service::ServiceError;
 use crate::store::AuditEntry;
 
-fn allow(viewer: &Viewer, action: Action) -> Result<(), Problem> {
-    if viewer.may_at_all(action) {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden.into())
-    }
-}
-
-fn client_key(viewer: &Viewer, headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    Ok(idempotency_key(headers)?.map(|k| format!("{}:{k}", viewer.principal)))
-}
-
 fn audit(state: &AppState, viewer: &Viewer, id: i64, what: &str) -> AuditEntry {
-    AuditEntry::by(
+    state.audit_entry(
         viewer,
         AuditAction::Collection,
         "perception-session",
         id.to_string(),
-        &viewer.agency,
-        Some(what),
-        state.clock.now(),
+        what,
     )
 }
 
@@ -70,7 +55,7 @@ pub async fn create(
     let input: SessionInput = typed(body)?;
     let new = input.validate().map_err(Problem::invalid)?;
     let entry = audit(&state, &viewer, 0, "recorded a safety-mapping session");
-    let (id, created) = state
+    let (id, new) = state
         .store
         .create_perception_session(&new, &viewer.name, key.as_deref(), entry)
         .await?;
@@ -79,15 +64,11 @@ pub async fn create(
         .perception_session(id)
         .await?
         .ok_or_else(Problem::internal)?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(session),
-    )
-        .into_response())
+    Ok(created(
+        new,
+        format!("/api/perception-sessions/{id}"),
+        session,
+    ))
 }
 
 fn session_id(raw: &str) -> Result<i64, Problem> {
@@ -128,15 +109,15 @@ pub async fn mark(
         .validate(state.observations.rules())
         .map_err(Problem::invalid)?;
     let entry = audit(&state, &viewer, id, "recorded a safety-mapping mark");
-    let (mark_id, created) = state
+    let (mark_id, new) = state
         .store
         .add_perception_mark(id, &mark, key.as_deref(), entry)
         .await?;
-    Ok((
-        if created { StatusCode::CREATED } else { StatusCode::OK },
-        Json(json!({"id": mark_id, "session_id": id, "kind": mark.kind, "rating": mark.rating, "route_use": mark.route_use})),
-    )
-        .into_response())
+    Ok(created(
+        new,
+        format!("/api/perception-sessions/{id}"),
+        json!({"id": mark_id, "session_id": id, "kind": mark.kind, "rating": mark.rating, "route_use": mark.route_use}),
+    ))
 }
 
 /// The OGC collection's description.
@@ -265,14 +246,5 @@ pub async fn items(
         }));
     }
     let base = base_url(&state.settings, &headers);
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberMatched": features.len(),
-        "numberReturned": features.len(),
-        "features": features,
-        "links": [link(format!("{base}/ogc/collections/perceptions"), "collection", "application/json", "The collection")],
-    });
-    Ok(geojson_response(
-        serde_json::to_vec(&body).map_err(|_| Problem::internal())?,
-    ))
+    feature_collection(&base, "perceptions", features.len(), features, json!({}))
 }

@@ -9,17 +9,17 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
 use super::body::{typed, JsonBody};
 use super::observations::idempotency_key;
-use super::ogc::{base_url, geojson_response, link};
+use super::ogc::{base_url, feature_collection, link};
 use super::problem::Problem;
-use super::AppState;
+use super::{allow, created, AppState};
 use crate::domain::place::{parse_import, Place, PlaceInput};
 use crate::domain::time::uk_local;
 use crate::domain::viewer::{Action, Viewer};
@@ -32,14 +32,6 @@ use crate::store::{AuditEntry, IdempotencyKey, PlaceImport, StoreError};
 /// What a place change is audited as.
 const OBJECT: &str = "place";
 
-fn allow(viewer: &Viewer, action: Action) -> Result<(), Problem> {
-    if viewer.may_at_all(action) {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden.into())
-    }
-}
-
 fn audit(
     state: &AppState,
     viewer: &Viewer,
@@ -47,15 +39,7 @@ fn audit(
     id: String,
     what: &str,
 ) -> AuditEntry {
-    AuditEntry::by(
-        viewer,
-        action,
-        OBJECT,
-        id,
-        &viewer.agency,
-        Some(what),
-        state.clock.now(),
-    )
+    state.audit_entry(viewer, action, OBJECT, id, what)
 }
 
 /// Store errors as a place's client should read them.
@@ -157,14 +141,6 @@ pub async fn read(
     })))
 }
 
-fn created(place: &Place, status: StatusCode) -> Response {
-    let mut response = (status, Json(place)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/places/{}", place.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
-}
-
 /// `POST /api/places`: add a place. With `Idempotency-Key`, a retry
 /// returns the first place (`200`) rather than adding it again.
 pub async fn create(
@@ -208,14 +184,7 @@ pub async fn create(
         .add_place(&details, key.as_ref(), entry)
         .await
         .map_err(problem)?;
-    Ok(created(
-        &place,
-        if new {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-    ))
+    Ok(created(new, format!("/api/places/{}", place.id), &place))
 }
 
 /// `PUT /api/places/{id}`: replace a place's entry; `version` must be the
@@ -416,14 +385,5 @@ pub async fn items(
         })
         .collect();
     let base = base_url(&state.settings, &headers);
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberMatched": matching.len(),
-        "numberReturned": features.len(),
-        "features": features,
-        "links": [link(format!("{base}/ogc/collections/places"), "collection", "application/json", "The collection")],
-    });
-    Ok(geojson_response(
-        serde_json::to_vec(&body).unwrap_or_default(),
-    ))
+    feature_collection(&base, "places", matching.len(), features, json!({}))
 }

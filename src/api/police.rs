@@ -195,9 +195,7 @@ pub async fn items(
 ) -> Result<Response, Problem> {
     let snapshot = state.police.snapshot();
     let query = PoliceQuery::parse(raw.as_deref(), &snapshot)?;
-    if !viewer.may_at_all(Action::ReadLayers) {
-        return Err(crate::service::ServiceError::Forbidden.into());
-    }
+    super::allow(&viewer, Action::ReadLayers)?;
     let mut matches: Vec<&PolicePoint> = match query.bbox {
         Some([x0, y0, x1, y1]) => snapshot
             .tree

@@ -26,7 +26,7 @@ use crate::domain::time::{format_instant, from_unix_millis, uk_local, unix_milli
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{AuditAction, Category, PlaceKind, TimeBand};
 use crate::index::LayerFilter;
-use crate::pack::{category, count_text, esc, Lang};
+use crate::pack::{band_table, count_text, esc, Lang};
 use crate::service::ServiceError;
 use crate::store::AuditEntry;
 
@@ -327,49 +327,14 @@ fn page(report: &serde_json::Value, lang: Lang, printed: &str) -> String {
             t("In all", "Cyfanswm"),
             esc(&count_text(lang, &radius["total"]))
         );
-        let _ = write!(
-            out,
-            "<table><thead><tr><th scope=\"col\">{}</th>",
-            t("Category", "Categori")
-        );
-        for band in TimeBand::ALL {
-            let _ = write!(
-                out,
-                "<th scope=\"col\">{}</th>",
-                esc(lang.label(band.label()))
-            );
-        }
-        out.push_str("</tr></thead><tbody>");
         let cells = radius["by_category_band"]
             .as_array()
             .cloned()
             .unwrap_or_default();
-        let mut categories: Vec<&str> = cells
-            .iter()
-            .filter_map(|c| c["category"].as_str())
-            .collect();
-        categories.dedup();
-        for c in categories {
-            let _ = write!(
-                out,
-                "<tr><th scope=\"row\">{}</th>",
-                esc(&category(lang, c))
-            );
-            for band in TimeBand::ALL {
-                let cell = cells
-                    .iter()
-                    .find(|x| x["category"] == c && x["band"] == band.code());
-                let _ = write!(
-                    out,
-                    "<td>{}</td>",
-                    cell.map_or_else(|| "0".to_owned(), |x| esc(&count_text(lang, x)))
-                );
-            }
-            out.push_str("</tr>");
-        }
+        out.push_str(&band_table(lang, &cells));
         let _ = write!(
             out,
-            "</tbody></table><h3>{}</h3><table><thead><tr>",
+            "<h3>{}</h3><table><thead><tr>",
             t("By month", "Yn ôl mis")
         );
         let months = radius["by_month"].as_array().cloned().unwrap_or_default();

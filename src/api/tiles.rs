@@ -416,9 +416,7 @@ pub async fn tile(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let tile = tile_id(&z, &x, &y)?;
-    if !viewer.may_at_all(Action::ReadLayers) {
-        return Err(crate::service::ServiceError::Forbidden.into());
-    }
+    super::allow(&viewer, Action::ReadLayers)?;
     let raw_text = raw.as_deref().unwrap_or("");
     // Read the generation before the data: content cached under it is
     // never older than it (see `SpatialIndex::generation`).

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use super::audit::{append, AuditEntry};
-use super::{column, Context, Store, StoreError};
+use super::{column, replayed, Context, Store, StoreError};
 use crate::domain::exercise::{NewAction, NewAnnotation, NewExercise};
 use crate::domain::time::format_instant;
 use crate::domain::vocabulary::{ActionStatus, ExerciseKind};
@@ -180,22 +180,6 @@ async fn open_exercise(tx: &mut Tx<'_>, id: i64) -> Result<ExerciseRow, StoreErr
         return Err(StoreError::Frozen);
     }
     Ok(exercise)
-}
-
-/// The id already made for `client_key` in `table`, if any.
-async fn replayed(
-    tx: &mut Tx<'_>,
-    table: &str,
-    client_key: Option<&str>,
-) -> Result<Option<i64>, StoreError> {
-    let Some(key) = client_key else {
-        return Ok(None);
-    };
-    sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE client_key = $1"))
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await
-        .ctx("checking an idempotency key")
 }
 
 async fn exists(tx: &mut Tx<'_>, sql: &str, id: i64) -> Result<bool, StoreError> {

@@ -231,6 +231,23 @@ impl Store {
     }
 }
 
+/// The id already made in `table` for a create's `client_key` (its
+/// principal and Idempotency-Key), if any: a retry returns it.
+async fn replayed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &str,
+    client_key: Option<&str>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(key) = client_key else {
+        return Ok(None);
+    };
+    sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE client_key = $1"))
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("checking an idempotency key")
+}
+
 /// Reads a column, naming it when it is missing or of the wrong type.
 fn column<'r, T>(row: &'r AnyRow, name: &'static str) -> Result<T, StoreError>
 where

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use super::audit::{append, AuditEntry};
-use super::{column, Context, Store, StoreError};
+use super::{column, replayed, Context, Store, StoreError};
 use crate::domain::perception::{NewMark, NewSession};
 use crate::domain::time::format_instant;
 
@@ -106,16 +106,8 @@ impl Store {
     ) -> Result<(i64, bool), StoreError> {
         let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
-        if let Some(key) = client_key {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM perception_sessions WHERE client_key = $1")
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .ctx("checking an idempotency key")?;
-            if let Some(id) = found {
-                return Ok((id, false));
-            }
+        if let Some(id) = replayed(&mut tx, "perception_sessions", client_key).await? {
+            return Ok((id, false));
         }
         if let Some(area) = new.area_id {
             let found: Option<i64> = sqlx::query_scalar("SELECT id FROM areas WHERE id = $1")
@@ -156,16 +148,8 @@ impl Store {
     ) -> Result<(i64, bool), StoreError> {
         let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
-        if let Some(key) = client_key {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM perception_marks WHERE client_key = $1")
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .ctx("checking an idempotency key")?;
-            if let Some(id) = found {
-                return Ok((id, false));
-            }
+        if let Some(id) = replayed(&mut tx, "perception_marks", client_key).await? {
+            return Ok((id, false));
         }
         let session: Option<i64> =
             sqlx::query_scalar("SELECT id FROM perception_sessions WHERE id = $1")

@@ -540,6 +540,21 @@ impl TestApp {
         .await
     }
 
+    /// POSTs JSON with an Idempotency-Key.
+    pub async fn post_keyed(&self, token: &str, uri: &str, key: &str, body: &Value) -> Reply {
+        self.request(
+            Method::POST,
+            uri,
+            Some(token),
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ],
+            Some(serde_json::to_vec(body).expect("json")),
+        )
+        .await
+    }
+
     /// Creates an observation and returns its id, asserting it was created.
     pub async fn create(&self, token: &str, body: &Value) -> i64 {
         let reply = self

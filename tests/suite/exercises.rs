@@ -30,20 +30,6 @@ async fn west_ward(app: &TestApp, coordinator: &str) -> i64 {
         .expect("id")
 }
 
-async fn post(app: &TestApp, token: &str, uri: &str, key: &str, body: &Value) -> Reply {
-    app.request(
-        Method::POST,
-        uri,
-        Some(token),
-        &[
-            ("content-type", "application/json"),
-            ("idempotency-key", key),
-        ],
-        Some(serde_json::to_vec(body).expect("json")),
-    )
-    .await
-}
-
 fn days_ago(n: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::days(n))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -52,7 +38,7 @@ fn days_ago(n: i64) -> String {
 /// Sets up an exercise on the west ward for council and police, over the
 /// last 30 days.
 async fn exercise(app: &TestApp, coordinator: &str, area: i64, key: &str) -> i64 {
-    let reply = post(app, coordinator, "/api/exercises", key, &json!({
+    let reply = app.post_keyed(coordinator, "/api/exercises", key, &json!({
         "kind": "mapping-exercise", "title": "Made-up West, autumn", "area_id": area,
         "from": days_ago(30), "to": days_ago(0), "agencies": ["council", "police"], "review_on": "2027-03-01"
     })).await;
@@ -120,26 +106,26 @@ on_both_stores! {
         assert!(!coordinators_view.contains(&format!("\"id\":{restricted}")), "the view is the panel's, whoever opens it");
         assert_eq!(app.get(&format!("/api/exercises/{id}"), &health).await.status, StatusCode::NOT_FOUND);
 
-        let annotation = post(&app, &police, &format!("/api/exercises/{id}/annotations"), "a-1", &json!({
+        let annotation = app.post_keyed(&police, &format!("/api/exercises/{id}/annotations"), "a-1", &json!({
             "geometry": {"type": "Polygon", "coordinates": [[[-3.006, 51.585], [-3.004, 51.585], [-3.004, 51.587], [-3.006, 51.585]]]},
             "note": "Gap in the fence behind the shops"
         })).await;
         assert_eq!(annotation.status, StatusCode::CREATED, "{}", annotation.text());
         let annotation = annotation.json()["id"].as_i64().expect("id");
-        let line = post(&app, &police, &format!("/api/exercises/{id}/annotations"), "a-2", &json!({
+        let line = app.post_keyed(&police, &format!("/api/exercises/{id}/annotations"), "a-2", &json!({
             "geometry": {"type": "LineString", "coordinates": [[-3.009, 51.581], [-3.001, 51.589]]}, "note": "Route young people use to the station"
         })).await;
         assert_eq!(line.status, StatusCode::CREATED);
-        let decision = post(&app, &police, &format!("/api/exercises/{id}/decisions"), "d-1", &json!({"text": "Ask the council to repair the fence"})).await;
+        let decision = app.post_keyed(&police, &format!("/api/exercises/{id}/decisions"), "d-1", &json!({"text": "Ask the council to repair the fence"})).await;
         assert_eq!(decision.status, StatusCode::CREATED);
         let action_body = json!({"what": "Repair the fence behind the shops", "owner_agency": "council", "due_on": "2026-12-31", "annotation_id": annotation, "area_id": area});
-        let action = post(&app, &police, &format!("/api/exercises/{id}/actions"), "act-1", &action_body).await;
+        let action = app.post_keyed(&police, &format!("/api/exercises/{id}/actions"), "act-1", &action_body).await;
         assert_eq!(action.status, StatusCode::CREATED, "{}", action.text());
-        let again = post(&app, &police, &format!("/api/exercises/{id}/actions"), "act-1", &action_body).await;
+        let again = app.post_keyed(&police, &format!("/api/exercises/{id}/actions"), "act-1", &action_body).await;
         assert_eq!((again.status, again.json()["id"].clone()), (StatusCode::OK, action.json()["id"].clone()));
-        let bad = post(&app, &police, &format!("/api/exercises/{id}/actions"), "act-2", &json!({"what": "x", "owner_agency": "nobody", "due_on": "soon"})).await;
+        let bad = app.post_keyed(&police, &format!("/api/exercises/{id}/actions"), "act-2", &json!({"what": "x", "owner_agency": "nobody", "due_on": "soon"})).await;
         assert_eq!((bad.status, bad.json()["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("due_on")));
-        let unknown = post(&app, &police, &format!("/api/exercises/{id}/actions"), "act-3", &json!({"what": "x", "owner_agency": "nobody", "due_on": "2026-12-31"})).await;
+        let unknown = app.post_keyed(&police, &format!("/api/exercises/{id}/actions"), "act-3", &json!({"what": "x", "owner_agency": "nobody", "due_on": "2026-12-31"})).await;
         assert_eq!((unknown.status, unknown.json()["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("owner_agency")));
 
         assert_eq!(app.request(Method::POST, &format!("/api/exercises/{id}/freeze"), Some(&police), &[], None).await.status, StatusCode::FORBIDDEN);
@@ -148,7 +134,7 @@ on_both_stores! {
         let frozen = frozen.json();
         assert_eq!((frozen["frozen"].clone(), frozen["actions"][0]["what"].clone()), (json!(true), json!("Repair the fence behind the shops")));
         assert_eq!(frozen["annotations"].as_array().map(Vec::len), Some(2));
-        let late = post(&app, &police, &format!("/api/exercises/{id}/decisions"), "d-2", &json!({"text": "Too late"})).await;
+        let late = app.post_keyed(&police, &format!("/api/exercises/{id}/decisions"), "d-2", &json!({"text": "Too late"})).await;
         assert_eq!((late.status, late.json()["code"].clone()), (StatusCode::CONFLICT, json!("exercise-frozen")));
         let in_use = app.request(Method::DELETE, &format!("/api/areas/{area}"), Some(&coordinator), &[], None).await;
         assert_eq!((in_use.status, in_use.json()["code"].clone()), (StatusCode::CONFLICT, json!("in-use")));
@@ -162,7 +148,7 @@ on_both_stores! {
         let kept = app.create(&coordinator, &observation(json!({"longitude": -3.0051, "latitude": 51.5851, "category": "drug-weapon-litter"}))).await;
         let erased = app.create(&coordinator, &observation(json!({"longitude": -3.0071, "latitude": 51.5871, "category": "peer-violence-weapons"}))).await;
         let id = exercise(&app, &coordinator, area, "ex").await;
-        post(&app, &police, &format!("/api/exercises/{id}/actions"), "a", &json!({"what": "Extra patrols on Friday evenings", "owner_agency": "police", "due_on": "2026-12-31"})).await;
+        app.post_keyed(&police, &format!("/api/exercises/{id}/actions"), "a", &json!({"what": "Extra patrols on Friday evenings", "owner_agency": "police", "due_on": "2026-12-31"})).await;
         app.request(Method::POST, &format!("/api/exercises/{id}/freeze"), Some(&coordinator), &[], None).await;
         let geojson_before = pack(&app, &police, id, "geojson").await;
         assert_eq!(geojson_before.content_type(), "application/geo+json");
@@ -235,8 +221,8 @@ on_both_stores! {
         app.create(&coordinator, &observation(json!({"longitude": -3.004, "latitude": 51.5950, "observed_at": days_ago(1)}))).await;
         let id = exercise(&app, &coordinator, area, "ex").await;
         let yesterday = (chrono::Utc::now() - chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
-        post(&app, &police, &format!("/api/exercises/{id}/actions"), "late", &json!({"what": "Survey the lighting", "owner_agency": "council", "due_on": yesterday})).await;
-        post(&app, &police, &format!("/api/exercises/{id}/actions"), "later", &json!({"what": "Meet the school", "owner_agency": "police", "due_on": "2099-01-01"})).await;
+        app.post_keyed(&police, &format!("/api/exercises/{id}/actions"), "late", &json!({"what": "Survey the lighting", "owner_agency": "council", "due_on": yesterday})).await;
+        app.post_keyed(&police, &format!("/api/exercises/{id}/actions"), "later", &json!({"what": "Meet the school", "owner_agency": "police", "due_on": "2099-01-01"})).await;
         let overdue = app.get("/api/actions?due=overdue", &police).await.json();
         let listed: Vec<(Value, Value)> = overdue["actions"].as_array().expect("actions").iter().map(|a| (a["what"].clone(), a["overdue"].clone())).collect();
         assert_eq!(listed, [(json!("Survey the lighting"), json!(true))]);
@@ -268,7 +254,7 @@ on_both_stores! {
         let area = west_ward(&app, &coordinator).await;
         app.create(&coordinator, &observation(json!({"longitude": -3.0051, "latitude": 51.5851}))).await;
         let id = exercise(&app, &coordinator, area, "ex").await;
-        post(&app, &coordinator, &format!("/api/exercises/{id}/actions"), "a", &json!({"what": "Fit lighting on the underpass", "owner_agency": "council", "due_on": "2027-01-31"})).await;
+        app.post_keyed(&coordinator, &format!("/api/exercises/{id}/actions"), "a", &json!({"what": "Fit lighting on the underpass", "owner_agency": "council", "due_on": "2027-01-31"})).await;
         app.request(Method::POST, &format!("/api/exercises/{id}/freeze"), Some(&coordinator), &[], None).await;
         let pdf = pack(&app, &coordinator, id, "pdf").await;
         assert_eq!(pdf.content_type(), "application/pdf");

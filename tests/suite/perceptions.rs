@@ -4,21 +4,7 @@ use axum::http::{Method, StatusCode};
 use safetymap::domain::vocabulary::Role;
 use serde_json::{json, Value};
 
-use crate::common::{observation, Reply, TestApp};
-
-async fn post(app: &TestApp, token: &str, uri: &str, key: &str, body: &Value) -> Reply {
-    app.request(
-        Method::POST,
-        uri,
-        Some(token),
-        &[
-            ("content-type", "application/json"),
-            ("idempotency-key", key),
-        ],
-        Some(serde_json::to_vec(body).expect("json")),
-    )
-    .await
-}
+use crate::common::{observation, TestApp};
 
 fn pin(participant: i64, rating: &str, lon: f64, lat: f64, reasons: &[&str]) -> Value {
     json!({"participant": participant, "kind": "pin", "rating": rating, "geometry": {"type": "Point", "coordinates": [lon, lat]},
@@ -29,10 +15,10 @@ on_both_stores! {
     async fn a_youth_worker_records_a_session_anonymously_and_the_layer_counts_participants_per_square(backend) {
         let app = TestApp::new(backend).await;
         let youth = app.token(Role::FieldOfficer, "youth-service").await;
-        let session = post(&app, &youth, "/api/perception-sessions", "s-1", &json!({"held_on": "2026-11-20", "age_band": "14-15"})).await;
+        let session = app.post_keyed(&youth, "/api/perception-sessions", "s-1", &json!({"held_on": "2026-11-20", "age_band": "14-15"})).await;
         assert_eq!(session.status, StatusCode::CREATED, "{}", session.text());
         let id = session.json()["id"].as_i64().expect("id");
-        let again = post(&app, &youth, "/api/perception-sessions", "s-1", &json!({"held_on": "2026-11-20", "age_band": "14-15"})).await;
+        let again = app.post_keyed(&youth, "/api/perception-sessions", "s-1", &json!({"held_on": "2026-11-20", "age_band": "14-15"})).await;
         assert_eq!((again.status, again.json()["id"].as_i64()), (StatusCode::OK, Some(id)));
         let marks = format!("/api/perception-sessions/{id}/marks");
         // Three participants mark the same underpass (within one 100 m square); one marks it twice.
@@ -43,11 +29,11 @@ on_both_stores! {
             ("m4", pin(3, "green", -2.99811, 51.58811, &["trusted-adult"])),
             ("m5", json!({"participant": 1, "kind": "route", "route_use": "avoided", "geometry": {"type": "LineString", "coordinates": [[-2.999, 51.588], [-2.997, 51.589]]}, "reasons": ["isolated"]})),
         ] {
-            let reply = post(&app, &youth, &marks, key, &body).await;
+            let reply = app.post_keyed(&youth, &marks, key, &body).await;
             assert_eq!(reply.status, StatusCode::CREATED, "{key}: {}", reply.text());
         }
-        assert_eq!(post(&app, &youth, &marks, "m1", &pin(1, "red", -2.99810, 51.58810, &["badly-lit", "no-cctv"])).await.status, StatusCode::OK);
-        let bad = post(&app, &youth, &marks, "m6", &json!({"participant": 0, "kind": "pin", "rating": "purple", "geometry": {"type": "LineString", "coordinates": [[-2.99, 51.58], [-2.98, 51.58]]}, "reasons": ["bored"]})).await;
+        assert_eq!(app.post_keyed(&youth, &marks, "m1", &pin(1, "red", -2.99810, 51.58810, &["badly-lit", "no-cctv"])).await.status, StatusCode::OK);
+        let bad = app.post_keyed(&youth, &marks, "m6", &json!({"participant": 0, "kind": "pin", "rating": "purple", "geometry": {"type": "LineString", "coordinates": [[-2.99, 51.58], [-2.98, 51.58]]}, "reasons": ["bored"]})).await;
         let fields: Vec<Value> = bad.json()["errors"].as_array().expect("errors").iter().map(|e| e["field"].clone()).collect();
         assert_eq!(fields, [json!("participant"), json!("rating"), json!("geometry"), json!("reasons[0]")]);
 
@@ -67,7 +53,7 @@ on_both_stores! {
         assert_eq!(routes["features"][0]["properties"]["route_use"], "avoided");
         let mornings = app.get("/ogc/collections/perceptions/items?kind=pin&time_of_day=morning", &panel).await.json();
         assert_eq!(mornings["features"].as_array().map(Vec::len), Some(0));
-        assert_eq!(post(&app, &panel, "/api/perception-sessions", "p", &json!({"held_on": "2026-11-20"})).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.post_keyed(&panel, "/api/perception-sessions", "p", &json!({"held_on": "2026-11-20"})).await.status, StatusCode::FORBIDDEN);
     }
 
     async fn a_licensing_report_counts_every_record_near_a_premises_but_lists_none_and_withholds_small_counts(backend) {
