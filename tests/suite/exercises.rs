@@ -152,9 +152,14 @@ on_both_stores! {
         app.request(Method::POST, &format!("/api/exercises/{id}/freeze"), Some(&coordinator), &[], None).await;
         let geojson_before = pack(&app, &police, id, "geojson").await;
         assert_eq!(geojson_before.content_type(), "application/geo+json");
+        // Two records: every count in the pack is withheld, for everyone.
+        let counts = geojson_before.json();
+        assert_eq!((counts["total"]["count"].clone(), counts["total"]["count_label"].clone()), (Value::Null, json!("fewer than 5")));
+        assert!(counts["counts"].as_array().expect("counts").iter().all(|c| c["count"].is_null() && c["suppressed"] == true), "{}", counts["counts"]);
         let html_before = pack(&app, &police, id, "html").await;
         assert!(html_before.content_type().starts_with("text/html"));
         assert!(html_before.text().contains("Extra patrols on Friday evenings"));
+        assert!(html_before.text().contains("In all: fewer than 5"), "{}", html_before.text());
 
         let edit = app.send_json(Method::PATCH, &format!("/api/observations/{kept}"), &coordinator, &json!({"status": "closed", "severity": "high"})).await;
         assert_eq!(edit.status, StatusCode::OK, "{}", edit.text());
