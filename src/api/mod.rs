@@ -423,10 +423,6 @@ pub fn app(state: AppState) -> Router {
         .merge(
             Router::new()
                 .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.csp.clone(),
-                    web::security_headers,
-                ))
                 .layer(CatchPanicLayer::custom(|_| {
                     axum::response::IntoResponse::into_response(Problem::internal())
                 })),

@@ -408,19 +408,48 @@ fn reply(cached: &Cached, headers: &HeaderMap) -> Response {
 /// `GET /tiles/{layer}/{z}/{x}/{y}`: one vector tile of `observations`,
 /// `grid`, `hotspots` or `police-crimes`, for the same query parameters as
 /// the layer's collection.
+///
+/// Tiles are data, never documents, so they carry `nosniff` and their own
+/// cache headers rather than the page headers (CSP, framing, referrer,
+/// permissions) every other answer gets through a middleware, which costs a
+/// tenth of a cached tile's time. Refusals (401, 403, 400) get the same.
 pub async fn tile(
     State(state): State<AppState>,
-    viewer: Viewer,
+    viewer: Result<Viewer, Problem>,
     headers: HeaderMap,
     Path((layer, z, x, y)): Path<(String, String, String, String)>,
     RawQuery(raw): RawQuery,
+) -> Response {
+    let answer = match viewer {
+        Ok(viewer) => make_tile(&state, viewer, &headers, &layer, [&z, &x, &y], raw).await,
+        Err(refused) => Err(refused),
+    };
+    let mut response = answer.unwrap_or_else(IntoResponse::into_response);
+    let out = response.headers_mut();
+    out.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !out.contains_key(header::CACHE_CONTROL) {
+        out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn make_tile(
+    state: &AppState,
+    viewer: Viewer,
+    headers: &HeaderMap,
+    layer: &str,
+    [z, x, y]: [&str; 3],
+    raw: Option<String>,
 ) -> Result<Response, Problem> {
-    let tile = tile_id(&z, &x, &y)?;
+    let tile = tile_id(z, x, y)?;
     super::allow(&viewer, Action::ReadLayers)?;
     let raw_text = raw.as_deref().unwrap_or("");
     // Read the generation before the data: content cached under it is
     // never older than it (see `SpatialIndex::generation`).
-    let (generation, audited_as) = match layer.as_str() {
+    let (generation, audited_as) = match layer {
         "police-crimes" => (state.police.generation(), "police-crimes-tiles"),
         "observations" => (state.index.generation(), "observations-tiles"),
         "grid" => (state.index.generation(), "grid-tiles"),
@@ -447,7 +476,7 @@ pub async fn tile(
         return Ok(reply(&cached, &headers));
     }
     tracing::debug!(generation, cached = state.tiles.len(), "tile cache miss");
-    let encoded = match layer.as_str() {
+    let encoded = match layer {
         "observations" => {
             let query = ItemsQuery::parse(raw.as_deref())?;
             let l = observations_tile(&state, &viewer, tile, &query.filter);
