@@ -472,30 +472,30 @@ async fn make_tile(
     );
     let cache = state.settings.tile_cache;
     if let Some(cached) = state.tiles.get(&key, generation).filter(|_| cache) {
-        disclose_to_tool(&state, &viewer, audited_as, 1, request.as_deref()).await?;
-        return Ok(reply(&cached, &headers));
+        disclose_to_tool(state, &viewer, audited_as, 1, request.as_deref()).await?;
+        return Ok(reply(&cached, headers));
     }
     tracing::debug!(generation, cached = state.tiles.len(), "tile cache miss");
     let encoded = match layer {
         "observations" => {
             let query = ItemsQuery::parse(raw.as_deref())?;
-            let l = observations_tile(&state, &viewer, tile, &query.filter);
+            let l = observations_tile(state, &viewer, tile, &query.filter);
             encode(&[l])
         }
         "grid" => {
             let query = ItemsQuery::parse_with(raw.as_deref(), &["cell", "shape"])?;
-            encode(&[grid_tile(&state, &viewer, tile, &query)?])
+            encode(&[grid_tile(state, &viewer, tile, &query)?])
         }
         "hotspots" => {
             let query = ItemsQuery::parse_with(raw.as_deref(), HOTSPOT_PARAMETERS)?;
             encode(&[hotspot_tile(
-                &state, &viewer, tile, &query, raw_text, generation,
+                state, &viewer, tile, &query, raw_text, generation,
             )?])
         }
         _ => {
             let query =
                 super::police::PoliceQuery::parse(raw.as_deref(), &state.police.snapshot())?;
-            encode(&[police_tile(&state, tile, &query)])
+            encode(&[police_tile(state, tile, &query)])
         }
     };
     let cached = Arc::new(Cached {
@@ -507,6 +507,6 @@ async fn make_tile(
     if cache {
         state.tiles.put(key, cached.clone());
     }
-    disclose_to_tool(&state, &viewer, audited_as, 1, request.as_deref()).await?;
-    Ok(reply(&cached, &headers))
+    disclose_to_tool(state, &viewer, audited_as, 1, request.as_deref()).await?;
+    Ok(reply(&cached, headers))
 }
