@@ -981,7 +981,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     println!("safetymap listening on http://{address}");
-    crate::server::serve(listener, app(state), workers, shutdown_signal()).await?;
+    crate::server::serve(listener, || app(state.fork()), workers, shutdown_signal()).await?;
     store.close().await;
     Ok(())
 }

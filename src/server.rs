@@ -24,11 +24,13 @@ use tokio::sync::{mpsc, watch};
 /// it spawned to finish before its runtime is dropped.
 const DRAIN: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` with `workers` single-threaded workers until
-/// `shutdown` resolves, then lets open connections finish.
+/// Serves the router `app` makes on `listener` with `workers`
+/// single-threaded workers until `shutdown` resolves, then lets open
+/// connections finish. Each worker gets a router of its own from `app`, so
+/// that what a request clones is not shared with another core.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: impl Fn() -> Router,
     workers: usize,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -39,7 +41,7 @@ pub async fn serve(
     for n in 0..workers.max(1) {
         let (queue, incoming) = mpsc::unbounded_channel();
         queues.push(queue);
-        let app = app.clone();
+        let app = app();
         let mut stopping = stopping.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

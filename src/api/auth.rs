@@ -269,7 +269,9 @@ async fn from_bearer(state: &AppState, parts: &Parts, header: &str) -> Result<Vi
 async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Viewer, Problem> {
     let expired =
         || Problem::unauthorized("session-expired", "Your session has ended; sign in again");
-    let cached = state.tokens.session(&token_hash(token));
+    let cached = state
+        .tokens
+        .session(crate::store::tokens::token_hash_in(token, &mut [0; 64]));
     let fresh = cached.is_none();
     // Shared, not copied: a cached session is read on every request.
     let mut session = match cached {

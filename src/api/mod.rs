@@ -114,9 +114,15 @@ impl Default for Settings {
     }
 }
 
-/// Everything handlers share. A handler asks for just the part it needs.
-#[derive(Clone, Debug, FromRef)]
-pub struct AppState {
+/// Everything handlers share, behind one pointer: axum clones the state
+/// several times a request, and one reference count costs less than a
+/// dozen (see [`AppState::fork`]). Fields are reached through `Deref`.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] points at.
+#[derive(Clone, Debug)]
+pub struct Shared {
     /// The source of truth.
     pub store: Store,
     /// The derived spatial index.
@@ -154,7 +160,7 @@ impl AppState {
         let index = Arc::new(SpatialIndex::load(&store).await?);
         let police = Arc::new(PoliceLayer::load(&store).await?);
         let areas = Arc::new(crate::areas::AreaSet::load(&store).await?);
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             areas,
             police,
             tiles: Arc::new(TileCache::default()),
@@ -167,7 +173,41 @@ impl AppState {
             clock,
             store,
             index,
-        })
+        })))
+    }
+
+    /// The same state behind a pointer of its own, for one HTTP worker.
+    /// Every request clones the state; when each worker thread has its own
+    /// pointer, that count lives in its own core's cache instead of
+    /// bouncing between cores on every request.
+    pub fn fork(&self) -> AppState {
+        AppState(Arc::new(Shared::clone(&self.0)))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Observations {
+    fn from_ref(state: &AppState) -> Observations {
+        state.observations.clone()
+    }
+}
+
+impl FromRef<AppState> for axum::http::HeaderValue {
+    fn from_ref(state: &AppState) -> axum::http::HeaderValue {
+        state.csp.clone()
     }
 }
 
@@ -194,10 +234,11 @@ impl AppState {
     }
 
     /// The same state drawing its map on `basemap`.
-    pub fn with_basemap(mut self, basemap: Basemap) -> AppState {
-        self.csp = web::content_security_policy(&basemap);
-        self.basemap = Arc::new(basemap);
-        self
+    pub fn with_basemap(self, basemap: Basemap) -> AppState {
+        let mut shared = Arc::unwrap_or_clone(self.0);
+        shared.csp = web::content_security_policy(&basemap);
+        shared.basemap = Arc::new(basemap);
+        AppState(Arc::new(shared))
     }
 }
 
@@ -417,9 +458,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
         // Tiles join after the layers above: they come by the dozen, so
-        // they skip the per-request span and the compression wrapper (each
-        // tile is gzipped once, when it is made) but keep the security
-        // headers and panic safety.
+        // they skip the per-request span, the compression wrapper (a tile
+        // is gzipped once, when first asked for) and the page headers (the
+        // handler sets `nosniff` and its own cache headers), but keep
+        // panic safety.
         .merge(
             Router::new()
                 .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))

@@ -16,7 +16,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -28,7 +29,7 @@ use super::problem::Problem;
 use super::AppState;
 use crate::analysis::{HotspotRun, ShownCount, Suppression};
 use crate::domain::viewer::{Action, Viewer};
-use crate::domain::vocabulary::{DayKind, TimeBand};
+use crate::domain::vocabulary::{DayKind, Role, TimeBand};
 use crate::index::{LayerFilter, SHOWN_MARGIN_DEGREES};
 use crate::mvt::{encode, Layer, TileId, Value};
 use crate::privacy::{IndexVisibility, Precision};
@@ -44,9 +45,60 @@ const MAX_ENTRIES: usize = 20_000;
 /// Bytes kept before the cache starts again.
 const MAX_BYTES: usize = 256 << 20;
 
+/// What a tile is of: the layer, the tile, the query and who is looking.
+/// Entries are found by a hash of this and then compared whole, so that a
+/// hash collision can only ever miss, never hand one viewer another's tile.
+#[derive(Debug)]
+struct Identity {
+    layer: &'static str,
+    tile: TileId,
+    query: Box<str>,
+    principal: Box<str>,
+    role: Role,
+    agency: Box<str>,
+}
+
+impl Identity {
+    /// The hash a request looks its tile up by, from borrowed parts (a
+    /// cached tile is a few microseconds of work; building an owned key
+    /// for each was a measurable part of it).
+    fn hash(layer: &str, tile: TileId, query: &str, viewer: &Viewer) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (layer, tile, query).hash(&mut h);
+        (
+            viewer.principal.as_str(),
+            viewer.role.code(),
+            viewer.agency.as_str(),
+        )
+            .hash(&mut h);
+        h.finish()
+    }
+
+    fn new(layer: &'static str, tile: TileId, query: &str, viewer: &Viewer) -> Identity {
+        Identity {
+            layer,
+            tile,
+            query: query.into(),
+            principal: viewer.principal.as_str().into(),
+            role: viewer.role,
+            agency: viewer.agency.as_str().into(),
+        }
+    }
+
+    fn is(&self, layer: &str, tile: TileId, query: &str, viewer: &Viewer) -> bool {
+        self.layer == layer
+            && self.tile == tile
+            && *self.query == *query
+            && self.role == viewer.role
+            && *self.principal == *viewer.principal
+            && *self.agency == *viewer.agency
+    }
+}
+
 /// One cached tile.
 #[derive(Debug)]
 struct Cached {
+    identity: Identity,
     generation: u64,
     body: Bytes,
     /// The same, gzipped once, when a client that accepts gzip first asks
@@ -66,7 +118,8 @@ impl Cached {
 
 #[derive(Debug, Default)]
 struct Entries {
-    tiles: HashMap<String, Arc<Cached>>,
+    /// By [`Identity::hash`].
+    tiles: HashMap<u64, Arc<Cached>>,
     bytes: usize,
     runs: HashMap<String, (u64, Arc<HotspotRun>)>,
 }
@@ -82,15 +135,20 @@ impl TileCache {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, key: &str, generation: u64) -> Option<Arc<Cached>> {
+    fn get(
+        &self,
+        key: u64,
+        generation: u64,
+        is: impl FnOnce(&Identity) -> bool,
+    ) -> Option<Arc<Cached>> {
         self.lock()
             .tiles
-            .get(key)
-            .filter(|c| c.generation == generation)
+            .get(&key)
+            .filter(|c| c.generation == generation && is(&c.identity))
             .cloned()
     }
 
-    fn put(&self, key: String, cached: Arc<Cached>) {
+    fn put(&self, key: u64, cached: Arc<Cached>) {
         let mut entries = self.lock();
         if entries.tiles.len() >= MAX_ENTRIES || entries.bytes + cached.weight() > MAX_BYTES {
             entries.tiles.clear();
@@ -413,15 +471,17 @@ fn reply(cached: &Cached, headers: &HeaderMap) -> Response {
 /// cache headers rather than the page headers (CSP, framing, referrer,
 /// permissions) every other answer gets through a middleware, which costs a
 /// tenth of a cached tile's time. Refusals (401, 403, 400) get the same.
+///
+/// The path and query are read from the request rather than extracted: the
+/// route's four segments are plain ASCII, and a cached tile should cost no
+/// more than finding it.
 pub async fn tile(
     State(state): State<AppState>,
     viewer: Result<Viewer, Problem>,
-    headers: HeaderMap,
-    Path((layer, z, x, y)): Path<(String, String, String, String)>,
-    RawQuery(raw): RawQuery,
+    request: Request,
 ) -> Response {
     let answer = match viewer {
-        Ok(viewer) => make_tile(&state, viewer, &headers, &layer, [&z, &x, &y], raw).await,
+        Ok(viewer) => make_tile(&state, viewer, &request.into_parts().0).await,
         Err(refused) => Err(refused),
     };
     let mut response = answer.unwrap_or_else(IntoResponse::into_response);
@@ -436,24 +496,31 @@ pub async fn tile(
     response
 }
 
-async fn make_tile(
-    state: &AppState,
-    viewer: Viewer,
-    headers: &HeaderMap,
-    layer: &str,
-    [z, x, y]: [&str; 3],
-    raw: Option<String>,
-) -> Result<Response, Problem> {
+async fn make_tile(state: &AppState, viewer: Viewer, request: &Parts) -> Result<Response, Problem> {
+    let headers = &request.headers;
+    // `/tiles/{layer}/{z}/{x}/{y}`, as routed.
+    let mut segments = request.uri.path().rsplit('/');
+    let mut segment = || segments.next().unwrap_or("");
+    let (y, x, z, layer) = (segment(), segment(), segment(), segment());
     let tile = tile_id(z, x, y)?;
     super::allow(&viewer, Action::ReadLayers)?;
-    let raw_text = raw.as_deref().unwrap_or("");
+    let raw = request.uri.query();
+    let raw_text = raw.unwrap_or("");
     // Read the generation before the data: content cached under it is
     // never older than it (see `SpatialIndex::generation`).
-    let (generation, audited_as) = match layer {
-        "police-crimes" => (state.police.generation(), "police-crimes-tiles"),
-        "observations" => (state.index.generation(), "observations-tiles"),
-        "grid" => (state.index.generation(), "grid-tiles"),
-        "hotspots" => (state.index.generation(), "hotspots-tiles"),
+    let (layer, generation, audited_as) = match layer {
+        "police-crimes" => (
+            "police-crimes",
+            state.police.generation(),
+            "police-crimes-tiles",
+        ),
+        "observations" => (
+            "observations",
+            state.index.generation(),
+            "observations-tiles",
+        ),
+        "grid" => ("grid", state.index.generation(), "grid-tiles"),
+        "hotspots" => ("hotspots", state.index.generation(), "hotspots-tiles"),
         _ => {
             return Err(Problem::not_found()
                 .detail("no such tile layer: observations, grid, hotspots or police-crimes"))
@@ -463,42 +530,43 @@ async fn make_tile(
     let request = viewer
         .is_tool()
         .then(|| format!("tile {}/{}/{}; {raw_text}", tile.z, tile.x, tile.y));
-    let key = format!(
-        "{layer}/{}/{}/{}?{raw_text}#{}",
-        tile.z,
-        tile.x,
-        tile.y,
-        viewer_key(&viewer)
-    );
+    let key = Identity::hash(layer, tile, raw_text, &viewer);
     let cache = state.settings.tile_cache;
-    if let Some(cached) = state.tiles.get(&key, generation).filter(|_| cache) {
+    let found = cache
+        .then(|| {
+            state.tiles.get(key, generation, |identity| {
+                identity.is(layer, tile, raw_text, &viewer)
+            })
+        })
+        .flatten();
+    if let Some(cached) = found {
         disclose_to_tool(state, &viewer, audited_as, 1, request.as_deref()).await?;
         return Ok(reply(&cached, headers));
     }
     tracing::debug!(generation, cached = state.tiles.len(), "tile cache miss");
     let encoded = match layer {
         "observations" => {
-            let query = ItemsQuery::parse(raw.as_deref())?;
+            let query = ItemsQuery::parse(raw)?;
             let l = observations_tile(state, &viewer, tile, &query.filter);
             encode(&[l])
         }
         "grid" => {
-            let query = ItemsQuery::parse_with(raw.as_deref(), &["cell", "shape"])?;
+            let query = ItemsQuery::parse_with(raw, &["cell", "shape"])?;
             encode(&[grid_tile(state, &viewer, tile, &query)?])
         }
         "hotspots" => {
-            let query = ItemsQuery::parse_with(raw.as_deref(), HOTSPOT_PARAMETERS)?;
+            let query = ItemsQuery::parse_with(raw, HOTSPOT_PARAMETERS)?;
             encode(&[hotspot_tile(
                 state, &viewer, tile, &query, raw_text, generation,
             )?])
         }
         _ => {
-            let query =
-                super::police::PoliceQuery::parse(raw.as_deref(), &state.police.snapshot())?;
+            let query = super::police::PoliceQuery::parse(raw, &state.police.snapshot())?;
             encode(&[police_tile(state, tile, &query)])
         }
     };
     let cached = Arc::new(Cached {
+        identity: Identity::new(layer, tile, raw_text, &viewer),
         generation,
         etag: etag_of(&encoded),
         gzipped: std::sync::OnceLock::new(),
@@ -509,4 +577,79 @@ async fn make_tile(
     }
     disclose_to_tool(state, &viewer, audited_as, 1, request.as_deref()).await?;
     Ok(reply(&cached, headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::viewer::Credential;
+
+    fn viewer(principal: &str, role: Role, agency: &str) -> Viewer {
+        Viewer {
+            principal: principal.into(),
+            name: "Test viewer".into(),
+            agency: agency.into(),
+            role,
+            admin: false,
+            credential: Credential::Session,
+        }
+    }
+
+    fn tile_for(viewer: &Viewer, tile: TileId, query: &str) -> Arc<Cached> {
+        Arc::new(Cached {
+            identity: Identity::new("observations", tile, query, viewer),
+            generation: 7,
+            body: Bytes::from_static(b"tile"),
+            gzipped: std::sync::OnceLock::new(),
+            etag: etag_of(b"tile"),
+        })
+    }
+
+    #[test]
+    fn a_cached_tile_found_under_another_viewers_hash_is_not_handed_out() {
+        let cache = TileCache::default();
+        let tile = TileId::new(14, 8054, 5441).expect("a tile");
+        let owner = viewer("user:1", Role::PanelMember, "police");
+        let other = viewer("user:2", Role::PanelMember, "police");
+        let key = Identity::hash("observations", tile, "", &owner);
+        cache.put(key, tile_for(&owner, tile, ""));
+        // The same slot, as if the other viewer's hash had collided with it.
+        let found = |v: &Viewer, query: &str, generation| {
+            cache
+                .get(key, generation, |i| i.is("observations", tile, query, v))
+                .is_some()
+        };
+        assert!(found(&owner, "", 7));
+        assert!(!found(&other, "", 7), "another person");
+        assert!(
+            !found(&viewer("user:1", Role::Coordinator, "police"), "", 7),
+            "the same person in another role"
+        );
+        assert!(
+            !found(&viewer("user:1", Role::PanelMember, "health"), "", 7),
+            "the same person for another agency"
+        );
+        assert!(!found(&owner, "category=drugs", 7), "another query");
+        assert!(!found(&owner, "", 8), "after a write");
+        assert!(
+            cache
+                .get(key, 7, |i| i.is("grid", tile, "", &owner))
+                .is_none(),
+            "another layer"
+        );
+    }
+
+    #[test]
+    fn lookups_hash_the_layer_tile_query_and_viewer() {
+        let tile = TileId::new(12, 2012, 1359).expect("a tile");
+        let next = TileId::new(12, 2013, 1359).expect("a tile");
+        let a = viewer("user:1", Role::PanelMember, "police");
+        let b = viewer("user:2", Role::PanelMember, "police");
+        let h = Identity::hash("observations", tile, "", &a);
+        assert_eq!(h, Identity::hash("observations", tile, "", &a));
+        assert_ne!(h, Identity::hash("observations", next, "", &a));
+        assert_ne!(h, Identity::hash("grid", tile, "", &a));
+        assert_ne!(h, Identity::hash("observations", tile, "status=open", &a));
+        assert_ne!(h, Identity::hash("observations", tile, "", &b));
+    }
 }

@@ -42,7 +42,15 @@ impl TokenRecord {
 
 /// The hash a token is stored and looked up by.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    token_hash_in(token, &mut [0; 64]).to_owned()
+}
+
+/// [`token_hash`] written into `out` rather than a new `String`: a cached
+/// session is found by it on every request.
+pub fn token_hash_in<'a>(token: &str, out: &'a mut [u8; 64]) -> &'a str {
+    // Two hex digits per byte of a 32-byte digest: always fits, always ASCII.
+    let _ = hex::encode_to_slice(Sha256::digest(token.as_bytes()), out);
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 const TOKEN_COLUMNS: &str = "id, user_id, name, scope, expires_at, revoked_at";
