@@ -4,7 +4,7 @@
 // must not outlive the session on a shared device. That covers the vector
 // tiles, grids, hot spots, time profiles and police.uk layer too.
 
-const VERSION = 'safetymap-v5';
+const VERSION = 'safetymap-v6';
 const SHELL = [
   '/',
   '/app.css',

@@ -515,27 +515,75 @@ pub struct TimeProfile {
     pub suppressed_label: [String; 2],
     /// What the profile covers: "filter", "hot" or "cold".
     pub within: String,
+    /// The area it is limited to (`area=ID`), if any.
+    pub area: Option<ProfileArea>,
+}
+
+/// The area a time profile is limited to.
+#[derive(Debug, Serialize)]
+pub struct ProfileArea {
+    /// Id.
+    pub id: i64,
+    /// Code (an ONS code for imported wards and LSOAs).
+    pub code: String,
+    /// English name.
+    pub name_en: String,
+    /// Welsh name.
+    pub name_cy: String,
+}
+
+/// The area `area=ID` names, if the query has one.
+fn area_parameter(
+    state: &AppState,
+    query: &ItemsQuery,
+) -> Result<Option<std::sync::Arc<crate::areas::Area>>, Problem> {
+    let Some(value) = param(query, "area") else {
+        return Ok(None);
+    };
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| state.areas.get(id))
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::bad_parameter(
+                "unknown-area",
+                "area",
+                "`area` is the id of an area (see GET /api/areas)",
+            )
+        })
 }
 
 /// `GET /api/time-profile`: observations by UK local hour and weekday for
-/// the filter, optionally only inside hot (or cold) spots (`within=hot`,
-/// with the hot-spot parameters).
+/// the filter, optionally only inside an area (`area=ID`, which replaces
+/// `bbox`) and only inside hot (or cold) spots (`within=hot`, with the
+/// hot-spot parameters; the area's box is then the study area).
+///
+/// An observation is in the area where it is shown to the viewer, as in the
+/// areas layer: a generalised record counts at its square's centre.
 pub async fn time_profile_endpoint(
     State(state): State<AppState>,
     viewer: Viewer,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TimeProfile>, Problem> {
     let mut allowed = HOTSPOT_PARAMETERS.to_vec();
-    allowed.push("within");
+    allowed.extend(["within", "area"]);
     let query = ItemsQuery::parse_with(raw.as_deref(), &allowed)?;
     super::allow(&viewer, Action::ReadLayers)?;
+    let area = area_parameter(&state, &query)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
-    let points = shown_points(&state, &viewer, &query.filter);
+    let filter = LayerFilter {
+        bbox: area.as_ref().map_or(query.filter.bbox, |a| Some(a.bbox)),
+        ..query.filter.clone()
+    };
+    let points = shown_points(&state, &viewer, &filter);
+    let in_area = |p: &&ShownPoint| area.as_ref().is_none_or(|a| a.contains(p.entry.position));
     let within = param(&query, "within").unwrap_or("filter").to_owned();
     let chosen: Vec<&ShownPoint> = match within.as_str() {
-        "filter" => points.iter().collect(),
+        "filter" => points.iter().filter(in_area).collect(),
         "hot" | "cold" => {
-            let run = run_hotspots(&query.filter, &points, hotspot_parameters(&query)?)?;
+            let run = run_hotspots(&filter, &points, hotspot_parameters(&query)?)?;
             let hot = within == "hot";
             let cells: HashSet<Cell> = run
                 .cells
@@ -544,8 +592,12 @@ pub async fn time_profile_endpoint(
                 .filter(|(_, &c)| if hot { c > 0 } else { c < 0 })
                 .map(|(cell, _)| *cell)
                 .collect();
+            // Gi* compares each cell with its whole study area (the area's
+            // box), so the run sees every point in it; only those inside the
+            // area itself are profiled.
             points
                 .iter()
+                .filter(in_area)
                 .filter(|p| cells.contains(&run.grid.cell_of(p.e, p.n)))
                 .collect()
         }
@@ -591,5 +643,11 @@ pub async fn time_profile_endpoint(
         suppressed,
         suppressed_label: [en, cy],
         within,
+        area: area.map(|a| ProfileArea {
+            id: a.id,
+            code: a.code.clone(),
+            name_en: a.name_en.clone(),
+            name_cy: a.name_cy.clone(),
+        }),
     }))
 }

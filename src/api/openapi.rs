@@ -42,7 +42,7 @@ const SUMMARIES: &[(&str, &str, &str)] = &[
     ("/ogc/collections/areas/items", "get", "Areas with observation counts for any observation filter (kind); small counts withheld below coordinator"),
     ("/ogc/collections/perceptions/items", "get", "Young people's safety mapping: red/amber/green participants per 100 m square, areas and routes (kind, bbox, time_of_day)"),
     ("/tiles/{layer}/{z}/{x}/{y}", "get", "Vector tile (MVT) of observations, grid, hotspots or police-crimes, with the collections' privacy and parameters; ETag/304"),
-    ("/api/time-profile", "get", "Weekday × hour counts for a filter, or for the hot or cold cells (within=filter|hot|cold)"),
+    ("/api/time-profile", "get", "Weekday × hour counts for a filter or an area (area=ID), or for the hot or cold cells (within=filter|hot|cold)"),
     ("/api/police-imports", "get", "The police.uk import log"),
     ("/api/places", "get", "The places register"),
     ("/api/places", "post", "Add a place (Idempotency-Key); field officers, coordinators, administrators"),

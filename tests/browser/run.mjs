@@ -821,6 +821,18 @@ scenario('a coordinator imports a ward boundary file, draws and deletes an area,
   await page.waitForFunction(() => /Riverside\s*2 observations$/.test(document.querySelector('#areas-list li[data-code="W05099901"]')?.textContent || ''), null, { timeout: 15000 });
   text = await page.textContent('#areas-list li[data-code="W05099902"]');
   assert(/Made-up Castle\s*0 observations$/.test(text), `none in the other ward: ${text}`);
+
+  // The time profile of one ward: the imported wards are offered, and the
+  // table then counts only what lies inside the chosen one.
+  await page.waitForFunction(() => [...document.querySelectorAll('#profile-area option')].some((o) => o.textContent.startsWith('Made-up Riverside')));
+  const ward = await page.evaluate(() => [...document.querySelectorAll('#profile-area option')].find((o) => o.textContent.startsWith('Made-up Riverside')).value);
+  const wardProfiled = page.waitForResponse((r) => r.url().includes('/api/time-profile?') && r.url().includes(`area=${ward}`));
+  await page.selectOption('#profile-area', ward);
+  const wardUrl = (await wardProfiled).url();
+  assert(!wardUrl.includes('bbox=') && wardUrl.includes('category=bullying-harassment'), `the ward replaces the view, the filters stay: ${wardUrl}`);
+  await page.waitForFunction(() => document.querySelector('#profile-caption').textContent.includes('Made-up Riverside'));
+  text = await page.textContent('#profile-total');
+  assert(text === 'Total: 2', `the ward's two reports of this category: ${text}`);
   await context.close();
 
   // A panel member sees the small count as words, in English and in Welsh.

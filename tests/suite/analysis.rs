@@ -520,6 +520,53 @@ on_both_stores! {
         assert!(classes.contains(&&Prop::Int(3)), "the hot spot is in its tile");
     }
 
+    async fn a_time_profile_for_a_ward_counts_only_what_lies_inside_it(backend) {
+        let app = TestApp::new(backend).await;
+        let coordinator = app.token(Role::Coordinator, "newport-council").await;
+        let panel = app.token(Role::PanelMember, "newport-council").await;
+        let imported = app.request(Method::POST, "/api/areas/import", Some(&coordinator),
+            &[("content-type", "application/geo+json")], Some(crate::common::wards().into_bytes())).await;
+        assert_eq!(imported.status, StatusCode::OK, "{}", imported.text());
+        let areas = app.get("/api/areas", &coordinator).await.json()["areas"].as_array().expect("areas").clone();
+        let id = |name: &str| areas.iter().find(|a| a["name_en"] == name).expect("ward")["id"].as_i64().expect("id");
+        let (west, east) = (id("Made-up West"), id("Made-up East"));
+        // Six on Friday evenings in the west ward, four on a Tuesday morning
+        // in the east one, and two outside both (north of them).
+        for i in 0..6 {
+            app.create(&coordinator, &observation(json!({"longitude": -3.008 + f64::from(i) * 0.001, "latitude": 51.585, "observed_at": "2026-10-23T20:30:00Z"}))).await;
+        }
+        for i in 0..4 {
+            app.create(&coordinator, &observation(json!({"longitude": -2.998 + f64::from(i) * 0.001, "latitude": 51.585, "observed_at": "2026-10-20T09:15:00Z"}))).await;
+        }
+        for i in 0..2 {
+            app.create(&coordinator, &observation(json!({"longitude": -3.005 + f64::from(i) * 0.001, "latitude": 51.595, "observed_at": "2026-10-20T09:15:00Z"}))).await;
+        }
+        let profile = app.get(&format!("/api/time-profile?area={west}"), &coordinator).await.json();
+        assert_eq!(profile["total"], 6, "{profile}");
+        assert_eq!(profile["counts"][4][21], 6, "Friday 21:00 local time: {profile}");
+        assert_eq!(profile["counts"][1][10], 0, "nothing from the east ward or beyond: {profile}");
+        assert_eq!((profile["area"]["name_en"].as_str(), profile["area"]["name_cy"].as_str()), (Some("Made-up West"), Some("Gorllewin Dychmygol")));
+        // The area replaces any box sent with it.
+        let boxed = app.get(&format!("/api/time-profile?area={east}&bbox=-3.1,51.5,-2.9,51.7"), &coordinator).await.json();
+        assert_eq!((boxed["total"].clone(), boxed["counts"][1][10].clone()), (json!(4), json!(4)), "{boxed}");
+        // Four are too few to show a panel member, in any cell or in total.
+        let withheld = app.get(&format!("/api/time-profile?area={east}"), &panel).await.json();
+        assert_eq!((withheld["total"].clone(), withheld["counts"][1][10].clone(), withheld["suppressed"].clone()),
+            (Value::Null, Value::Null, json!(true)), "{withheld}");
+        // Hot spots within a ward: the ward's box is the study area.
+        let hot = app.get(&format!("/api/time-profile?area={west}&within=hot&cell=100&band=200"), &coordinator).await;
+        assert_eq!(hot.status, StatusCode::OK, "{}", hot.text());
+        assert!(hot.json()["total"].as_i64().expect("total") <= 6);
+        let everything = app.get("/api/time-profile", &coordinator).await.json();
+        assert_eq!(everything["total"], 12);
+        assert_eq!(everything["area"], Value::Null);
+        for bad in ["area=999999", "area=west"] {
+            let reply = app.get(&format!("/api/time-profile?{bad}"), &coordinator).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!((reply.json()["code"].clone(), reply.json()["field"].clone()), (json!("unknown-area"), json!("area")));
+        }
+    }
+
     async fn re_importing_a_police_uk_month_leaves_the_row_count_unchanged(backend) {
         let app = TestApp::new(backend).await;
         let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/police-uk/2026-01-made-up-street.csv");

@@ -3,7 +3,7 @@
 // hot-spot cell and a police.uk crime. Counts below the server's threshold
 // arrive withheld (null, or no `count`), and read "fewer than N" here.
 
-import { t } from './i18n.js';
+import { t, lang } from './i18n.js';
 import { el } from './dom.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -62,7 +62,10 @@ export function renderProfile(profile) {
   threshold = profile.threshold ?? threshold;
   const table = $('#profile-table');
   table.dataset.within = profile.within;
-  $('#profile-caption').textContent = t(profile.within === 'hot' ? 'profileCaptionHot' : 'profileCaptionFilter');
+  const hot = profile.within === 'hot';
+  const area = profile.area ? { name: lang() === 'cy' ? profile.area.name_cy || profile.area.name_en : profile.area.name_en || profile.area.name_cy } : null;
+  const caption = area ? (hot ? 'profileCaptionAreaHot' : 'profileCaptionArea') : (hot ? 'profileCaptionHot' : 'profileCaptionFilter');
+  $('#profile-caption').textContent = t(caption, area ?? {});
   table.tHead.replaceChildren(headerRow());
   const max = Math.max(0, ...profile.counts.flat().filter((c) => c != null));
   table.tBodies[0].replaceChildren(...profile.counts.map((row, i) => dayRow(row, ROW_DAYS[i], max)));

@@ -30,7 +30,8 @@ export function enabled() {
   return $('#f-areas').checked;
 }
 
-function areaName(props) {
+/** An area's name in the language in use (the other when it has only one). */
+export function areaName(props) {
   return lang() === 'cy' ? props.name_cy || props.name_en : props.name_en || props.name_cy;
 }
 

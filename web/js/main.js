@@ -302,14 +302,37 @@ let profiled = { query: null, profile: null };
  */
 function profileQuery() {
   const { mode } = layerChoice();
-  if (mode === 'hotspots') {
-    const params = cellQuery();
-    params.set('within', 'hot');
-    return params.toString();
-  }
-  const params = filterParams();
-  params.set('bbox', mapView.bbox());
+  const area = $('#profile-area').value;
+  const params = mode === 'hotspots' ? cellQuery() : filterParams();
+  if (mode === 'hotspots') params.set('within', 'hot');
+  // An area replaces the view: its box is the study area for hot spots.
+  if (area) params.set('area', area);
+  else if (mode !== 'hotspots') params.set('bbox', mapView.bbox());
   return params.toString();
+}
+
+let profileAreas = [];
+
+/** The areas the profile can be limited to, from the areas register. */
+async function loadProfileAreas(then = refreshProfile) {
+  try {
+    profileAreas = (await request('GET', '/api/areas'))?.areas ?? [];
+  } catch {
+    profileAreas = [];
+  }
+  renderProfileAreas();
+  then();
+}
+
+function renderProfileAreas() {
+  const select = $('#profile-area');
+  const chosen = select.value;
+  const sorted = [...profileAreas].sort((a, b) => (a.kind === b.kind ? areas.areaName(a).localeCompare(areas.areaName(b), lang()) : a.kind.localeCompare(b.kind)));
+  select.replaceChildren(
+    el('option', { value: '', text: t('profileAreaView') }),
+    ...sorted.map((a) => el('option', { value: String(a.id), text: `${areas.areaName(a)} (${vocab.label('area_kinds', a.kind)})` })));
+  select.value = sorted.some((a) => String(a.id) === chosen) ? chosen : '';
+  $('#profile-area-box').hidden = sorted.length === 0;
 }
 
 async function refreshProfile() {
@@ -721,6 +744,7 @@ function renderAll() {
   areas.render(analysis.smallCountThreshold());
   exercises.render();
   perceptions.render();
+  renderProfileAreas();
   if (profiled.profile) analysis.renderProfile(profiled.profile);
   renderOutboxStatus();
   if (state.view === 'list') renderList();
@@ -757,7 +781,7 @@ async function boot() {
     errorKey,
     onChange: () => renderPlaceLinks(),
   });
-  areas.init({ errorKey, onChanged: () => refreshAreas(true) });
+  areas.init({ errorKey, onChanged: () => { refreshAreas(true); loadProfileAreas(); } });
   exercises.init({
     errorKey,
     showView: (name) => { if (state.view !== name) showView(name); },
@@ -768,6 +792,7 @@ async function boot() {
   // On a phone the profile starts folded away under the map; it loads when opened.
   if (window.matchMedia('(max-width: 760px)').matches) $('#profile').open = false;
   $('#profile').addEventListener('toggle', () => refreshProfile());
+  $('#profile-area').addEventListener('change', () => refreshProfile());
   $('#r-centre').addEventListener('click', () => placeReport(mapView.instance().getCenter()));
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener('change', applyLayerChoice);
   $('#r-locate').addEventListener('click', useLocation);
@@ -833,6 +858,7 @@ async function boot() {
     onMove: () => refresh(),
   });
   await places.load();
+  await loadProfileAreas(() => {});
   renderAll();
   // A reload may bring back the form's last choices; draw what it says.
   applyLayerChoice();
