@@ -6,12 +6,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-// Requests allocate and free many small buffers on several threads at
-// once; mimalloc's thread-local free lists do that with less locking than
-// glibc's arenas (malloc was the largest user-space cost of a cached tile).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
