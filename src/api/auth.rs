@@ -277,9 +277,7 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
     let mut session = match cached {
         Some(session) => session,
         None => Arc::new(
-            state
-                .store
-                .session(token)
+            Box::pin(state.store.session(token))
                 .await
                 .map_err(internal)?
                 .ok_or_else(expired)?,
@@ -292,9 +290,7 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
     let disabled = session.user.disabled_at.is_some();
     if idle || too_old || disabled {
         state.tokens.forget_session(&session.token_hash);
-        state
-            .store
-            .end_session(&session.token_hash)
+        Box::pin(state.store.end_session(&session.token_hash))
             .await
             .map_err(internal)?;
         return Err(if disabled {
@@ -331,9 +327,7 @@ async fn from_session(state: &AppState, parts: &Parts, token: &str) -> Result<Vi
     // is plenty for a 30-minute idle limit.
     let touched = now - session.last_seen_at > chrono::Duration::seconds(60);
     if touched {
-        state
-            .store
-            .touch_session(&session.token_hash, now)
+        Box::pin(state.store.touch_session(&session.token_hash, now))
             .await
             .map_err(internal)?;
         Arc::make_mut(&mut session).last_seen_at = now;
@@ -359,7 +353,11 @@ impl FromRequestParts<AppState> for Viewer {
             let header = header.to_str().map_err(|_| {
                 Problem::unauthorized("invalid-token", "Unreadable Authorization header")
             })?;
-            return from_bearer(state, parts, header).await;
+            // Boxed, as are the store reads below: the extractor's future is
+            // as large as everything it might await, and it is moved and
+            // allocated on every request, while these paths are rare (a
+            // tool's request, a session not yet cached).
+            return Box::pin(from_bearer(state, parts, header)).await;
         }
         match cookie(parts, SESSION_COOKIE) {
             Some(token) => from_session(state, parts, token).await,

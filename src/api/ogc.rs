@@ -680,7 +680,9 @@ pub async fn disclose_to_tool(
             Some(purpose),
             state.clock.now(),
         );
-        if !state.audit.record(entry).await {
+        // Boxed: only a tool's read gets here, and every read's future
+        // would otherwise carry room for the audit write.
+        if !Box::pin(state.audit.record(entry)).await {
             return Err(Problem::internal());
         }
     }
