@@ -11,8 +11,10 @@ use criterion::{criterion_group, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safetymap::domain::observation::{LonLat, ValidationRules};
+use safetymap::domain::viewer::{Credential, Viewer};
+use safetymap::domain::vocabulary::Role;
 use safetymap::domain::vocabulary::{Category, Sensitivity, SettingType, Severity, Status};
-use safetymap::index::{IndexedObservation, LayerFilter, SpatialIndex};
+use safetymap::index::{LayerFilter, SpatialIndex};
 use safetymap::store::IndexRow;
 
 const N: usize = 1_000_000;
@@ -57,9 +59,16 @@ fn rows(n: usize, seed: u64) -> impl Iterator<Item = IndexRow<'static>> {
     })
 }
 
-/// Everything shown exactly, as to a coordinator over standard records.
-fn shown(o: &IndexedObservation) -> Option<([f64; 2], ())> {
-    Some((o.position, ()))
+/// A viewer of `role` in an agency that recorded none of the points.
+fn viewer(role: Role) -> Viewer {
+    Viewer {
+        principal: "user:1".into(),
+        name: "bench".into(),
+        agency: "youth-service".into(),
+        role,
+        admin: false,
+        credential: Credential::Session,
+    }
 }
 
 const AGENCIES: &[&str] = &["council", "police", "health", "education"];
@@ -81,34 +90,29 @@ fn index_benches(c: &mut Criterion) {
         bbox: Some(thousand_point_box()),
         ..LayerFilter::default()
     };
-    let page = index.page(&filter, shown, 0.0, None, 10_000);
+    // Everything shown exactly, as to a coordinator over standard records.
+    let coordinator = viewer(Role::Coordinator);
+    let scope = index.scope(&coordinator);
+    let panel = viewer(Role::PanelMember);
+    let panel_scope = index.scope(&panel);
+    let page = scope.page(&filter, None, 10_000);
     println!("bbox query returns {} observations", page.matched);
 
     let mut group = c.benchmark_group("index");
     group.throughput(Throughput::Elements(page.matched as u64));
     group.bench_function("bbox query, ~1,000 of 1M, one page", |b| {
-        b.iter(|| black_box(index.page(black_box(&filter), shown, 0.0, None, 10_000)))
+        b.iter(|| black_box(scope.page(black_box(&filter), None, 10_000)))
     });
     let evening = LayerFilter {
         hours: Some(0b1111 << 18),
         ..filter.clone()
     };
     group.bench_function("bbox query with time band filter", |b| {
-        b.iter(|| black_box(index.page(black_box(&evening), shown, 0.0, None, 10_000)))
+        b.iter(|| black_box(scope.page(black_box(&evening), None, 10_000)))
     });
     group.bench_function(
         "bbox query for a panel member (generalisation margin)",
-        |b| {
-            b.iter(|| {
-                black_box(index.page(
-                    black_box(&filter),
-                    shown,
-                    safetymap::index::SHOWN_MARGIN_DEGREES,
-                    None,
-                    10_000,
-                ))
-            })
-        },
+        |b| b.iter(|| black_box(panel_scope.page(black_box(&filter), None, 10_000))),
     );
     group.finish();
 }
@@ -134,7 +138,8 @@ fn main() {
     } else {
         let index = SpatialIndex::build(std::iter::empty());
         assert!(index
-            .page(&LayerFilter::default(), shown, 0.0, None, 10)
+            .scope(&viewer(Role::Coordinator))
+            .page(&LayerFilter::default(), None, 10)
             .items
             .is_empty());
     }

@@ -9,7 +9,7 @@ use geo::{Contains, MultiPolygon, Point};
 
 use crate::domain::area::multipolygon;
 use crate::domain::vocabulary::AreaKind;
-use crate::index::{IndexedObservation, LayerFilter, SpatialIndex};
+use crate::index::{LayerFilter, Scope};
 use crate::store::{Store, StoreError, StoredArea};
 
 /// One area with its parsed shape.
@@ -107,23 +107,17 @@ impl AreaSet {
     }
 }
 
-/// Counts what `shown` lets a viewer see inside `area` that matches
+/// Counts what `scope` lets its viewer see inside `area` that matches
 /// `filter` (its box replaced by the area's), at shown positions: a
 /// generalised record counts where it is shown, so area edges reveal
 /// nothing finer than the points layer.
-pub fn count_in<P>(
-    index: &SpatialIndex,
-    area: &Area,
-    filter: &LayerFilter,
-    shown: impl Fn(&IndexedObservation) -> Option<([f64; 2], P)>,
-    margin: f64,
-) -> u32 {
+pub fn count_in(scope: &Scope<'_>, area: &Area, filter: &LayerFilter) -> u32 {
     let filter = LayerFilter {
         bbox: Some(area.bbox),
         ..filter.clone()
     };
     let mut n = 0u32;
-    index.for_each_shown(&filter, shown, margin, |o, _| {
+    scope.for_each(&filter, |o| {
         if area.contains(o.position) {
             n = n.saturating_add(1);
         }

@@ -5,7 +5,7 @@
 //! `DATABASE_URL`); README.md lists them in one table.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -96,6 +96,38 @@ pub struct Config {
         global = true
     )]
     pub small_count_threshold: u32,
+    /// Costly analyses (hot spots, clusters, time profiles) run at once, off
+    /// the HTTP workers; more wait briefly and are then told the service is busy.
+    /// Default: half the cores, at least one.
+    #[arg(long, env = "SAFETYMAP_ANALYSIS_WORKERS", global = true)]
+    pub analysis_workers: Option<usize>,
+    /// Seconds one analysis may run before it is refused as too costly.
+    #[arg(
+        long,
+        env = "SAFETYMAP_ANALYSIS_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub analysis_seconds: u64,
+    /// Licensing reports one person or tool may ask for per hour before
+    /// being refused (429) and flagged to their agency's coordinators.
+    #[arg(
+        long,
+        env = "SAFETYMAP_REPORTS_PER_HOUR",
+        default_value_t = 100,
+        global = true
+    )]
+    pub reports_per_hour: u32,
+    /// Aggregate queries (grids, hot spots, clusters, time profiles, area
+    /// counts, follow-up, aggregate tiles made afresh) one person or tool
+    /// may ask for per hour before being refused and flagged.
+    #[arg(
+        long,
+        env = "SAFETYMAP_AGGREGATES_PER_HOUR",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub aggregates_per_hour: u32,
     /// Keep encoded vector tiles between requests (each is dropped when a
     /// write changes what it shows); false only to measure uncached tiles.
     #[arg(
@@ -376,6 +408,14 @@ impl Config {
             },
             small_count_threshold: self.small_count_threshold.max(1),
             tile_cache: self.tile_cache,
+            analysis_workers: self
+                .analysis_workers
+                .unwrap_or(Settings::default().analysis_workers)
+                .max(1),
+            analysis_budget: Duration::from_secs(self.analysis_seconds.max(1)),
+            report_budget: self.reports_per_hour.max(1),
+            aggregate_budget: self.aggregates_per_hour.max(1),
+            budget_window: Duration::from_secs(3600),
         }
     }
 
@@ -644,14 +684,18 @@ async fn audit_verify(config: &Config, expect_head: Option<&str>) -> anyhow::Res
     }
 }
 
-/// Registers the demo agencies and accounts and prints how to sign in, with
-/// a token for each demo account (each shown once).
-async fn demo_people(store: &Store, bind: SocketAddr) -> anyhow::Result<()> {
+/// Registers the demo agencies and accounts and writes how to sign in, with
+/// a token for each demo account, to a file only the service's user may
+/// read (`demo-credentials.txt` in the data directory, 0600), whose path is
+/// printed: standard output ends up in service logs, which must hold no
+/// secrets.
+async fn demo_people(store: &Store, bind: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
     let (password, users) = crate::demo::load_people(store, Utc::now()).await?;
     if users.is_empty() {
         return Ok(());
     }
-    println!("Demo accounts (made-up; the same password for each, shown once: {password}):");
+    let mut out = format!("Demo accounts (made-up; the same password for each): {password}\n");
     let mut example = None;
     for user in &users {
         // Coordinators and administrators get no token: theirs would skip
@@ -672,17 +716,32 @@ async fn demo_people(store: &Store, bind: SocketAddr) -> anyhow::Result<()> {
             }
             format!("token {token}")
         };
-        println!(
+        let _ = writeln!(
+            out,
             "  {:<17} {:<14} {:<26} {token}",
             user.username,
             user.role.code(),
             user.agency
         );
     }
-    println!("Sign in at http://{bind}/");
+    let _ = writeln!(out, "Sign in at http://{bind}/");
     if let Some(token) = example {
-        println!("Try: curl -H 'Authorization: Bearer {token}' 'http://{bind}/ogc/collections/observations/items?limit=5'");
+        let _ = writeln!(out, "Try: curl -H 'Authorization: Bearer {token}' 'http://{bind}/ogc/collections/observations/items?limit=5'");
     }
+    crate::store::secure_data_dir(data_dir)
+        .with_context(|| format!("preparing {}", data_dir.display()))?;
+    let file = data_dir.join("demo-credentials.txt");
+    // Replaced, not appended to: each demo load makes a new password.
+    if file.exists() {
+        std::fs::remove_file(&file).with_context(|| format!("replacing {}", file.display()))?;
+    }
+    crate::store::private_file(&file).with_context(|| format!("creating {}", file.display()))?;
+    std::fs::write(&file, out).with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "Demo accounts: {} (readable only by this user; the password and tokens are not printed)",
+        file.display()
+    );
+    println!("Sign in at http://{bind}/");
     Ok(())
 }
 
@@ -718,7 +777,7 @@ async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
             loaded.places, loaded.observations
         );
     }
-    demo_people(&store, config.bind).await
+    demo_people(&store, config.bind, &config.data_dir).await
 }
 
 fn read_new_password() -> anyhow::Result<String> {
@@ -925,7 +984,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
             "Empty store: loaded the demo ({} places, {} observations in Newport).",
             loaded.places, loaded.observations
         );
-        demo_people(&store, config.bind).await?;
+        demo_people(&store, config.bind, &config.data_dir).await?;
         // Real recorded crime as the context layer, when the shared open
         // data sits beside the project (it is never copied into it).
         // Newport's wards and LSOAs from the shared open data, for areas.

@@ -20,8 +20,7 @@ use crate::areas::Area;
 use crate::domain::time::{format_instant, from_unix_millis, parse_instant};
 use crate::domain::viewer::{Credential, Viewer};
 use crate::domain::vocabulary::{Role, TimeBand};
-use crate::index::{IndexedObservation, LayerFilter, SpatialIndex, SHOWN_MARGIN_DEGREES};
-use crate::privacy::IndexVisibility;
+use crate::index::{LayerFilter, ShownObservation, SpatialIndex};
 use crate::store::exercises::{ActionRow, Annotation, Decision, ExerciseRow, SnapshotItem};
 use crate::store::{Agency, Store, StoreError};
 
@@ -170,9 +169,13 @@ pub struct ExerciseView {
 }
 
 /// The panel's view of everything in `area` observed in the window.
+///
+/// Read through the scope of [`panel`] — a panel member of no agency — not
+/// the scope of whoever opens the exercise: the meeting view is what the
+/// whole panel is shown together, so it is the least any participant of
+/// any agency sees (standard records exact, sensitive ones at their
+/// square, restricted ones nowhere), and never more than that.
 fn scope(index: &SpatialIndex, area: &Area, from: i64, to: i64) -> Vec<(i64, Item)> {
-    let viewer = panel();
-    let visibility = IndexVisibility::new(&viewer, index);
     let filter = LayerFilter {
         bbox: Some(area.bbox),
         from: Some(from),
@@ -180,26 +183,21 @@ fn scope(index: &SpatialIndex, area: &Area, from: i64, to: i64) -> Vec<(i64, Ite
         ..LayerFilter::default()
     };
     let mut items = Vec::new();
-    index.for_each_shown(
-        &filter,
-        |o| visibility.shown(o),
-        SHOWN_MARGIN_DEGREES,
-        |o, precision| {
-            if area.contains(o.position) {
-                items.push((o.id, item(o, precision)));
-            }
-        },
-    );
+    index.scope(&panel()).for_each(&filter, |o| {
+        if area.contains(o.position) {
+            items.push((o.id, item(o)));
+        }
+    });
     items.sort_by_key(|(id, _)| *id);
     items
 }
 
-fn item(o: &IndexedObservation, precision: crate::privacy::Precision) -> Item {
+fn item(o: &ShownObservation) -> Item {
     use crate::privacy::Precision;
     Item {
         lon: o.position[0],
         lat: o.position[1],
-        precision: match precision {
+        precision: match o.precision {
             Precision::Exact => "exact",
             _ => "bng-100m",
         }
@@ -501,12 +499,7 @@ pub fn follow_up(
     // ~111 km; longitude at Welsh latitudes ~70 km).
     let pad = ring / 60_000.0;
     let [x0, y0, x1, y1] = area.bbox;
-    let visibility = IndexVisibility::new(viewer, index);
-    let margin = if visibility.may_generalise() {
-        SHOWN_MARGIN_DEGREES
-    } else {
-        0.0
-    };
+    let scope = index.scope(viewer);
     let count = |from: i64, to: i64| {
         let filter = LayerFilter {
             bbox: Some([x0 - pad, y0 - pad, x1 + pad, y1 + pad]),
@@ -515,21 +508,16 @@ pub fn follow_up(
             ..LayerFilter::default()
         };
         let (mut inside, mut around) = (0u32, 0u32);
-        index.for_each_shown(
-            &filter,
-            |o| visibility.shown(o),
-            margin,
-            |o, _| {
-                if area.contains(o.position) {
-                    inside += 1;
-                } else if let Some((e, n)) = grid_position(o.position) {
-                    let p = Point::new(e, n);
-                    if !metres.contains(&p) && Euclidean::distance(&p, &metres) <= ring {
-                        around += 1;
-                    }
+        scope.for_each(&filter, |o| {
+            if area.contains(o.position) {
+                inside += 1;
+            } else if let Some((e, n)) = grid_position(o.position) {
+                let p = Point::new(e, n);
+                if !metres.contains(&p) && Euclidean::distance(&p, &metres) <= ring {
+                    around += 1;
                 }
-            },
-        );
+            }
+        });
         Window {
             from: format_instant(from_unix_millis(from)),
             to: format_instant(from_unix_millis(to)),

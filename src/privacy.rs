@@ -16,7 +16,6 @@ use serde::Serialize;
 use crate::domain::observation::{LonLat, Observation};
 use crate::domain::viewer::Viewer;
 use crate::domain::vocabulary::{Role, Sensitivity};
-use crate::index::{IndexedObservation, SpatialIndex};
 
 /// Side of the National Grid square generalised positions snap to, metres.
 pub const GENERALISED_SQUARE_METRES: f64 = 100.0;
@@ -83,8 +82,14 @@ pub fn precision(
     same_agency: bool,
     own: bool,
 ) -> Precision {
+    decide(viewer.role, sensitivity, same_agency, own)
+}
+
+/// The decision for a viewer of `role`, for one record's sensitivity,
+/// whether it is of the viewer's agency, and whether the viewer recorded it.
+pub fn decide(role: Role, sensitivity: Sensitivity, same_agency: bool, own: bool) -> Precision {
     let exact_or = |exact: bool, otherwise| if exact { Precision::Exact } else { otherwise };
-    match (viewer.role, sensitivity) {
+    match (role, sensitivity) {
         (Role::Admin, _) => Precision::Hidden,
         (Role::FieldOfficer, _) => exact_or(own, Precision::Hidden),
         (_, Sensitivity::Standard) => Precision::Exact,
@@ -94,49 +99,6 @@ pub fn precision(
             exact_or(same_agency || own, Precision::Hidden)
         }
         (_, Sensitivity::Restricted) => exact_or(own, Precision::Hidden),
-    }
-}
-
-/// A viewer's decisions prepared for the index's interned ids, so a layer
-/// query decides each entry with two integer comparisons.
-#[derive(Debug, Clone)]
-pub struct IndexVisibility<'v> {
-    viewer: &'v Viewer,
-    agency: Option<u16>,
-    principal: Option<u32>,
-}
-
-impl<'v> IndexVisibility<'v> {
-    /// Prepares `viewer` for queries on `index`.
-    pub fn new(viewer: &'v Viewer, index: &SpatialIndex) -> Self {
-        IndexVisibility {
-            viewer,
-            agency: index.agency_id(&viewer.agency),
-            principal: index.principal_id(&viewer.principal),
-        }
-    }
-
-    /// The decision for one indexed observation.
-    pub fn precision(&self, o: &IndexedObservation) -> Precision {
-        precision(
-            self.viewer,
-            o.sensitivity,
-            self.agency == Some(o.agency),
-            self.principal == Some(o.recorded_by),
-        )
-    }
-
-    /// Whether this viewer may be shown any position generalised (only
-    /// roles that see other agencies' sensitive records without being
-    /// coordinators).
-    pub fn may_generalise(&self) -> bool {
-        self.viewer.role == Role::PanelMember
-    }
-
-    /// Where the entry is shown, and how precisely; `None` if not at all.
-    pub fn shown(&self, o: &IndexedObservation) -> Option<([f64; 2], Precision)> {
-        let precision = self.precision(o);
-        shown_position(precision, o.position).map(|p| (p, precision))
     }
 }
 

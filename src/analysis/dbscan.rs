@@ -10,6 +10,18 @@ use rstar::RTree;
 /// Each point's cluster (0, 1, …, numbered in order of discovery), or
 /// `None` for noise.
 pub fn dbscan(points: &[(f64, f64)], eps: f64, min_points: usize) -> Vec<Option<u32>> {
+    dbscan_within(points, eps, min_points, &|| false).expect("never stopped")
+}
+
+/// [`dbscan`], asking `stop` now and then whether to give up (`None`).
+/// Each point enters the queue at most once, so the queue never holds more
+/// than the points.
+pub fn dbscan_within(
+    points: &[(f64, f64)],
+    eps: f64,
+    min_points: usize,
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<Option<u32>>> {
     let tree: RTree<GeomWithData<[f64; 2], usize>> = RTree::bulk_load(
         points
             .iter()
@@ -18,28 +30,38 @@ pub fn dbscan(points: &[(f64, f64)], eps: f64, min_points: usize) -> Vec<Option<
             .collect(),
     );
     let eps2 = eps * eps;
-    let near = |i: usize| -> Vec<usize> {
-        let (x, y) = points[i];
-        tree.locate_within_distance([x, y], eps2)
-            .map(|g| g.data)
-            .collect()
-    };
     let mut label: Vec<Option<u32>> = vec![None; points.len()];
+    // Visited: its neighbourhood has been looked at. Queued: it has been
+    // put in some cluster's queue (and so will be looked at).
     let mut visited = vec![false; points.len()];
+    let mut queued = vec![false; points.len()];
     let mut next = 0u32;
+    let mut around: Vec<usize> = Vec::new();
+    let near = |i: usize, into: &mut Vec<usize>| {
+        into.clear();
+        let (x, y) = points[i];
+        into.extend(tree.locate_within_distance([x, y], eps2).map(|g| g.data));
+    };
     for start in 0..points.len() {
         if visited[start] {
             continue;
         }
         visited[start] = true;
-        let seeds = near(start);
-        if seeds.len() < min_points {
+        near(start, &mut around);
+        if around.len() < min_points {
             continue; // noise, unless a later cluster reaches it
         }
         let cluster = next;
         next += 1;
         label[start] = Some(cluster);
-        let mut queue = seeds;
+        queued[start] = true;
+        let mut queue: Vec<usize> = Vec::new();
+        for &j in &around {
+            if !queued[j] {
+                queued[j] = true;
+                queue.push(j);
+            }
+        }
         while let Some(i) = queue.pop() {
             if label[i].is_none() {
                 label[i] = Some(cluster);
@@ -48,17 +70,27 @@ pub fn dbscan(points: &[(f64, f64)], eps: f64, min_points: usize) -> Vec<Option<
                 continue;
             }
             visited[i] = true;
-            let around = near(i);
+            near(i, &mut around);
+            if stop() {
+                return None;
+            }
             if around.len() >= min_points {
-                queue.extend(
-                    around
-                        .into_iter()
-                        .filter(|&j| !visited[j] || label[j].is_none()),
-                );
+                for &j in &around {
+                    if !queued[j] {
+                        queued[j] = true;
+                        queue.push(j);
+                    } else if label[j].is_none() {
+                        // Noise seen earlier, reached by this cluster: a border point.
+                        label[j] = Some(cluster);
+                    }
+                }
             }
         }
+        if stop() {
+            return None;
+        }
     }
-    label
+    Some(label)
 }
 
 #[cfg(test)]

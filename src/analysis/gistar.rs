@@ -13,6 +13,8 @@
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
 
+use super::grid::{Cell, Grid};
+
 /// Which cells count as a cell's neighbours (the cell itself always does).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Weights {
@@ -42,7 +44,13 @@ pub struct HotSpots {
     pub thresholds: [f64; 3],
 }
 
-/// Each cell's neighbours (itself included), as indices into `centres`.
+/// Most cell widths a distance band may reach: a wider band is refused
+/// before anything is counted (at 100 m cells, 2 km; at 500 m, 10 km). It
+/// bounds a run's work at about 2·20+1 rows of prefix sums per cell.
+pub const MAX_BAND_CELLS: u32 = 20;
+
+/// Each cell's neighbours (itself included), as indices into `centres`:
+/// for tests and comparisons only; the statistic itself keeps no lists.
 pub fn neighbours(centres: &[(f64, f64)], weights: Weights) -> Vec<Vec<u32>> {
     let tree: RTree<GeomWithData<[f64; 2], u32>> = RTree::bulk_load(
         centres
@@ -63,17 +71,8 @@ pub fn neighbours(centres: &[(f64, f64)], weights: Weights) -> Vec<Vec<u32>> {
                 found
             }
             Weights::Nearest(k) => {
-                // k neighbours plus the cell itself; keep everything tied
-                // with the last one, then break ties by index.
-                let mut found: Vec<(f64, u32)> = Vec::with_capacity(k + 4);
-                for (g, d2) in tree.nearest_neighbor_iter_with_distance_2(&[x, y]) {
-                    if found.len() > k && found.last().is_some_and(|&(last, _)| d2 > last) {
-                        break;
-                    }
-                    found.push((d2, g.data));
-                }
-                found.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                found.truncate(k + 1);
+                let mut found = Vec::with_capacity(k + 4);
+                nearest_k(&tree, [x, y], k, &mut found);
                 let mut ids: Vec<u32> = found.into_iter().map(|(_, i)| i).collect();
                 ids.sort_unstable();
                 ids
@@ -103,27 +102,181 @@ pub fn fdr_threshold(p: &[f64], alpha: f64) -> f64 {
         .map_or(alpha / n.max(1) as f64, |(_, limit)| limit)
 }
 
-/// Gi\* for `values` at cells centred on `centres` (metres).
+/// Gi\* for `values` at cells centred on `centres` (metres), for any
+/// layout of cells. Each cell's local sum is taken as its neighbours are
+/// found, so no neighbour lists are kept: memory stays O(cells).
 pub fn gi_star(centres: &[(f64, f64)], values: &[f64], weights: Weights, fdr: bool) -> HotSpots {
     assert_eq!(centres.len(), values.len(), "one value per cell");
-    let lists = neighbours(centres, weights);
+    let (local, cardinality) =
+        tree_sums(centres, values, weights, &|| false).expect("never stopped");
+    statistics(values, &local, cardinality, fdr)
+}
+
+/// Each cell's local sum and neighbour count, through an R-tree of the
+/// centres; `None` when `stop` says to give up.
+pub fn tree_sums(
+    centres: &[(f64, f64)],
+    values: &[f64],
+    weights: Weights,
+    stop: &dyn Fn() -> bool,
+) -> Option<(Vec<f64>, Vec<u32>)> {
+    let tree: RTree<GeomWithData<[f64; 2], u32>> = RTree::bulk_load(
+        centres
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y))| GeomWithData::new([x, y], i as u32))
+            .collect(),
+    );
+    let mut local = Vec::with_capacity(values.len());
+    let mut cardinality = Vec::with_capacity(values.len());
+    let mut nearest: Vec<(f64, u32)> = Vec::new();
+    for (n, &(x, y)) in centres.iter().enumerate() {
+        if n % 1024 == 0 && stop() {
+            return None;
+        }
+        let (sum, w) = match weights {
+            Weights::DistanceBand(d) => tree
+                .locate_within_distance([x, y], d * d)
+                .fold((0.0, 0u32), |(s, w), g| {
+                    (s + values[g.data as usize], w + 1)
+                }),
+            Weights::Nearest(k) => {
+                nearest_k(&tree, [x, y], k, &mut nearest);
+                nearest.iter().fold((0.0, 0u32), |(s, w), &(_, j)| {
+                    (s + values[j as usize], w + 1)
+                })
+            }
+        };
+        local.push(sum);
+        cardinality.push(w);
+    }
+    Some((local, cardinality))
+}
+
+/// The k nearest cells to `at` plus the cell itself, ties at the k-th
+/// distance broken by index, into `found` (reused between calls).
+fn nearest_k(
+    tree: &RTree<GeomWithData<[f64; 2], u32>>,
+    at: [f64; 2],
+    k: usize,
+    found: &mut Vec<(f64, u32)>,
+) {
+    found.clear();
+    for (g, d2) in tree.nearest_neighbor_iter_with_distance_2(&at) {
+        if found.len() > k && found.last().is_some_and(|&(last, _)| d2 > last) {
+            break;
+        }
+        found.push((d2, g.data));
+    }
+    found.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    found.truncate(k + 1);
+}
+
+/// Each cell's distance-band local sum and neighbour count on a lattice of
+/// rows (`cells` as [`Grid::cells_covering`] makes them: row by row, each
+/// row a run of consecutive columns), from per-row prefix sums: for each
+/// row within the band, the neighbours form one run whose sum is a
+/// difference of two prefix sums. O(cells × rows in the band), and no
+/// neighbour lists. The runs' ends are found with the same test as the
+/// R-tree's (`dx² + dy² ≤ d²` on the cells' centres), so the result is the
+/// same as [`gi_star`]'s. `stop` is asked now and then whether to give up.
+///
+/// [`Grid::cells_covering`]: super::grid::Grid::cells_covering
+pub fn lattice_band_sums(
+    grid: Grid,
+    cells: &[Cell],
+    values: &[f64],
+    band: f64,
+    stop: &dyn Fn() -> bool,
+) -> Option<(Vec<f64>, Vec<u32>)> {
+    // Rows: (row, first column, prefix sums), in order.
+    let mut rows: Vec<(i64, i64, Vec<f64>)> = Vec::new();
+    for (&(q, r), &v) in cells.iter().zip(values) {
+        match rows.last_mut() {
+            Some((row, first, prefix)) if *row == r && *first + (prefix.len() as i64 - 1) == q => {
+                let last = prefix.last().copied().unwrap_or(0.0);
+                prefix.push(last + v);
+            }
+            _ => rows.push((r, q, vec![0.0, v])),
+        }
+    }
+    if !rows.windows(2).all(|w| w[1].0 == w[0].0 + 1) {
+        // Not a lattice of consecutive rows: sum through the R-tree.
+        let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
+        return tree_sums(&centres, values, Weights::DistanceBand(band), stop);
+    }
+    let row_index = |r: i64| -> Option<usize> {
+        let first = rows.first()?.0;
+        let i = usize::try_from(r - first).ok()?;
+        (rows.get(i)?.0 == r).then_some(i)
+    };
+    let d2 = band * band;
+    let within = |a: (f64, f64), b: (f64, f64)| {
+        let (dx, dy) = (a.0 - b.0, a.1 - b.1);
+        dx * dx + dy * dy <= d2
+    };
+    let size = f64::from(grid.size);
+    let mut local = Vec::with_capacity(cells.len());
+    let mut cardinality = Vec::with_capacity(cells.len());
+    for (n, &(q, r)) in cells.iter().enumerate() {
+        if n % 1024 == 0 && stop() {
+            return None;
+        }
+        let here = grid.centre((q, r));
+        let (mut sum, mut w) = (0.0, 0u32);
+        // Rows whose centres lie within the band, above and below.
+        let mut reach = 0i64;
+        while within(here, (here.0, grid.centre((q, r + reach + 1)).1)) {
+            reach += 1;
+        }
+        // One row more each side: the exact test below settles a row whose
+        // centres lie on the band's edge, whichever way rounding fell.
+        for t in r - reach - 1..=r + reach + 1 {
+            let Some(i) = row_index(t) else { continue };
+            let (_, first, prefix) = &rows[i];
+            let last = first + prefix.len() as i64 - 2;
+            // The run of columns in row `t` within the band, found from an
+            // estimate and then settled with the exact test.
+            let x0 = grid.centre((0, t)).0;
+            let mut lo = ((here.0 - band - x0) / size).floor() as i64 - 1;
+            let mut hi = ((here.0 + band - x0) / size).ceil() as i64 + 1;
+            lo = lo.max(*first);
+            hi = hi.min(last);
+            while lo <= hi && !within(here, grid.centre((lo, t))) {
+                lo += 1;
+            }
+            while hi >= lo && !within(here, grid.centre((hi, t))) {
+                hi -= 1;
+            }
+            if lo > hi {
+                continue;
+            }
+            let (a, b) = ((lo - first) as usize, (hi - first) as usize);
+            sum += prefix[b + 1] - prefix[a];
+            w += (hi - lo + 1) as u32;
+        }
+        local.push(sum);
+        cardinality.push(w);
+    }
+    Some((local, cardinality))
+}
+
+/// The statistic from each cell's local sum and neighbour count.
+pub fn statistics(values: &[f64], local: &[f64], cardinality: Vec<u32>, fdr: bool) -> HotSpots {
     let n = values.len() as f64;
     let sum: f64 = values.iter().sum();
     let mean = sum / n;
     let mean_of_squares = values.iter().map(|y| y * y).sum::<f64>() / n;
     let variance = mean_of_squares - mean * mean;
     let mut z = Vec::with_capacity(values.len());
-    let mut cardinality = Vec::with_capacity(values.len());
-    for list in &lists {
-        let local: f64 = list.iter().map(|&j| values[j as usize]).sum();
-        let w = list.len() as f64;
+    for (&local, &w) in local.iter().zip(&cardinality) {
+        let w = f64::from(w);
         let statistic = local / sum;
         let expected = w / n;
         let expected_variance =
             w * (n - w) / (n - 1.0) * (1.0 / (n * n)) * (variance / (mean * mean));
         let score = (statistic - expected) / expected_variance.sqrt();
         z.push(if score.is_finite() { score } else { f64::NAN });
-        cardinality.push(list.len() as u32);
     }
     let p: Vec<f64> = z.iter().map(|&s| 2.0 * upper_tail(s.abs())).collect();
     let thresholds =
@@ -190,6 +343,28 @@ mod tests {
         // k·0.05/10: the 2nd smallest (0.008 < 0.01) passes, the 3rd (0.039 ≥ 0.015) does not.
         assert!((fdr_threshold(&p, 0.05) - 0.01).abs() < 1e-12);
         assert!((fdr_threshold(&[0.9, 0.8], 0.05) - 0.025).abs() < 1e-12);
+    }
+
+    #[test]
+    fn lattice_sums_equal_the_r_trees_for_squares_and_hexagons() {
+        use super::super::grid::Shape;
+        for (grid, band) in [
+            (Grid::new(Shape::Square, 100), 250.0),
+            (Grid::new(Shape::Hexagon, 250), 600.0),
+            (Grid::new(Shape::Square, 500), 500.0),
+        ] {
+            let cells = grid.cells_covering([330_000.0, 186_000.0, 333_100.0, 188_700.0]);
+            let values: Vec<f64> = (0..cells.len()).map(|i| ((i * 7919) % 13) as f64).collect();
+            let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
+            let by_tree = gi_star(&centres, &values, Weights::DistanceBand(band), false);
+            let (sums, w) =
+                lattice_band_sums(grid, &cells, &values, band, &|| false).expect("not stopped");
+            let by_rows = statistics(&values, &sums, w, false);
+            assert_eq!(by_rows.neighbours, by_tree.neighbours, "{grid:?}");
+            for (a, b) in by_rows.z.iter().zip(&by_tree.z) {
+                assert!((a - b).abs() < 1e-9, "{grid:?}: {a} against {b}");
+            }
+        }
     }
 
     #[test]

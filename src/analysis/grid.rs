@@ -150,6 +150,31 @@ impl Grid {
     /// Every cell that may hold a point of the box `[min_e, min_n, max_e,
     /// max_n]` (its centre lies within half a square or one hexagon
     /// circumradius of the box), in row-major order.
+    /// How many cells [`Grid::cells_covering`] would make for the box,
+    /// found by arithmetic (O(rows) for hexagons), so a request can be
+    /// refused before anything is allocated.
+    pub fn count_covering(&self, [e0, n0, e1, n1]: [f64; 4]) -> u64 {
+        let s = self.s();
+        let span = |a: i64, b: i64| u64::try_from(b - a + 1).unwrap_or(0);
+        match self.shape {
+            Shape::Square => {
+                let (c0, r0) = self.cell_of(e0, n0);
+                let (c1, r1) = self.cell_of(e1, n1);
+                span(c0, c1).saturating_mul(span(r0, r1))
+            }
+            Shape::Hexagon => {
+                let m = s / SQRT_3;
+                let row = 1.5 * m;
+                let r0 = ((n0 - m) / row).floor() as i64;
+                let r1 = ((n1 + m) / row).ceil() as i64;
+                // Rows × the widest row is an upper bound, found without
+                // walking any row.
+                let q_span = ((e1 - e0 + 2.0 * m) / s).ceil() as i64 + 2;
+                span(r0, r1).saturating_mul(u64::try_from(q_span).unwrap_or(0))
+            }
+        }
+    }
+
     pub fn cells_covering(&self, [e0, n0, e1, n1]: [f64; 4]) -> Vec<Cell> {
         let s = self.s();
         let mut cells = Vec::new();

@@ -114,6 +114,57 @@ pub fn extent(points: impl IntoIterator<Item = (f64, f64)>) -> Option<[f64; 4]> 
     })
 }
 
+/// How long one request's analysis may run, and which parameter to name
+/// when it runs out.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    deadline: Option<std::time::Instant>,
+    /// The parameter a client should change when the budget runs out.
+    pub parameter: &'static str,
+}
+
+/// The budget ran out; change `parameter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBudget {
+    /// The parameter to change.
+    pub parameter: &'static str,
+}
+
+impl Budget {
+    /// No limit (benchmarks, tests, the command line).
+    pub fn unlimited() -> Budget {
+        Budget {
+            deadline: None,
+            parameter: "",
+        }
+    }
+
+    /// Until `limit` from now; `parameter` is named when it runs out.
+    pub fn for_(limit: std::time::Duration, parameter: &'static str) -> Budget {
+        Budget {
+            deadline: Some(std::time::Instant::now() + limit),
+            parameter,
+        }
+    }
+
+    /// Whether the time is up.
+    pub fn spent(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    }
+
+    /// `Err` once the time is up.
+    pub fn check(&self) -> Result<(), OverBudget> {
+        if self.spent() {
+            Err(OverBudget {
+                parameter: self.parameter,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Counts `points` (grid metres) on every cell of `cells` (empty cells
 /// count as zeros, as they must for the statistic to mean anything; points
 /// outside them are left out) and runs Gi\*.
@@ -124,6 +175,21 @@ pub fn hot_spots_on(
     weights: gistar::Weights,
     fdr: bool,
 ) -> HotspotRun {
+    hot_spots_within(grid, cells, points, weights, fdr, &Budget::unlimited())
+        .expect("an unlimited budget never runs out")
+}
+
+/// [`hot_spots_on`] within a time budget. Distance bands on a lattice sum
+/// rows of prefix sums (O(cells × rows in the band)); nearest neighbours
+/// walk an R-tree; neither keeps neighbour lists.
+pub fn hot_spots_within(
+    grid: grid::Grid,
+    cells: Vec<grid::Cell>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    weights: gistar::Weights,
+    fdr: bool,
+    budget: &Budget,
+) -> Result<HotspotRun, OverBudget> {
     let position: std::collections::HashMap<grid::Cell, usize> =
         cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut counts = vec![0u32; cells.len()];
@@ -132,15 +198,29 @@ pub fn hot_spots_on(
             counts[i] += 1;
         }
     }
-    let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
+    drop(position);
+    budget.check()?;
     let values: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
-    let result = gistar::gi_star(&centres, &values, weights, fdr);
-    HotspotRun {
+    let stop = || budget.spent();
+    let sums = match weights {
+        gistar::Weights::DistanceBand(band) => {
+            gistar::lattice_band_sums(grid, &cells, &values, band, &stop)
+        }
+        gistar::Weights::Nearest(_) => {
+            let centres: Vec<(f64, f64)> = cells.iter().map(|&c| grid.centre(c)).collect();
+            gistar::tree_sums(&centres, &values, weights, &stop)
+        }
+    };
+    let (local, cardinality) = sums.ok_or(OverBudget {
+        parameter: budget.parameter,
+    })?;
+    let result = gistar::statistics(&values, &local, cardinality, fdr);
+    Ok(HotspotRun {
         grid,
         cells,
         counts,
         result,
-    }
+    })
 }
 
 /// How many observations fell in each local hour (columns 0–23) of each

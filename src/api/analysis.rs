@@ -13,18 +13,23 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
-use super::ogc::{base_url, disclose_to_tool, feature_collection, ItemsQuery};
+use super::disclosure::disclosed;
+use super::ogc::{base_url, feature_collection, ItemsQuery};
 use super::problem::Problem;
 use super::AppState;
-use crate::analysis::dbscan::dbscan;
+use crate::analysis::dbscan::dbscan_within;
 use crate::analysis::gistar::Weights;
+use crate::analysis::gistar::MAX_BAND_CELLS;
 use crate::analysis::grid::{grid_position, Cell, Grid, Shape, CELL_SIZES};
+use crate::analysis::OverBudget;
 use crate::analysis::{
-    extent, hot_spots_on, time_profile, CountView, HotspotRun, ShownCount, Suppression,
+    extent, hot_spots_on, hot_spots_within, time_profile, Budget, CountView, HotspotRun,
+    ShownCount, Suppression,
 };
 use crate::domain::viewer::{Action, Viewer};
-use crate::index::{IndexedObservation, LayerFilter, SHOWN_MARGIN_DEGREES};
-use crate::privacy::IndexVisibility;
+use crate::index::{LayerFilter, ShownObservation};
+use crate::service::budget::Kind;
+use crate::service::ServiceError;
 
 /// Most cells one Gi\* run may cover: enough for Gwent at 250 m.
 pub const MAX_STUDY_CELLS: usize = 400_000;
@@ -36,29 +41,18 @@ pub struct ShownPoint {
     pub e: f64,
     /// Northing, metres.
     pub n: f64,
-    /// The entry, with its position as shown.
-    pub entry: IndexedObservation,
+    /// The record as shown.
+    pub entry: ShownObservation,
 }
 
 /// Everything matching `filter` that `viewer` may see, at shown positions.
 pub fn shown_points(state: &AppState, viewer: &Viewer, filter: &LayerFilter) -> Vec<ShownPoint> {
-    let visibility = IndexVisibility::new(viewer, &state.index);
-    let margin = if visibility.may_generalise() {
-        SHOWN_MARGIN_DEGREES
-    } else {
-        0.0
-    };
     let mut points = Vec::new();
-    state.index.for_each_shown(
-        filter,
-        |o| visibility.shown(o),
-        margin,
-        |o, _| {
-            if let Some((e, n)) = grid_position(o.position) {
-                points.push(ShownPoint { e, n, entry: *o });
-            }
-        },
-    );
+    state.index.scope(viewer).for_each(filter, |o| {
+        if let Some((e, n)) = grid_position(o.position) {
+            points.push(ShownPoint { e, n, entry: *o });
+        }
+    });
     points
 }
 
@@ -183,13 +177,31 @@ fn study_box(filter: &LayerFilter, points: &[ShownPoint]) -> Option<[f64; 4]> {
 }
 
 /// Runs Gi\* over `points` on every cell of the study area (empty cells
-/// count as zeros, as they must for the statistic to mean anything).
+/// count as zeros, as they must for the statistic to mean anything),
+/// within `budget`.
+///
+/// The work is sized before anything is allocated: the number of cells is
+/// found from the box by arithmetic and refused over [`MAX_STUDY_CELLS`],
+/// and a distance band wider than [`MAX_BAND_CELLS`] cells is refused.
 pub fn run_hotspots(
     filter: &LayerFilter,
     points: &[ShownPoint],
     parameters: HotspotParameters,
-) -> Result<HotspotRun, Problem> {
+    budget: &Budget,
+) -> Result<HotspotRun, ServiceError> {
     let grid = parameters.grid;
+    if let Weights::DistanceBand(band) = parameters.weights {
+        let most = f64::from(MAX_BAND_CELLS * grid.size);
+        if band > most {
+            return Err(ServiceError::TooCostly {
+                parameter: "band",
+                detail: format!(
+                    "a band reaches at most {MAX_BAND_CELLS} cells: at most {most} m with {} m cells; choose a smaller band or bigger cells",
+                    grid.size
+                ),
+            });
+        }
+    }
     let Some(area) = study_box(filter, points) else {
         return Ok(hot_spots_on(
             grid,
@@ -199,25 +211,25 @@ pub fn run_hotspots(
             parameters.fdr,
         ));
     };
-    let cells = grid.cells_covering(area);
-    if cells.len() > MAX_STUDY_CELLS {
-        return Err(Problem::bad_parameter(
-            "too-many-cells",
-            "cell",
-            format!(
-                "the area needs {} cells of {} m; choose a bigger cell or a smaller bbox (at most {MAX_STUDY_CELLS})",
-                cells.len(),
+    let needed = grid.count_covering(area);
+    if needed > MAX_STUDY_CELLS as u64 {
+        return Err(ServiceError::TooCostly {
+            parameter: "cell",
+            detail: format!(
+                "the area needs {needed} cells of {} m; choose a bigger cell or a smaller bbox (at most {MAX_STUDY_CELLS})",
                 grid.size
             ),
-        ));
+        });
     }
-    Ok(hot_spots_on(
+    let cells = grid.cells_covering(area);
+    Ok(hot_spots_within(
         grid,
         cells,
         points.iter().map(|p| (p.e, p.n)),
         parameters.weights,
         parameters.fdr,
-    ))
+        budget,
+    )?)
 }
 
 /// The words for a hot-spot class, English and Welsh.
@@ -276,9 +288,7 @@ fn cell_properties(
 /// Where an aggregate answer goes, for its link and its audit record.
 pub(super) struct Answer<'a> {
     pub(super) state: &'a AppState,
-    pub(super) viewer: &'a Viewer,
     pub(super) headers: &'a axum::http::HeaderMap,
-    pub(super) raw: Option<&'a str>,
     /// The collection id.
     pub(super) collection: &'static str,
     /// What a tool's read is recorded as.
@@ -286,23 +296,17 @@ pub(super) struct Answer<'a> {
 }
 
 impl Answer<'_> {
-    /// Records a tool's read, then answers with the features as a
-    /// FeatureCollection carrying `extra`'s members too.
+    /// Answers with the features as a FeatureCollection carrying
+    /// `extra`'s members too, marked for the disclosure layer.
     pub(super) async fn send(
         &self,
         features: Vec<serde_json::Value>,
         extra: serde_json::Value,
     ) -> Result<axum::response::Response, Problem> {
-        disclose_to_tool(
-            self.state,
-            self.viewer,
-            self.audited_as,
-            features.len(),
-            self.raw,
-        )
-        .await?;
         let base = base_url(&self.state.settings, self.headers);
-        feature_collection(&base, self.collection, features.len(), features, extra)
+        let count = features.len();
+        let response = feature_collection(&base, self.collection, count, features, extra)?;
+        Ok(disclosed(response, self.audited_as, count))
     }
 }
 
@@ -319,6 +323,7 @@ pub async fn grid_items(
 ) -> Result<axum::response::Response, Problem> {
     let query = ItemsQuery::parse_with(raw.as_deref(), &["cell", "shape"])?;
     super::allow(&viewer, Action::ReadLayers)?;
+    state.charge(&viewer, Kind::Aggregate).await?;
     let grid = grid_parameter(&query)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
     let points = shown_points(&state, &viewer, &query.filter);
@@ -339,9 +344,7 @@ pub async fn grid_items(
         .collect();
     let answer = Answer {
         state: &state,
-        viewer: &viewer,
         headers: &headers,
-        raw: raw.as_deref(),
         collection: "grid",
         audited_as: "grid-layer",
     };
@@ -363,10 +366,20 @@ pub async fn hotspot_items(
 ) -> Result<axum::response::Response, Problem> {
     let query = ItemsQuery::parse_with(raw.as_deref(), HOTSPOT_PARAMETERS)?;
     super::allow(&viewer, Action::ReadLayers)?;
+    state.charge(&viewer, Kind::Aggregate).await?;
     let parameters = hotspot_parameters(&query)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
-    let points = shown_points(&state, &viewer, &query.filter);
-    let run = run_hotspots(&query.filter, &points, parameters)?;
+    let run = {
+        let (work_state, work_viewer, filter) =
+            (state.clone(), viewer.clone(), query.filter.clone());
+        state
+            .analysis
+            .run("cell", move |budget| {
+                let points = shown_points(&work_state, &work_viewer, &filter);
+                run_hotspots(&filter, &points, parameters, budget)
+            })
+            .await?
+    };
     let grid = run.grid;
     let features: Vec<serde_json::Value> = run
         .cells
@@ -377,25 +390,27 @@ pub async fn hotspot_items(
             let ring = grid.outline(cell)?;
             let class = run.result.class[i];
             let (label, label_cy) = class_label(class);
+            // Where the count is withheld, so is everything derived from
+            // it: z-scores step by a constant per observation.
+            let withheld = suppression.show(run.counts[i]) == ShownCount::Suppressed;
+            let hotspot = (!withheld).then(|| HotspotProperties {
+                z: finite(run.result.z[i]),
+                p: finite(run.result.p[i]),
+                class,
+                label,
+                label_cy,
+            });
             Some(json!({
                 "type": "Feature",
                 "id": cell_id(grid, cell),
                 "geometry": polygon(ring),
-                "properties": cell_properties(grid, cell, run.counts[i], &suppression, Some(HotspotProperties {
-                    z: finite(run.result.z[i]),
-                    p: finite(run.result.p[i]),
-                    class,
-                    label,
-                    label_cy,
-                })),
+                "properties": cell_properties(grid, cell, run.counts[i], &suppression, hotspot),
             }))
         })
         .collect();
     let answer = Answer {
         state: &state,
-        viewer: &viewer,
         headers: &headers,
-        raw: raw.as_deref(),
         collection: "hotspots",
         audited_as: "hotspots-layer",
     };
@@ -430,12 +445,24 @@ pub async fn cluster_items(
     use geo::{ConvexHull, MultiPoint, Point};
     let query = ItemsQuery::parse_with(raw.as_deref(), &["eps", "min"])?;
     super::allow(&viewer, Action::ReadLayers)?;
+    state.charge(&viewer, Kind::Aggregate).await?;
     let eps: f64 = number(&query, "eps", 150.0, 1.0..=5_000.0)?;
     let min: usize = number(&query, "min", 5usize, 2..=10_000)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
-    let points = shown_points(&state, &viewer, &query.filter);
-    let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.e, p.n)).collect();
-    let labels = dbscan(&xy, eps, min);
+    let (points, labels) = {
+        let (work_state, work_viewer, filter) =
+            (state.clone(), viewer.clone(), query.filter.clone());
+        state
+            .analysis
+            .run("eps", move |budget| {
+                let points = shown_points(&work_state, &work_viewer, &filter);
+                let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.e, p.n)).collect();
+                let labels = dbscan_within(&xy, eps, min, &|| budget.spent())
+                    .ok_or(OverBudget { parameter: "eps" })?;
+                Ok((points, labels))
+            })
+            .await?
+    };
     let mut members: HashMap<u32, Vec<&ShownPoint>> = HashMap::new();
     for (p, label) in points.iter().zip(&labels) {
         if let Some(l) = label {
@@ -485,9 +512,7 @@ pub async fn cluster_items(
         .collect();
     let answer = Answer {
         state: &state,
-        viewer: &viewer,
         headers: &headers,
-        raw: raw.as_deref(),
         collection: "clusters",
         audited_as: "clusters-layer",
     };
@@ -566,41 +591,23 @@ pub async fn time_profile_endpoint(
     State(state): State<AppState>,
     viewer: Viewer,
     RawQuery(raw): RawQuery,
-) -> Result<Json<TimeProfile>, Problem> {
+) -> Result<axum::response::Response, Problem> {
     let mut allowed = HOTSPOT_PARAMETERS.to_vec();
     allowed.extend(["within", "area"]);
     let query = ItemsQuery::parse_with(raw.as_deref(), &allowed)?;
     super::allow(&viewer, Action::ReadLayers)?;
+    state.charge(&viewer, Kind::Aggregate).await?;
     let area = area_parameter(&state, &query)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
     let filter = LayerFilter {
         bbox: area.as_ref().map_or(query.filter.bbox, |a| Some(a.bbox)),
         ..query.filter.clone()
     };
-    let points = shown_points(&state, &viewer, &filter);
-    let in_area = |p: &&ShownPoint| area.as_ref().is_none_or(|a| a.contains(p.entry.position));
     let within = param(&query, "within").unwrap_or("filter").to_owned();
-    let chosen: Vec<&ShownPoint> = match within.as_str() {
-        "filter" => points.iter().filter(in_area).collect(),
-        "hot" | "cold" => {
-            let run = run_hotspots(&filter, &points, hotspot_parameters(&query)?)?;
-            let hot = within == "hot";
-            let cells: HashSet<Cell> = run
-                .cells
-                .iter()
-                .zip(&run.result.class)
-                .filter(|(_, &c)| if hot { c > 0 } else { c < 0 })
-                .map(|(cell, _)| *cell)
-                .collect();
-            // Gi* compares each cell with its whole study area (the area's
-            // box), so the run sees every point in it; only those inside the
-            // area itself are profiled.
-            points
-                .iter()
-                .filter(in_area)
-                .filter(|p| cells.contains(&run.grid.cell_of(p.e, p.n)))
-                .collect()
-        }
+    let hot = match within.as_str() {
+        "filter" => None,
+        "hot" => Some((true, hotspot_parameters(&query)?)),
+        "cold" => Some((false, hotspot_parameters(&query)?)),
         _ => {
             return Err(Problem::bad_parameter(
                 "invalid-within",
@@ -609,11 +616,54 @@ pub async fn time_profile_endpoint(
             ))
         }
     };
-    let table = time_profile(
-        chosen
-            .iter()
-            .map(|p| (p.entry.local_hour, p.entry.local_weekday)),
-    );
+    let (table, profiled) = {
+        let (work_state, work_viewer, work_area) = (state.clone(), viewer.clone(), area.clone());
+        state
+            .analysis
+            .run("bbox", move |budget| {
+                let points = shown_points(&work_state, &work_viewer, &filter);
+                let in_area = |p: &&ShownPoint| {
+                    work_area
+                        .as_ref()
+                        .is_none_or(|a| a.contains(p.entry.position))
+                };
+                let chosen: Vec<&ShownPoint> = match hot {
+                    None => points.iter().filter(in_area).collect(),
+                    Some((hot, parameters)) => {
+                        let run = run_hotspots(&filter, &points, parameters, budget)?;
+                        // A cell whose count this viewer is not shown has no
+                        // class for them either, so it is in no hot or cold
+                        // spot of theirs.
+                        let cells: HashSet<Cell> = run
+                            .cells
+                            .iter()
+                            .zip(&run.result.class)
+                            .zip(&run.counts)
+                            .filter(|((_, &c), &n)| {
+                                (if hot { c > 0 } else { c < 0 })
+                                    && suppression.show(n) != ShownCount::Suppressed
+                            })
+                            .map(|((cell, _), _)| *cell)
+                            .collect();
+                        // Gi* compares each cell with its whole study area
+                        // (the area's box), so the run sees every point in
+                        // it; only those inside the area itself are profiled.
+                        points
+                            .iter()
+                            .filter(in_area)
+                            .filter(|p| cells.contains(&run.grid.cell_of(p.e, p.n)))
+                            .collect()
+                    }
+                };
+                let table = time_profile(
+                    chosen
+                        .iter()
+                        .map(|p| (p.entry.local_hour, p.entry.local_weekday)),
+                );
+                Ok((table, chosen.len()))
+            })
+            .await?
+    };
     let mut suppressed = false;
     let mut shown = |n: u32| match suppression.show(n) {
         ShownCount::Exact(n) => Some(n),
@@ -626,17 +676,9 @@ pub async fn time_profile_endpoint(
         .iter()
         .map(|row| row.iter().map(|&n| shown(n)).collect())
         .collect();
-    let total = shown(u32::try_from(chosen.len()).unwrap_or(u32::MAX));
-    disclose_to_tool(
-        &state,
-        &viewer,
-        "time-profile",
-        chosen.len(),
-        raw.as_deref(),
-    )
-    .await?;
+    let total = shown(u32::try_from(profiled).unwrap_or(u32::MAX));
     let (en, cy) = suppression.label();
-    Ok(Json(TimeProfile {
+    let profile = TimeProfile {
         counts,
         total,
         threshold: suppression.threshold,
@@ -649,5 +691,10 @@ pub async fn time_profile_endpoint(
             name_en: a.name_en.clone(),
             name_cy: a.name_cy.clone(),
         }),
-    }))
+    };
+    Ok(disclosed(
+        axum::response::IntoResponse::into_response(Json(profile)),
+        "time-profile",
+        profiled,
+    ))
 }

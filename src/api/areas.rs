@@ -23,8 +23,6 @@ use crate::areas::{count_in, Area};
 use crate::domain::area::{parse_boundaries, DrawnArea};
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{AreaKind, AuditAction};
-use crate::index::SHOWN_MARGIN_DEGREES;
-use crate::privacy::IndexVisibility;
 use crate::service::request_hash;
 use crate::store::{AreaImport, AuditEntry, StoredArea};
 
@@ -212,13 +210,11 @@ pub async fn items(
             .collect::<Result<_, _>>()?,
     };
     allow(&viewer, Action::ReadLayers)?;
+    state
+        .charge(&viewer, crate::service::budget::Kind::Aggregate)
+        .await?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
-    let visibility = IndexVisibility::new(&viewer, &state.index);
-    let margin = if visibility.may_generalise() {
-        SHOWN_MARGIN_DEGREES
-    } else {
-        0.0
-    };
+    let scope = state.index.scope(&viewer);
     let areas = state.areas.snapshot();
     let features: Vec<serde_json::Value> = areas
         .iter()
@@ -226,7 +222,7 @@ pub async fn items(
         .filter(|a| query.filter.bbox.is_none_or(|b| a.meets(b)))
         .take(query.limit)
         .map(|a| {
-            let n = count_in(&state.index, a, &query.filter, |o| visibility.shown(o), margin);
+            let n = count_in(&scope, a, &query.filter);
             let mut properties = summary(a);
             if let (Some(p), Ok(serde_json::Value::Object(c))) =
                 (properties.as_object_mut(), serde_json::to_value(suppression.view(n)))
@@ -239,9 +235,7 @@ pub async fn items(
         .collect();
     Answer {
         state: &state,
-        viewer: &viewer,
         headers: &headers,
-        raw: raw.as_deref(),
         collection: "areas",
         audited_as: "areas",
     }

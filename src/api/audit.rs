@@ -163,5 +163,6 @@ pub async fn export(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"safetymap-audit.json\""),
     );
-    Ok(response)
+    // Recorded as a disclosure, with its purpose, above.
+    Ok(super::disclosure::audited(response))
 }

@@ -357,7 +357,12 @@ impl FromRequestParts<AppState> for Viewer {
             // as large as everything it might await, and it is moved and
             // allocated on every request, while these paths are rare (a
             // tool's request, a session not yet cached).
-            return Box::pin(from_bearer(state, parts, header)).await;
+            let viewer = Box::pin(from_bearer(state, parts, header)).await?;
+            // The disclosure layer records what this tool is answered.
+            if let Some(slot) = parts.extensions.get::<super::disclosure::Slot>() {
+                slot.set(&viewer);
+            }
+            return Ok(viewer);
         }
         match cookie(parts, SESSION_COOKIE) {
             Some(token) => from_session(state, parts, token).await,

@@ -436,9 +436,11 @@ pub async fn pack(
         }
         "pdf" => {
             let html = crate::pack::html(&view, lang, &printed, Styles::Inline);
-            let pdf = tokio::task::spawn_blocking(move || crate::pack::pdf(&html))
-                .await
-                .map_err(|_| Problem::internal())?
+            // One Chromium at a time: each takes hundreds of megabytes.
+            let pdf = state
+                .printing
+                .run("format", move |_| Ok(crate::pack::pdf(&html)))
+                .await?
                 .map_err(|e| {
                     tracing::warn!(error = %e, "pack PDF not made");
                     Problem::new(
@@ -459,7 +461,8 @@ pub async fn pack(
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
     };
-    Ok(response)
+    // The pack was recorded as a disclosure above.
+    Ok(super::disclosure::audited(response))
 }
 
 /// `GET /api/exercises/{id}/follow-up?ring=500`: counts before and after
@@ -486,6 +489,9 @@ pub async fn follow_up_endpoint(
         }
     }
     let exercise = visible(&state, &viewer, &id).await?;
+    state
+        .charge(&viewer, crate::service::budget::Kind::Aggregate)
+        .await?;
     let Some(frozen) = exercise.frozen_at.as_deref().and_then(parse_instant) else {
         return Err(Problem::new(
             StatusCode::CONFLICT,

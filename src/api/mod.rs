@@ -6,6 +6,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod disclosure;
 pub mod exercises;
 pub mod observations;
 pub mod ogc;
@@ -67,6 +68,19 @@ pub struct Settings {
     /// Keep encoded vector tiles between requests (off only to measure
     /// uncached tiles).
     pub tile_cache: bool,
+    /// Costly analyses (Gi\*, DBSCAN, time profiles) run at once, off the
+    /// HTTP workers.
+    pub analysis_workers: usize,
+    /// How long one analysis may run before it is refused as too costly.
+    pub analysis_budget: Duration,
+    /// Licensing reports one principal may ask for within
+    /// [`Settings::budget_window`] before being throttled.
+    pub report_budget: u32,
+    /// Aggregate queries one principal may ask for within
+    /// [`Settings::budget_window`] before being throttled.
+    pub aggregate_budget: u32,
+    /// The window of [`Settings::aggregate_budget`].
+    pub budget_window: Duration,
 }
 
 /// Session limits (OWASP ASVS 3.3): 30 minutes idle, 12 hours in all.
@@ -110,6 +124,12 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             small_count_threshold: 5,
             tile_cache: true,
+            analysis_workers: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1)),
+            analysis_budget: Duration::from_secs(10),
+            report_budget: 100,
+            aggregate_budget: 3000,
+            budget_window: Duration::from_secs(3600),
         }
     }
 }
@@ -129,6 +149,8 @@ pub struct Shared {
     pub index: Arc<SpatialIndex>,
     /// Observation workflows.
     pub observations: Observations,
+    /// Young people's safety mapping.
+    pub perceptions: crate::service::perceptions::Perceptions,
     /// Verified tokens.
     pub tokens: TokenCache,
     /// HTTP settings.
@@ -147,6 +169,12 @@ pub struct Shared {
     pub tiles: Arc<TileCache>,
     /// Areas, with their shapes parsed.
     pub areas: Arc<crate::areas::AreaSet>,
+    /// Costly analyses, bounded and off the HTTP workers.
+    pub analysis: crate::service::pool::Pool,
+    /// PDF printing: at most one Chromium at a time.
+    pub printing: crate::service::pool::Pool,
+    /// Per-principal budgets for reports and aggregate queries.
+    pub budgets: Arc<crate::service::budget::Budgets>,
 }
 
 impl AppState {
@@ -165,7 +193,23 @@ impl AppState {
             police,
             tiles: Arc::new(TileCache::default()),
             observations: Observations::new(store.clone(), index.clone(), rules),
+            perceptions: crate::service::perceptions::Perceptions::new(store.clone()),
             tokens: TokenCache::new(settings.token_cache),
+            analysis: crate::service::pool::Pool::new(
+                settings.analysis_workers,
+                Duration::from_millis(250),
+                settings.analysis_budget,
+            ),
+            budgets: Arc::new(crate::service::budget::Budgets::new(
+                settings.report_budget,
+                settings.aggregate_budget,
+                settings.budget_window,
+            )),
+            printing: crate::service::pool::Pool::new(
+                1,
+                Duration::from_secs(20),
+                Duration::from_secs(60),
+            ),
             settings: Arc::new(settings),
             audit: AuditWriter::start(store.clone()),
             csp: web::content_security_policy(&Basemap::default()),
@@ -242,6 +286,20 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Counts one report or aggregate query against `viewer`'s budget.
+    pub async fn charge(
+        &self,
+        viewer: &crate::domain::viewer::Viewer,
+        kind: crate::service::budget::Kind,
+    ) -> Result<(), Problem> {
+        Ok(self
+            .budgets
+            .charge(viewer, kind, &self.store, &self.clock)
+            .await?)
+    }
+}
+
 /// Refuses a viewer whose role may not do `action` at all.
 pub(crate) fn allow(
     viewer: &crate::domain::viewer::Viewer,
@@ -303,11 +361,26 @@ async fn not_found() -> Problem {
 /// Largest file an import takes (a council's LSOA boundaries are a few MB).
 const IMPORT_BODY_LIMIT: usize = 32 << 20;
 
-/// The application: every route, with tracing, panic safety, compression
-/// and the body limit.
-pub fn app(state: AppState) -> Router {
-    let body_limit = state.settings.max_body_bytes;
-    Router::new()
+/// The routes as declared, with their paths, so tests can walk every one.
+#[derive(Default)]
+struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    fn route(mut self, path: &'static str, handler: axum::routing::MethodRouter<AppState>) -> Self {
+        self.paths.push(path);
+        self.router = self.router.route(path, handler);
+        self
+    }
+}
+
+/// Tiles: on a lean route of their own (see [`app`]).
+const TILE_ROUTE: &str = "/tiles/{layer}/{z}/{x}/{y}";
+
+fn routes() -> Routes {
+    Routes::default()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/vocabulary", get(vocabulary))
@@ -352,6 +425,15 @@ pub fn app(state: AppState) -> Router {
             get(people::user).patch(people::update_user),
         )
         .route("/api/sign-ins", get(people::sign_ins))
+        .route("/api/role-requests", get(people::role_requests))
+        .route(
+            "/api/role-requests/{id}/approve",
+            post(people::approve_role_request),
+        )
+        .route(
+            "/api/role-requests/{id}/refuse",
+            post(people::refuse_role_request),
+        )
         .route("/", get(web::index))
         .route("/index.html", get(web::index))
         .route("/sw.js", get(web::service_worker))
@@ -431,7 +513,25 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/actions/{id}", patch(exercises::set_status))
         .route("/ogc/collections/areas/items", get(areas::items))
+}
+
+/// Every route's path as declared, tiles included.
+pub fn route_paths() -> Vec<&'static str> {
+    let mut paths = routes().paths;
+    paths.push(TILE_ROUTE);
+    paths
+}
+
+/// The application: every route, with tracing, panic safety, compression,
+/// the body limit, and the disclosure layer (see `disclosure`), which every
+/// route passes through.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.settings.max_body_bytes;
+    let disclosures = axum::middleware::from_fn_with_state(state.clone(), disclosure::record);
+    routes()
+        .router
         .fallback(not_found)
+        .layer(disclosures.clone())
         .layer(axum::middleware::from_fn_with_state(
             state.csp.clone(),
             web::security_headers,
@@ -464,7 +564,8 @@ pub fn app(state: AppState) -> Router {
         // panic safety.
         .merge(
             Router::new()
-                .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
+                .route(TILE_ROUTE, get(tiles::tile))
+                .layer(disclosures)
                 .layer(CatchPanicLayer::custom(|_| {
                     axum::response::IntoResponse::into_response(Problem::internal())
                 })),

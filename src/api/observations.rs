@@ -14,7 +14,7 @@ use crate::domain::observation::{
 };
 use crate::domain::viewer::Viewer;
 use crate::privacy::Precision;
-use crate::service::{Observations, Shown};
+use crate::service::{Observations, Receipt, Shown, WriteAnswer};
 use crate::store::Revision;
 
 /// An observation's full record with its history: the single-item read.
@@ -36,6 +36,26 @@ impl From<Shown> for ObservationView {
             observation: shown.observation,
             history: Some(shown.history),
             precision: shown.precision,
+        }
+    }
+}
+
+/// The answer to a write (see [`Observations::answer`]): the record as a
+/// read without a purpose shows it, or a receipt.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum WriteView {
+    /// The record.
+    Record(Box<ObservationView>),
+    /// Id, version and status only.
+    Receipt(Receipt),
+}
+
+impl From<WriteAnswer> for WriteView {
+    fn from(answer: WriteAnswer) -> Self {
+        match answer {
+            WriteAnswer::Record(shown) => WriteView::Record(Box::new((*shown).into())),
+            WriteAnswer::Receipt(receipt) => WriteView::Receipt(receipt),
         }
     }
 }
@@ -113,11 +133,7 @@ pub async fn create(
     let input: ObservationInput = typed(from_feature(body)?)?;
     let created = observations.create(&viewer, input, key, Utc::now()).await?;
     let id = created.observation.id;
-    let view = ObservationView {
-        history: None,
-        precision: Precision::Exact,
-        observation: created.observation,
-    };
+    let view = WriteView::from(observations.answer(&viewer, id).await?);
     let mut response = (StatusCode::CREATED, Json(view)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/observations/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -159,7 +175,7 @@ pub async fn read(
     viewer: Viewer,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<ObservationView>, Problem> {
+) -> Result<Response, Problem> {
     let purpose = purpose_parameter(raw.as_deref())?;
     let shown = observations
         .open(
@@ -170,7 +186,10 @@ pub async fn read(
             Utc::now(),
         )
         .await?;
-    Ok(Json(shown.into()))
+    // Opening it was recorded as a consultation, with its purpose.
+    Ok(super::disclosure::audited(
+        Json(ObservationView::from(shown)).into_response(),
+    ))
 }
 
 /// `PATCH /api/observations/{id}`: a JSON merge patch; history keeps the change.
@@ -179,11 +198,11 @@ pub async fn edit(
     viewer: Viewer,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<ObservationView>, Problem> {
+) -> Result<Json<WriteView>, Problem> {
     let id = parse_id(&id)?;
     let patch: ObservationPatch = typed(body)?;
     observations.edit(&viewer, id, patch, Utc::now()).await?;
-    Ok(Json(observations.read_back(&viewer, id).await?.into()))
+    Ok(Json(observations.answer(&viewer, id).await?.into()))
 }
 
 /// The body of a withdrawal.
@@ -200,11 +219,11 @@ pub async fn withdraw(
     viewer: Viewer,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<ObservationView>, Problem> {
+) -> Result<Json<WriteView>, Problem> {
     let id = parse_id(&id)?;
     let input: WithdrawInput = typed(body)?;
     observations
         .withdraw(&viewer, id, &input.reason, Utc::now())
         .await?;
-    Ok(Json(observations.read_back(&viewer, id).await?.into()))
+    Ok(Json(observations.answer(&viewer, id).await?.into()))
 }

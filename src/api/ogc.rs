@@ -16,17 +16,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use super::disclosure::{audited, disclosed};
 use super::observations::{parse_id, purpose_parameter};
 use super::problem::Problem;
 use super::{AppState, Settings};
 use crate::domain::time::{parse_instant, uk_to_utc};
-use crate::domain::viewer::{Action, Credential, Viewer};
+use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{
-    AuditAction, Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
+    Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
 };
-use crate::index::{IndexedObservation, LayerFilter, SHOWN_MARGIN_DEGREES};
-use crate::privacy::{IndexVisibility, Precision};
-use crate::store::AuditEntry;
+use crate::index::{LayerFilter, ShownObservation};
+use crate::privacy::Precision;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";
@@ -181,8 +181,6 @@ pub struct ItemsQuery {
     pub cursor: Option<i64>,
     /// The request's parameters except `cursor`, to build `next` links from.
     pub kept: Vec<(String, String)>,
-    /// Only what the viewer recorded themselves (`mine=true`).
-    pub mine: bool,
     /// Parameters of the endpoint beyond the common ones, as given.
     pub extra: Vec<(String, String)>,
 }
@@ -321,7 +319,6 @@ impl ItemsQuery {
             limit: DEFAULT_LIMIT,
             cursor: None,
             kept: Vec::new(),
-            mine: false,
             extra: Vec::new(),
         };
         let mut seen = HashSet::new();
@@ -366,7 +363,7 @@ impl ItemsQuery {
                     query.limit = n.min(MAX_LIMIT);
                 }
                 "mine" => {
-                    query.mine = match value.as_str() {
+                    query.filter.mine = match value.as_str() {
                         "true" => true,
                         "false" => false,
                         _ => {
@@ -495,11 +492,8 @@ struct LayerFeature<'a> {
 }
 
 /// One bulk feature; `o.position` is already the position as shown.
-fn layer_feature<'a>(
-    o: &IndexedObservation,
-    precision: Precision,
-    agencies: &'a [String],
-) -> LayerFeature<'a> {
+fn layer_feature<'a>(o: &ShownObservation, agencies: &'a [String]) -> LayerFeature<'a> {
+    let precision = o.precision;
     LayerFeature {
         kind: "Feature",
         id: o.id,
@@ -572,30 +566,9 @@ pub async fn items(
 ) -> Result<Response, Problem> {
     let query = ItemsQuery::parse(raw.as_deref())?;
     super::allow(&viewer, Action::ReadLayers)?;
-    let index = &state.index;
-    let visibility = IndexVisibility::new(&viewer, index);
-    let margin = if visibility.may_generalise() {
-        SHOWN_MARGIN_DEGREES
-    } else {
-        0.0
-    };
-    // `mine`: only what this viewer recorded (the app's "my reports").
-    let me = if query.mine {
-        Some(index.principal_id(&viewer.principal))
-    } else {
-        None
-    };
-    let page = index.page(
-        &query.filter,
-        |o| match me {
-            Some(me) if me != Some(o.recorded_by) => None,
-            _ => visibility.shown(o),
-        },
-        margin,
-        query.cursor,
-        query.limit,
-    );
-    let agencies = index.agency_names();
+    let scope = state.index.scope(&viewer);
+    let page = scope.page(&query.filter, query.cursor, query.limit);
+    let agencies = scope.agency_names();
     let base = base_url(&state.settings, &headers);
     let items_url = format!("{base}/ogc/collections/observations/items");
     let with_query = |pairs: &[(String, String)]| {
@@ -622,7 +595,7 @@ pub async fn items(
         ),
     ];
     if page.more {
-        if let Some((last, _)) = page.items.last() {
+        if let Some(last) = page.items.last() {
             let mut next = query.kept.clone();
             next.push(("cursor".into(), last.id.to_string()));
             links.push(link(with_query(&next), "next", GEOJSON, "Next page"));
@@ -632,11 +605,11 @@ pub async fn items(
     // About 330 bytes a feature; one allocation up front.
     let mut body = Vec::with_capacity(256 + page.items.len() * 340);
     body.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
-    for (i, (o, shown)) in page.items.iter().enumerate() {
+    for (i, o) in page.items.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        serde_json::to_writer(&mut body, &layer_feature(o, *shown, &agencies))
+        serde_json::to_writer(&mut body, &layer_feature(o, &agencies))
             .map_err(|_| Problem::internal())?;
     }
     let _ = write!(
@@ -648,45 +621,11 @@ pub async fn items(
     );
     serde_json::to_writer(&mut body, &links).map_err(|_| Problem::internal())?;
     body.push(b'}');
-    disclose_to_tool(
-        &state,
-        &viewer,
+    Ok(disclosed(
+        geojson_response(body),
         "observations-layer",
         page.items.len(),
-        raw.as_deref(),
-    )
-    .await?;
-    Ok(geojson_response(body))
-}
-
-/// A tool reading a layer is a disclosure: recorded (durably, in a group
-/// commit) before the layer leaves. People reading through the app are not
-/// (they open single records with a purpose instead).
-pub async fn disclose_to_tool(
-    state: &AppState,
-    viewer: &Viewer,
-    layer: &'static str,
-    features: usize,
-    raw: Option<&str>,
-) -> Result<(), Problem> {
-    if let Credential::Token { purpose, .. } = &viewer.credential {
-        let request: String = raw.unwrap_or("").chars().take(500).collect();
-        let entry = AuditEntry::by(
-            viewer,
-            AuditAction::Disclosure,
-            layer,
-            format!("{features} features; {request}"),
-            "",
-            Some(purpose),
-            state.clock.now(),
-        );
-        // Boxed: only a tool's read gets here, and every read's future
-        // would otherwise carry room for the audit write.
-        if !Box::pin(state.audit.record(entry)).await {
-            return Err(Problem::internal());
-        }
-    }
-    Ok(())
+    ))
 }
 
 /// `GET /ogc/collections/observations/items/{id}?purpose=…`: the full
@@ -727,9 +666,10 @@ pub async fn item(
             link(format!("{base}/ogc/collections/observations"), "collection", "application/json", "The collection"),
         ]
     });
-    Ok(geojson_response(
+    // Opening it was recorded as a consultation, with its purpose.
+    Ok(audited(geojson_response(
         serde_json::to_vec(&feature).map_err(|_| Problem::internal())?,
-    ))
+    )))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! (field officers, panel members and coordinators, never administrators).
 //! Every change is audited.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -308,6 +308,13 @@ pub async fn create_user(
     if !may_grant(reach, role, admin) {
         return Err(forbidden().field("role").detail(GRANTS));
     }
+    if combines_duties(role, admin) {
+        return Err(Problem::invalid(vec![FieldError::new(
+            "admin",
+            "dual-role-needs-approval",
+            "make the account with one of administration or a data role; giving it the other waits for a second administrator",
+        )]));
+    }
     password_policy("password", &input.password, &username, &display_name)?;
     let new = NewUser {
         username,
@@ -361,7 +368,7 @@ pub async fn update_user(
     viewer: Viewer,
     Path(id): Path<i64>,
     JsonBody(body): JsonBody,
-) -> Result<Json<AccountView>, Problem> {
+) -> Result<(StatusCode, Json<serde_json::Value>), Problem> {
     let reach = require_change(&viewer, Action::ManageUsers)?;
     let input: UserPatch = typed(body)?;
     let user = managed(&state, &viewer, reach, id).await?;
@@ -394,6 +401,47 @@ pub async fn update_user(
     let admin = input.admin.or((role == Some(Role::Admin)).then_some(true));
     if !may_grant(reach, next_role, admin.unwrap_or(user.is_admin())) {
         return Err(forbidden().field("role").detail(GRANTS));
+    }
+    // Separation of duties: nobody changes their own powers.
+    if viewer.user_id() == Some(id) && (role.is_some() || input.admin.is_some()) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "own-role",
+            "Nobody changes their own role or administrator flag",
+        )
+        .field(if role.is_some() { "role" } else { "admin" })
+        .detail("ask another administrator"));
+    }
+    let next_admin = admin.unwrap_or(user.is_admin());
+    let role_change = role.is_some_and(|r| r != user.role) || next_admin != user.is_admin();
+    if role_change && combines_duties(next_role, next_admin) {
+        // Administration and a data role together would let one person
+        // give themselves every record: a second administrator decides.
+        let entry = audit(
+            &viewer,
+            AuditAction::Alteration,
+            "role-request",
+            &id.to_string(),
+            &user.agency,
+            &format!(
+                "asked for {} with administration {}; waits for a second administrator",
+                next_role.code(),
+                if next_admin { "on" } else { "off" }
+            ),
+            &state,
+        );
+        let request = state
+            .store
+            .request_role_change(id, next_role, next_admin, entry)
+            .await?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "account": AccountView::of(&user),
+                "role_request": request,
+                "detail": "the change waits for a second administrator's approval",
+            })),
+        ));
     }
     let password_hash = match input.password {
         Some(proposed) => {
@@ -431,7 +479,118 @@ pub async fn update_user(
         .ok_or_else(Problem::not_found)?;
     // Its tokens act with the new role, or not at all, from now on.
     state.tokens.forget_user(id);
-    Ok(Json(AccountView::of(&updated)))
+    Ok((StatusCode::OK, Json(account_json(&updated))))
+}
+
+fn account_json(user: &User) -> serde_json::Value {
+    serde_json::to_value(AccountView::of(user)).unwrap_or_default()
+}
+
+/// Whether one account would hold administration and a data role at once.
+fn combines_duties(role: Role, admin: bool) -> bool {
+    admin && role != Role::Admin
+}
+
+/// `GET /api/role-requests`: changes waiting for a second administrator
+/// (`?all=true`: decided ones too).
+pub async fn role_requests(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<crate::store::people::RoleRequest>>, Problem> {
+    if require(&viewer, Action::ManageUsers)? != Reach::Any {
+        return Err(forbidden().detail("administrators decide role requests"));
+    }
+    let mut pending_only = true;
+    for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match (name.as_ref(), value.as_ref()) {
+            ("all", "true") => pending_only = false,
+            ("all", "false") => pending_only = true,
+            ("all", _) => {
+                return Err(Problem::bad_parameter(
+                    "invalid-all",
+                    "all",
+                    "true or false",
+                ))
+            }
+            (other, _) => return Err(Problem::unknown_parameter(other)),
+        }
+    }
+    Ok(Json(state.store.role_requests(pending_only).await?))
+}
+
+/// `POST /api/role-requests/{id}/approve`.
+pub async fn approve_role_request(
+    state: State<AppState>,
+    viewer: Viewer,
+    id: Path<i64>,
+) -> Result<Json<crate::store::people::RoleRequest>, Problem> {
+    decide_role_request(state, viewer, id, true).await
+}
+
+/// `POST /api/role-requests/{id}/refuse`.
+pub async fn refuse_role_request(
+    state: State<AppState>,
+    viewer: Viewer,
+    id: Path<i64>,
+) -> Result<Json<crate::store::people::RoleRequest>, Problem> {
+    decide_role_request(state, viewer, id, false).await
+}
+
+/// A second administrator decides: never the one who asked, nor the
+/// account the change is for.
+async fn decide_role_request(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    approve: bool,
+) -> Result<Json<crate::store::people::RoleRequest>, Problem> {
+    if require_change(&viewer, Action::ManageUsers)? != Reach::Any {
+        return Err(forbidden().detail("administrators decide role requests"));
+    }
+    let request = state
+        .store
+        .role_request(id)
+        .await?
+        .filter(|r| r.outcome.is_none())
+        .ok_or_else(|| Problem::not_found().detail("no pending role request has that id"))?;
+    if request.requested_by == viewer.principal || viewer.user_id() == Some(request.user_id) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "second-administrator-required",
+            "A second administrator must decide this",
+        )
+        .detail("neither whoever asked nor the account's holder may decide a role request"));
+    }
+    let subject = state
+        .store
+        .user(request.user_id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    let entry = audit(
+        &viewer,
+        AuditAction::Alteration,
+        "role-request",
+        &format!("{}; request {id}", request.user_id),
+        &subject.agency,
+        &format!(
+            "{} a role request by {} ({} with administration {})",
+            if approve { "approved" } else { "refused" },
+            request.requested_by,
+            request.role.code(),
+            if request.admin { "on" } else { "off" }
+        ),
+        &state,
+    );
+    let decided = state
+        .store
+        .decide_role_request(id, approve, entry)
+        .await?
+        .ok_or_else(|| Problem::not_found().detail("no pending role request has that id"))?;
+    if approve {
+        state.tokens.forget_user(decided.user_id);
+    }
+    Ok(Json(decided))
 }
 
 /// `GET /api/sign-ins`: the sign-in log, newest first, for the accounts the

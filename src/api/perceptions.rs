@@ -1,9 +1,7 @@
 //! Young people's safety mapping over HTTP: sessions, marks, and the
 //! `perceptions` collection — pins counted per 100 m square by how many
 //! participants marked it red, amber or green, areas and routes as drawn.
-//! Nothing in any answer identifies a participant: not even their number.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! The workflows and their privacy rules are in `service::perceptions`.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -16,30 +14,20 @@ use super::observations::client_key;
 use super::ogc::{base_url, feature_collection, link};
 use super::problem::Problem;
 use super::{allow, created, AppState};
-use crate::analysis::grid::{Grid, Shape};
 use crate::domain::perception::{MarkInput, SessionInput};
 use crate::domain::viewer::{Action, Viewer};
-use crate::domain::vocabulary::{AuditAction, TimeOfDay};
-use crate::store::AuditEntry;
+use crate::domain::vocabulary::TimeOfDay;
+use crate::service::perceptions::LayerQuery;
 
-fn audit(state: &AppState, viewer: &Viewer, id: i64, what: &str) -> AuditEntry {
-    state.audit_entry(
-        viewer,
-        AuditAction::Collection,
-        "perception-session",
-        id.to_string(),
-        what,
-    )
-}
-
-/// `GET /api/perception-sessions`.
-pub async fn list(
-    State(state): State<AppState>,
-    viewer: Viewer,
-) -> Result<Json<serde_json::Value>, Problem> {
-    allow(&viewer, Action::RecordPerceptions)?;
-    Ok(Json(
-        json!({ "sessions": state.store.perception_sessions().await? }),
+/// `GET /api/perception-sessions`: the sessions the viewer may read.
+pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Response, Problem> {
+    let sessions = state
+        .perceptions
+        .sessions(&viewer, state.clock.now())
+        .await?;
+    // Listed as a consultation, recorded by the service.
+    Ok(super::disclosure::audited(
+        axum::response::IntoResponse::into_response(Json(json!({ "sessions": sessions }))),
     ))
 }
 
@@ -54,19 +42,13 @@ pub async fn create(
     let key = client_key(&viewer, &headers)?;
     let input: SessionInput = typed(body)?;
     let new = input.validate().map_err(Problem::invalid)?;
-    let entry = audit(&state, &viewer, 0, "recorded a safety-mapping session");
-    let (id, new) = state
-        .store
-        .create_perception_session(&new, &viewer.name, key.as_deref(), entry)
+    let (session, new) = state
+        .perceptions
+        .create(&viewer, new, key, state.clock.now())
         .await?;
-    let session = state
-        .store
-        .perception_session(id)
-        .await?
-        .ok_or_else(Problem::internal)?;
     Ok(created(
         new,
-        format!("/api/perception-sessions/{id}"),
+        format!("/api/perception-sessions/{}", session.id),
         session,
     ))
 }
@@ -76,21 +58,22 @@ fn session_id(raw: &str) -> Result<i64, Problem> {
         .map_err(|_| Problem::not_found().detail("no such session"))
 }
 
-/// `GET /api/perception-sessions/{id}`: the session and its marks.
+/// `GET /api/perception-sessions/{id}`: the session and its marks, exact
+/// only for whoever recorded it; audited.
 pub async fn read(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, Problem> {
-    allow(&viewer, Action::RecordPerceptions)?;
+) -> Result<Response, Problem> {
     let id = session_id(&id)?;
-    let session = state
-        .store
-        .perception_session(id)
-        .await?
-        .ok_or_else(|| Problem::not_found().detail("no such session"))?;
-    let marks = state.store.perception_marks(Some(id)).await?;
-    Ok(Json(json!({ "session": session, "marks": marks })))
+    let view = state
+        .perceptions
+        .session(&viewer, id, state.clock.now())
+        .await?;
+    // Read as a consultation, recorded by the service.
+    Ok(super::disclosure::audited(
+        axum::response::IntoResponse::into_response(Json(view)),
+    ))
 }
 
 /// `POST /api/perception-sessions/{id}/marks`.
@@ -108,15 +91,17 @@ pub async fn mark(
     let mark = input
         .validate(state.observations.rules())
         .map_err(Problem::invalid)?;
-    let entry = audit(&state, &viewer, id, "recorded a safety-mapping mark");
+    let answer = json!({"session_id": id, "kind": mark.kind, "rating": mark.rating, "route_use": mark.route_use});
     let (mark_id, new) = state
-        .store
-        .add_perception_mark(id, &mark, key.as_deref(), entry)
+        .perceptions
+        .mark(&viewer, id, mark, key, state.clock.now())
         .await?;
+    let mut answer = answer;
+    answer["id"] = json!(mark_id);
     Ok(created(
         new,
         format!("/api/perception-sessions/{id}"),
-        json!({"id": mark_id, "session_id": id, "kind": mark.kind, "rating": mark.rating, "route_use": mark.route_use}),
+        answer,
     ))
 }
 
@@ -142,9 +127,7 @@ pub async fn items(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
-    let mut kinds: BTreeSet<String> = BTreeSet::new();
-    let mut bbox = None;
-    let mut times: Vec<TimeOfDay> = Vec::new();
+    let mut query = LayerQuery::default();
     for (name, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
         match name.as_ref() {
             "kind" => {
@@ -156,13 +139,13 @@ pub async fn items(
                             "pin, area or route",
                         ));
                     }
-                    kinds.insert(k.to_owned());
+                    query.kinds.insert(k.to_owned());
                 }
             }
-            "bbox" => bbox = Some(super::ogc::bbox(&value)?),
+            "bbox" => query.bbox = Some(super::ogc::bbox(&value)?),
             "time_of_day" => {
                 for t in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                    times.push(TimeOfDay::from_code(t).ok_or_else(|| {
+                    query.times.push(TimeOfDay::from_code(t).ok_or_else(|| {
                         Problem::bad_parameter(
                             "not-in-vocabulary",
                             "time_of_day",
@@ -175,76 +158,7 @@ pub async fn items(
             other => return Err(Problem::unknown_parameter(other)),
         }
     }
-    allow(&viewer, Action::ReadLayers)?;
-    let marks = state.store.perception_marks(None).await?;
-    let wanted = |kind: &str| kinds.is_empty() || kinds.contains(kind);
-    let grid = Grid {
-        shape: Shape::Square,
-        size: 100,
-    };
-    // Pins per square: the distinct participants (session, number) who
-    // marked it each colour, and the reasons given.
-    #[derive(Default)]
-    struct Square {
-        red: BTreeSet<(i64, i64)>,
-        amber: BTreeSet<(i64, i64)>,
-        green: BTreeSet<(i64, i64)>,
-        reasons: BTreeMap<String, u32>,
-    }
-    let mut squares: BTreeMap<(i64, i64), Square> = BTreeMap::new();
-    let mut features = Vec::new();
-    for m in &marks {
-        let [lon, lat] = m.at;
-        if bbox
-            .is_some_and(|[x0, y0, x1, y1]: [f64; 4]| lon < x0 || lon > x1 || lat < y0 || lat > y1)
-        {
-            continue;
-        }
-        if !times.is_empty()
-            && !TimeOfDay::from_code(&m.time_of_day)
-                .is_some_and(|t| t == TimeOfDay::Any || times.contains(&t))
-        {
-            continue;
-        }
-        match m.kind.as_str() {
-            "pin" if wanted("pin") => {
-                let Some((e, n)) = crate::analysis::grid::grid_position(m.at) else { continue };
-                let cell = grid.cell_of(e, n);
-                let square = squares.entry(cell).or_default();
-                let who = (m.session_id, m.participant);
-                match m.rating.as_deref() {
-                    Some("red") => square.red.insert(who),
-                    Some("amber") => square.amber.insert(who),
-                    _ => square.green.insert(who),
-                };
-                for r in &m.reasons {
-                    *square.reasons.entry(r.clone()).or_default() += 1;
-                }
-            }
-            "area" if wanted("area") => features.push(json!({
-                "type": "Feature", "geometry": m.geometry,
-                "properties": {"kind": "area", "rating": m.rating, "time_of_day": m.time_of_day, "reasons": m.reasons},
-            })),
-            "route" if wanted("route") => features.push(json!({
-                "type": "Feature", "geometry": m.geometry,
-                "properties": {"kind": "route", "route_use": m.route_use, "time_of_day": m.time_of_day, "reasons": m.reasons},
-            })),
-            _ => {}
-        }
-    }
-    for (cell, s) in squares {
-        let Some(outline) = grid.outline(cell) else {
-            continue;
-        };
-        let participants: BTreeSet<&(i64, i64)> =
-            s.red.iter().chain(&s.amber).chain(&s.green).collect();
-        features.push(json!({
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [outline]},
-            "properties": {"kind": "pin-square", "red": s.red.len(), "amber": s.amber.len(), "green": s.green.len(),
-                "participants": participants.len(), "reasons": s.reasons},
-        }));
-    }
+    let features = state.perceptions.layer(&viewer, &query).await?;
     let base = base_url(&state.settings, &headers);
     feature_collection(&base, "perceptions", features.len(), features, json!({}))
 }

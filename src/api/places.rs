@@ -24,8 +24,7 @@ use crate::domain::place::{parse_import, Place, PlaceInput};
 use crate::domain::time::uk_local;
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{AuditAction, PlaceKind};
-use crate::index::{IndexedObservation, LayerFilter};
-use crate::privacy::IndexVisibility;
+use crate::index::{LayerFilter, ShownObservation};
 use crate::service::{request_hash, ServiceError};
 use crate::store::{AuditEntry, IdempotencyKey, PlaceImport, StoreError};
 
@@ -84,17 +83,14 @@ struct Linked {
 }
 
 /// Observations linked to `place` that `viewer` sees exactly.
-fn linked(state: &AppState, viewer: &Viewer, place: i64) -> Vec<IndexedObservation> {
-    let visibility = IndexVisibility::new(viewer, &state.index);
+fn linked(state: &AppState, viewer: &Viewer, place: i64) -> Vec<ShownObservation> {
     let filter = LayerFilter {
         place: Some(place),
         ..LayerFilter::default()
     };
     let mut found = Vec::new();
     if viewer.may_at_all(Action::ReadLayers) {
-        state
-            .index
-            .for_each_shown(&filter, |o| visibility.shown(o), 0.0, |o, _| found.push(*o));
+        found = state.index.scope(viewer).collect(&filter);
     }
     found.sort_unstable_by_key(|o| std::cmp::Reverse((o.observed_at, o.id)));
     found

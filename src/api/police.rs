@@ -10,7 +10,8 @@ use axum::response::Response;
 use axum::Json;
 use serde_json::json;
 
-use super::ogc::{base_url, disclose_to_tool, geojson_response, link, DEFAULT_LIMIT, MAX_LIMIT};
+use super::disclosure::disclosed;
+use super::ogc::{base_url, geojson_response, link, DEFAULT_LIMIT, MAX_LIMIT};
 use super::problem::Problem;
 use super::AppState;
 use crate::domain::viewer::{Action, Viewer};
@@ -259,14 +260,7 @@ pub async fn items(
             "Next page",
         ));
     }
-    disclose_to_tool(
-        &state,
-        &viewer,
-        "police-crimes-layer",
-        features.len(),
-        raw.as_deref(),
-    )
-    .await?;
+    let disclosed_count = features.len();
     let body = json!({
         "type": "FeatureCollection",
         "features": features,
@@ -275,8 +269,10 @@ pub async fn items(
         "attribution": ATTRIBUTION,
         "links": links,
     });
-    Ok(geojson_response(
-        serde_json::to_vec(&body).map_err(|_| Problem::internal())?,
+    Ok(disclosed(
+        geojson_response(serde_json::to_vec(&body).map_err(|_| Problem::internal())?),
+        "police-crimes-layer",
+        disclosed_count,
     ))
 }
 

@@ -220,6 +220,32 @@ impl From<ServiceError> for Problem {
             )
             .field("purpose")
             .detail("sensitive and restricted records open only with a stated purpose, which is kept in the audit trail"),
+            ServiceError::NothingToChange => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "nothing-to-change",
+                "The edit changes nothing",
+            )
+            .detail("send at least one field with a new value"),
+            ServiceError::Busy => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "The server is busy with other analyses; try again shortly",
+            )
+            .retry_after(5),
+            ServiceError::TooCostly { parameter, detail } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too-costly",
+                "This request would take more work than one request may",
+            )
+            .field(parameter)
+            .detail(detail),
+            ServiceError::OverBudget { retry_after } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "over-budget",
+                "You have asked for many reports or aggregate queries in a short time; try again later",
+            )
+            .detail("your agency's coordinators can see this in the audit log")
+            .retry_after(retry_after),
             ServiceError::WriteTask => {
                 tracing::error!("a write task failed");
                 Problem::internal()

@@ -2,11 +2,17 @@
 //! registered place, or a proposed point) before a licence decision.
 //!
 //! Counts within 250 m and 500 m over the last twelve months, by category
-//! and time band and by month, and the places and safe places nearby. Every
-//! record counts — restricted and other agencies' sensitive ones included —
-//! but only as a count: no record is listed, and counts below the
-//! small-count threshold are withheld from every role below coordinator.
-//! Producing a report is recorded as a disclosure.
+//! and time band and by month, and the places and safe places nearby.
+//!
+//! A report is computed from the records *as the reader is shown them*
+//! (their scope): a generalised record counts at its square's centre, and a
+//! record the reader may not see counts nowhere — the report says so, and
+//! who to ask. A proposed point is snapped to the centre of its 100 m
+//! National Grid square, so walking it millimetre by millimetre across a
+//! circle's edge moves nothing: the circles only ever move in 100 m steps,
+//! over positions the reader is shown anyway. Counts below the small-count
+//! threshold are withheld from every role below coordinator. Producing a
+//! report is recorded as a disclosure.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -27,11 +33,25 @@ use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{AuditAction, Category, PlaceKind, TimeBand};
 use crate::index::LayerFilter;
 use crate::pack::{band_table, count_text, esc, Lang};
+use crate::privacy::Precision;
 use crate::service::ServiceError;
 use crate::store::AuditEntry;
 
 /// The two radii, metres.
 const RADII: [f64; 2] = [250.0, 500.0];
+
+/// Which point the circles are drawn round, English and Welsh: a
+/// registered place's own position, or a proposed point's square.
+const CENTRE_NOTE: [[&str; 2]; 2] = [
+    [
+        "Distances are measured from the place's position on the register.",
+        "Mesurir pellteroedd o safle'r lle ar y gofrestr.",
+    ],
+    [
+        "Distances are measured from the centre of the 100 m National Grid square the proposed premises is in.",
+        "Mesurir pellteroedd o ganol y sgwâr Grid Cenedlaethol 100 m y mae'r safle arfaethedig ynddo.",
+    ],
+];
 
 /// `GET /api/reports/licensing?place=ID | lon=&lat= &format=json|html&lang=`.
 pub async fn licensing(
@@ -74,6 +94,9 @@ pub async fn licensing(
     if !viewer.may_at_all(Action::LicensingReport) {
         return Err(ServiceError::Forbidden.into());
     }
+    state
+        .charge(&viewer, crate::service::budget::Kind::Report)
+        .await?;
     let registered = match place {
         Some(id) => Some(
             state
@@ -84,15 +107,26 @@ pub async fn licensing(
         ),
         None => None,
     };
-    let centre = match (&registered, lon, lat) {
-        (Some(p), _, _) => [p.details.location.lon, p.details.location.lat],
+    let (centre, used) = match (&registered, lon, lat) {
+        (Some(p), _, _) => (
+            [p.details.location.lon, p.details.location.lat],
+            "place-register",
+        ),
         (None, Some(lon), Some(lat)) => {
             let mut errors = Vec::new();
             let at = state.observations.rules().location(lon, lat, &mut errors);
-            match at {
-                Some(at) => [at.lon, at.lat],
-                None => return Err(Problem::invalid(errors)),
-            }
+            let Some(at) = at else {
+                return Err(Problem::invalid(errors));
+            };
+            let snapped = crate::privacy::shown_position(Precision::Generalised, [at.lon, at.lat])
+                .ok_or_else(|| {
+                    Problem::invalid(vec![FieldError::new(
+                        "lon",
+                        "outside-service-area",
+                        "outside the National Grid",
+                    )])
+                })?;
+            (snapped, "bng-100m-square-centre")
         }
         _ => {
             return Err(Problem::invalid(vec![FieldError::new(
@@ -127,22 +161,17 @@ pub async fn licensing(
         ..LayerFilter::default()
     };
     let mut found: Vec<(f64, Category, TimeBand, String)> = Vec::new();
-    state.index.for_each_shown(
-        &filter,
-        |o| Some((o.position, ())),
-        0.0,
-        |o, ()| {
-            if let Some((e, n)) = grid_position(o.position) {
-                let d = ((e - origin.0).powi(2) + (n - origin.1).powi(2)).sqrt();
-                if d <= RADII[1] {
-                    let month = uk_local(from_unix_millis(o.observed_at))
-                        .format("%Y-%m")
-                        .to_string();
-                    found.push((d, o.category, TimeBand::of_hour(o.local_hour), month));
-                }
+    state.index.scope(&viewer).for_each(&filter, |o| {
+        if let Some((e, n)) = grid_position(o.position) {
+            let d = ((e - origin.0).powi(2) + (n - origin.1).powi(2)).sqrt();
+            if d <= RADII[1] {
+                let month = uk_local(from_unix_millis(o.observed_at))
+                    .format("%Y-%m")
+                    .to_string();
+                found.push((d, o.category, TimeBand::of_hour(o.local_hour), month));
             }
-        },
-    );
+        }
+    });
     let months: Vec<String> = (0..12)
         .rev()
         .map(|back| {
@@ -208,6 +237,7 @@ pub async fn licensing(
     };
     let report = json!({
         "centre": centre,
+        "centre_from": used,
         "place": registered.as_ref().map(|p| json!({"id": p.id, "name_en": p.details.name_en, "name_cy": p.details.name_cy,
             "kind": p.details.kind, "licence_reference": p.details.licence_reference, "address": p.details.address})),
         "generated_at": format_instant(now),
@@ -216,8 +246,10 @@ pub async fn licensing(
         "radii": radii,
         "nearby_places": listed(false),
         "safe_places": listed(true),
-        "restricted_note": "Every record within the radius counts, restricted and sensitive ones included, but only as a count: no record is listed.",
-        "restricted_note_cy": "Mae pob cofnod o fewn y radiws yn cyfrif, gan gynnwys rhai cyfyngedig a sensitif, ond fel cyfrif yn unig: ni restrir unrhyw gofnod.",
+        "centre_note": CENTRE_NOTE[usize::from(used != "place-register")][0],
+        "centre_note_cy": CENTRE_NOTE[usize::from(used != "place-register")][1],
+        "restricted_note": "These counts include only the records you may see, each where you are shown it. Other agencies may hold records you cannot see here: ask your safeguarding coordinator, who can ask theirs.",
+        "restricted_note_cy": "Mae'r cyfrifon hyn yn cynnwys dim ond y cofnodion y cewch eu gweld, pob un lle dangosir ef i chi. Gall asiantaethau eraill ddal cofnodion na allwch eu gweld yma: gofynnwch i'ch cydgysylltydd diogelu, a all ofyn i'w rhai hwy.",
     });
     let object = place.map_or_else(
         || format!("point {:.5},{:.5}", centre[0], centre[1]),
@@ -239,11 +271,16 @@ pub async fn licensing(
             now,
         ))
         .await?;
+    // Recorded as a disclosure above.
     if html {
         let page = page(&report, lang, &now.format("%Y-%m-%d %H:%M UTC").to_string());
-        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
+        return Ok(super::disclosure::audited(
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response(),
+        ));
     }
-    Ok(axum::Json(report).into_response())
+    Ok(super::disclosure::audited(
+        axum::Json(report).into_response(),
+    ))
 }
 
 /// The printable report.
@@ -296,7 +333,7 @@ fn page(report: &serde_json::Value, lang: Lang, printed: &str) -> String {
     };
     let _ = write!(
         out,
-        "<dl class=\"facts\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} – {}</dd></dl><p>{}</p>",
+        "<dl class=\"facts\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} – {}</dd></dl><p>{}</p><p>{}</p>",
         t("Premises", "Safle"),
         esc(&subject),
         t("Period", "Cyfnod"),
@@ -310,6 +347,13 @@ fn page(report: &serde_json::Value, lang: Lang, printed: &str) -> String {
             .unwrap_or("")
             .get(..10)
             .unwrap_or(""),
+        esc(report[if lang == Lang::Cy {
+            "centre_note_cy"
+        } else {
+            "centre_note"
+        }]
+        .as_str()
+        .unwrap_or("")),
         esc(report[if lang == Lang::Cy {
             "restricted_note_cy"
         } else {

@@ -24,15 +24,16 @@ use axum::response::{IntoResponse, Response};
 use super::analysis::{
     grid_parameter, hotspot_parameters, run_hotspots, shown_points, HOTSPOT_PARAMETERS,
 };
-use super::ogc::{disclose_to_tool, ItemsQuery};
+use super::disclosure::disclosed;
+use super::ogc::ItemsQuery;
 use super::problem::Problem;
 use super::AppState;
 use crate::analysis::{HotspotRun, ShownCount, Suppression};
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{DayKind, Role, TimeBand};
-use crate::index::{LayerFilter, SHOWN_MARGIN_DEGREES};
+use crate::index::LayerFilter;
 use crate::mvt::{encode, Layer, TileId, Value};
-use crate::privacy::{IndexVisibility, Precision};
+use crate::privacy::Precision;
 
 /// The media type of a vector tile.
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
@@ -217,57 +218,47 @@ fn observations_tile(
     tile: TileId,
     filter: &LayerFilter,
 ) -> Layer {
-    let visibility = IndexVisibility::new(viewer, &state.index);
-    let margin = if visibility.may_generalise() {
-        SHOWN_MARGIN_DEGREES
-    } else {
-        0.0
-    };
-    let agencies = state.index.agency_names();
+    let scope = state.index.scope(viewer);
+    let agencies = scope.agency_names();
     let mut layer = Layer::new("observations");
     let filter = LayerFilter {
         bbox: Some(tile.bounds(BUFFER)),
         ..filter.clone()
     };
-    state.index.for_each_shown(
-        &filter,
-        |o| visibility.shown(o),
-        margin,
-        |o, precision| {
-            let agency = agencies
-                .get(usize::from(o.agency))
-                .map_or("", String::as_str);
-            layer.point(
-                u64::try_from(o.id).ok(),
-                tile.project(o.position),
-                // The id is the feature's own id, not a property.
-                &[
-                    ("category", Value::Text(o.category.code())),
-                    ("severity", Value::Text(o.severity.code())),
-                    ("status", Value::Text(o.status.code())),
-                    ("sensitivity", Value::Text(o.sensitivity.code())),
-                    ("setting", Value::Text(o.setting.code())),
-                    ("agency", Value::Text(agency)),
-                    (
-                        "time_band",
-                        Value::Text(TimeBand::of_hour(o.local_hour).code()),
-                    ),
-                    (
-                        "day",
-                        Value::Text(DayKind::of_weekday(o.local_weekday).code()),
-                    ),
-                    (
-                        "precision",
-                        Value::Text(match precision {
-                            Precision::Exact => "exact",
-                            Precision::Generalised => "bng-100m",
-                            Precision::Hidden => "hidden",
-                        }),
-                    ),
-                ],
-            );
-        },
-    );
+    scope.for_each(&filter, |o| {
+        let agency = agencies
+            .get(usize::from(o.agency))
+            .map_or("", String::as_str);
+        layer.point(
+            u64::try_from(o.id).ok(),
+            tile.project(o.position),
+            // The id is the feature's own id, not a property.
+            &[
+                ("category", Value::Text(o.category.code())),
+                ("severity", Value::Text(o.severity.code())),
+                ("status", Value::Text(o.status.code())),
+                ("sensitivity", Value::Text(o.sensitivity.code())),
+                ("setting", Value::Text(o.setting.code())),
+                ("agency", Value::Text(agency)),
+                (
+                    "time_band",
+                    Value::Text(TimeBand::of_hour(o.local_hour).code()),
+                ),
+                (
+                    "day",
+                    Value::Text(DayKind::of_weekday(o.local_weekday).code()),
+                ),
+                (
+                    "precision",
+                    Value::Text(match o.precision {
+                        Precision::Exact => "exact",
+                        Precision::Generalised => "bng-100m",
+                        Precision::Hidden => "hidden",
+                    }),
+                ),
+            ],
+        );
+    });
     layer
 }
 
@@ -312,7 +303,7 @@ fn grid_tile(
     Ok(layer)
 }
 
-fn hotspot_tile(
+async fn hotspot_tile(
     state: &AppState,
     viewer: &Viewer,
     tile: TileId,
@@ -328,8 +319,16 @@ fn hotspot_tile(
     let run = match state.tiles.run(&key, generation) {
         Some(run) => run,
         None => {
-            let points = shown_points(state, viewer, &query.filter);
-            let run = Arc::new(run_hotspots(&query.filter, &points, parameters)?);
+            let (work_state, work_viewer, filter) =
+                (state.clone(), viewer.clone(), query.filter.clone());
+            let run = state
+                .analysis
+                .run("cell", move |budget| {
+                    let points = shown_points(&work_state, &work_viewer, &filter);
+                    run_hotspots(&filter, &points, parameters, budget)
+                })
+                .await?;
+            let run = Arc::new(run);
             state.tiles.put_run(key, generation, run.clone());
             run
         }
@@ -354,6 +353,12 @@ fn hotspot_tile(
         };
         let ring: Vec<(i32, i32)> = ring.iter().map(|&p| tile.project(p)).collect();
         let mut tags = cell_tags(run.counts[i], &suppression);
+        // Where the count is withheld, so is everything derived from it:
+        // z-scores step by a constant per observation.
+        if suppression.show(run.counts[i]) == ShownCount::Suppressed {
+            layer.polygon(None, &ring, &tags);
+            continue;
+        }
         tags.push(("class", Value::Int(i64::from(class))));
         if run.result.z[i].is_finite() {
             tags.push(("z", Value::Double(run.result.z[i])));
@@ -526,10 +531,6 @@ async fn make_tile(state: &AppState, viewer: Viewer, request: &Parts) -> Result<
                 .detail("no such tile layer: observations, grid, hotspots or police-crimes"))
         }
     };
-    // Only a tool's read is recorded, with what it asked for.
-    let request = viewer
-        .is_tool()
-        .then(|| format!("tile {}/{}/{}; {raw_text}", tile.z, tile.x, tile.y));
     let key = Identity::hash(layer, tile, raw_text, &viewer);
     let cache = state.settings.tile_cache;
     let found = cache
@@ -540,10 +541,13 @@ async fn make_tile(state: &AppState, viewer: Viewer, request: &Parts) -> Result<
         })
         .flatten();
     if let Some(cached) = found {
-        disclose_to_tool(state, &viewer, audited_as, 1, request.as_deref()).await?;
-        return Ok(reply(&cached, headers));
+        return Ok(disclosed(reply(&cached, headers), audited_as, 1));
     }
     tracing::debug!(generation, cached = state.tiles.len(), "tile cache miss");
+    if matches!(layer, "grid" | "hotspots") {
+        // Aggregates made afresh count against the viewer's budget.
+        Box::pin(state.charge(&viewer, crate::service::budget::Kind::Aggregate)).await?;
+    }
     let encoded = match layer {
         "observations" => {
             let query = ItemsQuery::parse(raw)?;
@@ -556,9 +560,12 @@ async fn make_tile(state: &AppState, viewer: Viewer, request: &Parts) -> Result<
         }
         "hotspots" => {
             let query = ItemsQuery::parse_with(raw, HOTSPOT_PARAMETERS)?;
-            encode(&[hotspot_tile(
+            // Boxed: only hot-spot tiles wait for the analysis pool, and
+            // every tile's future would otherwise carry room for it.
+            encode(&[Box::pin(hotspot_tile(
                 state, &viewer, tile, &query, raw_text, generation,
-            )?])
+            ))
+            .await?])
         }
         _ => {
             let query = super::police::PoliceQuery::parse(raw, &state.police.snapshot())?;
@@ -575,8 +582,7 @@ async fn make_tile(state: &AppState, viewer: Viewer, request: &Parts) -> Result<
     if cache {
         state.tiles.put(key, cached.clone());
     }
-    disclose_to_tool(state, &viewer, audited_as, 1, request.as_deref()).await?;
-    Ok(reply(&cached, headers))
+    Ok(disclosed(reply(&cached, headers), audited_as, 1))
 }
 
 #[cfg(test)]

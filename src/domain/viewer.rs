@@ -192,9 +192,11 @@ impl Role {
             (Role::FieldOfficer, ReadExercises) => Reach::Agency,
             (_, ReadExercises | RunExercises | ContributeToExercises) => Reach::None,
             // Youth workers (field officers) and coordinators facilitate
-            // safety mapping; licensing reports are counts only, for every
-            // data role.
-            (Role::FieldOfficer | Role::Coordinator, RecordPerceptions) => Reach::Any,
+            // safety mapping; a session is read by the facilitator's agency
+            // and by coordinators. Licensing reports are counts of what the
+            // reader is shown, for every data role.
+            (Role::FieldOfficer, RecordPerceptions) => Reach::Agency,
+            (Role::Coordinator, RecordPerceptions) => Reach::Any,
             (Role::FieldOfficer | Role::PanelMember | Role::Coordinator, LicensingReport) => {
                 Reach::Any
             }

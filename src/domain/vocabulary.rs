@@ -287,6 +287,7 @@ vocabulary! {
         Disclosure = ("disclosure", "Disclosed", "Datgelwyd"),
         Erasure = ("erasure", "Erased", "Dilëwyd"),
         Review = ("review", "Kept after review", "Cadwyd ar ôl adolygiad"),
+        Alert = ("alert", "Flagged for coordinators", "Tynnwyd sylw cydgysylltwyr"),
     }
 }
 

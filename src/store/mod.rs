@@ -127,6 +127,47 @@ pub struct Store {
     write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// Makes the data directory (0700) if it is missing, and refuses one that
+/// others may write to: the embedded store holds password hashes, TOTP
+/// secrets and every record. An existing one is narrowed to 0700.
+pub fn secure_data_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(std::io::Error::other(format!(
+            "the data directory is writable by group or others (mode {:o}); run `chmod 700` on it",
+            mode & 0o777
+        )));
+    }
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `file` readable and writable by its owner only (0600), or
+/// narrows an existing one to that. SQLite gives its WAL and shared-memory
+/// files the database file's permissions.
+pub fn private_file(file: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if file.exists() {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+            .map(drop)
+    }
+}
+
 impl Store {
     /// Opens the store: PostgreSQL when `database_url` is given, otherwise
     /// the SQLite file `safetymap.db` under `data_dir` (created if missing,
@@ -148,11 +189,15 @@ impl Store {
                 })
             }
             None => {
-                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+                secure_data_dir(data_dir).map_err(|source| StoreError::DataDir {
                     path: data_dir.display().to_string(),
                     source,
                 })?;
                 let file = data_dir.join("safetymap.db");
+                private_file(&file).map_err(|source| StoreError::DataDir {
+                    path: file.display().to_string(),
+                    source,
+                })?;
                 (
                     format!("sqlite://{}?mode=rwc", file.display()),
                     Backend::Sqlite,

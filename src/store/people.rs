@@ -108,6 +108,26 @@ pub struct UserChange {
     pub reset_second_factor: bool,
 }
 
+/// A change of role or administrator flag waiting for, or decided by, a
+/// second administrator (separation of duties).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleRequest {
+    /// Id.
+    pub id: i64,
+    /// The account it would change.
+    pub user_id: i64,
+    /// The role asked for.
+    pub role: Role,
+    /// Whether administration is asked for.
+    pub admin: bool,
+    /// Who asked (a principal).
+    pub requested_by: String,
+    /// When.
+    pub requested_at: String,
+    /// approved | refused | superseded; `None` while pending.
+    pub outcome: Option<String>,
+}
+
 /// What a session is good for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -383,85 +403,146 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Changes an account, with its audit event. Disabling it, resetting its
-    /// password or its second factor ends all its sessions in the same
-    /// transaction.
+    /// Changes an account, with its audit event, in one transaction.
     pub async fn update_user(
         &self,
         id: i64,
         change: &UserChange,
         audit: AuditEntry,
     ) -> Result<Option<User>, StoreError> {
-        let now = format_instant(audit.at);
         let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
-        let disabled_at = change.disabled.map(|d| d.then(|| now.clone()));
-        let done = sqlx::query(
-            "UPDATE users SET
-                display_name = COALESCE($1, display_name),
-                role = COALESCE($2, role),
-                admin = CASE WHEN COALESCE($2, role) = 'admin' THEN 1 ELSE COALESCE($3, admin) END,
-                password_hash = COALESCE($4, password_hash),
-                disabled_at = CASE WHEN $5 = 1 THEN $6 WHEN $5 = 0 THEN NULL ELSE disabled_at END,
-                totp_secret = CASE WHEN $7 = 1 THEN NULL ELSE totp_secret END,
-                totp_pending = CASE WHEN $7 = 1 THEN NULL ELSE totp_pending END,
-                updated_at = $8
-             WHERE id = $9",
-        )
-        .bind(change.display_name.clone())
-        .bind(change.role.map(|r| r.code()))
-        .bind(change.admin.map(i64::from))
-        .bind(change.password_hash.clone())
-        .bind(
-            disabled_at
-                .as_ref()
-                .map(|d| i64::from(d.is_some()))
-                .unwrap_or(-1),
-        )
-        .bind(disabled_at.flatten())
-        .bind(i64::from(change.reset_second_factor))
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .ctx("updating a user")?;
-        if done.rows_affected() == 0 {
+        if !change_user(&mut tx, id, change, &format_instant(audit.at)).await? {
             return Ok(None);
-        }
-        if change.reset_second_factor {
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .ctx("removing recovery codes")?;
-        }
-        // A new password, a new second factor or being disabled ends every
-        // way in: sessions and tokens (re-enabling does not revive tokens).
-        let credentials_reset = change.disabled == Some(true)
-            || change.password_hash.is_some()
-            || change.reset_second_factor;
-        // A new role or admin flag needs a new sign-in, so the second-factor
-        // requirement is met for the new powers.
-        if credentials_reset || change.role.is_some() || change.admin.is_some() {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .ctx("ending sessions")?;
-        }
-        if credentials_reset {
-            sqlx::query(
-                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .ctx("revoking tokens")?;
         }
         append(&mut tx, &audit).await?;
         tx.commit().await.ctx("committing a user")?;
         self.user(id).await
+    }
+
+    /// Records a change of role or administrator flag that waits for a
+    /// second administrator; answers the request.
+    pub async fn request_role_change(
+        &self,
+        user_id: i64,
+        role: Role,
+        admin: bool,
+        mut audit: AuditEntry,
+    ) -> Result<RoleRequest, StoreError> {
+        let _gate = self.write_gate().await;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
+        // One pending request per account: a new one replaces the old.
+        sqlx::query(
+            "UPDATE role_requests SET outcome = 'superseded', decided_by = $1, decided_at = $2
+             WHERE user_id = $3 AND outcome IS NULL",
+        )
+        .bind(&audit.principal)
+        .bind(format_instant(audit.at))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .ctx("superseding a role request")?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO role_requests (user_id, role, admin, requested_by, requested_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(role.code())
+        .bind(i64::from(admin))
+        .bind(&audit.principal)
+        .bind(format_instant(audit.at))
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("recording a role request")?;
+        audit.object_id = format!("{user_id}; request {id}");
+        append(&mut tx, &audit).await?;
+        tx.commit().await.ctx("committing a role request")?;
+        Ok(RoleRequest {
+            id,
+            user_id,
+            role,
+            admin,
+            requested_by: audit.principal.clone(),
+            requested_at: format_instant(audit.at),
+            outcome: None,
+        })
+    }
+
+    /// Role requests, newest first: pending ones only, or all.
+    pub async fn role_requests(&self, pending_only: bool) -> Result<Vec<RoleRequest>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ROLE_REQUEST_COLUMNS} FROM role_requests {} ORDER BY id DESC",
+            if pending_only {
+                "WHERE outcome IS NULL"
+            } else {
+                ""
+            }
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading role requests")?;
+        rows.iter().map(role_request).collect()
+    }
+
+    /// One role request.
+    pub async fn role_request(&self, id: i64) -> Result<Option<RoleRequest>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ROLE_REQUEST_COLUMNS} FROM role_requests WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a role request")?;
+        row.as_ref().map(role_request).transpose()
+    }
+
+    /// Approves (applying the change) or refuses a pending role request,
+    /// with its audit event, in one transaction. `None`: no such pending
+    /// request.
+    pub async fn decide_role_request(
+        &self,
+        id: i64,
+        approve: bool,
+        audit: AuditEntry,
+    ) -> Result<Option<RoleRequest>, StoreError> {
+        let _gate = self.write_gate().await;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
+        let row = sqlx::query(&format!(
+            "SELECT {ROLE_REQUEST_COLUMNS} FROM role_requests WHERE id = $1 AND outcome IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx("reading a role request")?;
+        let Some(mut request) = row.as_ref().map(role_request).transpose()? else {
+            return Ok(None);
+        };
+        let now = format_instant(audit.at);
+        let outcome = if approve { "approved" } else { "refused" };
+        sqlx::query(
+            "UPDATE role_requests SET outcome = $1, decided_by = $2, decided_at = $3 WHERE id = $4",
+        )
+        .bind(outcome)
+        .bind(&audit.principal)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .ctx("deciding a role request")?;
+        if approve {
+            let change = UserChange {
+                role: Some(request.role),
+                admin: Some(request.admin),
+                ..UserChange::default()
+            };
+            if !change_user(&mut tx, request.user_id, &change, &now).await? {
+                return Ok(None);
+            }
+        }
+        append(&mut tx, &audit).await?;
+        tx.commit().await.ctx("committing a role decision")?;
+        request.outcome = Some(outcome.to_owned());
+        Ok(Some(request))
     }
 
     /// Offers a TOTP secret to confirm.
@@ -752,4 +833,101 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Applies `change` to account `id` inside a transaction (the caller holds
+/// the write gate and writes the audit event); `false`: no such account.
+async fn change_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: i64,
+    change: &UserChange,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let now = now.to_owned();
+    let disabled_at = change.disabled.map(|d| d.then(|| now.clone()));
+    let done = sqlx::query(
+        "UPDATE users SET
+                display_name = COALESCE($1, display_name),
+                role = COALESCE($2, role),
+                admin = CASE WHEN COALESCE($2, role) = 'admin' THEN 1 ELSE COALESCE($3, admin) END,
+                password_hash = COALESCE($4, password_hash),
+                disabled_at = CASE WHEN $5 = 1 THEN $6 WHEN $5 = 0 THEN NULL ELSE disabled_at END,
+                totp_secret = CASE WHEN $7 = 1 THEN NULL ELSE totp_secret END,
+                totp_pending = CASE WHEN $7 = 1 THEN NULL ELSE totp_pending END,
+                updated_at = $8
+             WHERE id = $9",
+    )
+    .bind(change.display_name.clone())
+    .bind(change.role.map(|r| r.code()))
+    .bind(change.admin.map(i64::from))
+    .bind(change.password_hash.clone())
+    .bind(
+        disabled_at
+            .as_ref()
+            .map(|d| i64::from(d.is_some()))
+            .unwrap_or(-1),
+    )
+    .bind(disabled_at.flatten())
+    .bind(i64::from(change.reset_second_factor))
+    .bind(&now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .ctx("updating a user")?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if change.reset_second_factor {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .ctx("removing recovery codes")?;
+    }
+    // A new password, a new second factor or being disabled ends every
+    // way in: sessions and tokens (re-enabling does not revive tokens).
+    let credentials_reset = change.disabled == Some(true)
+        || change.password_hash.is_some()
+        || change.reset_second_factor;
+    // A new role or admin flag needs a new sign-in, so the second-factor
+    // requirement is met for the new powers.
+    if credentials_reset || change.role.is_some() || change.admin.is_some() {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .ctx("ending sessions")?;
+    }
+    if credentials_reset {
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(&now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .ctx("revoking tokens")?;
+    }
+    Ok(true)
+}
+
+/// The columns [`role_request`] reads.
+const ROLE_REQUEST_COLUMNS: &str = "id, user_id, role, admin, requested_by, requested_at, outcome";
+
+fn role_request(row: &sqlx::any::AnyRow) -> Result<RoleRequest, StoreError> {
+    let id: i64 = column(row, "id")?;
+    let role: String = column(row, "role")?;
+    let admin: i64 = column(row, "admin")?;
+    Ok(RoleRequest {
+        id,
+        user_id: column(row, "user_id")?,
+        role: Role::from_code(&role).ok_or_else(|| StoreError::Corrupt {
+            id,
+            what: format!("role request with unknown role {role}"),
+        })?,
+        admin: admin != 0,
+        requested_by: column(row, "requested_by")?,
+        requested_at: column(row, "requested_at")?,
+        outcome: column(row, "outcome")?,
+    })
 }

@@ -21,6 +21,11 @@ pub struct SessionRow {
     pub age_band: Option<String>,
     /// Facilitator's name.
     pub facilitator: String,
+    /// The facilitator's agency ('' for sessions recorded before it was kept).
+    pub agency: String,
+    /// Who recorded it (a principal); kept on the server.
+    #[serde(skip)]
+    pub recorded_by: String,
     /// Marks recorded.
     pub marks: i64,
     /// Distinct participants.
@@ -34,7 +39,9 @@ pub struct MarkRow {
     pub id: i64,
     /// Its session.
     pub session_id: i64,
-    /// Participant number in the session.
+    /// Participant number in the session. Never leaves the server: it links
+    /// one young person's marks together.
+    #[serde(skip)]
     pub participant: i64,
     /// pin | area | route.
     pub kind: String,
@@ -53,7 +60,7 @@ pub struct MarkRow {
     pub time_of_day: String,
 }
 
-const SESSION_SELECT: &str = "SELECT s.id, s.held_on, s.area_id, s.age_band, s.facilitator,
+const SESSION_SELECT: &str = "SELECT s.id, s.held_on, s.area_id, s.age_band, s.facilitator, s.agency, s.recorded_by,
         (SELECT COUNT(*) FROM perception_marks m WHERE m.session_id = s.id) AS marks,
         (SELECT COUNT(DISTINCT m.participant) FROM perception_marks m WHERE m.session_id = s.id) AS participants
     FROM perception_sessions s";
@@ -65,6 +72,8 @@ fn session_from_row(row: &AnyRow) -> Result<SessionRow, StoreError> {
         area_id: column(row, "area_id")?,
         age_band: column(row, "age_band")?,
         facilitator: column(row, "facilitator")?,
+        agency: column(row, "agency")?,
+        recorded_by: column(row, "recorded_by")?,
         marks: column(row, "marks")?,
         participants: column(row, "participants")?,
     })
@@ -100,7 +109,7 @@ impl Store {
     pub async fn create_perception_session(
         &self,
         new: &NewSession,
-        facilitator: &str,
+        facilitator: &crate::domain::viewer::Viewer,
         client_key: Option<&str>,
         mut audit: AuditEntry,
     ) -> Result<(i64, bool), StoreError> {
@@ -120,15 +129,18 @@ impl Store {
             }
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO perception_sessions (held_on, area_id, age_band, facilitator, created_at, client_key)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO perception_sessions (held_on, area_id, age_band, facilitator, created_at, client_key,
+                 agency, recorded_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(new.held_on.format("%Y-%m-%d").to_string())
         .bind(new.area_id)
         .bind(new.age_band.map(|b| b.code()))
-        .bind(facilitator)
+        .bind(&facilitator.name)
         .bind(format_instant(audit.at))
         .bind(client_key)
+        .bind(&facilitator.agency)
+        .bind(&facilitator.principal)
         .fetch_one(&mut *tx)
         .await
         .ctx("recording a safety-mapping session")?;

@@ -7,6 +7,7 @@ mod common;
 
 mod analysis;
 mod areas;
+mod attacks;
 mod audit;
 mod auth;
 mod bng;

@@ -56,10 +56,13 @@ on_both_stores! {
         assert_eq!(app.post_keyed(&panel, "/api/perception-sessions", "p", &json!({"held_on": "2026-11-20"})).await.status, StatusCode::FORBIDDEN);
     }
 
-    async fn a_licensing_report_counts_every_record_near_a_premises_but_lists_none_and_withholds_small_counts(backend) {
+    async fn a_licensing_report_counts_what_its_reader_may_see_near_a_premises_lists_none_and_withholds_small_counts(backend) {
         let app = TestApp::new(backend).await;
         let coordinator = app.token(Role::Coordinator, "council").await;
         let licensing = app.token(Role::FieldOfficer, "licensing").await;
+        // A licensing officer on the panel: sees other agencies' standard
+        // records, so their report has counts to withhold.
+        let panel = app.token(Role::PanelMember, "licensing").await;
         let place = app.request(Method::POST, "/api/places", Some(&licensing), &[("content-type", "application/json")], Some(serde_json::to_vec(&json!({
             "name_en": "The Anchor", "kind": "licensed-premises", "longitude": -2.9951, "latitude": 51.5878, "licence_reference": "PL/1"
         })).expect("json"))).await.json()["id"].as_i64().expect("id");
@@ -82,21 +85,27 @@ on_both_stores! {
         assert_eq!(r["nearby_places"][0]["name_en"], "Made-up Youth Club");
         assert_eq!(r["safe_places"].as_array().map(Vec::len), Some(1));
         assert!(!report.text().contains("Restricted detail"), "no record is listed");
-        let theirs = app.get(&format!("/api/reports/licensing?place={place}"), &licensing).await.json();
+        let theirs = app.get(&format!("/api/reports/licensing?place={place}"), &panel).await.json();
         let concern = theirs["radii"][0]["by_category_band"].as_array().expect("cells").iter()
             .find(|c| c["category"] == "licensed-premises-concern").expect("cell").clone();
         assert_eq!(concern["count"], 5, "five is not below the threshold");
-        let small = theirs["radii"][0]["by_category_band"].as_array().expect("cells").iter()
+        // Two standard records between 250 m and 500 m: a small count.
+        let small = theirs["radii"][1]["by_category_band"].as_array().expect("cells").iter()
             .find(|c| c["category"] == "unsafe-environment").expect("cell").clone();
         assert_eq!((small["count"].clone(), small["count_label"].clone()), (Value::Null, json!("fewer than 5")));
-        assert!(!serde_json::to_string(&theirs["radii"]).expect("json").contains("\"count\":1,") , "no count below five reaches a field officer");
-        let proposed = app.get("/api/reports/licensing?lon=-2.9951&lat=51.5878&format=html&lang=cy", &licensing).await;
+        assert!(!serde_json::to_string(&theirs["radii"]).expect("json").contains("\"count\":1,") , "no count below five reaches a panel member");
+        assert_eq!(theirs["radii"][0]["total"]["count"], 5, "the restricted record counts nowhere for them");
+        // A field officer sees only their own reports, and so counts only those.
+        let theirs = app.get(&format!("/api/reports/licensing?place={place}"), &licensing).await.json();
+        assert_eq!((theirs["radii"][0]["total"]["count"].clone(), theirs["radii"][1]["total"]["count"].clone()), (json!(0), json!(0)));
+        assert!(theirs["restricted_note"].as_str().expect("note").contains("Other agencies may hold records"));
+        let proposed = app.get("/api/reports/licensing?lon=-2.9951&lat=51.5878&format=html&lang=cy", &panel).await;
         assert!(proposed.content_type().starts_with("text/html"));
         assert!(proposed.text().contains("O fewn 250 m") && proposed.text().contains("llai na 5"));
         let nowhere = app.get("/api/reports/licensing?lon=2.35&lat=48.85", &licensing).await;
         assert_eq!((nowhere.status, nowhere.json()["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("longitude")));
         let disclosures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'disclosure' AND object_type = 'licensing-report'")
             .fetch_one(&app.db.raw().await).await.expect("count");
-        assert_eq!(disclosures, 3);
+        assert_eq!(disclosures, 4);
     }
 }

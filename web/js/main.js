@@ -36,6 +36,9 @@ function errorKey(error) {
   if (error instanceof ApiError) {
     if (error.status === 403) return 'errorForbidden';
     if (error.status === 404) return 'errorNotFound';
+    if (error.code === 'too-costly') return 'errorTooCostly';
+    if (error.status === 503 && error.code === 'busy') return 'errorBusy';
+    if (error.status === 429) return 'errorOverBudget';
   }
   return 'errorGeneric';
 }
@@ -353,7 +356,7 @@ async function refreshProfile() {
     profiled = { query: null, profile: null };
     $('#profile-table').tBodies[0].replaceChildren();
     $('#profile-total').textContent = '';
-    message('#profile-message', error.code === 'too-many-cells' ? 'tooManyCells' : errorKey(error), 'error');
+    message('#profile-message', errorKey(error), 'error');
   } finally {
     if (mine === profiling) $('#profile').removeAttribute('aria-busy');
   }

@@ -422,7 +422,14 @@ export async function create(container, { onFeature, onTap, onMove, isPlacing = 
   // Changing a tile source's query while MapLibre is still setting it up
   // cancels that set-up, which it reports as an error; it is not one.
   map.on('error', (event) => {
-    if (event.error?.name !== 'AbortError' && event.error?.message !== 'AbortError') console.error(event.error);
+    if (event.error?.name === 'AbortError' || event.error?.message === 'AbortError') return;
+    // An aggregate the server refused (too costly, busy, over budget) is
+    // said in its legend, not left as an empty map.
+    if (event.sourceId === 'hotspots' || event.sourceId === 'grid') {
+      showTileError(event.sourceId, event.error?.status ?? 0);
+      return;
+    }
+    console.error(event.error);
   });
   await new Promise((resolve) => map.on('load', resolve));
   addLayers();
@@ -479,6 +486,7 @@ function controlLabels() {
 
 /** Relabels the map's controls after a language switch. */
 export function relabel() {
+  for (const out of document.querySelectorAll('[id^="legend-"][id$="-error"][data-key]')) out.textContent = t(out.dataset.key);
   if (!map) return;
   const labels = controlLabels();
   const set = (selector, text) => {
@@ -549,9 +557,31 @@ export function setMode(next) {
   setVisible(HOTSPOT_LAYERS, !focused && mode === 'hotspots');
 }
 
+/** The words for a tile the server refused, by HTTP status. */
+function tileErrorKey(status) {
+  if (status === 422) return 'errorTooCostly';
+  if (status === 503) return 'errorBusy';
+  if (status === 429) return 'errorOverBudget';
+  return 'errorGeneric';
+}
+
+function showTileError(source, status) {
+  const out = document.getElementById(`legend-${source}-error`);
+  if (!out) return;
+  out.dataset.key = tileErrorKey(status);
+  out.textContent = t(out.dataset.key);
+  out.hidden = false;
+}
+
 function setTiles(source, query) {
   if (tileQueries[source] === query) return;
   tileQueries[source] = query;
+  const out = document.getElementById(`legend-${source}-error`);
+  if (out) {
+    out.hidden = true;
+    out.textContent = '';
+    delete out.dataset.key;
+  }
   map.getSource(source).setTiles([tileUrl(source, query)]);
 }
 

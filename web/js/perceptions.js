@@ -164,8 +164,9 @@ async function openSession(id) {
   }
   $('#ps-browse').hidden = true;
   $('#ps-view').hidden = false;
-  const used = (current.marks || []).map((m) => m.participant);
-  $('#pm-participant').value = String(used.length ? Math.max(...used) : 1);
+  // Participant numbers never leave the server; carry on from how many
+  // participants the session has.
+  $('#pm-participant').value = String(Math.max(1, current.session.participants || 0));
   newMark();
   renderSession();
   $('#psv-title').focus();
@@ -179,7 +180,7 @@ function renderSession() {
   const area = areas.find((a) => a.id === s.area_id);
   if (area) parts.push(named(area));
   $('#psv-title').textContent = `${t('sessionTitle', { date: '', id: s.id }).trim()} — ${parts.join(', ')}`;
-  const participants = new Set((current.marks || []).map((m) => m.participant)).size;
+  const participants = s.participants ?? 0;
   $('#psv-summary').textContent = t('sessionCounts', { participants, marks: (current.marks || []).length });
   $('#psv-marks').replaceChildren(...(current.marks || []).map((m) => el('li', { 'data-id': String(m.id) }, markText(m))));
 }
@@ -187,7 +188,7 @@ function renderSession() {
 function markText(m) {
   const what = m.kind === 'route' ? vocab.label('route_uses', m.route_use) : `${LETTERS[m.rating] || ''} — ${vocab.label('ratings', m.rating)}`;
   const reasons = (m.reasons || []).map((r) => vocab.label('perception_reasons', r)).join(', ');
-  return `${t('markParticipantShort', { n: m.participant })}: ${t(`markKind_${m.kind}`)} — ${what}${reasons ? ` — ${reasons}` : ''} — ${vocab.label('times_of_day', m.time_of_day)}`;
+  return `${t(`markKind_${m.kind}`)} — ${what}${reasons ? ` — ${reasons}` : ''} — ${vocab.label('times_of_day', m.time_of_day)}`;
 }
 
 // ---------------------------------------------------------------- one mark

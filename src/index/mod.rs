@@ -3,56 +3,59 @@
 //!
 //! Layer reads run here, never in SQL. An entry holds only what styling,
 //! filtering and privacy need — no free text, no case reference — packed
-//! into 48 bytes; agencies and recording principals are interned.
+//! into 56 bytes; agencies and recording principals are interned.
+//!
+//! Recorded positions never leave this module: the only way to read
+//! entries is a viewer's [`Scope`] (see `scope.rs`), which yields each
+//! record where that viewer is shown it and leaves out what they may not
+//! see.
+
+mod scope;
+
+pub use scope::{Scope, ShownObservation};
 
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
-use chrono::{DateTime, Utc};
 use rstar::{RTree, RTreeObject, AABB};
 
-use crate::domain::time::{from_unix_millis, uk_hour_and_weekday, unix_millis};
+use crate::domain::time::{uk_hour_and_weekday, unix_millis};
 use crate::domain::vocabulary::{Category, Sensitivity, SettingType, Severity, Status};
 use crate::store::IndexRow;
 
-/// One live observation in the index.
+/// One live observation in the index, at its recorded position. Its fields
+/// are private to this module: everything outside reads observations
+/// through a viewer's [`Scope`], as that viewer is shown them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IndexedObservation {
     /// Position `[lon, lat]`, WGS84 degrees.
-    pub position: [f64; 2],
+    position: [f64; 2],
     /// Observation id.
-    pub id: i64,
+    id: i64,
     /// Observed-at, milliseconds since the Unix epoch.
-    pub observed_at: i64,
+    observed_at: i64,
     /// Interned recording principal.
-    pub recorded_by: u32,
+    recorded_by: u32,
     /// Interned recording agency.
-    pub agency: u16,
+    agency: u16,
     /// Category.
-    pub category: Category,
+    category: Category,
     /// Severity.
-    pub severity: Severity,
+    severity: Severity,
     /// Status.
-    pub status: Status,
+    status: Status,
     /// Sensitivity.
-    pub sensitivity: Sensitivity,
+    sensitivity: Sensitivity,
     /// Setting.
-    pub setting: SettingType,
+    setting: SettingType,
     /// UK local hour of day, 0–23.
-    pub local_hour: u8,
+    local_hour: u8,
     /// UK local weekday, 0 = Monday … 6 = Sunday.
-    pub local_weekday: u8,
+    local_weekday: u8,
     /// Linked place id; 0: none (ids start at 1; a register of more than
     /// four billion places is not a council's).
-    pub place: u32,
-}
-
-impl IndexedObservation {
-    /// Observed-at as an instant.
-    pub fn observed_at(&self) -> DateTime<Utc> {
-        from_unix_millis(self.observed_at)
-    }
+    place: u32,
 }
 
 impl RTreeObject for IndexedObservation {
@@ -122,8 +125,10 @@ pub struct LayerFilter {
     /// Local weekdays to keep (bit n = weekday n); `None`: all.
     pub weekdays: Option<u8>,
     /// Only observations linked to this place, and only those the viewer
-    /// sees exactly (see [`SpatialIndex::for_each_shown`]).
+    /// sees exactly (a generalised record carries no place link).
     pub place: Option<i64>,
+    /// Only what the viewer recorded themselves ("my reports").
+    pub mine: bool,
 }
 
 fn any_of<T: PartialEq>(wanted: &[T], value: &T) -> bool {
@@ -132,21 +137,20 @@ fn any_of<T: PartialEq>(wanted: &[T], value: &T) -> bool {
 
 /// One page of a layer query, as a viewer may see it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Page<P> {
+pub struct Page {
     /// How many observations match, over all pages.
     pub matched: usize,
-    /// This page's observations, by ascending id, each at its shown
-    /// position and with what `shown` added.
-    pub items: Vec<(IndexedObservation, P)>,
+    /// This page's observations, by ascending id, each as shown.
+    pub items: Vec<ShownObservation>,
     /// Whether there are more after this page.
     pub more: bool,
 }
 
 /// How far a shown position may lie from the recorded one, in degrees: half
 /// the diagonal of a 100 m square (71 m) is under 0.0015° of longitude in
-/// Wales; rounded up generously. Pass it to [`SpatialIndex::page`] when the
-/// viewer may see generalised positions.
-pub const SHOWN_MARGIN_DEGREES: f64 = 0.002;
+/// Wales; rounded up generously. The scope widens its search by this much
+/// when the viewer may see generalised positions.
+const SHOWN_MARGIN_DEGREES: f64 = 0.002;
 
 struct Inner {
     tree: RTree<IndexedObservation>,
@@ -319,55 +323,48 @@ impl SpatialIndex {
     }
 
     /// The interned id of a principal, if it has any indexed observation.
-    pub fn principal_id(&self, principal: &str) -> Option<u32> {
+    fn principal_id(&self, principal: &str) -> Option<u32> {
         self.read().names.principal_ids.get(principal).copied()
     }
 
     /// The interned id of an agency, if it has any indexed observation.
-    pub fn agency_id(&self, agency: &str) -> Option<u16> {
+    fn agency_id(&self, agency: &str) -> Option<u16> {
         self.read().names.agency_ids.get(agency).copied()
     }
 
     /// Runs a layer query: everything matching `filter` that `shown` lets
     /// the viewer see, counted in full, with the page of up to `limit`
     /// entries whose ids follow `after`, in id order (so paging is stable
-    /// while observations are added).
-    ///
-    /// `shown` says where the viewer is shown an entry (and anything else
-    /// to carry with it), or `None` if not at all. The bbox is tested
-    /// against the shown position, so moving a box's edge reveals nothing
-    /// finer than what is shown. `margin` (degrees) is how far a shown
-    /// position may lie from the recorded one: 0 when every position is
-    /// shown as recorded, [`SHOWN_MARGIN_DEGREES`] when some are generalised.
+    /// while observations are added). `shown` and `margin` are as for
+    /// [`SpatialIndex::for_each_shown`].
     ///
     /// Cost: the R-tree search plus O(m log limit) for m matches.
-    pub fn page<P: Copy>(
+    fn page(
         &self,
         filter: &LayerFilter,
-        shown: impl Fn(&IndexedObservation) -> Option<([f64; 2], P)>,
+        shown: impl Fn(&IndexedObservation) -> Option<ShownObservation>,
         margin: f64,
         after: Option<i64>,
         limit: usize,
-    ) -> Page<P> {
+    ) -> Page {
         // Max-heap on id keeps the `limit + 1` smallest ids after the cursor;
         // the extra one tells whether another page follows.
-        let mut heap: BinaryHeap<HeapEntry<P>> = BinaryHeap::with_capacity(limit + 2);
+        let mut heap: BinaryHeap<HeapEntry> = BinaryHeap::with_capacity(limit + 2);
         let mut matched = 0;
-        self.for_each_shown(filter, shown, margin, |o, extra| {
+        self.for_each_shown(filter, shown, margin, |o| {
             matched += 1;
             if after.is_some_and(|a| o.id <= a) {
                 return;
             }
-            let entry = HeapEntry(*o, extra);
             if heap.len() <= limit {
-                heap.push(entry);
+                heap.push(HeapEntry(*o));
             } else if heap.peek().is_some_and(|top| o.id < top.0.id) {
                 heap.pop();
-                heap.push(entry);
+                heap.push(HeapEntry(*o));
             }
         });
-        let mut items: Vec<_> = heap.into_iter().map(|e| (e.0, e.1)).collect();
-        items.sort_unstable_by_key(|(o, _)| o.id);
+        let mut items: Vec<_> = heap.into_iter().map(|e| e.0).collect();
+        items.sort_unstable_by_key(|o| o.id);
         let more = items.len() > limit;
         items.truncate(limit);
         Page {
@@ -378,16 +375,20 @@ impl SpatialIndex {
     }
 
     /// Calls `found` for everything matching `filter` that `shown` lets the
-    /// viewer see, in no particular order, with the entry's position
-    /// replaced by the shown one (so aggregates built on it carry nothing
-    /// finer than the points layer). `shown` and `margin` are as for
-    /// [`SpatialIndex::page`].
-    pub fn for_each_shown<P>(
+    /// viewer see, in no particular order, as `shown` presents it (so
+    /// aggregates built on it carry nothing finer than the points layer).
+    ///
+    /// The bbox is tested against the shown position, so moving a box's
+    /// edge reveals nothing finer than what is shown. `margin` (degrees) is
+    /// how far a shown position may lie from the recorded one: 0 when every
+    /// position is shown as recorded, [`SHOWN_MARGIN_DEGREES`] when some are
+    /// generalised.
+    fn for_each_shown(
         &self,
         filter: &LayerFilter,
-        shown: impl Fn(&IndexedObservation) -> Option<([f64; 2], P)>,
+        shown: impl Fn(&IndexedObservation) -> Option<ShownObservation>,
         margin: f64,
-        mut found: impl FnMut(&IndexedObservation, P),
+        mut found: impl FnMut(&ShownObservation),
     ) {
         let inner = self.read();
         let agency_ids: Vec<u16> = filter
@@ -422,22 +423,21 @@ impl SpatialIndex {
             if !keep(o) {
                 return;
             }
-            let Some((position, extra)) = shown(o) else {
+            let Some(shown) = shown(o) else {
                 return;
             };
             // A generalised record carries no place link (the register
             // holds each place's exact position; see `privacy::present`),
             // so filtering by place must not find it either.
-            if filter.place.is_some() && position != o.position {
+            if filter.place.is_some() && shown.place == 0 {
                 return;
             }
             // A moved (generalised) position is always tested against the
             // box itself, whatever margin the caller chose.
-            if (margin > 0.0 || position != o.position) && !inside(position) {
+            if (margin > 0.0 || shown.position != o.position) && !inside(shown.position) {
                 return;
             }
-            // Callers get the position as shown, never the recorded one.
-            found(&IndexedObservation { position, ..*o }, extra);
+            found(&shown);
         };
         match filter.bbox {
             Some([x0, y0, x1, y1]) => {
@@ -487,20 +487,20 @@ impl Drop for WriteGuard<'_> {
 }
 
 /// A heap entry ordered by id alone.
-struct HeapEntry<P>(IndexedObservation, P);
+struct HeapEntry(ShownObservation);
 
-impl<P> PartialEq for HeapEntry<P> {
+impl PartialEq for HeapEntry {
     fn eq(&self, other: &Self) -> bool {
         self.0.id == other.0.id
     }
 }
-impl<P> Eq for HeapEntry<P> {}
-impl<P> PartialOrd for HeapEntry<P> {
+impl Eq for HeapEntry {}
+impl PartialOrd for HeapEntry {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<P> Ord for HeapEntry<P> {
+impl Ord for HeapEntry {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.id.cmp(&other.0.id)
     }
@@ -528,6 +528,17 @@ mod tests {
         }
     }
 
+    fn coordinator() -> crate::domain::viewer::Viewer {
+        crate::domain::viewer::Viewer {
+            principal: "user:1".into(),
+            name: "t".into(),
+            agency: "a".into(),
+            role: crate::domain::vocabulary::Role::Coordinator,
+            admin: false,
+            credential: crate::domain::viewer::Credential::Session,
+        }
+    }
+
     #[test]
     fn an_entry_fits_in_fifty_six_bytes() {
         assert_eq!(std::mem::size_of::<IndexedObservation>(), 56);
@@ -536,13 +547,14 @@ mod tests {
     #[test]
     fn pages_follow_id_order_and_count_every_match() {
         let index = SpatialIndex::build((1..=10).rev().map(|i| row(i, -3.0, 51.5)));
-        let all = |o: &IndexedObservation| Some((o.position, ()));
-        let ids = |p: Page<()>| p.items.iter().map(|(o, _)| o.id).collect::<Vec<_>>();
-        let first = index.page(&LayerFilter::default(), all, 0.0, None, 4);
+        let coordinator = coordinator();
+        let scope = index.scope(&coordinator);
+        let ids = |p: Page| p.items.iter().map(|o| o.id).collect::<Vec<_>>();
+        let first = scope.page(&LayerFilter::default(), None, 4);
         assert_eq!(first.matched, 10);
         assert!(first.more);
         assert_eq!(ids(first), [1, 2, 3, 4]);
-        let last = index.page(&LayerFilter::default(), all, 0.0, Some(8), 4);
+        let last = scope.page(&LayerFilter::default(), Some(8), 4);
         assert!(!last.more);
         assert_eq!(ids(last), [9, 10]);
     }
@@ -555,8 +567,11 @@ mod tests {
             bbox: Some([-3.1, 51.4, -2.9, 51.6]),
             ..LayerFilter::default()
         };
-        let all = |o: &IndexedObservation| Some((o.position, ()));
-        assert_eq!(index.page(&near_old, all, 0.0, None, 10).matched, 0);
+        let coordinator = coordinator();
+        assert_eq!(
+            index.scope(&coordinator).page(&near_old, None, 10).matched,
+            0
+        );
         assert_eq!(index.len(), 1);
     }
 }

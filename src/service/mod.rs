@@ -2,6 +2,10 @@
 //! first and only then changes the derived index, under the store's write
 //! gate so the index follows commit order.
 
+pub mod budget;
+pub mod perceptions;
+pub mod pool;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -52,13 +56,35 @@ pub enum ServiceError {
     /// The task running a write panicked or was cancelled.
     #[error("the write did not run to completion")]
     WriteTask,
+    /// An edit that would change nothing.
+    #[error("nothing to change")]
+    NothingToChange,
+    /// The analysis pool is full; try again shortly.
+    #[error("busy")]
+    Busy,
+    /// The request would cost more than one request may; `parameter` is
+    /// the one to change.
+    #[error("too costly")]
+    TooCostly {
+        /// The parameter to change.
+        parameter: &'static str,
+        /// What to do instead.
+        detail: String,
+    },
+    /// The principal has used up their budget of reports or aggregate
+    /// queries for now.
+    #[error("over budget")]
+    OverBudget {
+        /// Seconds until the budget allows another.
+        retry_after: u32,
+    },
 }
 
 /// Runs a write on its own task and waits for it. axum drops a handler's
 /// future when the client disconnects; a commit whose index update was then
 /// never run would leave the layers showing the old record. On its own task
 /// the commit and the index update always run together.
-async fn to_completion<T: Send + 'static>(
+pub(crate) async fn to_completion<T: Send + 'static>(
     write: impl std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
 ) -> Result<T, ServiceError> {
     tokio::spawn(write)
@@ -105,6 +131,46 @@ pub struct Shown {
     pub history: Vec<Revision>,
     /// How precisely it is shown.
     pub precision: Precision,
+}
+
+/// What a write answers with (see [`Observations::answer`]).
+#[derive(Debug, Clone)]
+pub enum WriteAnswer {
+    /// The record, as a read without a purpose shows it.
+    Record(Box<Shown>),
+    /// Only what says the write took effect.
+    Receipt(Receipt),
+}
+
+/// What says a write took effect, for a record whose content needs a
+/// stated purpose to read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    /// Observation id.
+    pub id: i64,
+    /// Version after the write.
+    pub version: i64,
+    /// Status.
+    pub status: crate::domain::vocabulary::Status,
+    /// Sensitivity (why the answer is only this).
+    pub sensitivity: Sensitivity,
+    /// Review-by date.
+    pub review_by: NaiveDate,
+    /// Whether it is withdrawn.
+    pub withdrawn: bool,
+}
+
+impl Receipt {
+    fn of(o: &Observation) -> Receipt {
+        Receipt {
+            id: o.id.0,
+            version: o.version,
+            status: o.details.status,
+            sensitivity: o.details.sensitivity,
+            review_by: o.review_by,
+            withdrawn: o.withdrawn.is_some(),
+        }
+    }
 }
 
 /// How precisely a viewer sees one stored observation.
@@ -221,15 +287,22 @@ impl Observations {
         self.shown(viewer, observation).await
     }
 
-    /// The record as its writer sees it straight after their own write,
-    /// which the write's own audit event already covers.
-    pub async fn read_back(
+    /// The answer to a write: the record as a read without a purpose would
+    /// show it to the writer (standard records), and otherwise only its
+    /// id, version and status. The write's own audit event covers it; a
+    /// write never reads more than a read without a purpose could.
+    pub async fn answer(
         &self,
         viewer: &Viewer,
         id: ObservationId,
-    ) -> Result<Shown, ServiceError> {
+    ) -> Result<WriteAnswer, ServiceError> {
         let observation = self.readable(viewer, id).await?;
-        self.shown(viewer, observation).await
+        if observation.details.sensitivity == Sensitivity::Standard {
+            return Ok(WriteAnswer::Record(Box::new(
+                self.shown(viewer, observation).await?,
+            )));
+        }
+        Ok(WriteAnswer::Receipt(Receipt::of(&observation)))
     }
 
     async fn readable(
@@ -237,19 +310,7 @@ impl Observations {
         viewer: &Viewer,
         id: ObservationId,
     ) -> Result<Observation, ServiceError> {
-        let observation = self.visible(viewer, id, Action::ReadObservation).await?;
-        // A withdrawn record stays readable only to those who could have
-        // withdrawn it: it was often withdrawn because of what it says.
-        if observation.withdrawn.is_some()
-            && !viewer.may(
-                Action::WithdrawObservation,
-                &observation.agency,
-                &observation.recorded_by,
-            )
-        {
-            return Err(ServiceError::NotFound);
-        }
-        Ok(observation)
+        self.visible(viewer, id, Action::ReadObservation).await
     }
 
     async fn shown(
@@ -294,7 +355,7 @@ impl Observations {
                 return Err(ServiceError::PersonalIdentifiers(warnings));
             }
             if next == current.details {
-                return Ok(current);
+                return Err(ServiceError::NothingToChange);
             }
             let updated = this
                 .store
@@ -479,6 +540,11 @@ impl Observations {
     }
 
     /// The record if the viewer may see it and do `action` to it.
+    ///
+    /// What the viewer may not read is not found, whatever the verb and
+    /// whether or not it is withdrawn: a viewer learns nothing of records
+    /// they may not see, not even that they exist. Only then may the answer
+    /// be "not allowed" (for a record they can read anyway).
     async fn visible(
         &self,
         viewer: &Viewer,
@@ -490,9 +556,18 @@ impl Observations {
             .observation(id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        // Not visible means not found: a viewer learns nothing of records
-        // they may not see, not even that they exist.
         if observation_precision(viewer, &observation) == Precision::Hidden {
+            return Err(ServiceError::NotFound);
+        }
+        // A withdrawn record stays readable only to those who could have
+        // withdrawn it: it was often withdrawn because of what it says.
+        if observation.withdrawn.is_some()
+            && !viewer.may(
+                Action::WithdrawObservation,
+                &observation.agency,
+                &observation.recorded_by,
+            )
+        {
             return Err(ServiceError::NotFound);
         }
         if !viewer.may(action, &observation.agency, &observation.recorded_by) {

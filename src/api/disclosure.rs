@@ -1,0 +1,189 @@
+//! One disclosure path: every answer to a tool (an API token) is recorded
+//! in the audit trail before it is sent, by a layer every route passes
+//! through — so a new route is covered without doing anything. A route
+//! opts out only by being listed in [`NOT_DISCLOSURES`] with the reason
+//! its answers carry no observation-derived data.
+//!
+//! Handlers may say what they disclosed (a layer's name and how many
+//! features) with [`disclosed`]; otherwise the event names the route.
+//! Browser sessions are people reading in the app: their single-record
+//! opens, packs and reports are audited by the services themselves, and
+//! their map reads are not disclosures to another system.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::problem::Problem;
+use super::AppState;
+use crate::domain::viewer::{Credential, Viewer};
+use crate::domain::vocabulary::AuditAction;
+use crate::store::AuditEntry;
+
+/// Routes whose answers carry no observation-derived data, each with why.
+/// Everything else a tool reads is recorded as a disclosure.
+pub const NOT_DISCLOSURES: &[(&str, &str)] = &[
+    ("/healthz", "service health only"),
+    ("/readyz", "service health only"),
+    ("/api/vocabulary", "the fixed bilingual vocabulary"),
+    ("/api/openapi.json", "the API's description"),
+    ("/ogc/api", "the API's description"),
+    ("/ogc", "the OGC landing page: links only"),
+    ("/ogc/", "the OGC landing page: links only"),
+    ("/ogc/conformance", "the conformance classes"),
+    (
+        "/ogc/collections",
+        "collection descriptions: the service area and links (read without signing in)",
+    ),
+    (
+        "/ogc/collections/{collection}",
+        "a collection's description: the service area and links (read without signing in)",
+    ),
+    (
+        "/api/audit",
+        "the audit trail records accesses, not observations; exports record themselves",
+    ),
+    ("/api/users", "accounts, not observation data"),
+    ("/api/users/{id}", "an account, not observation data"),
+    ("/api/sign-ins", "the sign-in log, not observation data"),
+    ("/api/role-requests", "role changes waiting for approval"),
+    (
+        "/api/police-imports",
+        "what each police.uk import kept: open data",
+    ),
+    (
+        "/api/places",
+        "the places register: premises and spaces, no observations",
+    ),
+    ("/api/areas", "boundaries: no observations"),
+    ("/api/me", "the caller's own account"),
+    ("/api/session", "the caller's own session"),
+    (
+        "/api/tokens",
+        "the caller's own tokens, never their secrets",
+    ),
+    ("/api/agencies", "agency names"),
+    ("/", "the web app's page"),
+    ("/index.html", "the web app's page"),
+    ("/sw.js", "the web app's service worker"),
+    ("/app.css", "a style sheet"),
+    ("/pack.css", "a style sheet"),
+    ("/icon.svg", "the app's icon"),
+    ("/manifest.webmanifest", "the app's manifest"),
+    ("/js/{*path}", "the web app's scripts"),
+    ("/vendor/{*path}", "vendored libraries"),
+    ("/basemap/style.json", "the basemap's style: open map data"),
+    ("/basemap/tiles/{z}/{x}/{y}", "basemap tiles: open map data"),
+    ("/basemap/fonts/{fontstack}/{range}", "basemap label glyphs"),
+];
+
+/// Whether a route's answers are exempt from disclosure events.
+pub fn exempt(route: &str) -> bool {
+    NOT_DISCLOSURES.iter().any(|(path, _)| *path == route)
+}
+
+/// Where the authentication extractor leaves a tool's identity for the
+/// disclosure layer to find once the answer is ready.
+#[derive(Debug, Clone, Default)]
+pub struct Slot(Arc<Mutex<Option<Viewer>>>);
+
+impl Slot {
+    /// Keeps the viewer behind this request.
+    pub fn set(&self, viewer: &Viewer) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(viewer.clone());
+    }
+
+    fn take(&self) -> Option<Viewer> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// What a handler says it disclosed, carried on its response.
+#[derive(Debug, Clone)]
+pub struct Disclosed {
+    /// What was read, e.g. `observations-layer`.
+    pub what: &'static str,
+    /// How many features (or records) it carried.
+    pub count: usize,
+}
+
+/// Marks a response whose service already wrote its own audit event for
+/// this read (a consultation with its purpose, a pack, a report), so the
+/// layer does not record it twice.
+#[derive(Debug, Clone, Copy)]
+pub struct Audited;
+
+/// Marks `response` as audited by its service (see [`Audited`]).
+pub fn audited(mut response: Response) -> Response {
+    response.extensions_mut().insert(Audited);
+    response
+}
+
+/// Marks `response` as disclosing `count` features of `what`.
+pub fn disclosed(mut response: Response, what: &'static str, count: usize) -> Response {
+    response.extensions_mut().insert(Disclosed { what, count });
+    response
+}
+
+/// The layer: for a tool's successful GET on a route not listed in
+/// [`NOT_DISCLOSURES`], records a disclosure (durably) before the answer
+/// leaves; if it cannot be recorded, the answer is not sent.
+pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    // Only tools present a bearer token; a browser's read skips this at the
+    // cost of one header look-up.
+    if request.method() != Method::GET || !request.headers().contains_key(AUTHORIZATION) {
+        return next.run(request).await;
+    }
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    if exempt(&route) {
+        return next.run(request).await;
+    }
+    let query: String = request
+        .uri()
+        .query()
+        .unwrap_or("")
+        .chars()
+        .take(500)
+        .collect();
+    let slot = Slot::default();
+    request.extensions_mut().insert(slot.clone());
+    let response = next.run(request).await;
+    if !response.status().is_success() {
+        return response;
+    }
+    let Some(viewer) = slot.take() else {
+        return response;
+    };
+    if response.extensions().get::<Audited>().is_some() {
+        return response;
+    }
+    let Credential::Token { purpose, .. } = &viewer.credential else {
+        return response;
+    };
+    let (what, object) = match response.extensions().get::<Disclosed>() {
+        Some(d) => (d.what, format!("{} features; {query}", d.count)),
+        None => ("api-read", format!("{route}; {query}")),
+    };
+    let entry = AuditEntry::by(
+        &viewer,
+        AuditAction::Disclosure,
+        what,
+        object,
+        "",
+        Some(purpose),
+        state.clock.now(),
+    );
+    if Box::pin(state.audit.record(entry)).await {
+        response
+    } else {
+        Problem::internal().into_response()
+    }
+}
