@@ -439,6 +439,60 @@ pub async fn frozen_view(
     Ok(Some(view))
 }
 
+/// `view` as `viewer` may read it. The meeting view is decided for the
+/// panel (see [`scope`]); a reader is shown no more of it than their own
+/// scope shows them now, so a field officer of a participating agency sees
+/// only their own records in it, and a record hidden or withdrawn since a
+/// snapshot was frozen drops out of it (and its counts) for everyone.
+/// Records erased since freezing show as such to the panel's roles, not to
+/// field officers; what left the view since the previous exercise, and
+/// which exercise that was, only to those who run exercises
+/// (coordinators): they name records nobody else may see.
+pub fn for_reader(
+    mut view: ExerciseView,
+    index: &SpatialIndex,
+    viewer: &Viewer,
+    area: &Area,
+    threshold: u32,
+) -> ExerciseView {
+    let filter = LayerFilter {
+        bbox: Some(area.bbox),
+        ..LayerFilter::default()
+    };
+    let ids = |scope: crate::index::Scope<'_>| -> std::collections::HashSet<i64> {
+        scope.collect(&filter).iter().map(|o| o.id).collect()
+    };
+    let panel: std::collections::HashSet<i64> = ids(index.scope(&panel()));
+    let reader = ids(index.scope(viewer));
+    let runs = viewer.reach(crate::domain::viewer::Action::RunExercises)
+        == crate::domain::viewer::Reach::Any;
+    // A record erased since freezing shows as such (without content) to the
+    // panel that was shown it; a field officer was shown only their own.
+    let panel_role = viewer.role != crate::domain::vocabulary::Role::FieldOfficer;
+    view.items.retain(|i| match i.item {
+        Some(_) => panel.contains(&i.id) && reader.contains(&i.id),
+        None => panel_role,
+    });
+    let shown: std::collections::HashSet<i64> = view.items.iter().map(|i| i.id).collect();
+    let c = &mut view.changes;
+    for list in [&mut c.new, &mut c.updated, &mut c.closed] {
+        list.retain(|id| shown.contains(id));
+    }
+    if !runs {
+        c.erased.clear();
+        c.left.clear();
+        c.previous_id = None;
+    }
+    (view.counts, view.total) = counts(
+        &view.items,
+        &Suppression {
+            threshold,
+            exempt: false,
+        },
+    );
+    view
+}
+
 /// Counts before and after a frozen exercise, in its area and in the ring
 /// around it, for one viewer.
 #[derive(Debug, Clone, Serialize)]

@@ -21,6 +21,7 @@ pub mod mvt;
 pub mod pack;
 pub mod police;
 pub mod privacy;
+pub mod render;
 pub mod security;
 pub mod server;
 pub mod service;

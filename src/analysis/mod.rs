@@ -102,6 +102,51 @@ pub struct HotspotRun {
     pub counts: Vec<u32>,
     /// The statistics, per cell.
     pub result: gistar::HotSpots,
+    /// Cells whose statistics the viewer may not be shown (see
+    /// [`HotspotRun::withhold_for`]); empty: none.
+    pub withheld: Vec<bool>,
+}
+
+impl HotspotRun {
+    /// Marks, for a viewer under `suppression`, every cell whose count is
+    /// withheld and every cell whose neighbourhood takes one in: a z-score
+    /// moves with each count it sums, so it is a figure derived from them
+    /// (DESIGN.md §8). Found with the same sums as the statistic, over
+    /// 1/0 for withheld/shown counts.
+    pub fn withhold_for(&mut self, weights: gistar::Weights, suppression: &Suppression) {
+        if suppression.exempt || self.cells.is_empty() {
+            self.withheld = Vec::new();
+            return;
+        }
+        let small: Vec<f64> = self
+            .counts
+            .iter()
+            .map(|&c| f64::from(u8::from(suppression.show(c) == ShownCount::Suppressed)))
+            .collect();
+        if small.iter().all(|&x| x == 0.0) {
+            self.withheld = Vec::new();
+            return;
+        }
+        let sums = match weights {
+            gistar::Weights::DistanceBand(band) => {
+                gistar::lattice_band_sums(self.grid, &self.cells, &small, band, &|| false)
+            }
+            gistar::Weights::Nearest(_) => {
+                let centres: Vec<(f64, f64)> =
+                    self.cells.iter().map(|&c| self.grid.centre(c)).collect();
+                gistar::tree_sums(&centres, &small, weights, &|| false)
+            }
+        };
+        self.withheld = match sums {
+            Some((near, _)) => near.iter().map(|&n| n > 0.0).collect(),
+            None => vec![true; self.cells.len()],
+        };
+    }
+
+    /// Whether cell `i`'s statistics are withheld from the viewer.
+    pub fn is_withheld(&self, i: usize) -> bool {
+        self.withheld.get(i).copied().unwrap_or(false)
+    }
 }
 
 /// The box `[min_x, min_y, max_x, max_y]` around some positions.
@@ -220,6 +265,7 @@ pub fn hot_spots_within(
         cells,
         counts,
         result,
+        withheld: Vec::new(),
     })
 }
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::disclosure::disclosed;
-use super::ogc::{base_url, feature_collection, ItemsQuery};
+use super::features::{base_url, feature_collection, ItemsQuery};
 use super::problem::Problem;
 use super::AppState;
 use crate::analysis::dbscan::dbscan_within;
@@ -187,6 +187,7 @@ pub fn run_hotspots(
     filter: &LayerFilter,
     points: &[ShownPoint],
     parameters: HotspotParameters,
+    suppression: &Suppression,
     budget: &Budget,
 ) -> Result<HotspotRun, ServiceError> {
     let grid = parameters.grid;
@@ -210,6 +211,7 @@ pub fn run_hotspots(
             parameters.weights,
             parameters.fdr,
         ));
+        // (No cells: nothing to withhold.)
     };
     let needed = grid.count_covering(area);
     if needed > MAX_STUDY_CELLS as u64 {
@@ -222,14 +224,16 @@ pub fn run_hotspots(
         });
     }
     let cells = grid.cells_covering(area);
-    Ok(hot_spots_within(
+    let mut run = hot_spots_within(
         grid,
         cells,
         points.iter().map(|p| (p.e, p.n)),
         parameters.weights,
         parameters.fdr,
         budget,
-    )?)
+    )?;
+    run.withhold_for(parameters.weights, suppression);
+    Ok(run)
 }
 
 /// The words for a hot-spot class, English and Welsh.
@@ -376,7 +380,7 @@ pub async fn hotspot_items(
             .analysis
             .run("cell", move |budget| {
                 let points = shown_points(&work_state, &work_viewer, &filter);
-                run_hotspots(&filter, &points, parameters, budget)
+                run_hotspots(&filter, &points, parameters, &suppression, budget)
             })
             .await?
     };
@@ -390,10 +394,9 @@ pub async fn hotspot_items(
             let ring = grid.outline(cell)?;
             let class = run.result.class[i];
             let (label, label_cy) = class_label(class);
-            // Where the count is withheld, so is everything derived from
-            // it: z-scores step by a constant per observation.
-            let withheld = suppression.show(run.counts[i]) == ShownCount::Suppressed;
-            let hotspot = (!withheld).then(|| HotspotProperties {
+            // Where a count is withheld, so is everything derived from it:
+            // z-scores step by a constant per observation they sum.
+            let hotspot = (!run.is_withheld(i)).then(|| HotspotProperties {
                 z: finite(run.result.z[i]),
                 p: finite(run.result.p[i]),
                 class,
@@ -519,7 +522,8 @@ pub async fn cluster_items(
     answer
         .send(
             features,
-        json!({ "eps": eps, "min": min, "noise": labels.iter().filter(|l| l.is_none()).count(), "threshold": suppression.threshold }),
+        json!({ "eps": eps, "min": min, "threshold": suppression.threshold,
+            "noise": suppression.show(u32::try_from(labels.iter().filter(|l| l.is_none()).count()).unwrap_or(u32::MAX)) }),
         )
         .await
 }
@@ -630,7 +634,7 @@ pub async fn time_profile_endpoint(
                 let chosen: Vec<&ShownPoint> = match hot {
                     None => points.iter().filter(in_area).collect(),
                     Some((hot, parameters)) => {
-                        let run = run_hotspots(&filter, &points, parameters, budget)?;
+                        let run = run_hotspots(&filter, &points, parameters, &suppression, budget)?;
                         // A cell whose count this viewer is not shown has no
                         // class for them either, so it is in no hot or cold
                         // spot of theirs.
@@ -639,11 +643,11 @@ pub async fn time_profile_endpoint(
                             .iter()
                             .zip(&run.result.class)
                             .zip(&run.counts)
-                            .filter(|((_, &c), &n)| {
-                                (if hot { c > 0 } else { c < 0 })
-                                    && suppression.show(n) != ShownCount::Suppressed
+                            .enumerate()
+                            .filter(|&(i, ((_, &c), _))| {
+                                (if hot { c > 0 } else { c < 0 }) && !run.is_withheld(i)
                             })
-                            .map(|((cell, _), _)| *cell)
+                            .map(|(_, ((cell, _), _))| *cell)
                             .collect();
                         // Gi* compares each cell with its whole study area
                         // (the area's box), so the run sees every point in
@@ -676,7 +680,23 @@ pub async fn time_profile_endpoint(
         .iter()
         .map(|row| row.iter().map(|&n| shown(n)).collect())
         .collect();
-    let total = shown(u32::try_from(profiled).unwrap_or(u32::MAX));
+    // The total less the cells shown is what the withheld cells hold
+    // together: when that is itself a small count, the total is withheld
+    // too, or it would give them back.
+    let counts: Vec<Vec<Option<u32>>> = counts;
+    let shown_sum: u64 = counts
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|&n| u64::from(n))
+        .sum();
+    let remainder = (profiled as u64).saturating_sub(shown_sum);
+    let total =
+        if !suppression.exempt && remainder > 0 && remainder < u64::from(suppression.threshold) {
+            None
+        } else {
+            shown(u32::try_from(profiled).unwrap_or(u32::MAX))
+        };
     let (en, cy) = suppression.label();
     let profile = TimeProfile {
         counts,

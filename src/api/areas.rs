@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::analysis::{param, Answer};
 use super::body::{typed, JsonBody};
+use super::features::ItemsQuery;
 use super::observations::idempotency_key;
-use super::ogc::ItemsQuery;
 use super::places::upload_text;
 use super::problem::Problem;
 use super::{allow, created, AppState};
@@ -176,8 +176,8 @@ pub fn collection(base: &str) -> serde_json::Value {
         "itemType": "feature",
         "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
         "links": [
-            super::ogc::link(format!("{base}/ogc/collections/areas"), "self", "application/json", "This collection"),
-            super::ogc::link(format!("{base}/ogc/collections/areas/items"), "items", "application/geo+json", "Areas as GeoJSON"),
+            super::features::link(format!("{base}/ogc/collections/areas"), "self", "application/json", "This collection"),
+            super::features::link(format!("{base}/ogc/collections/areas/items"), "items", "application/geo+json", "Areas as GeoJSON"),
         ]
     })
 }

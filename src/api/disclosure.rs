@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -129,13 +129,16 @@ pub fn disclosed(mut response: Response, what: &'static str, count: usize) -> Re
     response
 }
 
-/// The layer: for a tool's successful GET on a route not listed in
+/// The layer: for a tool's successful GET (or HEAD, or a 304) on a route not listed in
 /// [`NOT_DISCLOSURES`], records a disclosure (durably) before the answer
 /// leaves; if it cannot be recorded, the answer is not sent.
 pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     // Only tools present a bearer token; a browser's read skips this at the
     // cost of one header look-up.
-    if request.method() != Method::GET || !request.headers().contains_key(AUTHORIZATION) {
+    // HEAD runs the GET handler (and its Content-Length says how much it
+    // found), so it is a read too.
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    if !reads || !request.headers().contains_key(AUTHORIZATION) {
         return next.run(request).await;
     }
     let route = request
@@ -156,7 +159,9 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let slot = Slot::default();
     request.extensions_mut().insert(slot.clone());
     let response = next.run(request).await;
-    if !response.status().is_success() {
+    // "Not modified" confirms what the tool holds is still what it would
+    // be sent: a read as much as the answer itself.
+    if !response.status().is_success() && response.status() != StatusCode::NOT_MODIFIED {
         return response;
     }
     let Some(viewer) = slot.take() else {

@@ -21,7 +21,7 @@ use crate::domain::exercise::{action_status, note, ActionInput, AnnotationInput,
 use crate::domain::time::{format_instant, parse_instant, unix_millis};
 use crate::domain::viewer::{Action, Reach, Viewer};
 use crate::domain::vocabulary::AuditAction;
-use crate::exercise::{follow_up, frozen_view, live_view, snapshot, ExerciseView};
+use crate::exercise::{follow_up, for_reader, frozen_view, live_view, snapshot, ExerciseView};
 use crate::pack::{Lang, Styles};
 use crate::service::ServiceError;
 use crate::store::exercises::ExerciseRow;
@@ -137,17 +137,23 @@ pub async fn create(
     ))
 }
 
-/// The view of an exercise: the frozen snapshot, or the live meeting view.
-async fn view_of(state: &AppState, exercise: &ExerciseRow) -> Result<ExerciseView, Problem> {
+/// The view of an exercise — the frozen snapshot, or the live meeting
+/// view — as `viewer` may read it (see [`for_reader`]).
+async fn view_of(
+    state: &AppState,
+    viewer: &Viewer,
+    exercise: &ExerciseRow,
+) -> Result<ExerciseView, Problem> {
     let threshold = state.settings.small_count_threshold;
-    if let Some(view) = frozen_view(&state.store, exercise, threshold).await? {
-        return Ok(view);
-    }
     let area = state
         .areas
         .get(exercise.area_id)
         .ok_or_else(|| Problem::not_found().detail("the exercise's area is gone"))?;
-    Ok(live_view(&state.store, &state.index, &area, exercise, threshold).await?)
+    let view = match frozen_view(&state.store, exercise, threshold).await? {
+        Some(view) => view,
+        None => live_view(&state.store, &state.index, &area, exercise, threshold).await?,
+    };
+    Ok(for_reader(view, &state.index, viewer, &area, threshold))
 }
 
 /// `GET /api/exercises/{id}`: the meeting view.
@@ -157,7 +163,7 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<ExerciseView>, Problem> {
     let exercise = visible(&state, &viewer, &id).await?;
-    Ok(Json(view_of(&state, &exercise).await?))
+    Ok(Json(view_of(&state, &viewer, &exercise).await?))
 }
 
 /// An exercise `viewer` may contribute to.
@@ -300,7 +306,11 @@ pub async fn set_status(
     let not_found = || Problem::not_found().detail("no such action");
     let id: i64 = id.parse().map_err(|_| not_found())?;
     let action = state.store.action(id).await?.ok_or_else(not_found)?;
-    let exercise = visible(&state, &viewer, &action.exercise_id.to_string()).await?;
+    // An action of an exercise the viewer may not see is no more found
+    // than one that does not exist.
+    let exercise = visible(&state, &viewer, &action.exercise_id.to_string())
+        .await
+        .map_err(|_| not_found())?;
     if !may(&viewer, Action::ContributeToExercises, &exercise)
         && viewer.agency != action.owner_agency
     {
@@ -347,7 +357,7 @@ pub async fn freeze(
     if exercise.frozen_at.is_some() {
         return Err(crate::store::StoreError::Frozen.into());
     }
-    let view = view_of(&state, &exercise).await?;
+    let view = view_of(&state, &viewer, &exercise).await?;
     let at = state.clock.now();
     let (snapshot, items) = snapshot(view, &format_instant(at));
     let entry = audit(
@@ -366,7 +376,7 @@ pub async fn freeze(
         .exercise(exercise.id)
         .await?
         .ok_or_else(Problem::internal)?;
-    Ok(Json(view_of(&state, &frozen).await?))
+    Ok(Json(view_of(&state, &viewer, &frozen).await?))
 }
 
 /// A file to save rather than show.
@@ -414,7 +424,7 @@ pub async fn pack(
         }
     }
     let exercise = visible(&state, &viewer, &id).await?;
-    let view = view_of(&state, &exercise).await?;
+    let view = view_of(&state, &viewer, &exercise).await?;
     let printed = state.clock.now().format("%Y-%m-%d %H:%M UTC").to_string();
     let entry = audit(
         &state,
@@ -465,6 +475,9 @@ pub async fn pack(
     Ok(super::disclosure::audited(response))
 }
 
+/// The rings follow-up compares, metres.
+const FOLLOW_UP_RINGS: [f64; 4] = [250.0, 500.0, 1000.0, 2000.0];
+
 /// `GET /api/exercises/{id}/follow-up?ring=500`: counts before and after
 /// freezing, in the area and in a ring around it (metres, 100–2000).
 pub async fn follow_up_endpoint(
@@ -476,13 +489,19 @@ pub async fn follow_up_endpoint(
     let mut ring = 500.0;
     for (name, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
         match name.as_ref() {
+            // A few fixed rings: any width would let two answers a metre
+            // apart count what lies in a one-metre band.
             "ring" => {
                 ring = value
                     .parse::<f64>()
                     .ok()
-                    .filter(|r| (100.0..=2000.0).contains(r))
+                    .filter(|r| FOLLOW_UP_RINGS.contains(r))
                     .ok_or_else(|| {
-                        Problem::bad_parameter("invalid-ring", "ring", "100 to 2000 metres")
+                        Problem::bad_parameter(
+                            "invalid-ring",
+                            "ring",
+                            "250, 500, 1000 or 2000 (metres)",
+                        )
                     })?
             }
             other => return Err(Problem::unknown_parameter(other)),

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod disclosure;
 pub mod exercises;
+pub mod features;
 pub mod observations;
 pub mod ogc;
 pub mod openapi;
@@ -151,6 +152,8 @@ pub struct Shared {
     pub observations: Observations,
     /// Young people's safety mapping.
     pub perceptions: crate::service::perceptions::Perceptions,
+    /// Licensing consultation reports.
+    pub reports: crate::service::reports::Reports,
     /// Verified tokens.
     pub tokens: TokenCache,
     /// HTTP settings.
@@ -192,6 +195,12 @@ impl AppState {
             areas,
             police,
             tiles: Arc::new(TileCache::default()),
+            reports: crate::service::reports::Reports::new(
+                store.clone(),
+                index.clone(),
+                Arc::new(rules.clone()),
+                settings.small_count_threshold,
+            ),
             observations: Observations::new(store.clone(), index.clone(), rules),
             perceptions: crate::service::perceptions::Perceptions::new(store.clone()),
             tokens: TokenCache::new(settings.token_cache),

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::ogc::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::features::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::vocabulary::{
     AgencyKind, AuditAction, Category, DayKind, Handling, Indicator, InformationAssessment, Role,
     Sensitivity, SettingType, Severity, SourceReliability, Status, TimeBand,

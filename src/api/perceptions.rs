@@ -10,8 +10,8 @@ use axum::Json;
 use serde_json::json;
 
 use super::body::{typed, JsonBody};
+use super::features::{base_url, feature_collection, link};
 use super::observations::client_key;
-use super::ogc::{base_url, feature_collection, link};
 use super::problem::Problem;
 use super::{allow, created, AppState};
 use crate::domain::perception::{MarkInput, SessionInput};
@@ -142,7 +142,7 @@ pub async fn items(
                     query.kinds.insert(k.to_owned());
                 }
             }
-            "bbox" => query.bbox = Some(super::ogc::bbox(&value)?),
+            "bbox" => query.bbox = Some(super::features::bbox(&value)?),
             "time_of_day" => {
                 for t in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                     query.times.push(TimeOfDay::from_code(t).ok_or_else(|| {
@@ -158,6 +158,10 @@ pub async fn items(
             other => return Err(Problem::unknown_parameter(other)),
         }
     }
+    allow(&viewer, Action::ReadLayers)?;
+    state
+        .charge(&viewer, crate::service::budget::Kind::Aggregate)
+        .await?;
     let features = state.perceptions.layer(&viewer, &query).await?;
     let base = base_url(&state.settings, &headers);
     feature_collection(&base, "perceptions", features.len(), features, json!({}))

@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::body::{typed, JsonBody};
+use super::features::{base_url, feature_collection, link};
 use super::observations::idempotency_key;
-use super::ogc::{base_url, feature_collection, link};
 use super::problem::Problem;
 use super::{allow, created, AppState};
 use crate::domain::place::{parse_import, Place, PlaceInput};
@@ -326,7 +326,7 @@ pub async fn items(
     let mut limit = 10_000usize;
     for (name, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
         match name.as_ref() {
-            "bbox" => bbox = Some(super::ogc::bbox(&value)?),
+            "bbox" => bbox = Some(super::features::bbox(&value)?),
             "kind" => {
                 for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
                     kinds.push(PlaceKind::from_code(code).ok_or_else(|| {

@@ -11,7 +11,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::disclosure::disclosed;
-use super::ogc::{base_url, geojson_response, link, DEFAULT_LIMIT, MAX_LIMIT};
+use super::features::{base_url, geojson_response, link, DEFAULT_LIMIT, MAX_LIMIT};
 use super::problem::Problem;
 use super::AppState;
 use crate::domain::viewer::{Action, Viewer};
@@ -74,7 +74,7 @@ impl PoliceQuery {
             }
             match &*name {
                 "bbox" => {
-                    let parsed = super::ogc::ItemsQuery::parse(Some(&format!(
+                    let parsed = super::features::ItemsQuery::parse(Some(&format!(
                         "bbox={}",
                         form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
                     )))?;

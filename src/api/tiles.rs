@@ -25,7 +25,7 @@ use super::analysis::{
     grid_parameter, hotspot_parameters, run_hotspots, shown_points, HOTSPOT_PARAMETERS,
 };
 use super::disclosure::disclosed;
-use super::ogc::ItemsQuery;
+use super::features::ItemsQuery;
 use super::problem::Problem;
 use super::AppState;
 use crate::analysis::{HotspotRun, ShownCount, Suppression};
@@ -325,7 +325,7 @@ async fn hotspot_tile(
                 .analysis
                 .run("cell", move |budget| {
                     let points = shown_points(&work_state, &work_viewer, &filter);
-                    run_hotspots(&filter, &points, parameters, budget)
+                    run_hotspots(&filter, &points, parameters, &suppression, budget)
                 })
                 .await?;
             let run = Arc::new(run);
@@ -353,9 +353,9 @@ async fn hotspot_tile(
         };
         let ring: Vec<(i32, i32)> = ring.iter().map(|&p| tile.project(p)).collect();
         let mut tags = cell_tags(run.counts[i], &suppression);
-        // Where the count is withheld, so is everything derived from it:
-        // z-scores step by a constant per observation.
-        if suppression.show(run.counts[i]) == ShownCount::Suppressed {
+        // Where a count is withheld, so is everything derived from it:
+        // z-scores step by a constant per observation they sum.
+        if run.is_withheld(i) {
             layer.polygon(None, &ring, &tags);
             continue;
         }

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
-use super::ogc::base_url;
+use super::features::base_url;
 use super::problem::Problem;
 use super::AppState;
 use crate::basemap::Basemap;

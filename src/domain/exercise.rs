@@ -348,6 +348,100 @@ impl ActionInput {
     }
 }
 
+/// An exercise as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExerciseRow {
+    /// Id.
+    pub id: i64,
+    /// Kind.
+    pub kind: ExerciseKind,
+    /// Title.
+    pub title: String,
+    /// Area in scope.
+    pub area_id: i64,
+    /// Window start (RFC 3339).
+    pub from: String,
+    /// Window end (RFC 3339).
+    pub to: String,
+    /// Participating agency codes.
+    pub agencies: Vec<String>,
+    /// Facilitator (principal).
+    pub facilitator: String,
+    /// Facilitator's display name.
+    pub facilitator_name: String,
+    /// Review date.
+    pub review_on: Option<String>,
+    /// When set up.
+    pub created_at: String,
+    /// When frozen.
+    pub frozen_at: Option<String>,
+    /// The exercise before it on the same area (frozen), if any.
+    pub previous_id: Option<i64>,
+    /// The frozen snapshot (JSON), once frozen.
+    #[serde(skip)]
+    pub snapshot: Option<String>,
+}
+
+/// An annotation.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Annotation {
+    /// Id.
+    pub id: i64,
+    /// GeoJSON geometry.
+    pub geometry: serde_json::Value,
+    /// Note.
+    pub note: String,
+    /// When drawn.
+    pub created_at: String,
+}
+
+/// A decision.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Decision {
+    /// Id.
+    pub id: i64,
+    /// What was decided.
+    pub text: String,
+    /// When recorded.
+    pub created_at: String,
+}
+
+/// An agreed action.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ActionRow {
+    /// Id.
+    pub id: i64,
+    /// Its exercise.
+    pub exercise_id: i64,
+    /// What.
+    pub what: String,
+    /// Owning agency code.
+    pub owner_agency: String,
+    /// Due date, YYYY-MM-DD.
+    pub due_on: String,
+    /// Status code.
+    pub status: String,
+    /// Linked place.
+    pub place_id: Option<i64>,
+    /// Linked area.
+    pub area_id: Option<i64>,
+    /// Linked annotation.
+    pub annotation_id: Option<i64>,
+    /// Edit counter.
+    pub version: i64,
+}
+
+/// One observation a frozen exercise showed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotItem {
+    /// Observation id.
+    pub observation_id: i64,
+    /// What the panel saw (JSON), or `None` once erased.
+    pub content: Option<String>,
+    /// When it was erased, if it was.
+    pub erased_at: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

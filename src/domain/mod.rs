@@ -1,6 +1,8 @@
 //! Domain types: what the users talk about, validated once at the edge.
 
+pub mod account;
 pub mod area;
+pub mod audit;
 pub mod exercise;
 pub mod lint;
 pub mod observation;

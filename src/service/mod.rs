@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod perceptions;
 pub mod pool;
+pub mod reports;
 
 use std::sync::Arc;
 

@@ -34,6 +34,22 @@ const SQUARES: Grid = Grid {
 #[derive(Debug, Clone)]
 pub struct Perceptions {
     store: Store,
+    /// Hides the order marks were recorded in: a facilitator enters one
+    /// young person's marks in a row, so sequential ids would link their
+    /// route to their pins. Everyone but the recorder sees marks under an
+    /// id made from this and the mark's own, and in that id's order.
+    salt: [u8; 16],
+}
+
+impl Perceptions {
+    /// A mark's id as shown to anyone but the session's recorder.
+    fn opaque(&self, id: i64) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(id.to_le_bytes());
+        hex::encode(&h.finalize()[..8])
+    }
 }
 
 /// A session as one viewer may read it.
@@ -71,8 +87,12 @@ fn may_read(viewer: &Viewer, session: &SessionRow) -> bool {
     viewer.may(Action::RecordPerceptions, agency, &session.recorded_by)
 }
 
-/// A mark as a viewer at `precision` is shown it.
-fn shown_mark(m: &MarkRow, precision: Precision) -> Option<serde_json::Value> {
+/// A mark as a viewer at `precision` is shown it, under `id`.
+fn shown_mark(
+    m: &MarkRow,
+    precision: Precision,
+    id: serde_json::Value,
+) -> Option<serde_json::Value> {
     let geometry = match (m.kind.as_str(), precision) {
         ("pin", Precision::Generalised) => {
             let [lon, lat] = shown_position(precision, m.at)?;
@@ -81,7 +101,7 @@ fn shown_mark(m: &MarkRow, precision: Precision) -> Option<serde_json::Value> {
         _ => m.geometry.clone(),
     };
     Some(json!({
-        "id": m.id,
+        "id": id,
         "session_id": m.session_id,
         "kind": m.kind,
         "rating": m.rating,
@@ -96,7 +116,10 @@ fn shown_mark(m: &MarkRow, precision: Precision) -> Option<serde_json::Value> {
 impl Perceptions {
     /// Workflows over a store.
     pub fn new(store: Store) -> Self {
-        Perceptions { store }
+        Perceptions {
+            store,
+            salt: rand::random(),
+        }
     }
 
     /// The sessions `viewer` may read, newest first; the list is recorded
@@ -147,13 +170,22 @@ impl Perceptions {
         } else {
             Precision::Generalised
         };
-        let marks = self
+        let mut marks: Vec<serde_json::Value> = self
             .store
             .perception_marks(Some(id))
             .await?
             .iter()
-            .filter_map(|m| shown_mark(m, precision))
+            .filter_map(|m| {
+                let shown_id = match precision {
+                    Precision::Exact => json!(m.id),
+                    _ => json!(self.opaque(m.id)),
+                };
+                shown_mark(m, precision, shown_id)
+            })
             .collect();
+        if precision != Precision::Exact {
+            marks.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        }
         self.store
             .record_audit(&AuditEntry::by(
                 viewer,
@@ -259,7 +291,7 @@ impl Perceptions {
             return Err(ServiceError::Forbidden);
         }
         let marks = self.store.perception_marks(None).await?;
-        Ok(layer_features(&marks, query))
+        Ok(layer_features(&marks, query, |id| self.opaque(id)))
     }
 }
 
@@ -273,7 +305,11 @@ struct Square {
     reasons: BTreeMap<String, u32>,
 }
 
-fn layer_features(marks: &[MarkRow], query: &LayerQuery) -> Vec<serde_json::Value> {
+fn layer_features(
+    marks: &[MarkRow],
+    query: &LayerQuery,
+    opaque: impl Fn(i64) -> String,
+) -> Vec<serde_json::Value> {
     let wanted = |kind: &str| query.kinds.is_empty() || query.kinds.contains(kind);
     let inside = |[lon, lat]: [f64; 2]| {
         query
@@ -317,16 +353,18 @@ fn layer_features(marks: &[MarkRow], query: &LayerQuery) -> Vec<serde_json::Valu
             // Areas and routes are shown as drawn, so the box may be tested
             // against their representative position.
             "area" if wanted("area") && inside(m.at) => features.push(json!({
-                "type": "Feature", "id": format!("mark-{}", m.id), "geometry": m.geometry,
+                "type": "Feature", "id": format!("mark-{}", opaque(m.id)), "geometry": m.geometry,
                 "properties": {"kind": "area", "rating": m.rating, "time_of_day": m.time_of_day, "reasons": m.reasons},
             })),
             "route" if wanted("route") && inside(m.at) => features.push(json!({
-                "type": "Feature", "id": format!("mark-{}", m.id), "geometry": m.geometry,
+                "type": "Feature", "id": format!("mark-{}", opaque(m.id)), "geometry": m.geometry,
                 "properties": {"kind": "route", "route_use": m.route_use, "time_of_day": m.time_of_day, "reasons": m.reasons},
             })),
             _ => {}
         }
     }
+    // In the order of their opaque ids, not the order they were recorded.
+    features.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     for (cell, s) in squares {
         let Some(outline) = SQUARES.outline(cell) else {
             continue;

@@ -1,64 +1,12 @@
 //! Safety-mapping sessions and their marks in the store.
 
-use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use super::audit::{append, AuditEntry};
 use super::{column, replayed, Context, Store, StoreError};
+pub use crate::domain::perception::{MarkRow, SessionRow};
 use crate::domain::perception::{NewMark, NewSession};
 use crate::domain::time::format_instant;
-
-/// A session, with how many marks and participants it has.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionRow {
-    /// Id.
-    pub id: i64,
-    /// When held.
-    pub held_on: String,
-    /// Area, if any.
-    pub area_id: Option<i64>,
-    /// Age band code, if recorded.
-    pub age_band: Option<String>,
-    /// Facilitator's name.
-    pub facilitator: String,
-    /// The facilitator's agency ('' for sessions recorded before it was kept).
-    pub agency: String,
-    /// Who recorded it (a principal); kept on the server.
-    #[serde(skip)]
-    pub recorded_by: String,
-    /// Marks recorded.
-    pub marks: i64,
-    /// Distinct participants.
-    pub participants: i64,
-}
-
-/// A mark.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MarkRow {
-    /// Id.
-    pub id: i64,
-    /// Its session.
-    pub session_id: i64,
-    /// Participant number in the session. Never leaves the server: it links
-    /// one young person's marks together.
-    #[serde(skip)]
-    pub participant: i64,
-    /// pin | area | route.
-    pub kind: String,
-    /// red | amber | green.
-    pub rating: Option<String>,
-    /// used | avoided.
-    pub route_use: Option<String>,
-    /// GeoJSON geometry.
-    pub geometry: serde_json::Value,
-    /// Representative position.
-    #[serde(skip)]
-    pub at: [f64; 2],
-    /// Reason codes.
-    pub reasons: Vec<String>,
-    /// Time of day code.
-    pub time_of_day: String,
-}
 
 const SESSION_SELECT: &str = "SELECT s.id, s.held_on, s.area_id, s.age_band, s.facilitator, s.agency, s.recorded_by,
         (SELECT COUNT(*) FROM perception_marks m WHERE m.session_id = s.id) AS marks,

@@ -5,40 +5,8 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{column, Context, Store, StoreError};
+pub use crate::domain::account::TokenRecord;
 use crate::domain::time::{format_instant, parse_instant};
-
-/// A token as stored (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    /// Row id.
-    pub id: i64,
-    /// The user it acts as.
-    pub user_id: i64,
-    /// What the tool is for (the purpose recorded for its disclosures).
-    pub name: String,
-    /// Whether it may write (`write`) or only read (`read`).
-    pub write: bool,
-    /// When it stops working.
-    pub expires_at: DateTime<Utc>,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl TokenRecord {
-    /// Whether the token may be used at `now`.
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && now < self.expires_at
-    }
-
-    /// The scope's code.
-    pub fn scope(&self) -> &'static str {
-        if self.write {
-            "write"
-        } else {
-            "read"
-        }
-    }
-}
 
 /// The hash a token is stored and looked up by.
 pub fn token_hash(token: &str) -> String {

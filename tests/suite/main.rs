@@ -11,6 +11,7 @@ mod attacks;
 mod audit;
 mod auth;
 mod bng;
+mod bounds;
 mod exercises;
 mod gdal;
 mod layers;

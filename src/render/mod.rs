@@ -1,0 +1,4 @@
+//! Rendering what services compute: report pages. (Packs and vector tiles
+//! are still in `pack.rs` and `mvt.rs`.)
+
+pub mod report;
