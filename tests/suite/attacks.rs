@@ -522,6 +522,29 @@ on_both_stores! {
         }
     }
 
+    async fn a_tools_head_request_and_its_not_modified_tiles_are_recorded_like_reads(backend) {
+        let app = app_for_attacks(backend).await;
+        let tool = app.token(Role::PanelMember, "police").await;
+        let recorder = app.token(Role::Coordinator, "council").await;
+        app.create(&recorder, &record(331_000.0, 187_000.0, "standard", "unsafe-environment")).await;
+        let raw = app.db.raw().await;
+        let disclosures = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE action = 'disclosure'").fetch_one(&raw).await.expect("count")
+        };
+        let before = disclosures().await;
+        let head = app.request(Method::HEAD, ITEMS, Some(&tool), &[], None).await;
+        assert_eq!(head.status, StatusCode::OK);
+        assert_eq!(disclosures().await, before + 1, "a HEAD read is a read");
+        let (lon, lat) = at(331_000.0, 187_000.0);
+        let ((x, y), _) = tile_of(lon, lat, 14);
+        let tile = app.get(&format!("/tiles/observations/14/{x}/{y}"), &tool).await;
+        let etag = tile.headers.get("etag").and_then(|v| v.to_str().ok()).expect("etag").to_owned();
+        let before = disclosures().await;
+        let again = app.request(Method::GET, &format!("/tiles/observations/14/{x}/{y}"), Some(&tool), &[("if-none-match", &etag)], None).await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        assert_eq!(disclosures().await, before + 1, "a 304 confirms the tile: a read");
+    }
+
     async fn over_budget_a_principal_is_refused_with_retry_after_and_their_coordinators_are_told(backend) {
         let settings = safetymap::api::Settings { report_budget: 3, ..test_settings() };
         let app = TestApp::with_settings(TestDatabase::new(backend).await, settings).await;

@@ -274,4 +274,44 @@ on_both_stores! {
             Err(_) => assert!(std::env::var_os("SAFETYMAP_REQUIRE_CHROMIUM").is_none(), "scripts/test installs pdftotext (poppler-utils)"),
         }
     }
+
+    async fn a_field_officer_of_a_participating_agency_sees_only_their_own_records_in_the_meeting_view_and_pack(backend) {
+        let app = TestApp::new(backend).await;
+        let coordinator = app.token(Role::Coordinator, "council").await;
+        let officer = app.token(Role::FieldOfficer, "police").await;
+        let area = west_ward(&app, &coordinator).await;
+        for i in 0..6 {
+            app.create(&coordinator, &observation(json!({"longitude": -3.0051 + f64::from(i) * 0.0005, "latitude": 51.5851}))).await;
+        }
+        let own = app.create(&officer, &observation(json!({"longitude": -3.0041, "latitude": 51.5861, "description": "Gate left open"}))).await;
+        let id = exercise(&app, &coordinator, area, "fo").await;
+        let panel_view = app.get(&format!("/api/exercises/{id}"), &coordinator).await.json();
+        assert_eq!(panel_view["items"].as_array().map(Vec::len), Some(7), "the panel sees all seven");
+        let theirs = app.get(&format!("/api/exercises/{id}"), &officer).await.json();
+        let ids: Vec<i64> = theirs["items"].as_array().expect("items").iter().map(|i| i["id"].as_i64().expect("id")).collect();
+        assert_eq!(ids, [own], "a field officer is shown only their own record: {theirs}");
+        assert_eq!(theirs["total"]["count_label"], "fewer than 5", "their counts are of what they are shown");
+        let bundle = pack(&app, &officer, id, "geojson").await.json();
+        let observations = bundle["features"].as_array().expect("features").iter().filter(|f| f["properties"]["layer"] == "observation").count();
+        assert_eq!(observations, 1, "nor does their pack carry more");
+    }
+
+    async fn a_record_restricted_after_freezing_leaves_the_frozen_view_and_its_counts(backend) {
+        let app = TestApp::new(backend).await;
+        let coordinator = app.token(Role::Coordinator, "council").await;
+        let police = app.token(Role::PanelMember, "police").await;
+        let area = west_ward(&app, &coordinator).await;
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            ids.push(app.create(&coordinator, &observation(json!({"longitude": -3.0051 + f64::from(i) * 0.0005, "latitude": 51.5851}))).await);
+        }
+        let id = exercise(&app, &coordinator, area, "rf").await;
+        app.request(Method::POST, &format!("/api/exercises/{id}/freeze"), Some(&coordinator), &[], None).await;
+        assert_eq!(app.get(&format!("/api/exercises/{id}"), &police).await.json()["total"]["count"], 6);
+        let restrict = app.send_json(Method::PATCH, &format!("/api/observations/{}", ids[0]), &coordinator, &json!({"sensitivity": "restricted"})).await;
+        assert_eq!(restrict.status, StatusCode::OK, "{}", restrict.text());
+        let view = app.get(&format!("/api/exercises/{id}"), &police).await.json();
+        assert_eq!(view["total"]["count"], 5, "the restricted record counts nowhere now");
+        assert!(view["items"].as_array().expect("items").iter().all(|i| i["id"] != ids[0]), "{view}");
+    }
 }
