@@ -22,19 +22,9 @@ use crate::analysis::Suppression;
 use crate::areas::{count_in, Area};
 use crate::domain::area::{parse_boundaries, DrawnArea};
 use crate::domain::viewer::{Action, Viewer};
-use crate::domain::vocabulary::{AreaKind, AuditAction};
-use crate::service::request_hash;
-use crate::store::{AreaImport, AuditEntry, StoredArea};
-
-fn audit(
-    state: &AppState,
-    viewer: &Viewer,
-    action: AuditAction,
-    id: String,
-    what: &str,
-) -> AuditEntry {
-    state.audit_entry(viewer, action, "area", id, what)
-}
+use crate::domain::vocabulary::AreaKind;
+use crate::service::{request_hash, ServiceError};
+use crate::store::{AreaImport, StoredArea};
 
 fn summary(a: &Area) -> serde_json::Value {
     json!({
@@ -80,17 +70,10 @@ pub async fn create(
     let shape = drawn
         .validate(state.observations.rules(), code)
         .map_err(Problem::invalid)?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Collection,
-        String::new(),
-        "drew an area",
-    );
-    let (area, new) = state.store.add_area(&shape, entry).await?;
-    if new {
-        state.areas.reload(&state.store).await?;
-    }
+    let (area, new) = state
+        .boundaries
+        .draw(&viewer, shape, state.clock.now())
+        .await?;
     Ok(created(
         new,
         format!("/api/areas/{}", area.id),
@@ -132,15 +115,10 @@ pub async fn import(
     )?;
     let shapes =
         parse_boundaries(text, kind, state.observations.rules()).map_err(Problem::invalid)?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Collection,
-        "import".into(),
-        &format!("imported {} areas", shapes.len()),
-    );
-    let report = state.store.import_areas(&shapes, &source, entry).await?;
-    state.areas.reload(&state.store).await?;
+    let report = state
+        .boundaries
+        .import(&viewer, shapes, source, state.clock.now())
+        .await?;
     Ok(Json(report))
 }
 
@@ -150,21 +128,16 @@ pub async fn remove(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    allow(&viewer, Action::ManageAreas)?;
     let not_found = || Problem::not_found().detail("no such area");
     let id = id.parse::<i64>().map_err(|_| not_found())?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Erasure,
-        id.to_string(),
-        "deleted an area",
-    );
-    if !state.store.remove_area(id, entry).await? {
-        return Err(not_found());
+    match state
+        .boundaries
+        .remove(&viewer, id, state.clock.now())
+        .await
+    {
+        Err(ServiceError::NotFound) => Err(not_found()),
+        other => other.map(|()| StatusCode::NO_CONTENT).map_err(Into::into),
     }
-    state.areas.reload(&state.store).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The OGC collection's description.

@@ -1,9 +1,11 @@
 //! Exercises over HTTP: set up, the meeting view, annotations, decisions,
-//! actions, freezing, packs and follow-up.
+//! actions, freezing, packs and follow-up. Each handler parses, asks
+//! `service::exercises`, and serialises (the pack renders as HTML, PDF or
+//! GeoJSON here).
 //!
 //! Coordinators run exercises; the participating agencies' staff see them,
-//! and their panel members contribute. The view is decided for the panel
-//! (see `crate::exercise`), so it is the same whoever opens it.
+//! and their panel members contribute. The view is the panel's (see
+//! `crate::exercise`), cut to what the reader's own scope shows.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,52 +18,24 @@ use super::body::{typed, JsonBody};
 use super::observations::client_key;
 use super::problem::Problem;
 use super::AppState;
-use crate::analysis::Suppression;
 use crate::domain::exercise::{action_status, note, ActionInput, AnnotationInput, ExerciseInput};
-use crate::domain::time::{format_instant, parse_instant, unix_millis};
-use crate::domain::viewer::{Action, Reach, Viewer};
-use crate::domain::vocabulary::AuditAction;
-use crate::exercise::{follow_up, for_reader, frozen_view, live_view, snapshot, ExerciseView};
+use crate::domain::exercise::{ActionRow, ExerciseRow};
+use crate::domain::viewer::Viewer;
+use crate::exercise::ExerciseView;
 use crate::pack::{Lang, Styles};
+use crate::service::exercises::Due;
 use crate::service::ServiceError;
-use crate::store::exercises::ExerciseRow;
-use crate::store::AuditEntry;
-
-fn forbidden() -> Problem {
-    ServiceError::Forbidden.into()
-}
-
-/// Whether `viewer` may do `action` on `exercise`.
-fn may(viewer: &Viewer, action: Action, exercise: &ExerciseRow) -> bool {
-    match viewer.reach(action) {
-        Reach::Any => true,
-        Reach::Agency => exercise.agencies.contains(&viewer.agency),
-        Reach::Own | Reach::None => false,
-    }
-}
-
-fn audit(
-    state: &AppState,
-    viewer: &Viewer,
-    action: AuditAction,
-    id: i64,
-    what: &str,
-) -> AuditEntry {
-    state.audit_entry(viewer, action, "exercise", id.to_string(), what)
-}
 
 fn exercise_id(raw: &str) -> Result<i64, Problem> {
     raw.parse()
         .map_err(|_| Problem::not_found().detail("no such exercise"))
 }
 
-/// The exercise, if `viewer` may at least see it (otherwise 404: whether
-/// an exercise exists is itself not for everyone).
-async fn visible(state: &AppState, viewer: &Viewer, id: &str) -> Result<ExerciseRow, Problem> {
-    let id = exercise_id(id)?;
-    match state.store.exercise(id).await? {
-        Some(e) if may(viewer, Action::ReadExercises, &e) => Ok(e),
-        _ => Err(Problem::not_found().detail("no such exercise")),
+/// Service errors as an exercise's client reads them.
+fn problem(e: ServiceError) -> Problem {
+    match e {
+        ServiceError::NotFound => Problem::not_found().detail("no such exercise"),
+        other => other.into(),
     }
 }
 
@@ -81,15 +55,12 @@ pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    if !viewer.may_at_all(Action::ReadExercises) {
-        return Err(forbidden());
-    }
     let exercises: Vec<serde_json::Value> = state
-        .store
-        .exercises()
-        .await?
+        .exercises
+        .list(&viewer)
+        .await
+        .map_err(problem)?
         .iter()
-        .filter(|e| may(&viewer, Action::ReadExercises, e))
         .map(|e| summary(e, &state))
         .collect();
     Ok(Json(json!({ "exercises": exercises })))
@@ -103,57 +74,22 @@ pub async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
-    if viewer.reach(Action::RunExercises) != Reach::Any {
-        return Err(forbidden());
+    if !viewer.may_at_all(crate::domain::viewer::Action::RunExercises) {
+        return Err(ServiceError::Forbidden.into());
     }
     let key = client_key(&viewer, &headers)?;
     let input: ExerciseInput = typed(body)?;
     let new = input.validate().map_err(Problem::invalid)?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Collection,
-        0,
-        "set up an exercise",
-    );
-    let (id, created) = state
-        .store
-        .create_exercise(
-            &new,
-            (&viewer.principal, &viewer.name),
-            key.as_deref(),
-            entry,
-        )
-        .await?;
-    let exercise = state
-        .store
-        .exercise(id)
-        .await?
-        .ok_or_else(Problem::internal)?;
+    let (exercise, created) = state
+        .exercises
+        .create(&viewer, new, key, state.clock.now())
+        .await
+        .map_err(problem)?;
     Ok(super::created(
         created,
-        format!("/api/exercises/{id}"),
+        format!("/api/exercises/{}", exercise.id),
         summary(&exercise, &state),
     ))
-}
-
-/// The view of an exercise — the frozen snapshot, or the live meeting
-/// view — as `viewer` may read it (see [`for_reader`]).
-async fn view_of(
-    state: &AppState,
-    viewer: &Viewer,
-    exercise: &ExerciseRow,
-) -> Result<ExerciseView, Problem> {
-    let threshold = state.settings.small_count_threshold;
-    let area = state
-        .areas
-        .get(exercise.area_id)
-        .ok_or_else(|| Problem::not_found().detail("the exercise's area is gone"))?;
-    let view = match frozen_view(&state.store, exercise, threshold).await? {
-        Some(view) => view,
-        None => live_view(&state.store, &state.index, &area, exercise, threshold).await?,
-    };
-    Ok(for_reader(view, &state.index, viewer, &area, threshold))
 }
 
 /// `GET /api/exercises/{id}`: the meeting view.
@@ -162,17 +98,10 @@ pub async fn read(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Json<ExerciseView>, Problem> {
-    let exercise = visible(&state, &viewer, &id).await?;
-    Ok(Json(view_of(&state, &viewer, &exercise).await?))
-}
-
-/// An exercise `viewer` may contribute to.
-async fn contributing(state: &AppState, viewer: &Viewer, id: &str) -> Result<ExerciseRow, Problem> {
-    let exercise = visible(state, viewer, id).await?;
-    if !may(viewer, Action::ContributeToExercises, &exercise) {
-        return Err(forbidden());
-    }
-    Ok(exercise)
+    let id = exercise_id(&id)?;
+    Ok(Json(
+        state.exercises.read(&viewer, id).await.map_err(problem)?,
+    ))
 }
 
 fn made(new: bool, exercise: i64, body: serde_json::Value) -> Response {
@@ -188,28 +117,21 @@ pub async fn annotate(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
-    let exercise = contributing(&state, &viewer, &id).await?;
+    let id = exercise_id(&id)?;
     let key = client_key(&viewer, &headers)?;
     let input: AnnotationInput = typed(body)?;
     let new = input
         .validate(state.observations.rules())
         .map_err(Problem::invalid)?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Alteration,
-        exercise.id,
-        "annotated an exercise",
-    );
+    let answer = json!({"geometry": new.geometry, "note": new.note});
     let (annotation, created) = state
-        .store
-        .add_annotation(exercise.id, &new, key.as_deref(), entry)
-        .await?;
-    Ok(made(
-        created,
-        exercise.id,
-        json!({"id": annotation, "geometry": new.geometry, "note": new.note}),
-    ))
+        .exercises
+        .annotate(&viewer, id, new, key, state.clock.now())
+        .await
+        .map_err(problem)?;
+    let mut answer = answer;
+    answer["id"] = json!(annotation);
+    Ok(made(created, id, answer))
 }
 
 /// A decision as a client sends it.
@@ -229,7 +151,7 @@ pub async fn decide(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
-    let exercise = contributing(&state, &viewer, &id).await?;
+    let id = exercise_id(&id)?;
     let key = client_key(&viewer, &headers)?;
     let input: DecisionBody = typed(body)?;
     let mut errors = Vec::new();
@@ -237,22 +159,12 @@ pub async fn decide(
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Alteration,
-        exercise.id,
-        "recorded a decision",
-    );
     let (decision, created) = state
-        .store
-        .add_decision(exercise.id, &text, key.as_deref(), entry)
-        .await?;
-    Ok(made(
-        created,
-        exercise.id,
-        json!({"id": decision, "text": text}),
-    ))
+        .exercises
+        .decide(&viewer, id, text.clone(), key, state.clock.now())
+        .await
+        .map_err(problem)?;
+    Ok(made(created, id, json!({"id": decision, "text": text})))
 }
 
 /// `POST /api/exercises/{id}/actions`.
@@ -263,24 +175,18 @@ pub async fn add_action(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
-    let exercise = contributing(&state, &viewer, &id).await?;
+    let id = exercise_id(&id)?;
     let key = client_key(&viewer, &headers)?;
     let input: ActionInput = typed(body)?;
     let new = input.validate().map_err(Problem::invalid)?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Alteration,
-        exercise.id,
-        "agreed an action",
-    );
     let (action, created) = state
-        .store
-        .add_action(exercise.id, &new, key.as_deref(), entry)
-        .await?;
+        .exercises
+        .add_action(&viewer, id, new, key, state.clock.now())
+        .await
+        .map_err(problem)?;
     Ok(made(
         created,
-        exercise.id,
+        id,
         serde_json::to_value(&action).unwrap_or_default(),
     ))
 }
@@ -302,45 +208,29 @@ pub async fn set_status(
     viewer: Viewer,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<crate::store::exercises::ActionRow>, Problem> {
+) -> Result<Json<ActionRow>, Problem> {
     let not_found = || Problem::not_found().detail("no such action");
     let id: i64 = id.parse().map_err(|_| not_found())?;
-    let action = state.store.action(id).await?.ok_or_else(not_found)?;
-    // An action of an exercise the viewer may not see is no more found
-    // than one that does not exist.
-    let exercise = visible(&state, &viewer, &action.exercise_id.to_string())
-        .await
-        .map_err(|_| not_found())?;
-    if !may(&viewer, Action::ContributeToExercises, &exercise)
-        && viewer.agency != action.owner_agency
-    {
-        return Err(forbidden());
-    }
     let input: StatusBody = typed(body)?;
     let mut errors = Vec::new();
     let status = action_status(&mut errors, Some(&input.status));
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Alteration,
-        exercise.id,
-        "moved an action on",
-    );
     match state
-        .store
-        .set_action_status(id, input.version, status, entry)
+        .exercises
+        .set_action_status(&viewer, id, input.version, status, state.clock.now())
         .await
     {
-        Err(crate::store::StoreError::Conflict) => Err(Problem::new(
+        Ok(action) => Ok(Json(action)),
+        Err(ServiceError::NotFound) => Err(not_found()),
+        Err(ServiceError::Conflict) => Err(Problem::new(
             StatusCode::CONFLICT,
             "edit-conflict",
             "The action changed meanwhile; reload and try again",
         )
         .field("version")),
-        other => Ok(Json(other?)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -350,33 +240,14 @@ pub async fn freeze(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Json<ExerciseView>, Problem> {
-    let exercise = visible(&state, &viewer, &id).await?;
-    if viewer.reach(Action::RunExercises) != Reach::Any {
-        return Err(forbidden());
-    }
-    if exercise.frozen_at.is_some() {
-        return Err(crate::store::StoreError::Frozen.into());
-    }
-    let view = view_of(&state, &viewer, &exercise).await?;
-    let at = state.clock.now();
-    let (snapshot, items) = snapshot(view, &format_instant(at));
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Alteration,
-        exercise.id,
-        "froze an exercise",
-    );
-    state
-        .store
-        .freeze_exercise(exercise.id, &snapshot, &items, entry)
-        .await?;
-    let frozen = state
-        .store
-        .exercise(exercise.id)
-        .await?
-        .ok_or_else(Problem::internal)?;
-    Ok(Json(view_of(&state, &viewer, &frozen).await?))
+    let id = exercise_id(&id)?;
+    Ok(Json(
+        state
+            .exercises
+            .freeze(&viewer, id, state.clock.now())
+            .await
+            .map_err(problem)?,
+    ))
 }
 
 /// A file to save rather than show.
@@ -423,28 +294,38 @@ pub async fn pack(
             other => return Err(Problem::unknown_parameter(other)),
         }
     }
-    let exercise = visible(&state, &viewer, &id).await?;
-    let view = view_of(&state, &viewer, &exercise).await?;
-    let printed = state.clock.now().format("%Y-%m-%d %H:%M UTC").to_string();
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Disclosure,
-        exercise.id,
-        &format!(
-            "exercise pack ({format}, {})",
-            if lang == Lang::Cy { "cy" } else { "en" }
-        ),
+    let id = exercise_id(&id)?;
+    let now = state.clock.now();
+    let printed = now.format("%Y-%m-%d %H:%M UTC").to_string();
+    let name = format!("exercise-{id}-pack");
+    let what = format!(
+        "exercise pack ({format}, {})",
+        if lang == Lang::Cy { "cy" } else { "en" }
     );
-    let name = format!("exercise-{}-pack", exercise.id);
+    // A PDF is made before the disclosure is recorded: if Chromium cannot
+    // make it, nothing was disclosed.
     let response = match format.as_str() {
         "geojson" => {
+            let view = state
+                .exercises
+                .pack(&viewer, id, &what, now)
+                .await
+                .map_err(problem)?;
             let body = serde_json::to_vec(&crate::pack::geojson(&view))
                 .map_err(|_| Problem::internal())?;
-            state.store.record_audit(&entry).await?;
             download("application/geo+json", &format!("{name}.geojson"), body)
         }
         "pdf" => {
+            let exercise = state
+                .exercises
+                .visible(&viewer, id)
+                .await
+                .map_err(problem)?;
+            let view = state
+                .exercises
+                .view(&viewer, &exercise)
+                .await
+                .map_err(problem)?;
             let html = crate::pack::html(&view, lang, &printed, Styles::Inline);
             // One Chromium at a time: each takes hundreds of megabytes.
             let pdf = state
@@ -462,16 +343,24 @@ pub async fn pack(
                         "{e}. The printable page (format=html) prints to PDF from any browser."
                     ))
                 })?;
-            state.store.record_audit(&entry).await?;
+            state
+                .exercises
+                .pack(&viewer, id, &what, now)
+                .await
+                .map_err(problem)?;
             download("application/pdf", &format!("{name}.pdf"), pdf)
         }
         _ => {
+            let view = state
+                .exercises
+                .pack(&viewer, id, &what, now)
+                .await
+                .map_err(problem)?;
             let html = crate::pack::html(&view, lang, &printed, Styles::Linked);
-            state.store.record_audit(&entry).await?;
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
     };
-    // The pack was recorded as a disclosure above.
+    // The pack was recorded as a disclosure by the service.
     Ok(super::disclosure::audited(response))
 }
 
@@ -507,34 +396,16 @@ pub async fn follow_up_endpoint(
             other => return Err(Problem::unknown_parameter(other)),
         }
     }
-    let exercise = visible(&state, &viewer, &id).await?;
+    let id = exercise_id(&id)?;
     state
         .charge(&viewer, crate::service::budget::Kind::Aggregate)
         .await?;
-    let Some(frozen) = exercise.frozen_at.as_deref().and_then(parse_instant) else {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "not-frozen",
-            "Follow-up compares before and after freezing: freeze the exercise first",
-        ));
-    };
-    let area = state
-        .areas
-        .get(exercise.area_id)
-        .ok_or_else(|| Problem::not_found().detail("the exercise's area is gone"))?;
-    let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
-    let result = follow_up(
-        &state.index,
-        &viewer,
-        &area,
-        unix_millis(frozen),
-        unix_millis(state.clock.now()),
-        ring,
-        &suppression,
-    );
-    Ok(Json(
-        json!({ "exercise": exercise.id, "follow_up": result }),
-    ))
+    let (exercise, result) = state
+        .exercises
+        .follow_up(&viewer, id, ring, state.clock.now())
+        .await
+        .map_err(problem)?;
+    Ok(Json(json!({ "exercise": exercise, "follow_up": result })))
 }
 
 /// `GET /api/actions?due=overdue|week|all`: actions across the exercises
@@ -544,58 +415,25 @@ pub async fn actions(
     viewer: Viewer,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let mut due = "all".to_owned();
+    let mut due = Due::All;
     for (name, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
-        match name.as_ref() {
-            "due" if matches!(value.as_ref(), "overdue" | "week" | "all") => {
-                due = value.into_owned()
-            }
-            "due" => {
+        match (name.as_ref(), value.as_ref()) {
+            ("due", "overdue") => due = Due::Overdue,
+            ("due", "week") => due = Due::Week,
+            ("due", "all") => due = Due::All,
+            ("due", _) => {
                 return Err(Problem::bad_parameter(
                     "invalid-due",
                     "due",
                     "overdue, week or all",
                 ))
             }
-            other => return Err(Problem::unknown_parameter(other)),
+            (other, _) => return Err(Problem::unknown_parameter(other)),
         }
-    }
-    if !viewer.may_at_all(Action::ReadExercises) {
-        return Err(forbidden());
     }
     let today = crate::domain::time::uk_local(state.clock.now()).date();
-    let rows = match due.as_str() {
-        "overdue" => {
-            state
-                .store
-                .actions_due(today - chrono::Duration::days(1))
-                .await?
-        }
-        "week" => {
-            state
-                .store
-                .actions_due(today + chrono::Duration::days(7))
-                .await?
-        }
-        _ => state.store.actions(None).await?,
-    };
-    let exercises = state.store.exercises().await?;
-    let today_text = today.format("%Y-%m-%d").to_string();
-    let list: Vec<serde_json::Value> = rows
-        .into_iter()
-        .filter_map(|a| {
-            let e = exercises.iter().find(|e| e.id == a.exercise_id)?;
-            if !may(&viewer, Action::ReadExercises, e) {
-                return None;
-            }
-            let open = matches!(a.status.as_str(), "open" | "in-progress");
-            let mut v = serde_json::to_value(&a).ok()?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert("exercise_title".into(), e.title.clone().into());
-                o.insert("overdue".into(), (open && a.due_on < today_text).into());
-            }
-            Some(v)
-        })
-        .collect();
-    Ok(Json(json!({ "today": today_text, "actions": list })))
+    let list = state.exercises.actions(&viewer, due, today).await?;
+    Ok(Json(
+        json!({ "today": today.format("%Y-%m-%d").to_string(), "actions": list }),
+    ))
 }

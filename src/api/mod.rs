@@ -154,6 +154,12 @@ pub struct Shared {
     pub perceptions: crate::service::perceptions::Perceptions,
     /// Licensing consultation reports.
     pub reports: crate::service::reports::Reports,
+    /// The places register.
+    pub places: crate::service::places::Places,
+    /// Mapping exercises and location assessments.
+    pub exercises: crate::service::exercises::Exercises,
+    /// Drawn and imported areas (boundaries).
+    pub boundaries: crate::service::places::Areas,
     /// Verified tokens.
     pub tokens: TokenCache,
     /// HTTP settings.
@@ -192,6 +198,13 @@ impl AppState {
         let police = Arc::new(PoliceLayer::load(&store).await?);
         let areas = Arc::new(crate::areas::AreaSet::load(&store).await?);
         Ok(AppState(Arc::new(Shared {
+            boundaries: crate::service::places::Areas::new(store.clone(), areas.clone()),
+            exercises: crate::service::exercises::Exercises::new(
+                store.clone(),
+                index.clone(),
+                areas.clone(),
+                settings.small_count_threshold,
+            ),
             areas,
             police,
             tiles: Arc::new(TileCache::default()),
@@ -203,6 +216,7 @@ impl AppState {
             ),
             observations: Observations::new(store.clone(), index.clone(), rules),
             perceptions: crate::service::perceptions::Perceptions::new(store.clone()),
+            places: crate::service::places::Places::new(store.clone(), index.clone()),
             tokens: TokenCache::new(settings.token_cache),
             analysis: crate::service::pool::Pool::new(
                 settings.analysis_workers,

@@ -23,35 +23,21 @@ use super::{allow, created, AppState};
 use crate::domain::place::{parse_import, Place, PlaceInput};
 use crate::domain::time::uk_local;
 use crate::domain::viewer::{Action, Viewer};
-use crate::domain::vocabulary::{AuditAction, PlaceKind};
-use crate::index::{LayerFilter, ShownObservation};
+use crate::domain::vocabulary::PlaceKind;
 use crate::service::{request_hash, ServiceError};
-use crate::store::{AuditEntry, IdempotencyKey, PlaceImport, StoreError};
+use crate::store::{IdempotencyKey, PlaceImport};
 
-/// What a place change is audited as.
-const OBJECT: &str = "place";
-
-fn audit(
-    state: &AppState,
-    viewer: &Viewer,
-    action: AuditAction,
-    id: String,
-    what: &str,
-) -> AuditEntry {
-    state.audit_entry(viewer, action, OBJECT, id, what)
-}
-
-/// Store errors as a place's client should read them.
-fn problem(e: StoreError) -> Problem {
+/// Service errors as a place's client should read them.
+fn problem(e: ServiceError) -> Problem {
     match e {
-        StoreError::UnknownPlace(_) => Problem::not_found().detail("no such place on the register"),
-        StoreError::Conflict => Problem::new(
+        ServiceError::NotFound => Problem::not_found().detail("no such place on the register"),
+        ServiceError::Conflict => Problem::new(
             StatusCode::CONFLICT,
             "edit-conflict",
             "The place changed while you were editing it; reload and try again",
         )
         .field("version"),
-        other => ServiceError::from(other).into(),
+        other => other.into(),
     }
 }
 
@@ -67,8 +53,7 @@ pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    allow(&viewer, Action::ReadPlaces)?;
-    let places = state.store.places().await?;
+    let places = state.places.list(&viewer).await.map_err(problem)?;
     Ok(Json(json!({ "places": places })))
 }
 
@@ -82,20 +67,6 @@ struct Linked {
     severity: crate::domain::vocabulary::Severity,
 }
 
-/// Observations linked to `place` that `viewer` sees exactly.
-fn linked(state: &AppState, viewer: &Viewer, place: i64) -> Vec<ShownObservation> {
-    let filter = LayerFilter {
-        place: Some(place),
-        ..LayerFilter::default()
-    };
-    let mut found = Vec::new();
-    if viewer.may_at_all(Action::ReadLayers) {
-        found = state.index.scope(viewer).collect(&filter);
-    }
-    found.sort_unstable_by_key(|o| std::cmp::Reverse((o.observed_at, o.id)));
-    found
-}
-
 /// `GET /api/places/{id}`: the place and its observations over time, by
 /// UK month.
 pub async fn read(
@@ -103,14 +74,9 @@ pub async fn read(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    allow(&viewer, Action::ReadPlaces)?;
     let id = place_id(&id)?;
-    let place = state
-        .store
-        .place(id)
-        .await?
-        .ok_or_else(|| problem(StoreError::UnknownPlace(id)))?;
-    let found = linked(&state, &viewer, id);
+    let view = state.places.read(&viewer, id).await.map_err(problem)?;
+    let (place, found) = (view.place, view.observations);
     let mut by_month: std::collections::BTreeMap<String, u32> = Default::default();
     for o in &found {
         *by_month
@@ -168,16 +134,9 @@ pub async fn create(
         key,
         request_hash: request_hash(&details),
     });
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Collection,
-        String::new(),
-        "added to the places register",
-    );
     let (place, new) = state
-        .store
-        .add_place(&details, key.as_ref(), entry)
+        .places
+        .add(&viewer, details, key, state.clock.now())
         .await
         .map_err(problem)?;
     Ok(created(new, format!("/api/places/{}", place.id), &place))
@@ -206,16 +165,9 @@ pub async fn edit(
     let details = input
         .validate(state.observations.rules(), "")
         .map_err(Problem::invalid)?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Alteration,
-        id.to_string(),
-        "edited in the places register",
-    );
     let place = state
-        .store
-        .edit_place(id, version, &details, entry)
+        .places
+        .edit(&viewer, id, version, details, state.clock.now())
         .await
         .map_err(problem)?;
     Ok(Json(place))
@@ -227,16 +179,12 @@ pub async fn remove(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    allow(&viewer, Action::ManagePlaces)?;
     let id = place_id(&id)?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Withdrawal,
-        id.to_string(),
-        "removed from the places register",
-    );
-    state.store.remove_place(id, entry).await.map_err(problem)?;
+    state
+        .places
+        .remove(&viewer, id, state.clock.now())
+        .await
+        .map_err(problem)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -289,14 +237,13 @@ pub async fn import(
         &["text/csv", "application/geo+json", "application/json"],
     )?;
     let places = parse_import(text, state.observations.rules()).map_err(Problem::invalid)?;
-    let entry = audit(
-        &state,
-        &viewer,
-        AuditAction::Collection,
-        "import".into(),
-        &format!("imported {} places into the register", places.len()),
-    );
-    Ok(Json(state.store.import_places(&places, entry).await?))
+    Ok(Json(
+        state
+            .places
+            .import(&viewer, places, state.clock.now())
+            .await
+            .map_err(problem)?,
+    ))
 }
 
 /// The OGC collection's description.
@@ -352,8 +299,7 @@ pub async fn items(
             other => return Err(Problem::unknown_parameter(other)),
         }
     }
-    allow(&viewer, Action::ReadPlaces)?;
-    let places = state.store.places().await?;
+    let places = state.places.list(&viewer).await.map_err(problem)?;
     let matching: Vec<&Place> = places
         .iter()
         .filter(|p| kinds.is_empty() || kinds.contains(&p.details.kind))

@@ -220,6 +220,11 @@ impl From<ServiceError> for Problem {
             )
             .field("purpose")
             .detail("sensitive and restricted records open only with a stated purpose, which is kept in the audit trail"),
+            ServiceError::NotFrozen => Problem::new(
+                StatusCode::CONFLICT,
+                "not-frozen",
+                "Follow-up compares before and after freezing: freeze the exercise first",
+            ),
             ServiceError::NothingToChange => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "nothing-to-change",

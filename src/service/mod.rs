@@ -3,7 +3,9 @@
 //! gate so the index follows commit order.
 
 pub mod budget;
+pub mod exercises;
 pub mod perceptions;
+pub mod places;
 pub mod pool;
 pub mod reports;
 
@@ -57,6 +59,9 @@ pub enum ServiceError {
     /// The task running a write panicked or was cancelled.
     #[error("the write did not run to completion")]
     WriteTask,
+    /// Follow-up compares before and after freezing: not frozen yet.
+    #[error("not frozen")]
+    NotFrozen,
     /// An edit that would change nothing.
     #[error("nothing to change")]
     NothingToChange,
