@@ -158,6 +158,8 @@ pub struct Shared {
     pub places: crate::service::places::Places,
     /// Mapping exercises and location assessments.
     pub exercises: crate::service::exercises::Exercises,
+    /// Agencies and user accounts.
+    pub accounts: crate::service::accounts::Accounts,
     /// Drawn and imported areas (boundaries).
     pub boundaries: crate::service::places::Areas,
     /// Verified tokens.
@@ -217,6 +219,7 @@ impl AppState {
             observations: Observations::new(store.clone(), index.clone(), rules),
             perceptions: crate::service::perceptions::Perceptions::new(store.clone()),
             places: crate::service::places::Places::new(store.clone(), index.clone()),
+            accounts: crate::service::accounts::Accounts::new(store.clone()),
             tokens: TokenCache::new(settings.token_cache),
             analysis: crate::service::pool::Pool::new(
                 settings.analysis_workers,

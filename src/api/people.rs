@@ -1,7 +1,7 @@
-//! Agencies and user accounts over HTTP. Administrators manage agencies and
-//! every account; coordinators manage the accounts of their own agency
-//! (field officers, panel members and coordinators, never administrators).
-//! Every change is audited.
+//! Agencies and user accounts over HTTP: parse and validate, ask
+//! `service::accounts` (who may manage whom, separation of duties, audit),
+//! serialise. Administrators manage agencies and every account;
+//! coordinators the field officers and panel members of their own agency.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -12,36 +12,22 @@ use super::body::{typed, JsonBody};
 use super::problem::Problem;
 use super::session::{hash_password, password_policy, AccountView};
 use super::AppState;
+use crate::domain::account::RoleRequest;
 use crate::domain::observation::FieldError;
-use crate::domain::viewer::{Action, Credential, Reach, Viewer};
-use crate::domain::vocabulary::{AgencyKind, AuditAction, Role};
+use crate::domain::viewer::Viewer;
+use crate::domain::vocabulary::{AgencyKind, Role};
+use crate::service::accounts::Updated;
 use crate::service::ServiceError;
-use crate::store::{Agency, AuditEntry, NewUser, SignIn, User, UserChange};
+use crate::store::{Agency, NewUser, SignIn, UserChange};
 
-fn forbidden() -> Problem {
-    ServiceError::Forbidden.into()
-}
-
-fn require(viewer: &Viewer, action: Action) -> Result<Reach, Problem> {
-    match viewer.reach(action) {
-        Reach::None | Reach::Own => Err(forbidden()),
-        reach => Ok(reach),
+/// Service errors as an account manager's client reads them.
+fn problem(e: ServiceError) -> Problem {
+    match e {
+        ServiceError::NotFound => {
+            Problem::not_found().detail("no account or agency you manage has that id")
+        }
+        other => other.into(),
     }
-}
-
-/// Changing agencies and accounts takes a signed-in person (who passed the
-/// second factor), never a tool's token: a leaked token must not be able
-/// to take accounts over.
-fn require_change(viewer: &Viewer, action: Action) -> Result<Reach, Problem> {
-    let reach = require(viewer, action)?;
-    if viewer.credential != Credential::Session {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "session-required",
-            "Only a signed-in person can change agencies and accounts, not a token",
-        ));
-    }
-    Ok(reach)
 }
 
 fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) -> String {
@@ -72,32 +58,12 @@ fn code_like(errors: &mut Vec<FieldError>, field: &str, value: &str) -> String {
     value
 }
 
-fn audit(
-    viewer: &Viewer,
-    action: AuditAction,
-    kind: &'static str,
-    id: &str,
-    agency: &str,
-    what: &str,
-    state: &AppState,
-) -> AuditEntry {
-    AuditEntry::by(
-        viewer,
-        action,
-        kind,
-        id,
-        agency,
-        Some(what),
-        state.clock.now(),
-    )
-}
-
 /// `GET /api/agencies`: every agency (any signed-in person: the app names them).
 pub async fn agencies(
     State(state): State<AppState>,
     _viewer: Viewer,
 ) -> Result<Json<Vec<Agency>>, Problem> {
-    Ok(Json(state.store.agencies().await?))
+    Ok(Json(state.accounts.agencies().await?))
 }
 
 /// The body of `POST /api/agencies` and `PATCH /api/agencies/{code}`.
@@ -155,18 +121,11 @@ pub async fn create_agency(
     viewer: Viewer,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Agency>), Problem> {
-    require_change(&viewer, Action::ManageAgencies)?;
     let agency = agency_from(typed(body)?, None)?;
-    let entry = audit(
-        &viewer,
-        AuditAction::Collection,
-        "agency",
-        &agency.code,
-        &agency.code,
-        "registered an agency",
-        &state,
-    );
-    state.store.create_agency(&agency, entry).await?;
+    let agency = state
+        .accounts
+        .create_agency(&viewer, agency, state.clock.now())
+        .await?;
     Ok((StatusCode::CREATED, Json(agency)))
 }
 
@@ -177,36 +136,15 @@ pub async fn update_agency(
     Path(code): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Agency>, Problem> {
-    require_change(&viewer, Action::ManageAgencies)?;
     let agency = agency_from(typed(body)?, Some(code))?;
-    let entry = audit(
-        &viewer,
-        AuditAction::Alteration,
-        "agency",
-        &agency.code,
-        &agency.code,
-        "renamed an agency",
-        &state,
-    );
-    if !state.store.update_agency(&agency, entry).await? {
-        return Err(Problem::not_found().detail("no such agency"));
-    }
-    Ok(Json(agency))
-}
-
-/// Whether `viewer` may manage `user`: administrators any account;
-/// coordinators their own agency's field officers and panel members (not
-/// fellow coordinators, whom they could otherwise impersonate by resetting
-/// password and second factor, and not administrators).
-fn manages(viewer: &Viewer, reach: Reach, user: &User) -> bool {
-    match reach {
-        Reach::Any => true,
-        Reach::Agency => {
-            user.agency == viewer.agency
-                && !user.is_admin()
-                && matches!(user.role, Role::FieldOfficer | Role::PanelMember)
-        }
-        _ => false,
+    match state
+        .accounts
+        .update_agency(&viewer, agency, state.clock.now())
+        .await
+    {
+        Ok(agency) => Ok(Json(agency)),
+        Err(ServiceError::NotFound) => Err(Problem::not_found().detail("no such agency")),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -215,16 +153,8 @@ pub async fn users(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Json<Vec<AccountView>>, Problem> {
-    let reach = require(&viewer, Action::ManageUsers)?;
-    let agency = (reach == Reach::Agency).then_some(viewer.agency.as_str());
-    let users = state.store.users(agency).await?;
-    Ok(Json(
-        users
-            .iter()
-            .filter(|u| manages(&viewer, reach, u))
-            .map(AccountView::of)
-            .collect(),
-    ))
+    let users = state.accounts.users(&viewer).await?;
+    Ok(Json(users.iter().map(AccountView::of).collect()))
 }
 
 /// `GET /api/users/{id}`.
@@ -233,32 +163,8 @@ pub async fn user(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> Result<Json<AccountView>, Problem> {
-    let reach = require(&viewer, Action::ManageUsers)?;
-    let user = managed(&state, &viewer, reach, id).await?;
+    let user = state.accounts.user(&viewer, id).await.map_err(problem)?;
     Ok(Json(AccountView::of(&user)))
-}
-
-async fn managed(
-    state: &AppState,
-    viewer: &Viewer,
-    reach: Reach,
-    id: i64,
-) -> Result<User, Problem> {
-    state
-        .store
-        .user(id)
-        .await?
-        .filter(|u| manages(viewer, reach, u))
-        .ok_or_else(|| Problem::not_found().detail("no account you manage has that id"))
-}
-
-const GRANTS: &str =
-    "coordinators give the field officer and panel member roles; administrators give any";
-
-/// The roles a manager may give: administrators any; coordinators field
-/// officer and panel member.
-fn may_grant(reach: Reach, role: Role, admin: bool) -> bool {
-    reach == Reach::Any || (matches!(role, Role::FieldOfficer | Role::PanelMember) && !admin)
 }
 
 /// The body of `POST /api/users`.
@@ -286,7 +192,6 @@ pub async fn create_user(
     viewer: Viewer,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<AccountView>), Problem> {
-    let reach = require_change(&viewer, Action::ManageUsers)?;
     let input: NewUserBody = typed(body)?;
     let mut errors = Vec::new();
     let username = code_like(&mut errors, "username", &input.username);
@@ -300,40 +205,21 @@ pub async fn create_user(
         return Err(Problem::invalid(errors));
     };
     let admin = input.admin || role == Role::Admin;
-    if reach == Reach::Agency && agency != viewer.agency {
-        return Err(forbidden()
-            .field("agency")
-            .detail("coordinators add accounts to their own agency"));
-    }
-    if !may_grant(reach, role, admin) {
-        return Err(forbidden().field("role").detail(GRANTS));
-    }
-    if combines_duties(role, admin) {
-        return Err(Problem::invalid(vec![FieldError::new(
-            "admin",
-            "dual-role-needs-approval",
-            "make the account with one of administration or a data role; giving it the other waits for a second administrator",
-        )]));
-    }
+    // Refused before the (deliberately slow) password hash is made.
+    state.accounts.may_create(&viewer, &agency, role, admin)?;
     password_policy("password", &input.password, &username, &display_name)?;
     let new = NewUser {
         username,
         display_name,
-        agency: agency.clone(),
+        agency,
         role,
         admin,
         password_hash: hash_password(input.password).await?,
     };
-    let entry = audit(
-        &viewer,
-        AuditAction::Collection,
-        "user",
-        "",
-        &agency,
-        "created an account",
-        &state,
-    );
-    let user = state.store.create_user(&new, entry).await?;
+    let user = state
+        .accounts
+        .create_user(&viewer, new, state.clock.now())
+        .await?;
     Ok((StatusCode::CREATED, Json(AccountView::of(&user))))
 }
 
@@ -362,16 +248,17 @@ pub struct UserPatch {
 }
 
 /// `PATCH /api/users/{id}`: rename, change role, disable (ends every
-/// session at once), reset the password or the second factor.
+/// session at once), reset the password or the second factor. A change
+/// that would give one account administration and a data role together
+/// answers 202 with the request that waits for a second administrator.
 pub async fn update_user(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<i64>,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<serde_json::Value>), Problem> {
-    let reach = require_change(&viewer, Action::ManageUsers)?;
     let input: UserPatch = typed(body)?;
-    let user = managed(&state, &viewer, reach, id).await?;
+    let user = state.accounts.user(&viewer, id).await.map_err(problem)?;
     let mut errors = Vec::new();
     let display_name = input
         .display_name
@@ -390,59 +277,6 @@ pub async fn update_user(
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
-    let next_role = role.unwrap_or(user.role);
-    if next_role == Role::Admin && input.admin == Some(false) {
-        return Err(Problem::invalid(vec![FieldError::new(
-            "admin",
-            "admin-role-needs-admin",
-            "an administrator without a data role stays an administrator: give them a data role first",
-        )]));
-    }
-    let admin = input.admin.or((role == Some(Role::Admin)).then_some(true));
-    if !may_grant(reach, next_role, admin.unwrap_or(user.is_admin())) {
-        return Err(forbidden().field("role").detail(GRANTS));
-    }
-    // Separation of duties: nobody changes their own powers.
-    if viewer.user_id() == Some(id) && (role.is_some() || input.admin.is_some()) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "own-role",
-            "Nobody changes their own role or administrator flag",
-        )
-        .field(if role.is_some() { "role" } else { "admin" })
-        .detail("ask another administrator"));
-    }
-    let next_admin = admin.unwrap_or(user.is_admin());
-    let role_change = role.is_some_and(|r| r != user.role) || next_admin != user.is_admin();
-    if role_change && combines_duties(next_role, next_admin) {
-        // Administration and a data role together would let one person
-        // give themselves every record: a second administrator decides.
-        let entry = audit(
-            &viewer,
-            AuditAction::Alteration,
-            "role-request",
-            &id.to_string(),
-            &user.agency,
-            &format!(
-                "asked for {} with administration {}; waits for a second administrator",
-                next_role.code(),
-                if next_admin { "on" } else { "off" }
-            ),
-            &state,
-        );
-        let request = state
-            .store
-            .request_role_change(id, next_role, next_admin, entry)
-            .await?;
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({
-                "account": AccountView::of(&user),
-                "role_request": request,
-                "detail": "the change waits for a second administrator's approval",
-            })),
-        ));
-    }
     let password_hash = match input.password {
         Some(proposed) => {
             password_policy("password", &proposed, &user.username, &user.display_name)?;
@@ -453,42 +287,34 @@ pub async fn update_user(
     let change = UserChange {
         display_name,
         role,
-        admin,
+        admin: input.admin,
         password_hash,
         disabled: input.disabled,
         reset_second_factor: input.reset_second_factor,
     };
-    let what = match input.disabled {
-        Some(true) => "disabled an account",
-        Some(false) => "re-enabled an account",
-        None => "changed an account",
-    };
-    let entry = audit(
-        &viewer,
-        AuditAction::Alteration,
-        "user",
-        &id.to_string(),
-        &user.agency,
-        what,
-        &state,
-    );
-    let updated = state
-        .store
-        .update_user(id, &change, entry)
-        .await?
-        .ok_or_else(Problem::not_found)?;
-    // Its tokens act with the new role, or not at all, from now on.
-    state.tokens.forget_user(id);
-    Ok((StatusCode::OK, Json(account_json(&updated))))
-}
-
-fn account_json(user: &User) -> serde_json::Value {
-    serde_json::to_value(AccountView::of(user)).unwrap_or_default()
-}
-
-/// Whether one account would hold administration and a data role at once.
-fn combines_duties(role: Role, admin: bool) -> bool {
-    admin && role != Role::Admin
+    match state
+        .accounts
+        .update_user(&viewer, id, change, state.clock.now())
+        .await
+        .map_err(problem)?
+    {
+        Updated::Done(updated) => {
+            // Its tokens act with the new role, or not at all, from now on.
+            state.tokens.forget_user(id);
+            Ok((
+                StatusCode::OK,
+                Json(serde_json::to_value(AccountView::of(&updated)).unwrap_or_default()),
+            ))
+        }
+        Updated::Pending(user, request) => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "account": AccountView::of(&user),
+                "role_request": request,
+                "detail": "the change waits for a second administrator's approval",
+            })),
+        )),
+    }
 }
 
 /// `GET /api/role-requests`: changes waiting for a second administrator
@@ -497,10 +323,7 @@ pub async fn role_requests(
     State(state): State<AppState>,
     viewer: Viewer,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Vec<crate::store::people::RoleRequest>>, Problem> {
-    if require(&viewer, Action::ManageUsers)? != Reach::Any {
-        return Err(forbidden().detail("administrators decide role requests"));
-    }
+) -> Result<Json<Vec<RoleRequest>>, Problem> {
     let mut pending_only = true;
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match (name.as_ref(), value.as_ref()) {
@@ -516,7 +339,9 @@ pub async fn role_requests(
             (other, _) => return Err(Problem::unknown_parameter(other)),
         }
     }
-    Ok(Json(state.store.role_requests(pending_only).await?))
+    Ok(Json(
+        state.accounts.role_requests(&viewer, pending_only).await?,
+    ))
 }
 
 /// `POST /api/role-requests/{id}/approve`.
@@ -524,7 +349,7 @@ pub async fn approve_role_request(
     state: State<AppState>,
     viewer: Viewer,
     id: Path<i64>,
-) -> Result<Json<crate::store::people::RoleRequest>, Problem> {
+) -> Result<Json<RoleRequest>, Problem> {
     decide_role_request(state, viewer, id, true).await
 }
 
@@ -533,60 +358,27 @@ pub async fn refuse_role_request(
     state: State<AppState>,
     viewer: Viewer,
     id: Path<i64>,
-) -> Result<Json<crate::store::people::RoleRequest>, Problem> {
+) -> Result<Json<RoleRequest>, Problem> {
     decide_role_request(state, viewer, id, false).await
 }
 
-/// A second administrator decides: never the one who asked, nor the
-/// account the change is for.
 async fn decide_role_request(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<i64>,
     approve: bool,
-) -> Result<Json<crate::store::people::RoleRequest>, Problem> {
-    if require_change(&viewer, Action::ManageUsers)? != Reach::Any {
-        return Err(forbidden().detail("administrators decide role requests"));
-    }
-    let request = state
-        .store
-        .role_request(id)
-        .await?
-        .filter(|r| r.outcome.is_none())
-        .ok_or_else(|| Problem::not_found().detail("no pending role request has that id"))?;
-    if request.requested_by == viewer.principal || viewer.user_id() == Some(request.user_id) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "second-administrator-required",
-            "A second administrator must decide this",
-        )
-        .detail("neither whoever asked nor the account's holder may decide a role request"));
-    }
-    let subject = state
-        .store
-        .user(request.user_id)
-        .await?
-        .ok_or_else(Problem::not_found)?;
-    let entry = audit(
-        &viewer,
-        AuditAction::Alteration,
-        "role-request",
-        &format!("{}; request {id}", request.user_id),
-        &subject.agency,
-        &format!(
-            "{} a role request by {} ({} with administration {})",
-            if approve { "approved" } else { "refused" },
-            request.requested_by,
-            request.role.code(),
-            if request.admin { "on" } else { "off" }
-        ),
-        &state,
-    );
-    let decided = state
-        .store
-        .decide_role_request(id, approve, entry)
-        .await?
-        .ok_or_else(|| Problem::not_found().detail("no pending role request has that id"))?;
+) -> Result<Json<RoleRequest>, Problem> {
+    let decided = match state
+        .accounts
+        .decide_role_request(&viewer, id, approve, state.clock.now())
+        .await
+    {
+        Ok(decided) => decided,
+        Err(ServiceError::NotFound) => {
+            return Err(Problem::not_found().detail("no pending role request has that id"))
+        }
+        Err(other) => return Err(other.into()),
+    };
     if approve {
         state.tokens.forget_user(decided.user_id);
     }
@@ -599,7 +391,5 @@ pub async fn sign_ins(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Json<Vec<SignIn>>, Problem> {
-    let reach = require(&viewer, Action::ManageUsers)?;
-    let agency = (reach == Reach::Agency).then_some(viewer.agency.as_str());
-    Ok(Json(state.store.sign_ins(agency, 500).await?))
+    Ok(Json(state.accounts.sign_ins(&viewer).await?))
 }

@@ -220,6 +220,19 @@ impl From<ServiceError> for Problem {
             )
             .field("purpose")
             .detail("sensitive and restricted records open only with a stated purpose, which is kept in the audit trail"),
+            ServiceError::Refused {
+                code,
+                title,
+                field,
+                detail,
+            } => {
+                let mut p = Problem::new(StatusCode::FORBIDDEN, code, title);
+                p.field = field.map(str::to_owned);
+                if !detail.is_empty() {
+                    p.detail = Some(detail);
+                }
+                p
+            }
             ServiceError::NotFrozen => Problem::new(
                 StatusCode::CONFLICT,
                 "not-frozen",

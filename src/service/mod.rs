@@ -2,6 +2,7 @@
 //! first and only then changes the derived index, under the store's write
 //! gate so the index follows commit order.
 
+pub mod accounts;
 pub mod budget;
 pub mod exercises;
 pub mod perceptions;
@@ -59,6 +60,19 @@ pub enum ServiceError {
     /// The task running a write panicked or was cancelled.
     #[error("the write did not run to completion")]
     WriteTask,
+    /// Refused, and why (403): a stable code, its title, and the field at
+    /// fault if one is.
+    #[error("refused: {code}")]
+    Refused {
+        /// Stable code.
+        code: &'static str,
+        /// Short summary.
+        title: &'static str,
+        /// The field at fault.
+        field: Option<&'static str>,
+        /// What to do instead.
+        detail: String,
+    },
     /// Follow-up compares before and after freezing: not frozen yet.
     #[error("not frozen")]
     NotFrozen,
