@@ -19,7 +19,7 @@ pub fn licensing_page(report: &serde_json::Value, lang: Lang, printed: &str) -> 
         .to_owned()
     };
     let mut out = format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title><link rel=\"stylesheet\" href=\"/pack.css\"></head><body><main class=\"pack\">",
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><link rel=\"stylesheet\" href=\"/pack.css\"></head><body><main class=\"pack\">",
         if lang == Lang::Cy { "cy" } else { "en" },
         t("Licensing consultation report", "Adroddiad ymgynghori trwyddedu")
     );

@@ -194,6 +194,27 @@ impl Exercises {
         Ok(exercise)
     }
 
+    /// Runs a contribution to exercise `id` (an annotation, a decision, an
+    /// action): `write` commits it with the audit event saying `what`, on
+    /// its own task.
+    async fn contribute<T, Fut>(
+        &self,
+        viewer: &Viewer,
+        id: i64,
+        what: &str,
+        now: DateTime<Utc>,
+        write: impl FnOnce(Store, i64, AuditEntry) -> Fut + Send + 'static,
+    ) -> Result<T, ServiceError>
+    where
+        T: Send + 'static,
+        Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let exercise = self.contributing(viewer, id).await?;
+        let audit = entry(viewer, AuditAction::Alteration, exercise.id, what, now);
+        let store = self.store.clone();
+        to_completion(async move { Ok(write(store, exercise.id, audit).await?) }).await
+    }
+
     /// Draws a point, line or polygon with a note; answers its id and
     /// whether it is new.
     pub async fn annotate(
@@ -204,20 +225,15 @@ impl Exercises {
         key: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(i64, bool), ServiceError> {
-        let exercise = self.contributing(viewer, id).await?;
-        let audit = entry(
+        self.contribute(
             viewer,
-            AuditAction::Alteration,
-            exercise.id,
+            id,
             "annotated an exercise",
             now,
-        );
-        let store = self.store.clone();
-        to_completion(async move {
-            Ok(store
-                .add_annotation(exercise.id, &new, key.as_deref(), audit)
-                .await?)
-        })
+            |store, id, audit| async move {
+                store.add_annotation(id, &new, key.as_deref(), audit).await
+            },
+        )
         .await
     }
 
@@ -230,19 +246,8 @@ impl Exercises {
         key: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(i64, bool), ServiceError> {
-        let exercise = self.contributing(viewer, id).await?;
-        let audit = entry(
-            viewer,
-            AuditAction::Alteration,
-            exercise.id,
-            "recorded a decision",
-            now,
-        );
-        let store = self.store.clone();
-        to_completion(async move {
-            Ok(store
-                .add_decision(exercise.id, &text, key.as_deref(), audit)
-                .await?)
+        self.contribute(viewer, id, "recorded a decision", now, |store, id, audit| async move {
+            store.add_decision(id, &text, key.as_deref(), audit).await
         })
         .await
     }
@@ -256,19 +261,8 @@ impl Exercises {
         key: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(ActionRow, bool), ServiceError> {
-        let exercise = self.contributing(viewer, id).await?;
-        let audit = entry(
-            viewer,
-            AuditAction::Alteration,
-            exercise.id,
-            "agreed an action",
-            now,
-        );
-        let store = self.store.clone();
-        to_completion(async move {
-            Ok(store
-                .add_action(exercise.id, &new, key.as_deref(), audit)
-                .await?)
+        self.contribute(viewer, id, "agreed an action", now, |store, id, audit| async move {
+            store.add_action(id, &new, key.as_deref(), audit).await
         })
         .await
     }

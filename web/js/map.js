@@ -565,12 +565,23 @@ function tileErrorKey(status) {
   return 'errorGeneric';
 }
 
+const retrying = {};
+
 function showTileError(source, status) {
   const out = document.getElementById(`legend-${source}-error`);
   if (!out) return;
   out.dataset.key = tileErrorKey(status);
   out.textContent = t(out.dataset.key);
   out.hidden = false;
+  // Busy is passing: ask again once, a few seconds on, and say nothing more
+  // unless that fails too.
+  if (status === 503 && !retrying[source]) {
+    retrying[source] = setTimeout(() => {
+      retrying[source] = null;
+      out.hidden = true;
+      map.refreshTiles(source);
+    }, 5000);
+  }
 }
 
 function setTiles(source, query) {

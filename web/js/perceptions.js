@@ -164,9 +164,10 @@ async function openSession(id) {
   }
   $('#ps-browse').hidden = true;
   $('#ps-view').hidden = false;
-  // Participant numbers never leave the server; carry on from how many
-  // participants the session has.
-  $('#pm-participant').value = String(Math.max(1, current.session.participants || 0));
+  // Participant numbers never leave the server: a session opened again
+  // starts on a new participant, after those it has, so no new young
+  // person's marks are added to someone else's.
+  $('#pm-participant').value = String(Math.min(200, (current.session.participants || 0) + 1));
   newMark();
   renderSession();
   $('#psv-title').focus();
