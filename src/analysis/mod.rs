@@ -102,48 +102,14 @@ pub struct HotspotRun {
     pub counts: Vec<u32>,
     /// The statistics, per cell.
     pub result: gistar::HotSpots,
-    /// Cells whose statistics the viewer may not be shown (see
-    /// [`HotspotRun::withhold_for`]); empty: none.
+    /// Cells whose statistics the viewer may not be shown (their counts
+    /// are withheld); empty: none.
     pub withheld: Vec<bool>,
 }
 
 impl HotspotRun {
-    /// Marks, for a viewer under `suppression`, every cell whose count is
-    /// withheld and every cell whose neighbourhood takes one in: a z-score
-    /// moves with each count it sums, so it is a figure derived from them
-    /// (DESIGN.md §8). Found with the same sums as the statistic, over
-    /// 1/0 for withheld/shown counts.
-    pub fn withhold_for(&mut self, weights: gistar::Weights, suppression: &Suppression) {
-        if suppression.exempt || self.cells.is_empty() {
-            self.withheld = Vec::new();
-            return;
-        }
-        let small: Vec<f64> = self
-            .counts
-            .iter()
-            .map(|&c| f64::from(u8::from(suppression.show(c) == ShownCount::Suppressed)))
-            .collect();
-        if small.iter().all(|&x| x == 0.0) {
-            self.withheld = Vec::new();
-            return;
-        }
-        let sums = match weights {
-            gistar::Weights::DistanceBand(band) => {
-                gistar::lattice_band_sums(self.grid, &self.cells, &small, band, &|| false)
-            }
-            gistar::Weights::Nearest(_) => {
-                let centres: Vec<(f64, f64)> =
-                    self.cells.iter().map(|&c| self.grid.centre(c)).collect();
-                gistar::tree_sums(&centres, &small, weights, &|| false)
-            }
-        };
-        self.withheld = match sums {
-            Some((near, _)) => near.iter().map(|&n| n > 0.0).collect(),
-            None => vec![true; self.cells.len()],
-        };
-    }
-
-    /// Whether cell `i`'s statistics are withheld from the viewer.
+    /// Whether cell `i`'s statistics are withheld from the viewer (its
+    /// count is).
     pub fn is_withheld(&self, i: usize) -> bool {
         self.withheld.get(i).copied().unwrap_or(false)
     }
@@ -220,19 +186,37 @@ pub fn hot_spots_on(
     weights: gistar::Weights,
     fdr: bool,
 ) -> HotspotRun {
-    hot_spots_within(grid, cells, points, weights, fdr, &Budget::unlimited())
-        .expect("an unlimited budget never runs out")
+    hot_spots_within(
+        grid,
+        cells,
+        points,
+        weights,
+        fdr,
+        None,
+        &Budget::unlimited(),
+    )
+    .expect("an unlimited budget never runs out")
 }
 
-/// [`hot_spots_on`] within a time budget. Distance bands on a lattice sum
-/// rows of prefix sums (O(cells × rows in the band)); nearest neighbours
-/// walk an R-tree; neither keeps neighbour lists.
+/// [`hot_spots_on`] within a time budget, for a viewer under
+/// `suppression` (`None`: every count as it is). Distance bands on a
+/// lattice sum rows of prefix sums (O(cells × rows in the band)); nearest
+/// neighbours walk an R-tree; neither keeps neighbour lists.
+///
+/// For a viewer whose small counts are withheld, each withheld count
+/// enters the statistic as the middle of the withheld range (2.5 below a
+/// threshold of 5), not as itself: a z-score sums its neighbours' counts
+/// and every count moves the study area's mean and variance, so otherwise
+/// the z of a shown cell next to a withheld one, compared with another,
+/// would give the withheld count back. The withheld cells' own statistics
+/// are withheld too ([`HotspotRun::is_withheld`]).
 pub fn hot_spots_within(
     grid: grid::Grid,
     cells: Vec<grid::Cell>,
     points: impl IntoIterator<Item = (f64, f64)>,
     weights: gistar::Weights,
     fdr: bool,
+    suppression: Option<&Suppression>,
     budget: &Budget,
 ) -> Result<HotspotRun, OverBudget> {
     let position: std::collections::HashMap<grid::Cell, usize> =
@@ -245,7 +229,17 @@ pub fn hot_spots_within(
     }
     drop(position);
     budget.check()?;
-    let values: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
+    let small = |c: u32| suppression.is_some_and(|s| s.show(c) == ShownCount::Suppressed);
+    let middle = suppression.map_or(0.0, |s| f64::from(s.threshold) / 2.0);
+    let values: Vec<f64> = counts
+        .iter()
+        .map(|&c| if small(c) { middle } else { f64::from(c) })
+        .collect();
+    let withheld = if counts.iter().any(|&c| small(c)) {
+        counts.iter().map(|&c| small(c)).collect()
+    } else {
+        Vec::new()
+    };
     let stop = || budget.spent();
     let sums = match weights {
         gistar::Weights::DistanceBand(band) => {
@@ -265,7 +259,7 @@ pub fn hot_spots_within(
         cells,
         counts,
         result,
-        withheld: Vec::new(),
+        withheld,
     })
 }
 

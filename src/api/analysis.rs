@@ -224,16 +224,15 @@ pub fn run_hotspots(
         });
     }
     let cells = grid.cells_covering(area);
-    let mut run = hot_spots_within(
+    Ok(hot_spots_within(
         grid,
         cells,
         points.iter().map(|p| (p.e, p.n)),
         parameters.weights,
         parameters.fdr,
+        Some(suppression),
         budget,
-    )?;
-    run.withhold_for(parameters.weights, suppression);
-    Ok(run)
+    )?)
 }
 
 /// The words for a hot-spot class, English and Welsh.
@@ -394,8 +393,9 @@ pub async fn hotspot_items(
             let ring = grid.outline(cell)?;
             let class = run.result.class[i];
             let (label, label_cy) = class_label(class);
-            // Where a count is withheld, so is everything derived from it:
-            // z-scores step by a constant per observation they sum.
+            // Where a count is withheld, so is everything derived from it
+            // (and it entered the statistic as a constant: see
+            // `hot_spots_within`).
             let hotspot = (!run.is_withheld(i)).then(|| HotspotProperties {
                 z: finite(run.result.z[i]),
                 p: finite(run.result.p[i]),

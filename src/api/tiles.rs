@@ -353,8 +353,8 @@ async fn hotspot_tile(
         };
         let ring: Vec<(i32, i32)> = ring.iter().map(|&p| tile.project(p)).collect();
         let mut tags = cell_tags(run.counts[i], &suppression);
-        // Where a count is withheld, so is everything derived from it:
-        // z-scores step by a constant per observation they sum.
+        // Where a count is withheld, so is everything derived from it
+        // (and it entered the statistic as a constant).
         if run.is_withheld(i) {
             layer.polygon(None, &ring, &tags);
             continue;

@@ -450,12 +450,6 @@ impl SpatialIndex {
             None => inner.tree.iter().for_each(&mut visit),
         }
     }
-
-    /// The entry for one id, if it is live (a scan; used for single items,
-    /// which then read the store anyway).
-    pub fn contains(&self, id: i64) -> bool {
-        self.read().tree.iter().any(|o| o.id == id)
-    }
 }
 
 /// The write lock; the generation moves on when it is released, after the

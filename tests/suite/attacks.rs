@@ -294,6 +294,15 @@ on_both_stores! {
         }
         let shown = features.iter().find(|f| f["properties"]["count"] == 7).expect("the big cell");
         assert!(shown["properties"].get("class").is_some());
+        // A fourth record in the withheld cell moves no statistic shown: the
+        // withheld count entered as a constant, not as itself.
+        app.create(&recorder, &record(e + 3.0, n, "standard", "drug-weapon-litter")).await;
+        let after = data(&app.get(&format!("/ogc/collections/hotspots/items?cell=100&weights=nearest&k=1&bbox={b}"), &panel).await);
+        let stats = |v: &Value| -> Vec<(Value, Value, Value)> {
+            v["features"].as_array().expect("features").iter()
+                .map(|f| (f["id"].clone(), f["properties"]["z"].clone(), f["properties"]["class"].clone())).collect()
+        };
+        assert_eq!(stats(&body), stats(&after), "a withheld count changed a statistic that is shown");
         // The tiles say the same.
         let (lon, lat) = at(e, n);
         let ((x, y), _) = tile_of(lon, lat, 14);
