@@ -459,20 +459,39 @@ pub fn for_reader(
         bbox: Some(area.bbox),
         ..LayerFilter::default()
     };
-    let ids = |scope: crate::index::Scope<'_>| -> std::collections::HashSet<i64> {
-        scope.collect(&filter).iter().map(|o| o.id).collect()
-    };
-    let panel: std::collections::HashSet<i64> = ids(index.scope(&panel()));
-    let reader = ids(index.scope(viewer));
+    // What the panel is shown of each record now, and what the reader is.
+    let panel: HashMap<i64, ShownObservation> = index
+        .scope(&panel())
+        .collect(&filter)
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let reader: std::collections::HashSet<i64> = index
+        .scope(viewer)
+        .collect(&filter)
+        .iter()
+        .map(|o| o.id)
+        .collect();
     let runs = viewer.reach(crate::domain::viewer::Action::RunExercises)
         == crate::domain::viewer::Reach::Any;
     // A record erased since freezing shows as such (without content) to the
     // panel that was shown it; a field officer was shown only their own.
     let panel_role = viewer.role != crate::domain::vocabulary::Role::FieldOfficer;
     view.items.retain(|i| match i.item {
-        Some(_) => panel.contains(&i.id) && reader.contains(&i.id),
+        Some(_) => panel.contains_key(&i.id) && reader.contains(&i.id),
         None => panel_role,
     });
+    // A record frozen exactly that the panel is now shown only at its
+    // square (made sensitive since) is shown at its square here too.
+    for i in &mut view.items {
+        if let (Some(item), Some(now)) = (i.item.as_mut(), panel.get(&i.id)) {
+            if now.precision != crate::privacy::Precision::Exact && item.precision == "exact" {
+                item.lon = now.position[0];
+                item.lat = now.position[1];
+                item.precision = "bng-100m".into();
+            }
+        }
+    }
     let shown: std::collections::HashSet<i64> = view.items.iter().map(|i| i.id).collect();
     let c = &mut view.changes;
     for list in [&mut c.new, &mut c.updated, &mut c.closed] {

@@ -316,16 +316,7 @@ pub async fn pack(
             download("application/geo+json", &format!("{name}.geojson"), body)
         }
         "pdf" => {
-            let exercise = state
-                .exercises
-                .visible(&viewer, id)
-                .await
-                .map_err(problem)?;
-            let view = state
-                .exercises
-                .view(&viewer, &exercise)
-                .await
-                .map_err(problem)?;
+            let view = state.exercises.read(&viewer, id).await.map_err(problem)?;
             let html = crate::pack::html(&view, lang, &printed, Styles::Inline);
             // One Chromium at a time: each takes hundreds of megabytes.
             let pdf = state
@@ -345,7 +336,7 @@ pub async fn pack(
                 })?;
             state
                 .exercises
-                .pack(&viewer, id, &what, now)
+                .disclosed(&viewer, id, &what, now)
                 .await
                 .map_err(problem)?;
             download("application/pdf", &format!("{name}.pdf"), pdf)

@@ -258,7 +258,6 @@ pub async fn update_user(
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<serde_json::Value>), Problem> {
     let input: UserPatch = typed(body)?;
-    let user = state.accounts.user(&viewer, id).await.map_err(problem)?;
     let mut errors = Vec::new();
     let display_name = input
         .display_name
@@ -277,21 +276,24 @@ pub async fn update_user(
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
-    let password_hash = match input.password {
-        Some(proposed) => {
-            password_policy("password", &proposed, &user.username, &user.display_name)?;
-            Some(hash_password(proposed).await?)
-        }
-        None => None,
-    };
-    let change = UserChange {
+    let mut change = UserChange {
         display_name,
         role,
         admin: input.admin,
-        password_hash,
+        password_hash: None,
         disabled: input.disabled,
         reset_second_factor: input.reset_second_factor,
     };
+    // Every permission is checked before the (deliberately slow) hash.
+    let user = state
+        .accounts
+        .may_update(&viewer, id, &change)
+        .await
+        .map_err(problem)?;
+    if let Some(proposed) = input.password {
+        password_policy("password", &proposed, &user.username, &user.display_name)?;
+        change.password_hash = Some(hash_password(proposed).await?);
+    }
     match state
         .accounts
         .update_user(&viewer, id, change, state.clock.now())

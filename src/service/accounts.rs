@@ -80,6 +80,15 @@ fn may_grant(reach: Reach, role: Role, admin: bool) -> bool {
     reach == Reach::Any || (matches!(role, Role::FieldOfficer | Role::PanelMember) && !admin)
 }
 
+/// Whether `user` would be an administrator after `change` (the
+/// administrator role carries administration with it).
+fn next_admin(user: &User, change: &UserChange) -> bool {
+    change
+        .admin
+        .or((change.role == Some(Role::Admin)).then_some(true))
+        .unwrap_or(user.is_admin())
+}
+
 /// Whether one account would hold administration and a data role at once.
 fn combines_duties(role: Role, admin: bool) -> bool {
     admin && role != Role::Admin
@@ -249,18 +258,15 @@ impl Accounts {
         to_completion(async move { Ok(store.create_user(&new, audit).await?) }).await
     }
 
-    /// Changes account `id`: its name, role, administrator flag, password,
-    /// whether it is disabled, its second factor. A change that would give
-    /// one account administration and a data role together is recorded as
-    /// a request for a second administrator instead (and nothing else in
-    /// the change is made).
-    pub async fn update_user(
+    /// Whether `viewer` may make `change` to account `id`, answering the
+    /// account as it is: asked before a new password is hashed (the hash
+    /// is slow on purpose), and again when the change is made.
+    pub async fn may_update(
         &self,
         viewer: &Viewer,
         id: i64,
-        change: UserChange,
-        now: DateTime<Utc>,
-    ) -> Result<Updated, ServiceError> {
+        change: &UserChange,
+    ) -> Result<User, ServiceError> {
         let reach = require_change(viewer, Action::ManageUsers)?;
         let user = self.managed(viewer, reach, id).await?;
         let next_role = change.role.unwrap_or(user.role);
@@ -271,10 +277,7 @@ impl Accounts {
                 "an administrator without a data role stays an administrator: give them a data role first",
             )]));
         }
-        let admin = change
-            .admin
-            .or((change.role == Some(Role::Admin)).then_some(true));
-        let next_admin = admin.unwrap_or(user.is_admin());
+        let next_admin = next_admin(&user, change);
         if !may_grant(reach, next_role, next_admin) {
             return Err(refused_grant());
         }
@@ -291,6 +294,24 @@ impl Accounts {
                 detail: "ask another administrator".into(),
             });
         }
+        Ok(user)
+    }
+
+    /// Changes account `id`: its name, role, administrator flag, password,
+    /// whether it is disabled, its second factor. A change that would give
+    /// one account administration and a data role together is recorded as
+    /// a request for a second administrator instead (and nothing else in
+    /// the change is made).
+    pub async fn update_user(
+        &self,
+        viewer: &Viewer,
+        id: i64,
+        change: UserChange,
+        now: DateTime<Utc>,
+    ) -> Result<Updated, ServiceError> {
+        let user = self.may_update(viewer, id, &change).await?;
+        let next_role = change.role.unwrap_or(user.role);
+        let next_admin = next_admin(&user, &change);
         let role_change =
             change.role.is_some_and(|r| r != user.role) || next_admin != user.is_admin();
         let store = self.store.clone();
@@ -318,6 +339,10 @@ impl Accounts {
             .await?;
             return Ok(Updated::Pending(user, request));
         }
+        // The administrator role carries administration with it.
+        let admin = change
+            .admin
+            .or((change.role == Some(Role::Admin)).then_some(true));
         let change = UserChange { admin, ..change };
         let what = match change.disabled {
             Some(true) => "disabled an account",

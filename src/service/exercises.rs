@@ -124,7 +124,7 @@ impl Exercises {
     pub fn area_of(&self, exercise: &ExerciseRow) -> Result<Arc<Area>, ServiceError> {
         self.areas
             .get(exercise.area_id)
-            .ok_or(ServiceError::Store(StoreError::NotFound("area")))
+            .ok_or(ServiceError::NotFound)
     }
 
     /// Sets one up (those who run exercises), facilitated by its creator;
@@ -352,18 +352,25 @@ impl Exercises {
         what: &str,
         now: DateTime<Utc>,
     ) -> Result<ExerciseView, ServiceError> {
-        let exercise = self.visible(viewer, id).await?;
-        let view = self.view(viewer, &exercise).await?;
-        self.store
-            .record_audit(&entry(
-                viewer,
-                AuditAction::Disclosure,
-                exercise.id,
-                what,
-                now,
-            ))
-            .await?;
+        let view = self.read(viewer, id).await?;
+        self.disclosed(viewer, id, what, now).await?;
         Ok(view)
+    }
+
+    /// Records that a pack of exercise `id` was given to `viewer`: for a
+    /// pack made from [`Exercises::read`] before it could be recorded (a
+    /// PDF, which Chromium may fail to make, is recorded once it exists).
+    pub async fn disclosed(
+        &self,
+        viewer: &Viewer,
+        id: i64,
+        what: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        self.store
+            .record_audit(&entry(viewer, AuditAction::Disclosure, id, what, now))
+            .await?;
+        Ok(())
     }
 
     /// Counts before and after freezing, in the area and in a ring of

@@ -314,4 +314,22 @@ on_both_stores! {
         assert_eq!(view["total"]["count"], 5, "the restricted record counts nowhere now");
         assert!(view["items"].as_array().expect("items").iter().all(|i| i["id"] != ids[0]), "{view}");
     }
+
+    async fn a_record_made_sensitive_after_freezing_shows_at_its_square_in_the_frozen_view(backend) {
+        let app = TestApp::new(backend).await;
+        let coordinator = app.token(Role::Coordinator, "council").await;
+        let police = app.token(Role::PanelMember, "police").await;
+        let area = west_ward(&app, &coordinator).await;
+        let id_record = app.create(&coordinator, &observation(json!({"longitude": -3.00513, "latitude": 51.58517}))).await;
+        let id = exercise(&app, &coordinator, area, "ms").await;
+        app.request(Method::POST, &format!("/api/exercises/{id}/freeze"), Some(&coordinator), &[], None).await;
+        let before = app.get(&format!("/api/exercises/{id}"), &police).await.json();
+        assert_eq!(before["items"][0]["item"]["precision"], "exact");
+        let made = app.send_json(Method::PATCH, &format!("/api/observations/{id_record}"), &coordinator, &json!({"sensitivity": "sensitive"})).await;
+        assert_eq!(made.status, StatusCode::OK, "{}", made.text());
+        let after = app.get(&format!("/api/exercises/{id}"), &police).await;
+        let item = &after.json()["items"][0]["item"];
+        assert_eq!(item["precision"], "bng-100m", "{item}");
+        assert!(!after.text().contains("-3.00513") && !after.text().contains("51.58517"), "the frozen exact position is gone: {}", after.text());
+    }
 }
