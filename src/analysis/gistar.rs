@@ -49,16 +49,21 @@ pub struct HotSpots {
 /// bounds a run's work at about 2·20+1 rows of prefix sums per cell.
 pub const MAX_BAND_CELLS: u32 = 20;
 
-/// Each cell's neighbours (itself included), as indices into `centres`:
-/// for tests and comparisons only; the statistic itself keeps no lists.
-pub fn neighbours(centres: &[(f64, f64)], weights: Weights) -> Vec<Vec<u32>> {
-    let tree: RTree<GeomWithData<[f64; 2], u32>> = RTree::bulk_load(
+/// An R-tree of cell centres, each carrying its index into `centres`.
+fn centre_tree(centres: &[(f64, f64)]) -> RTree<GeomWithData<[f64; 2], u32>> {
+    RTree::bulk_load(
         centres
             .iter()
             .enumerate()
             .map(|(i, &(x, y))| GeomWithData::new([x, y], i as u32))
             .collect(),
-    );
+    )
+}
+
+/// Each cell's neighbours (itself included), as indices into `centres`:
+/// for tests and comparisons only; the statistic itself keeps no lists.
+pub fn neighbours(centres: &[(f64, f64)], weights: Weights) -> Vec<Vec<u32>> {
+    let tree = centre_tree(centres);
     centres
         .iter()
         .map(|&(x, y)| match weights {
@@ -120,13 +125,7 @@ pub fn tree_sums(
     weights: Weights,
     stop: &dyn Fn() -> bool,
 ) -> Option<(Vec<f64>, Vec<u32>)> {
-    let tree: RTree<GeomWithData<[f64; 2], u32>> = RTree::bulk_load(
-        centres
-            .iter()
-            .enumerate()
-            .map(|(i, &(x, y))| GeomWithData::new([x, y], i as u32))
-            .collect(),
-    );
+    let tree = centre_tree(centres);
     let mut local = Vec::with_capacity(values.len());
     let mut cardinality = Vec::with_capacity(values.len());
     let mut nearest: Vec<(f64, u32)> = Vec::new();
