@@ -637,29 +637,38 @@ async fn import_police_files(
     area: geo::Rect<f64>,
     files: &[PathBuf],
 ) -> anyhow::Result<()> {
+    use crate::import::police::ImportTotals;
     let started = Instant::now();
-    let mut total = crate::police::ImportTotals::default();
-    for (i, file) in files.iter().enumerate() {
-        let months = crate::police::import_file(store, file, area, "console", Utc::now())
-            .await
-            .with_context(|| format!("importing {}", file.display()))?;
-        let totals = crate::police::ImportTotals::of(&months);
-        total.add(&totals);
-        eprintln!(
-            "[{}/{}] {}: {} — {:.0} rows/s so far",
-            i + 1,
-            files.len(),
-            file.display(),
-            totals,
-            total.rows_read as f64 / started.elapsed().as_secs_f64()
-        );
-    }
+    let mut total = ImportTotals::default();
+    let mut n = 0;
+    // No layer in memory here: a running server picks the import up.
+    crate::service::police::Police::new(store.clone(), None)
+        .import_files(
+            files,
+            area,
+            &Viewer::console(),
+            Utc::now(),
+            |file, months| {
+                n += 1;
+                let totals = ImportTotals::of(months);
+                total.add(&totals);
+                eprintln!(
+                    "[{n}/{}] {}: {} — {:.0} rows/s so far",
+                    files.len(),
+                    file.display(),
+                    totals,
+                    total.rows_read as f64 / started.elapsed().as_secs_f64()
+                );
+            },
+        )
+        .await
+        .context("importing police.uk files")?;
     println!(
         "police.uk import: {} files in {:.1} s; {total}",
         files.len(),
         started.elapsed().as_secs_f64()
     );
-    println!("{}", crate::police::ATTRIBUTION);
+    println!("{}", crate::import::police::ATTRIBUTION);
     Ok(())
 }
 
@@ -709,6 +718,7 @@ async fn demo_people(store: &Store, bind: SocketAddr, data_dir: &Path) -> anyhow
                     "demo token",
                     true,
                     Utc::now() + chrono::Duration::days(90),
+                    &Viewer::console(),
                 )
                 .await?;
             if user.role == Role::PanelMember {
@@ -932,7 +942,9 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                 bail!("no user {user}");
             };
             let expires = Utc::now() + chrono::Duration::days(expires_in_days);
-            let (record, token) = store.create_token(user.id, &name, write, expires).await?;
+            let (record, token) = store
+                .create_token(user.id, &name, write, expires, &Viewer::console())
+                .await?;
             println!(
                 "token {} for {} ({}, acting as {}); expires {}; shown once:",
                 record.id,
@@ -944,7 +956,7 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             println!("{token}");
         }
         TokenCommand::Revoke { id } => {
-            if store.revoke_token(id).await? {
+            if store.revoke_token(id, &Viewer::console()).await? {
                 println!("token {id} revoked");
             } else {
                 bail!("no live token {id}");

@@ -11,11 +11,13 @@
 //! - `restricted` records are shown only to the recording agency's
 //!   coordinators and the officer who recorded them.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::domain::observation::{LonLat, Observation};
-use crate::domain::viewer::Viewer;
+use crate::domain::observation::{LonLat, Observation, ObservationId};
+use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::{Role, Sensitivity};
+use crate::store::IndexRow;
 
 /// Side of the National Grid square generalised positions snap to, metres.
 pub const GENERALISED_SQUARE_METRES: f64 = 100.0;
@@ -53,7 +55,7 @@ pub fn shown_position(precision: Precision, [lon, lat]: [f64; 2]) -> Option<[f64
 
 /// A record as a viewer at `precision` may receive it: generalised records
 /// lose their exact position and everything that would give it away.
-pub fn present(mut observation: Observation, precision: Precision) -> Option<Observation> {
+fn present(mut observation: Observation, precision: Precision) -> Option<Observation> {
     match precision {
         Precision::Exact => Some(observation),
         Precision::Hidden => None,
@@ -72,6 +74,117 @@ pub fn present(mut observation: Observation, precision: Precision) -> Option<Obs
             observation.recorded_by = String::new();
             Some(observation)
         }
+    }
+}
+
+/// One observation as the store holds it: at its recorded position, with
+/// everything it says. Nothing outside the store, the index and this module
+/// can read it: the store wraps what it reads in one and opens it with its
+/// key, the index takes its row with its own key, and everyone else
+/// receives it only [`seen_by`](Recorded::seen_by) a viewer, at that
+/// viewer's precision. A service can hand one from the store to the index
+/// without being able to look inside.
+#[derive(Debug, Clone)]
+pub struct Recorded(Observation);
+
+impl Recorded {
+    /// Wraps a record the store has read.
+    pub fn new(observation: Observation, _: &crate::store::Key) -> Recorded {
+        Recorded(observation)
+    }
+
+    /// The record itself, for the store (which wrote it).
+    pub fn stored(&self, _: &crate::store::Key) -> &Observation {
+        &self.0
+    }
+
+    /// What the index keeps of it, for the index: nothing once it is
+    /// withdrawn (layers show live records only).
+    pub fn index_row(&self, _: &crate::index::Key) -> Option<IndexRow<'_>> {
+        self.0.withdrawn.is_none().then(|| self.0.index_row())
+    }
+
+    /// Its id (the caller asked for it by id, or just created it).
+    pub fn id(&self) -> ObservationId {
+        self.0.id
+    }
+
+    /// When it is due for review: the retention job's one question about a
+    /// record, which says nothing of where it is or what it says.
+    pub fn review_by(&self) -> NaiveDate {
+        self.0.review_by
+    }
+
+    /// The record as `viewer` is shown it; `None` when they may not see it.
+    pub fn seen_by(self, viewer: &Viewer) -> Option<Seen> {
+        let precision = precision(
+            viewer,
+            self.0.details.sensitivity,
+            self.0.agency == viewer.agency,
+            self.0.recorded_by == viewer.principal,
+        );
+        let shown = present(self.0.clone(), precision)?;
+        Some(Seen {
+            recorded: self,
+            shown,
+            precision,
+        })
+    }
+}
+
+/// A record as one viewer is shown it, with the stored record kept opaque
+/// beside it so a write can name the version it changes.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    recorded: Recorded,
+    shown: Observation,
+    precision: Precision,
+}
+
+impl Seen {
+    /// The record as shown: generalised when the precision says so.
+    pub fn shown(&self) -> &Observation {
+        &self.shown
+    }
+
+    /// The record as shown, by value.
+    pub fn into_shown(self) -> Observation {
+        self.shown
+    }
+
+    /// How precisely it is shown.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The stored record, opaque, for handing back to the store or index.
+    pub fn recorded(&self) -> &Recorded {
+        &self.recorded
+    }
+
+    /// Whether the viewer may do `action` to it. Decided on the record's
+    /// provenance as shown, which keeps its agency; a generalised record's
+    /// recorder is withheld, and a viewer who recorded it sees it exactly.
+    pub fn may(&self, viewer: &Viewer, action: Action) -> bool {
+        viewer.may(action, &self.shown.agency, &self.shown.recorded_by)
+    }
+
+    /// Leave to read its history, for a viewer who sees it exactly: edits
+    /// of its location would give the exact place away to anyone else.
+    pub fn history_leave(&self) -> Option<HistoryLeave> {
+        (self.precision == Precision::Exact).then_some(HistoryLeave(self.shown.id))
+    }
+}
+
+/// Leave to read one record's history, given only to a viewer who sees the
+/// record exactly (see [`Seen::history_leave`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLeave(ObservationId);
+
+impl HistoryLeave {
+    /// The record whose history may be read.
+    pub fn id(&self) -> ObservationId {
+        self.0
     }
 }
 

@@ -1,26 +1,21 @@
-//! The audit log over HTTP: coordinators search their agency's events
-//! (done by its people, or about its records) and export them, for a
-//! subject access request or the ICO; administrators see every event.
+//! The audit log over HTTP (who reads what: [`crate::service::audit`]).
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use serde_json::json;
 
 use super::problem::Problem;
+use super::AppState;
 use crate::domain::time::parse_instant;
 use crate::domain::viewer::{Action, Reach, Viewer};
 use crate::domain::vocabulary::AuditAction;
 use crate::service::ServiceError;
-use crate::store::{AuditEntry, AuditQuery, Store};
+use crate::store::AuditQuery;
 
 /// Largest page of a search.
 const MAX_PAGE: i64 = 1000;
-/// Largest export; a larger one says it is incomplete and where to go on
-/// (`after`).
-const MAX_EXPORT: i64 = 100_000;
 
 /// A parsed search: the query, and the purpose (exports need one).
 fn parse(viewer: &Viewer, raw: Option<&str>) -> Result<(AuditQuery, Option<String>), Problem> {
@@ -28,11 +23,11 @@ fn parse(viewer: &Viewer, raw: Option<&str>) -> Result<(AuditQuery, Option<Strin
         limit: 100,
         ..AuditQuery::default()
     };
-    query.agency_scope = match viewer.reach(Action::ReadAudit) {
-        Reach::Any => None,
-        Reach::Agency | Reach::Own => Some(viewer.agency.clone()),
-        Reach::None => return Err(ServiceError::Forbidden.into()),
-    };
+    // Refused before the query is read, as before; the service decides
+    // the reach itself.
+    if viewer.reach(Action::ReadAudit) == Reach::None {
+        return Err(ServiceError::Forbidden.into());
+    }
     let mut purpose = None;
     for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let value = value.into_owned();
@@ -93,19 +88,16 @@ fn parse(viewer: &Viewer, raw: Option<&str>) -> Result<(AuditQuery, Option<Strin
     Ok((query, purpose))
 }
 
-fn store_failure(e: crate::store::StoreError) -> Problem {
-    ServiceError::Store(e).into()
-}
-
 /// `GET /api/audit`: search, oldest first, paged with `after`.
 pub async fn search(
-    State(store): State<Store>,
+    State(state): State<AppState>,
     viewer: Viewer,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let (query, _) = parse(&viewer, raw.as_deref())?;
-    let events = store.audit_events(&query).await.map_err(store_failure)?;
-    let next = (events.len() as i64 == query.limit)
+    let limit = query.limit;
+    let events = state.audit_log.search(&viewer, query).await?;
+    let next = (events.len() as i64 == limit)
         .then(|| events.last().map(|e| e.seq))
         .flatten();
     Ok(Json(json!({ "events": events, "next_after": next })))
@@ -114,14 +106,11 @@ pub async fn search(
 /// `GET /api/audit/export?purpose=…`: every matching event as a JSON
 /// download. A disclosure, so it needs a purpose and is itself audited.
 pub async fn export(
-    State(store): State<Store>,
+    State(state): State<AppState>,
     viewer: Viewer,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
-    let (mut query, purpose) = parse(&viewer, raw.as_deref())?;
-    let purpose = purpose.ok_or_else(|| Problem::from(ServiceError::PurposeRequired))?;
-    // One more than the cap, to say whether the export is complete.
-    query.limit = MAX_EXPORT + 1;
+    let (query, purpose) = parse(&viewer, raw.as_deref())?;
     // The event names the filters; the purpose is kept in its own field.
     let filters = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
@@ -129,28 +118,18 @@ pub async fn export(
                 .filter(|(name, _)| name != "purpose"),
         )
         .finish();
-    store
-        .record_audit(&AuditEntry::by(
-            &viewer,
-            AuditAction::Disclosure,
-            "audit-log",
-            filters,
-            query.agency_scope.as_deref().unwrap_or(""),
-            Some(&purpose),
-            Utc::now(),
-        ))
-        .await
-        .map_err(store_failure)?;
-    let mut events = store.audit_events(&query).await.map_err(store_failure)?;
-    let complete = events.len() as i64 <= MAX_EXPORT;
-    events.truncate(MAX_EXPORT as usize);
+    let now = state.clock.now();
+    let export = state
+        .audit_log
+        .export(&viewer, query, filters, purpose.as_deref(), now)
+        .await?;
     let body = serde_json::to_vec_pretty(&json!({
-        "exported_at": crate::domain::time::format_instant(Utc::now()),
+        "exported_at": crate::domain::time::format_instant(now),
         "exported_by": viewer.principal,
         "purpose": purpose,
-        "complete": complete,
-        "next_after": (!complete).then(|| events.last().map(|e| e.seq)).flatten(),
-        "events": events,
+        "complete": export.complete,
+        "next_after": (!export.complete).then(|| export.events.last().map(|e| e.seq)).flatten(),
+        "events": export.events,
     }))
     .map_err(|_| Problem::internal())?;
     let mut response = body.into_response();
@@ -163,6 +142,6 @@ pub async fn export(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"safetymap-audit.json\""),
     );
-    // Recorded as a disclosure, with its purpose, above.
+    // Recorded as a disclosure, with its purpose, by the service.
     Ok(super::disclosure::audited(response))
 }

@@ -40,8 +40,8 @@ use crate::basemap::Basemap;
 use crate::clock::Clock;
 use crate::domain::observation::ValidationRules;
 use crate::domain::vocabulary::VocabularyDocument;
+use crate::index::police::PoliceLayer;
 use crate::index::SpatialIndex;
-use crate::police::PoliceLayer;
 use crate::service::Observations;
 use crate::store::{AuditWriter, Store, StoreError};
 use auth::TokenCache;
@@ -84,27 +84,7 @@ pub struct Settings {
     pub budget_window: Duration,
 }
 
-/// Session limits (OWASP ASVS 3.3): 30 minutes idle, 12 hours in all.
-#[derive(Debug, Clone)]
-pub struct SessionPolicy {
-    /// Ends a session unused for this long.
-    pub idle: chrono::Duration,
-    /// Ends a session this long after sign-in, however active.
-    pub absolute: chrono::Duration,
-    /// Marks the cookie `Secure` (always, or when the public URL is https).
-    pub secure_cookie: bool,
-}
-
-/// Sign-in throttling (OWASP ASVS 2.2.1).
-#[derive(Debug, Clone)]
-pub struct ThrottlePolicy {
-    /// Failed sign-ins counted over this window.
-    pub window: chrono::Duration,
-    /// Failures for one username (since its last success) before refusing.
-    pub per_account: i64,
-    /// Failures from one client address before refusing.
-    pub per_client: i64,
-}
+pub use crate::service::sessions::{SessionPolicy, ThrottlePolicy};
 
 impl Default for Settings {
     fn default() -> Self {
@@ -162,8 +142,16 @@ pub struct Shared {
     pub accounts: crate::service::accounts::Accounts,
     /// Drawn and imported areas (boundaries).
     pub boundaries: crate::service::places::Areas,
-    /// Verified tokens.
+    /// Verified tokens and sessions (shared with `sessions` and `api_tokens`).
     pub tokens: TokenCache,
+    /// Signing in and out; recognising credentials.
+    pub sessions: crate::service::sessions::Sessions,
+    /// API tokens.
+    pub api_tokens: crate::service::tokens::Tokens,
+    /// Reading the audit trail.
+    pub audit_log: crate::service::audit::AuditLog,
+    /// police.uk imports and their log.
+    pub police_imports: crate::service::police::Police,
     /// HTTP settings.
     pub settings: Arc<Settings>,
     /// The time.
@@ -199,7 +187,25 @@ impl AppState {
         let index = Arc::new(SpatialIndex::load(&store).await?);
         let police = Arc::new(PoliceLayer::load(&store).await?);
         let areas = Arc::new(crate::areas::AreaSet::load(&store).await?);
+        let tokens = TokenCache::new(settings.token_cache);
         Ok(AppState(Arc::new(Shared {
+            audit_log: crate::service::audit::AuditLog::new(store.clone()),
+            police_imports: crate::service::police::Police::new(
+                store.clone(),
+                Some(police.clone()),
+            ),
+            sessions: crate::service::sessions::Sessions::new(
+                store.clone(),
+                tokens.clone(),
+                settings.sessions.clone(),
+                settings.throttle.clone(),
+                clock.clone(),
+            ),
+            api_tokens: crate::service::tokens::Tokens::new(
+                store.clone(),
+                tokens.clone(),
+                clock.clone(),
+            ),
             boundaries: crate::service::places::Areas::new(store.clone(), areas.clone()),
             exercises: crate::service::exercises::Exercises::new(
                 store.clone(),
@@ -220,7 +226,7 @@ impl AppState {
             perceptions: crate::service::perceptions::Perceptions::new(store.clone()),
             places: crate::service::places::Places::new(store.clone(), index.clone()),
             accounts: crate::service::accounts::Accounts::new(store.clone()),
-            tokens: TokenCache::new(settings.token_cache),
+            tokens,
             analysis: crate::service::pool::Pool::new(
                 settings.analysis_workers,
                 Duration::from_millis(250),

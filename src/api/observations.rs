@@ -132,7 +132,7 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let input: ObservationInput = typed(from_feature(body)?)?;
     let created = observations.create(&viewer, input, key, Utc::now()).await?;
-    let id = created.observation.id;
+    let id = created.observation.id();
     let view = WriteView::from(observations.answer(&viewer, id).await?);
     let mut response = (StatusCode::CREATED, Json(view)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/observations/{id}")) {

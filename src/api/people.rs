@@ -10,13 +10,14 @@ use serde::Deserialize;
 
 use super::body::{typed, JsonBody};
 use super::problem::Problem;
-use super::session::{hash_password, password_policy, AccountView};
+use super::session::AccountView;
 use super::AppState;
 use crate::domain::account::RoleRequest;
 use crate::domain::observation::FieldError;
 use crate::domain::viewer::Viewer;
 use crate::domain::vocabulary::{AgencyKind, Role};
 use crate::service::accounts::Updated;
+use crate::service::sessions::{hash_password, password_policy};
 use crate::service::ServiceError;
 use crate::store::{Agency, NewUser, SignIn, UserChange};
 

@@ -15,9 +15,8 @@ use super::features::{base_url, geojson_response, link, DEFAULT_LIMIT, MAX_LIMIT
 use super::problem::Problem;
 use super::AppState;
 use crate::domain::viewer::{Action, Viewer};
-use crate::police::{
-    month_number, month_text, type_code, PolicePoint, PoliceSnapshot, ATTRIBUTION, ATTRIBUTION_CY,
-};
+use crate::import::police::{month_number, month_text, type_code, ATTRIBUTION, ATTRIBUTION_CY};
+use crate::index::police::{PolicePoint, PoliceSnapshot};
 use crate::store::police::PoliceImportRecord;
 
 /// A parsed police-layer query.
@@ -281,13 +280,7 @@ pub async fn imports(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    if !viewer.may_at_all(Action::ReadLayers) && !viewer.admin {
-        return Err(crate::service::ServiceError::Forbidden.into());
-    }
-    let log: Vec<PoliceImportRecord> = state.store.police_imports().await.map_err(|e| {
-        tracing::warn!(error = %e, "reading the police.uk import log");
-        Problem::internal()
-    })?;
+    let log: Vec<PoliceImportRecord> = state.police_imports.imports(&viewer).await?;
     Ok(Json(json!({
         "imports": log,
         "rows": state.police.snapshot().tree.size(),

@@ -244,6 +244,20 @@ impl From<ServiceError> for Problem {
                 "The edit changes nothing",
             )
             .detail("send at least one field with a new value"),
+            ServiceError::Unauthenticated { code, title, field } => {
+                let mut p = Problem::unauthorized(code, title);
+                p.field = field.map(str::to_owned);
+                p
+            }
+            ServiceError::Throttled { retry_after } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "sign-in-throttled",
+                "Too many failed sign-ins; wait a few minutes and try again",
+            )
+            .retry_after(retry_after),
+            ServiceError::StateConflict { code, title } => {
+                Problem::new(StatusCode::CONFLICT, code, title)
+            }
             ServiceError::Busy => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",

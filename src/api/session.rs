@@ -1,10 +1,6 @@
 //! Signing in and out, and the signed-in person's own account: password
-//! and second factor.
-//!
-//! Sign-in takes a password and, once enrolled, a TOTP code or a recovery
-//! code. Coordinators and administrators must have a second factor: until
-//! they enrol one, their session can do nothing else. Every attempt is
-//! logged; failures are throttled per username and per client address.
+//! and second factor, over HTTP (the workflows are in
+//! [`crate::service::sessions`]).
 
 use std::net::SocketAddr;
 
@@ -21,12 +17,10 @@ use super::auth::{cookie, SESSION_COOKIE};
 use super::body::{typed, JsonBody};
 use super::problem::Problem;
 use super::AppState;
-use crate::domain::observation::FieldError;
 use crate::domain::viewer::{Credential, Viewer};
-use crate::domain::vocabulary::{AuditAction, Role};
-use crate::security::{password, random_hex, totp};
-use crate::store::tokens::token_hash;
-use crate::store::{AuditEntry, SessionStage, SignInAttempt, User, UserChange};
+use crate::domain::vocabulary::Role;
+use crate::service::sessions::{SignIn, Started};
+use crate::store::User;
 
 /// The address a request came from: the peer, or — when the peer is a
 /// configured trusted proxy — the last address it put in `X-Forwarded-For`
@@ -136,34 +130,14 @@ fn cookie_header(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Starts a session for `user` and answers with its cookie, its CSRF token
-/// and the account.
-async fn start_session(
-    state: &AppState,
-    user: &User,
-    replaces: Option<&str>,
-    extra: serde_json::Value,
-) -> Result<Response, Problem> {
-    if let Some(old) = replaces {
-        state.tokens.forget_session(&token_hash(old));
-        state.store.end_session(&token_hash(old)).await?;
-    }
-    let stage = if user.must_enrol() {
-        SessionStage::EnrolMfa
-    } else {
-        SessionStage::Full
-    };
-    // 256 random bits each: a new session token at every sign-in.
-    let (token, csrf) = (random_hex(32), random_hex(32));
-    state
-        .store
-        .create_session(&token, &csrf, user.id, stage, state.clock.now())
-        .await?;
-    let policy = &state.settings.sessions;
+/// Answers a session just started with its cookie, its CSRF token and the
+/// account (and anything `extra` adds).
+fn started(state: &AppState, started: Started, extra: serde_json::Value) -> Response {
+    let policy = state.sessions.policy();
     let mut body = json!({
-        "account": AccountView::of(user),
-        "csrf_token": csrf,
-        "stage": stage,
+        "account": AccountView::of(&started.user),
+        "csrf_token": started.csrf_token,
+        "stage": started.stage,
         "idle_timeout_seconds": policy.idle.num_seconds(),
         "absolute_timeout_seconds": policy.absolute.num_seconds(),
     });
@@ -173,13 +147,9 @@ async fn start_session(
     let mut response = Json(body).into_response();
     response.headers_mut().insert(
         SET_COOKIE,
-        cookie_header(state, &token, policy.absolute.num_seconds()),
+        cookie_header(state, &started.token, policy.absolute.num_seconds()),
     );
-    Ok(response)
-}
-
-fn sign_in_failed() -> Problem {
-    Problem::unauthorized("sign-in-failed", "The username, password or code is wrong")
+    response
 }
 
 /// The cookie token a request carries, if any.
@@ -197,74 +167,17 @@ pub async fn sign_in(
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
     let input: SignInBody = typed(body)?;
-    let username = input.username.trim().to_lowercase();
-    let now = state.clock.now();
-    let limits = &state.settings.throttle;
-    let user = state.store.user_by_name(&username).await?;
-    let attempt = SignInAttempt {
-        username: &username,
-        user_id: user.as_ref().map(|u| u.id),
-        client: &client,
-        at: now,
+    let form = SignIn {
+        username: input.username,
+        password: input.password,
+        totp: input.totp,
+        recovery_code: input.recovery_code,
     };
-    let reserved = state
-        .store
-        .reserve_sign_in(
-            &attempt,
-            now - limits.window,
-            (limits.per_account, limits.per_client),
-        )
+    let session = state
+        .sessions
+        .sign_in(form, &client, session_token(&headers).as_deref())
         .await?;
-    let Some(attempt_id) = reserved else {
-        tracing::warn!(%client, "sign-in throttled");
-        return Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "sign-in-throttled",
-            "Too many failed sign-ins; wait a few minutes and try again",
-        )
-        .retry_after(u32::try_from(limits.window.num_seconds()).unwrap_or(u32::MAX)));
-    };
-    // From here the attempt stands logged as a failure unless it succeeds.
-    let failed = || {
-        tracing::info!(%client, user = ?attempt.user_id, "sign-in failed");
-        Err::<Response, Problem>(sign_in_failed())
-    };
-    let stored = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::decoy_hash().to_owned());
-    let password_ok = verify_password(input.password.clone(), stored).await;
-    let Some(user) = user.filter(|u| password_ok && u.disabled_at.is_none()) else {
-        return failed();
-    };
-    if let Some(secret) = &user.totp_secret {
-        let second = match (&input.totp, &input.recovery_code) {
-            (Some(code), _) => match totp::verify(secret, code, now.timestamp()) {
-                Some(step) => state.store.use_totp_step(user.id, step).await?,
-                None => false,
-            },
-            (None, Some(code)) => {
-                state
-                    .store
-                    .use_recovery_code(user.id, &totp::normalise_recovery_code(code), now)
-                    .await?
-            }
-            (None, None) => {
-                state.store.settle_sign_in(attempt_id, "incomplete").await?;
-                return Err(Problem::unauthorized(
-                    "second-factor-required",
-                    "Enter the code from your authenticator app",
-                )
-                .field("totp"));
-            }
-        };
-        if !second {
-            return failed();
-        }
-    }
-    state.store.settle_sign_in(attempt_id, "success").await?;
-    tracing::info!(%client, user = user.id, "signed in");
-    start_session(&state, &user, session_token(&headers).as_deref(), json!({})).await
+    Ok(started(&state, session, json!({})))
 }
 
 /// `GET /api/session`: the current session's account, stage and CSRF token.
@@ -276,15 +189,14 @@ pub async fn current(
     let token = session_token(&headers)
         .filter(|_| viewer.credential == Credential::Session)
         .ok_or_else(|| Problem::unauthorized("not-signed-in", "No browser session"))?;
-    let session = state.store.session(&token).await?.ok_or_else(|| {
-        Problem::unauthorized("session-expired", "Your session has ended; sign in again")
-    })?;
+    let session = state.sessions.current(&token).await?;
+    let policy = state.sessions.policy();
     Ok(Json(json!({
         "account": AccountView::of(&session.user),
         "csrf_token": session.csrf_token,
         "stage": session.stage,
-        "idle_timeout_seconds": state.settings.sessions.idle.num_seconds(),
-        "absolute_timeout_seconds": state.settings.sessions.absolute.num_seconds(),
+        "idle_timeout_seconds": policy.idle.num_seconds(),
+        "absolute_timeout_seconds": policy.absolute.num_seconds(),
     })))
 }
 
@@ -298,8 +210,7 @@ pub async fn sign_out(
     if let Some(token) =
         session_token(&headers).filter(|_| viewer.credential == Credential::Session)
     {
-        state.tokens.forget_session(&token_hash(&token));
-        state.store.end_session(&token_hash(&token)).await?;
+        state.sessions.sign_out(&token).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
@@ -308,27 +219,10 @@ pub async fn sign_out(
     Ok(response)
 }
 
-async fn own_account(state: &AppState, viewer: &Viewer) -> Result<User, Problem> {
-    let id = viewer
-        .user_id()
-        .ok_or_else(|| Problem::not_found().detail("no account"))?;
-    state
-        .store
-        .user(id)
-        .await?
-        .ok_or_else(|| Problem::not_found().detail("no account"))
-}
-
+/// Refuses a token before its body is read: changing credentials is for
+/// the person, in a browser.
 fn require_session(viewer: &Viewer) -> Result<(), Problem> {
-    if viewer.credential == Credential::Session {
-        Ok(())
-    } else {
-        Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "session-required",
-            "Only a signed-in person can do this, not a token",
-        ))
-    }
+    Ok(crate::service::sessions::require_session(viewer)?)
 }
 
 /// `GET /api/me`: the signed-in account.
@@ -336,8 +230,8 @@ pub async fn me(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let user = own_account(&state, &viewer).await?;
-    let left = state.store.recovery_codes_left(user.id).await?;
+    let user = state.sessions.account(&viewer).await?;
+    let left = state.sessions.recovery_codes_left(&user).await?;
     Ok(Json(json!({
         "account": AccountView::of(&user),
         "recovery_codes_left": left,
@@ -354,45 +248,6 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-/// Checks a proposed password for an account, as a field error.
-pub fn password_policy(
-    field: &str,
-    proposed: &str,
-    username: &str,
-    name: &str,
-) -> Result<(), Problem> {
-    password::check(proposed, &[username, name]).map_err(|refusal| {
-        Problem::invalid(vec![FieldError::new(field, refusal.code, refusal.message)])
-    })
-}
-
-/// At most this many argon2id computations at once: each takes 19 MiB and
-/// tens of milliseconds, so a burst of sign-ins queues here rather than
-/// taking hundreds of blocking threads and gigabytes.
-static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-/// Checks a password against a stored hash, off the async threads.
-pub async fn verify_password(typed: String, stored: String) -> bool {
-    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
-        return false;
-    };
-    tokio::task::spawn_blocking(move || password::verify(&typed, &stored))
-        .await
-        .unwrap_or(false)
-}
-
-/// Hashes a password, off the async threads.
-pub async fn hash_password(proposed: String) -> Result<String, Problem> {
-    let _slot = ARGON2_SLOTS
-        .acquire()
-        .await
-        .map_err(|_| Problem::internal())?;
-    tokio::task::spawn_blocking(move || password::hash(&proposed))
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(|_| Problem::internal())
-}
-
 /// `POST /api/me/password`: changes one's own password; every session of
 /// the account ends and a new one starts for this browser.
 pub async fn change_password(
@@ -403,41 +258,16 @@ pub async fn change_password(
 ) -> Result<Response, Problem> {
     require_session(&viewer)?;
     let input: PasswordChange = typed(body)?;
-    let user = own_account(&state, &viewer).await?;
-    let stored = user.password_hash.clone();
-    if !verify_password(input.current_password.clone(), stored).await {
-        return Err(Problem::invalid(vec![FieldError::new(
-            "current_password",
-            "wrong-password",
-            "that is not your current password",
-        )]));
-    }
-    password_policy(
-        "new_password",
-        &input.new_password,
-        &user.username,
-        &user.display_name,
-    )?;
-    let change = UserChange {
-        password_hash: Some(hash_password(input.new_password).await?),
-        ..UserChange::default()
-    };
-    let audit = AuditEntry::by(
-        &viewer,
-        AuditAction::Alteration,
-        "user",
-        user.id.to_string(),
-        &user.agency,
-        Some("changed own password"),
-        state.clock.now(),
-    );
-    let user = state
-        .store
-        .update_user(user.id, &change, audit)
-        .await?
-        .ok_or_else(Problem::not_found)?;
-    state.tokens.forget_user(user.id);
-    start_session(&state, &user, session_token(&headers).as_deref(), json!({})).await
+    let session = state
+        .sessions
+        .change_password(
+            &viewer,
+            input.current_password,
+            input.new_password,
+            session_token(&headers).as_deref(),
+        )
+        .await?;
+    Ok(started(&state, session, json!({})))
 }
 
 /// `POST /api/me/second-factor`: offers a new TOTP secret to add to an
@@ -446,20 +276,10 @@ pub async fn offer_second_factor(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    require_session(&viewer)?;
-    let user = own_account(&state, &viewer).await?;
-    if user.totp_secret.is_some() {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "second-factor-already-set",
-            "A second factor is already set up; an administrator can reset it",
-        ));
-    }
-    let secret = totp::new_secret();
-    state.store.offer_totp(user.id, &secret).await?;
+    let (secret, uri) = state.sessions.offer_second_factor(&viewer).await?;
     Ok(Json(json!({
         "secret": secret,
-        "otpauth_uri": totp::uri(&secret, &user.username),
+        "otpauth_uri": uri,
     })))
 }
 
@@ -481,33 +301,9 @@ pub async fn confirm_second_factor(
 ) -> Result<Response, Problem> {
     require_session(&viewer)?;
     let input: ConfirmSecondFactor = typed(body)?;
-    let user = own_account(&state, &viewer).await?;
-    let secret = user.totp_pending.clone().ok_or_else(|| {
-        Problem::new(
-            StatusCode::CONFLICT,
-            "no-second-factor-offered",
-            "Ask for a new secret first (POST /api/me/second-factor)",
-        )
-    })?;
-    let now = state.clock.now();
-    let step = totp::verify(&secret, &input.code, now.timestamp()).ok_or_else(|| {
-        Problem::invalid(vec![FieldError::new(
-            "code",
-            "wrong-code",
-            "that code does not match; check the app's clock and try the next code",
-        )])
-    })?;
-    let codes = totp::recovery_codes();
-    state
-        .store
-        .confirm_totp(user.id, &secret, step, &codes)
+    let (session, codes) = state
+        .sessions
+        .confirm_second_factor(&viewer, &input.code, session_token(&headers).as_deref())
         .await?;
-    let user = own_account(&state, &viewer).await?;
-    start_session(
-        &state,
-        &user,
-        session_token(&headers).as_deref(),
-        json!({ "recovery_codes": codes }),
-    )
-    .await
+    Ok(started(&state, session, json!({ "recovery_codes": codes })))
 }

@@ -382,8 +382,8 @@ fn police_tile(state: &AppState, tile: TileId, query: &super::police::PoliceQuer
             .types
             .get(usize::from(p.crime_type))
             .map_or("", String::as_str);
-        let code = crate::police::type_code(crime_type);
-        let month = crate::police::month_text(p.month);
+        let code = crate::import::police::type_code(crime_type);
+        let month = crate::import::police::month_text(p.month);
         layer.point(
             None,
             tile.project(p.position),

@@ -10,6 +10,7 @@
 //! record where that viewer is shown it and leaves out what they may not
 //! see.
 
+pub mod police;
 mod scope;
 
 pub use scope::{Scope, ShownObservation};
@@ -22,7 +23,15 @@ use rstar::{RTree, RTreeObject, AABB};
 
 use crate::domain::time::{uk_hour_and_weekday, unix_millis};
 use crate::domain::vocabulary::{Category, Sensitivity, SettingType, Severity, Status};
+use crate::privacy::Recorded;
 use crate::store::IndexRow;
+
+/// What lets the index open a [`Recorded`] observation: only this module
+/// can make one.
+#[derive(Debug)]
+pub struct Key(());
+
+const KEY: Key = Key(());
 
 /// One live observation in the index, at its recorded position. Its fields
 /// are private to this module: everything outside reads observations
@@ -222,7 +231,7 @@ impl SpatialIndex {
         };
         let mut entries = Vec::new();
         store
-            .for_each_live_observation(|row| entries.push(inner.entry(&row)))
+            .for_each_live_observation(&KEY, |row| entries.push(inner.entry(&row)))
             .await?;
         inner.tree = RTree::bulk_load(entries);
         Ok(SpatialIndex {
@@ -244,16 +253,33 @@ impl SpatialIndex {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds a committed observation.
-    pub fn insert(&self, row: &IndexRow<'_>) {
-        let mut inner = self.write();
-        let entry = inner.entry(row);
-        inner.tree.insert(entry);
+    /// Adds a committed observation (nothing, if it is withdrawn).
+    pub fn insert(&self, recorded: &Recorded) {
+        if let Some(row) = recorded.index_row(&KEY) {
+            let mut inner = self.write();
+            let entry = inner.entry(&row);
+            inner.tree.insert(entry);
+        }
     }
 
     /// Replaces a committed observation's old entry with its new one; with
-    /// `after = None`, removes it (withdrawn or erased).
-    pub fn replace(&self, before: &IndexRow<'_>, after: Option<&IndexRow<'_>>) {
+    /// `after = None` (or withdrawn), removes it (withdrawn or erased).
+    pub fn replace(&self, before: &Recorded, after: Option<&Recorded>) {
+        let after = after.and_then(|a| a.index_row(&KEY));
+        match before.index_row(&KEY) {
+            Some(before) => self.replace_row(&before, after.as_ref()),
+            None => {
+                // It was withdrawn, so it is not in the tree.
+                if let Some(after) = after {
+                    let mut inner = self.write();
+                    let entry = inner.entry(&after);
+                    inner.tree.insert(entry);
+                }
+            }
+        }
+    }
+
+    fn replace_row(&self, before: &IndexRow<'_>, after: Option<&IndexRow<'_>>) {
         let mut inner = self.write();
         let old = inner.entry(before);
         if inner.tree.remove(&old).is_none() {
@@ -556,7 +582,7 @@ mod tests {
     #[test]
     fn replacing_moves_an_entry_out_of_the_old_box() {
         let index = SpatialIndex::build([row(1, -3.0, 51.5)]);
-        index.replace(&row(1, -3.0, 51.5), Some(&row(1, -4.0, 52.0)));
+        index.replace_row(&row(1, -3.0, 51.5), Some(&row(1, -4.0, 52.0)));
         let near_old = LayerFilter {
             bbox: Some([-3.1, 51.4, -2.9, 51.6]),
             ..LayerFilter::default()

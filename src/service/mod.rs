@@ -3,12 +3,16 @@
 //! gate so the index follows commit order.
 
 pub mod accounts;
+pub mod audit;
 pub mod budget;
 pub mod exercises;
 pub mod perceptions;
 pub mod places;
+pub mod police;
 pub mod pool;
 pub mod reports;
+pub mod sessions;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -23,7 +27,7 @@ use crate::domain::observation::{
 use crate::domain::viewer::{Action, Reach, Viewer};
 use crate::domain::vocabulary::{AuditAction, Sensitivity};
 use crate::index::SpatialIndex;
-use crate::privacy::{precision, present, Precision};
+use crate::privacy::{Precision, Recorded, Seen};
 use crate::store::{AuditEntry, Created, IdempotencyKey, Provenance, Revision, Store, StoreError};
 
 /// Why a workflow refused or failed.
@@ -79,6 +83,31 @@ pub enum ServiceError {
     /// An edit that would change nothing.
     #[error("nothing to change")]
     NothingToChange,
+    /// No valid credentials (401): a stable code, what to do, and the field
+    /// at fault if one is.
+    #[error("unauthenticated: {code}")]
+    Unauthenticated {
+        /// Stable code.
+        code: &'static str,
+        /// What to do.
+        title: &'static str,
+        /// The field at fault.
+        field: Option<&'static str>,
+    },
+    /// Too many failed sign-ins; try again after `retry_after` seconds.
+    #[error("throttled")]
+    Throttled {
+        /// Seconds to wait.
+        retry_after: u32,
+    },
+    /// The account is not in the state this step needs (409).
+    #[error("state conflict: {code}")]
+    StateConflict {
+        /// Stable code.
+        code: &'static str,
+        /// What to do.
+        title: &'static str,
+    },
     /// The analysis pool is full; try again shortly.
     #[error("busy")]
     Busy,
@@ -193,16 +222,6 @@ impl Receipt {
     }
 }
 
-/// How precisely a viewer sees one stored observation.
-pub fn observation_precision(viewer: &Viewer, o: &Observation) -> Precision {
-    precision(
-        viewer,
-        o.details.sensitivity,
-        o.agency == viewer.agency,
-        o.recorded_by == viewer.principal,
-    )
-}
-
 impl Observations {
     /// Workflows over a store and its index.
     pub fn new(store: Store, index: Arc<SpatialIndex>, rules: ValidationRules) -> Self {
@@ -256,7 +275,7 @@ impl Observations {
                 .create_observation(&details, &provenance, key.as_ref(), &viewer)
                 .await?;
             if !created.replayed {
-                this.index.insert(&created.observation.index_row());
+                this.index.insert(&created.observation);
             }
             Ok(created)
         })
@@ -276,8 +295,8 @@ impl Observations {
         live_only: bool,
         now: DateTime<Utc>,
     ) -> Result<Shown, ServiceError> {
-        let observation = self.readable(viewer, id).await?;
-        if live_only && observation.withdrawn.is_some() {
+        let seen = self.readable(viewer, id).await?;
+        if live_only && seen.shown().withdrawn.is_some() {
             return Err(ServiceError::NotFound);
         }
         // Each opening states its own purpose, tools included: a token's
@@ -290,7 +309,7 @@ impl Observations {
                 return Err(ServiceError::PersonalIdentifiers(warnings));
             }
         }
-        if observation.details.sensitivity != Sensitivity::Standard && purpose.is_none() {
+        if seen.shown().details.sensitivity != Sensitivity::Standard && purpose.is_none() {
             return Err(ServiceError::PurposeRequired);
         }
         self.store
@@ -299,12 +318,12 @@ impl Observations {
                 AuditAction::Consultation,
                 "observation",
                 id.to_string(),
-                &observation.agency,
+                &seen.shown().agency,
                 purpose,
                 now,
             ))
             .await?;
-        self.shown(viewer, observation).await
+        self.shown(seen).await
     }
 
     /// The answer to a write: the record as a read without a purpose would
@@ -316,40 +335,27 @@ impl Observations {
         viewer: &Viewer,
         id: ObservationId,
     ) -> Result<WriteAnswer, ServiceError> {
-        let observation = self.readable(viewer, id).await?;
-        if observation.details.sensitivity == Sensitivity::Standard {
-            return Ok(WriteAnswer::Record(Box::new(
-                self.shown(viewer, observation).await?,
-            )));
+        let seen = self.readable(viewer, id).await?;
+        if seen.shown().details.sensitivity == Sensitivity::Standard {
+            return Ok(WriteAnswer::Record(Box::new(self.shown(seen).await?)));
         }
-        Ok(WriteAnswer::Receipt(Receipt::of(&observation)))
+        Ok(WriteAnswer::Receipt(Receipt::of(seen.shown())))
     }
 
-    async fn readable(
-        &self,
-        viewer: &Viewer,
-        id: ObservationId,
-    ) -> Result<Observation, ServiceError> {
+    async fn readable(&self, viewer: &Viewer, id: ObservationId) -> Result<Seen, ServiceError> {
         self.visible(viewer, id, Action::ReadObservation).await
     }
 
-    async fn shown(
-        &self,
-        viewer: &Viewer,
-        observation: Observation,
-    ) -> Result<Shown, ServiceError> {
-        let id = observation.id;
-        let precision = observation_precision(viewer, &observation);
-        let history = if precision == Precision::Exact {
-            self.store.history(id).await?
-        } else {
-            Vec::new()
+    /// The record with its history, where the viewer may read that.
+    async fn shown(&self, seen: Seen) -> Result<Shown, ServiceError> {
+        let history = match seen.history_leave() {
+            Some(leave) => self.store.history(leave).await?,
+            None => Vec::new(),
         };
-        let observation = present(observation, precision).ok_or(ServiceError::NotFound)?;
         Ok(Shown {
-            observation,
+            precision: seen.precision(),
+            observation: seen.into_shown(),
             history,
-            precision,
         })
     }
 
@@ -360,30 +366,36 @@ impl Observations {
         id: ObservationId,
         patch: ObservationPatch,
         now: DateTime<Utc>,
-    ) -> Result<Observation, ServiceError> {
+    ) -> Result<(), ServiceError> {
         let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
             let _gate = this.store.write_gate().await;
             let current = this.live(&viewer, id, Action::EditObservation).await?;
+            // Whoever may edit a record sees it exactly (their own, or their
+            // agency's as its coordinator); a patch is never applied to a
+            // generalised copy.
+            if current.precision() != Precision::Exact {
+                return Err(ServiceError::Forbidden);
+            }
+            let details = &current.shown().details;
             let acknowledged = patch.acknowledge_warnings;
             let next = this
                 .rules
-                .apply_patch(&current.details, patch, now)
+                .apply_patch(details, patch, now)
                 .map_err(ServiceError::Invalid)?;
-            let warnings = text_warnings(Some(&current.details), &next);
+            let warnings = text_warnings(Some(details), &next);
             if !warnings.is_empty() && !acknowledged {
                 return Err(ServiceError::PersonalIdentifiers(warnings));
             }
-            if next == current.details {
+            if &next == details {
                 return Err(ServiceError::NothingToChange);
             }
             let updated = this
                 .store
-                .update_observation(&current, &next, &viewer, now)
+                .update_observation(current.recorded(), &next, &viewer, now)
                 .await?;
-            this.index
-                .replace(&current.index_row(), Some(&updated.index_row()));
-            Ok(updated)
+            this.index.replace(current.recorded(), Some(&updated));
+            Ok(())
         })
         .await
     }
@@ -396,18 +408,17 @@ impl Observations {
         id: ObservationId,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<Observation, ServiceError> {
+    ) -> Result<(), ServiceError> {
         let reason = reason_text(reason)?;
         let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
             let _gate = this.store.write_gate().await;
             let current = this.live(&viewer, id, Action::WithdrawObservation).await?;
-            let updated = this
-                .store
-                .withdraw_observation(&current, &viewer, &reason, now)
+            this.store
+                .withdraw_observation(current.recorded(), &viewer, &reason, now)
                 .await?;
-            this.index.replace(&current.index_row(), None);
-            Ok(updated)
+            this.index.replace(current.recorded(), None);
+            Ok(())
         })
         .await
     }
@@ -425,7 +436,12 @@ impl Observations {
             Reach::Agency => Some(viewer.agency.as_str()),
             Reach::Any => None,
         };
-        Ok(self.store.review_queue(agency, today, limit).await?)
+        let due = self.store.review_queue(agency, today, limit).await?;
+        Ok(due
+            .into_iter()
+            .filter_map(|r| r.seen_by(viewer))
+            .map(Seen::into_shown)
+            .collect())
     }
 
     /// Keeps a record past its review date, with a reason and the next
@@ -451,10 +467,13 @@ impl Observations {
         to_completion(async move {
             let _gate = this.store.write_gate().await;
             let current = this.visible(&viewer, id, Action::ReviewObservation).await?;
-            Ok(this
+            let kept = this
                 .store
-                .keep_observation(&current, &viewer, &reason, next_review, now)
-                .await?)
+                .keep_observation(current.recorded(), &viewer, &reason, next_review, now)
+                .await?;
+            kept.seen_by(&viewer)
+                .map(Seen::into_shown)
+                .ok_or(ServiceError::NotFound)
         })
         .await
     }
@@ -473,7 +492,8 @@ impl Observations {
         to_completion(async move {
             let _gate = this.store.write_gate().await;
             let current = this.visible(&viewer, id, Action::ReviewObservation).await?;
-            this.erase_now(&current, &viewer, &reason, now).await
+            this.erase_now(current.recorded(), &viewer, &reason, now)
+                .await
         })
         .await
     }
@@ -481,18 +501,16 @@ impl Observations {
     /// Erases `current` (the caller holds the write gate).
     async fn erase_now(
         &self,
-        current: &Observation,
+        current: &Recorded,
         by: &Viewer,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         self.store
-            .erase_observation(current.id, by, reason, now)
+            .erase_observation(current.id(), by, reason, now)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        if current.withdrawn.is_none() {
-            self.index.replace(&current.index_row(), None);
-        }
+        self.index.replace(current, None);
         Ok(())
     }
 
@@ -518,7 +536,7 @@ impl Observations {
             let mut erased_now = 0;
             for record in &overdue {
                 let this = self.clone();
-                let id = record.id;
+                let id = record.id();
                 let erased = to_completion(async move {
                     let _gate = this.store.write_gate().await;
                     // Decided again under the gate: a coordinator may have
@@ -526,13 +544,13 @@ impl Observations {
                     let Some(current) = this.store.observation(id).await? else {
                         return Ok(false);
                     };
-                    if current.review_by >= cutoff {
+                    let review_by = current.review_by();
+                    if review_by >= cutoff {
                         return Ok(false);
                     }
                     let reason = format!(
-                        "retention: review date {} passed {} days ago with no decision to keep",
-                        current.review_by,
-                        (today - current.review_by).num_days()
+                        "retention: review date {review_by} passed {} days ago with no decision to keep",
+                        (today - review_by).num_days()
                     );
                     this.erase_now(&current, &Viewer::system(), &reason, now)
                         .await
@@ -570,30 +588,22 @@ impl Observations {
         viewer: &Viewer,
         id: ObservationId,
         action: Action,
-    ) -> Result<Observation, ServiceError> {
-        let observation = self
+    ) -> Result<Seen, ServiceError> {
+        let seen = self
             .store
             .observation(id)
             .await?
+            .and_then(|recorded| recorded.seen_by(viewer))
             .ok_or(ServiceError::NotFound)?;
-        if observation_precision(viewer, &observation) == Precision::Hidden {
-            return Err(ServiceError::NotFound);
-        }
         // A withdrawn record stays readable only to those who could have
         // withdrawn it: it was often withdrawn because of what it says.
-        if observation.withdrawn.is_some()
-            && !viewer.may(
-                Action::WithdrawObservation,
-                &observation.agency,
-                &observation.recorded_by,
-            )
-        {
+        if seen.shown().withdrawn.is_some() && !seen.may(viewer, Action::WithdrawObservation) {
             return Err(ServiceError::NotFound);
         }
-        if !viewer.may(action, &observation.agency, &observation.recorded_by) {
+        if !seen.may(viewer, action) {
             return Err(ServiceError::Forbidden);
         }
-        Ok(observation)
+        Ok(seen)
     }
 
     async fn live(
@@ -601,12 +611,12 @@ impl Observations {
         viewer: &Viewer,
         id: ObservationId,
         action: Action,
-    ) -> Result<Observation, ServiceError> {
-        let observation = self.visible(viewer, id, action).await?;
-        if observation.withdrawn.is_some() {
+    ) -> Result<Seen, ServiceError> {
+        let seen = self.visible(viewer, id, action).await?;
+        if seen.shown().withdrawn.is_some() {
             return Err(ServiceError::Withdrawn);
         }
-        Ok(observation)
+        Ok(seen)
     }
 }
 

@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 
 use super::audit::{append, AuditEntry};
-use super::{column, Context, Store, StoreError};
+use super::{column, Context, Store, StoreError, Tx};
 use crate::domain::area::AreaShape;
 use crate::domain::time::format_instant;
 use crate::domain::vocabulary::AreaKind;
@@ -64,8 +64,6 @@ fn area_from_row(row: &AnyRow) -> Result<StoredArea, StoreError> {
 
 const COLUMNS: &str =
     "id, kind, code, name_en, name_cy, geometry, min_lon, min_lat, max_lon, max_lat, source";
-
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 /// Adds or replaces one area by kind and code; true when it was new.
 async fn upsert(

@@ -7,13 +7,11 @@ use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 
 use super::audit::{append, AuditEntry};
-use super::{column, replayed, Context, Store, StoreError};
+use super::{column, replayed, Context, Store, StoreError, Tx};
 pub use crate::domain::exercise::{ActionRow, Annotation, Decision, ExerciseRow, SnapshotItem};
 use crate::domain::exercise::{NewAction, NewAnnotation, NewExercise};
 use crate::domain::time::format_instant;
 use crate::domain::vocabulary::{ActionStatus, ExerciseKind};
-
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 fn exercise_from_row(row: &AnyRow) -> Result<ExerciseRow, StoreError> {
     let id: i64 = column(row, "id")?;

@@ -31,6 +31,16 @@ pub use people::{Agency, NewUser, Session, SessionStage, SignIn, SignInAttempt, 
 pub use places::{NewPlace, PlaceImport};
 pub use tokens::TokenRecord;
 
+/// A write transaction on either backend.
+pub(crate) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// What lets the store wrap and open a [`Recorded`](crate::privacy::Recorded)
+/// observation: only this module can make one.
+#[derive(Debug)]
+pub struct Key(());
+
+const KEY: Key = Key(());
+
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use super::audit::{self, AuditEntry};
-use super::{column, Context, Store, StoreError};
+use super::{column, Context, Store, StoreError, Tx, KEY};
 use crate::domain::observation::{
     changes, review_by, Grading, LonLat, Observation, ObservationDetails, ObservationId, Withdrawal,
 };
@@ -16,6 +16,7 @@ use crate::domain::vocabulary::{
     Category, Handling, Indicator, InformationAssessment, Sensitivity, SettingType, Severity,
     SourceReliability, Status,
 };
+use crate::privacy::{HistoryLeave, Recorded};
 
 /// Every column of `observations` the domain reads, in one list.
 const COLUMNS: &str = "id, lon, lat, extent_geojson, observed_at, recorded_at, updated_at, \
@@ -105,8 +106,8 @@ pub struct IdempotencyKey {
 /// What a create did.
 #[derive(Debug, Clone)]
 pub struct Created {
-    /// The observation.
-    pub observation: Observation,
+    /// The observation, opaque (see [`Recorded`]).
+    pub observation: Recorded,
     /// True when an idempotency key matched an earlier create: nothing was written.
     pub replayed: bool,
 }
@@ -274,8 +275,6 @@ fn placeholders(rows: usize) -> String {
         .join(", ")
 }
 
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
-
 async fn place_exists(tx: &mut Tx<'_>, place_id: Option<i64>) -> Result<(), StoreError> {
     let Some(id) = place_id else { return Ok(()) };
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM places WHERE id = $1")
@@ -331,7 +330,7 @@ async fn finish_change(
     changes: &serde_json::Value,
     by: &Viewer,
     at: DateTime<Utc>,
-) -> Result<Observation, StoreError> {
+) -> Result<Recorded, StoreError> {
     // A withdrawal's reason is its purpose in the audit trail.
     let (kind, purpose) = match action {
         AuditAction::Withdrawal => ("withdrawn", changes["reason"].as_str()),
@@ -365,22 +364,28 @@ async fn finish_change(
         .await?
         .ok_or(StoreError::Conflict)?;
     tx.commit().await.ctx("committing a change")?;
-    Ok(updated)
+    Ok(Recorded::new(updated, &KEY))
 }
 
 impl Store {
     /// One observation, withdrawn or not.
-    pub async fn observation(&self, id: ObservationId) -> Result<Option<Observation>, StoreError> {
+    pub async fn observation(&self, id: ObservationId) -> Result<Option<Recorded>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM observations WHERE id = $1"))
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await
             .ctx("reading an observation")?;
-        row.as_ref().map(observation_from_row).transpose()
+        Ok(row
+            .as_ref()
+            .map(observation_from_row)
+            .transpose()?
+            .map(|o| Recorded::new(o, &KEY)))
     }
 
-    /// An observation's history, oldest first.
-    pub async fn history(&self, id: ObservationId) -> Result<Vec<Revision>, StoreError> {
+    /// An observation's history, oldest first, for a viewer given leave to
+    /// read it (one who sees the record exactly).
+    pub async fn history(&self, leave: HistoryLeave) -> Result<Vec<Revision>, StoreError> {
+        let id = leave.id();
         let rows = sqlx::query(
             "SELECT version, kind, changed_at, changed_by, changes
              FROM observation_revisions WHERE observation_id = $1 ORDER BY version",
@@ -485,7 +490,7 @@ impl Store {
             .ok_or(StoreError::Conflict)?;
         tx.commit().await.ctx("committing an observation")?;
         Ok(Created {
-            observation,
+            observation: Recorded::new(observation, &KEY),
             replayed: false,
         })
     }
@@ -513,7 +518,7 @@ impl Store {
         let id: i64 = column(&row, "observation_id")?;
         let observation = observation_in(tx, id).await?.ok_or(StoreError::Conflict)?;
         Ok(Some(Created {
-            observation,
+            observation: Recorded::new(observation, &KEY),
             replayed: true,
         }))
     }
@@ -522,11 +527,12 @@ impl Store {
     /// version, and records what changed. Fails with `Conflict` otherwise.
     pub async fn update_observation(
         &self,
-        current: &Observation,
+        current: &Recorded,
         next: &ObservationDetails,
         by: &Viewer,
         at: DateTime<Utc>,
-    ) -> Result<Observation, StoreError> {
+    ) -> Result<Recorded, StoreError> {
+        let current = current.stored(&KEY);
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if next.place_id != current.details.place_id {
             place_exists(&mut tx, next.place_id).await?;
@@ -590,11 +596,12 @@ impl Store {
     /// at `current`'s version. The record stays, for the audit trail.
     pub async fn withdraw_observation(
         &self,
-        current: &Observation,
+        current: &Recorded,
         by: &Viewer,
         reason: &str,
         at: DateTime<Utc>,
-    ) -> Result<Observation, StoreError> {
+    ) -> Result<Recorded, StoreError> {
+        let current = current.stored(&KEY);
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let version = current.version + 1;
         let done = sqlx::query(
@@ -630,12 +637,13 @@ impl Store {
     /// its history and (as the purpose) in the audit trail.
     pub async fn keep_observation(
         &self,
-        current: &Observation,
+        current: &Recorded,
         by: &Viewer,
         reason: &str,
         next_review: NaiveDate,
         at: DateTime<Utc>,
-    ) -> Result<Observation, StoreError> {
+    ) -> Result<Recorded, StoreError> {
+        let current = current.stored(&KEY);
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let version = current.version + 1;
         let next = next_review.format("%Y-%m-%d").to_string();
@@ -727,7 +735,7 @@ impl Store {
         agency: Option<&str>,
         due: NaiveDate,
         limit: i64,
-    ) -> Result<Vec<Observation>, StoreError> {
+    ) -> Result<Vec<Recorded>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM observations
              WHERE ($1 IS NULL OR agency = $1) AND review_by <= $2
@@ -739,7 +747,9 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("reading the review queue")?;
-        rows.iter().map(observation_from_row).collect()
+        rows.iter()
+            .map(|row| Ok(Recorded::new(observation_from_row(row)?, &KEY)))
+            .collect()
     }
 
     /// How many records are due for review on or before `due`.
@@ -830,9 +840,11 @@ impl Store {
     }
 
     /// Calls `f` for every live (not withdrawn) observation, streaming, with
-    /// only what the spatial index needs.
+    /// only what the spatial index needs; only the index (holding its key)
+    /// can ask, as the rows carry recorded positions.
     pub async fn for_each_live_observation(
         &self,
+        _: &crate::index::Key,
         mut f: impl FnMut(IndexRow<'_>),
     ) -> Result<u64, StoreError> {
         use futures_util::TryStreamExt;

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::audit::{append, AuditEntry};
 use super::observations::IdempotencyKey;
-use super::{column, Context, Store, StoreError};
+use super::{column, Context, Store, StoreError, Tx};
 use crate::domain::observation::LonLat;
 use crate::domain::place::{ImportedPlace, Place, PlaceDetails};
 use crate::domain::time::format_instant;
@@ -71,8 +71,6 @@ fn place_from_row(row: &AnyRow) -> Result<Place, StoreError> {
         updated_by: column(row, "updated_by")?,
     })
 }
-
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 async fn insert(
     tx: &mut Tx<'_>,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{column, Backend, Context, Store, StoreError};
 use crate::domain::time::format_instant;
-use crate::police::MonthImport;
+use crate::import::police::MonthImport;
 
 /// Rows per INSERT: 12 parameters each keeps a statement well under both
 /// databases' parameter limits, and few statements keeps the import fast.

@@ -4,9 +4,11 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{column, Context, Store, StoreError};
+use super::{column, AuditEntry, Context, Store, StoreError, Tx};
 pub use crate::domain::account::TokenRecord;
 use crate::domain::time::{format_instant, parse_instant};
+use crate::domain::viewer::Viewer;
+use crate::domain::vocabulary::AuditAction;
 
 /// The hash a token is stored and looked up by.
 pub fn token_hash(token: &str) -> String {
@@ -41,15 +43,42 @@ fn record(row: &sqlx::any::AnyRow) -> Result<TokenRecord, StoreError> {
     })
 }
 
+/// The audit event of a change to a token, under its owner's agency (so
+/// their coordinators see who made or revoked their tools' tokens).
+async fn token_audit(
+    tx: &mut Tx<'_>,
+    token: &TokenRecord,
+    by: &Viewer,
+    purpose: &str,
+) -> Result<(), StoreError> {
+    let owner_agency: Option<String> = sqlx::query_scalar("SELECT agency FROM users WHERE id = $1")
+        .bind(token.user_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("reading a token's owner")?;
+    let entry = AuditEntry::by(
+        by,
+        AuditAction::Alteration,
+        "token",
+        token.id.to_string(),
+        owner_agency.as_deref().unwrap_or(""),
+        Some(purpose),
+        Utc::now(),
+    );
+    super::audit::append(tx, &entry).await.map(|_| ())
+}
+
 impl Store {
     /// Makes a new token for a user and returns its record and the token
     /// itself, which is shown to the caller once and never stored.
+    /// Its audit event (`by` made it) is written in the same transaction.
     pub async fn create_token(
         &self,
         user_id: i64,
         name: &str,
         write: bool,
         expires_at: DateTime<Utc>,
+        by: &Viewer,
     ) -> Result<(TokenRecord, String), StoreError> {
         // Every write takes the gate: on SQLite a write slipping between
         // another transaction's read and write would fail it (BUSY_SNAPSHOT).
@@ -58,6 +87,7 @@ impl Store {
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let token = format!("sm_{}", hex::encode(secret));
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let row = sqlx::query(&format!(
             "INSERT INTO api_tokens (user_id, name, scope, token_hash, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -69,10 +99,18 @@ impl Store {
         .bind(token_hash(&token))
         .bind(format_instant(Utc::now()))
         .bind(format_instant(expires_at))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .ctx("creating a token")?;
-        Ok((record(&row)?, token))
+        let created = record(&row)?;
+        let purpose = format!(
+            "token made: {} scope, expires {}",
+            created.scope(),
+            format_instant(expires_at)
+        );
+        token_audit(&mut tx, &created, by, &purpose).await?;
+        tx.commit().await.ctx("committing a token")?;
+        Ok((created, token))
     }
 
     /// Finds the token with this hash, live or not.
@@ -99,18 +137,27 @@ impl Store {
         row.as_ref().map(record).transpose()
     }
 
-    /// Revokes a token; returns whether a live token was revoked.
-    pub async fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
+    /// Revokes a token, with its audit event (`by` revoked it), in one
+    /// transaction; returns whether a live token was revoked (nothing is
+    /// written otherwise).
+    pub async fn revoke_token(&self, id: i64, by: &Viewer) -> Result<bool, StoreError> {
         let _gate = self.write_gate().await;
-        let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
+        let row = sqlx::query(&format!(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL
+             RETURNING {TOKEN_COLUMNS}"
+        ))
         .bind(format_instant(Utc::now()))
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .ctx("revoking a token")?;
-        Ok(done.rows_affected() == 1)
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        token_audit(&mut tx, &record(&row)?, by, "token revoked").await?;
+        tx.commit().await.ctx("committing a revocation")?;
+        Ok(true)
     }
 
     /// Tokens of one user, or of everyone, oldest first.

@@ -215,7 +215,7 @@ fn gi_star_equals_esda_on_gwent_police_uk_crime() {
     for month in ["2021-06", "2021-07", "2021-08"] {
         let file =
             std::fs::File::open(dir.join(format!("{month}-gwent-street.csv"))).expect("month file");
-        for m in safetymap::police::parse(file, area).expect("parses") {
+        for m in safetymap::import::police::parse(file, area).expect("parses") {
             for r in m.rows {
                 // Newport only: Gwent at 250 m is a big matrix for PySAL.
                 if (-3.124..=-2.803).contains(&r.lon) && (51.502..=51.649).contains(&r.lat) {

@@ -404,6 +404,7 @@ impl TestApp {
                 "test tool",
                 write,
                 chrono::Utc::now() + chrono::Duration::days(3650),
+                &safetymap::domain::viewer::Viewer::console(),
             )
             .await
             .expect("create token")

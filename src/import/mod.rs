@@ -1,0 +1,3 @@
+//! Reading other people's files: police.uk crime CSVs.
+
+pub mod police;
