@@ -84,6 +84,57 @@ fn present(mut observation: Observation, precision: Precision) -> Option<Observa
 /// receives it only [`seen_by`](Recorded::seen_by) a viewer, at that
 /// viewer's precision. A service can hand one from the store to the index
 /// without being able to look inside.
+///
+/// What a caller can do with one:
+///
+/// ```
+/// use safetymap::domain::viewer::Viewer;
+/// use safetymap::privacy::{Precision, Recorded};
+///
+/// fn shown_to(recorded: Recorded, viewer: &Viewer) -> Option<(Precision, [f64; 2])> {
+///     let seen = recorded.seen_by(viewer)?;
+///     let at = seen.shown().details.location;
+///     Some((seen.precision(), [at.lon, at.lat]))
+/// }
+/// ```
+///
+/// What it cannot (each of these fails to compile): read the record,
+///
+/// ```compile_fail
+/// use safetymap::privacy::Recorded;
+///
+/// fn recorded_at(recorded: &Recorded) -> f64 {
+///     recorded.0.details.location.lon
+/// }
+/// ```
+///
+/// make the store's key to open it,
+///
+/// ```compile_fail
+/// use safetymap::privacy::Recorded;
+///
+/// fn recorded_at(recorded: &Recorded) -> f64 {
+///     recorded.stored(&safetymap::store::Key(())).details.location.lon
+/// }
+/// ```
+///
+/// make the index's key to take its row,
+///
+/// ```compile_fail
+/// use safetymap::privacy::Recorded;
+///
+/// fn recorded_at(recorded: &Recorded) -> f64 {
+///     recorded.index_row(&safetymap::index::Key(())).unwrap().location.lon
+/// }
+/// ```
+///
+/// or give itself leave to read a record's history.
+///
+/// ```compile_fail
+/// use safetymap::domain::observation::ObservationId;
+///
+/// let leave = safetymap::privacy::HistoryLeave(ObservationId(1));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Recorded(Observation);
 

@@ -87,6 +87,43 @@ on_both_stores! {
         assert_eq!((last.agency.as_str(), last.role.as_str()), ("council", "coordinator"));
     }
 
+    async fn making_and_revoking_a_token_are_in_the_trail_where_the_owners_coordinators_see_them(backend) {
+        let app = TestApp::new(backend).await;
+        let analyst = app.user(Role::PanelMember, "police").await;
+        let session = app.sign_in(&analyst, None).await;
+        let before = events(&app).await.len();
+        let made = app.as_session(Method::POST, "/api/tokens", &session, Some(&json!({"name": "QGIS hotspot review", "scope": "read", "expires_in_days": 30})), true).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+        let id = made.json()["id"].as_i64().expect("id");
+        let refused = app.as_session(Method::POST, "/api/tokens", &session, Some(&json!({"name": "", "scope": "admin"})), true).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let revoked = app.as_session(Method::DELETE, &format!("/api/tokens/{id}"), &session, None, true).await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        let again = app.as_session(Method::DELETE, &format!("/api/tokens/{id}"), &session, None, true).await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND, "revoking twice is not a second act");
+
+        let trail: Vec<_> = events(&app).await[before..].iter()
+            .filter(|e| e.object_type == "token")
+            .map(|e| (e.action.clone(), e.object_id.clone(), e.principal.clone(), e.object_agency.clone(), e.purpose.clone().unwrap_or_default()))
+            .collect();
+        let me = format!("user:{}", analyst.id);
+        assert_eq!(trail.len(), 2, "{trail:?}");
+        assert_eq!((trail[0].0.as_str(), trail[0].1.clone(), &trail[0].2, trail[0].3.as_str()), ("alteration", id.to_string(), &me, "police"));
+        assert!(trail[0].4.starts_with("token made: read scope, expires "), "{}", trail[0].4);
+        assert!(!trail[0].4.contains("QGIS"), "the tool's name is its own purpose, not the trail's");
+        assert_eq!((trail[1].0.as_str(), trail[1].1.clone(), trail[1].4.as_str()), ("alteration", id.to_string(), "token revoked"));
+
+        // The police coordinators see both in their agency's log; the
+        // council's do not.
+        let police = app.token(Role::Coordinator, "police").await;
+        let council = app.token(Role::Coordinator, "council").await;
+        let theirs = app.get("/api/audit?object_type=token", &police).await.json();
+        let ours = theirs["events"].as_array().expect("events").iter().filter(|e| e["object_id"] == json!(id.to_string())).count();
+        assert_eq!(ours, 2, "{theirs}");
+        let others = app.get("/api/audit?object_type=token", &council).await.json();
+        assert!(others["events"].as_array().expect("events").iter().all(|e| e["object_id"] != json!(id.to_string())), "{others}");
+    }
+
     async fn audit_rows_cannot_be_changed_or_deleted_through_the_database(backend) {
         let app = TestApp::new(backend).await;
         let token = app.token(Role::Coordinator, "council").await;
