@@ -719,6 +719,7 @@ async fn demo_people(store: &Store, bind: SocketAddr, data_dir: &Path) -> anyhow
                     true,
                     Utc::now() + chrono::Duration::days(90),
                     &Viewer::console(),
+                    Utc::now(),
                 )
                 .await?;
             if user.role == Role::PanelMember {
@@ -943,7 +944,14 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             };
             let expires = Utc::now() + chrono::Duration::days(expires_in_days);
             let (record, token) = store
-                .create_token(user.id, &name, write, expires, &Viewer::console())
+                .create_token(
+                    user.id,
+                    &name,
+                    write,
+                    expires,
+                    &Viewer::console(),
+                    Utc::now(),
+                )
                 .await?;
             println!(
                 "token {} for {} ({}, acting as {}); expires {}; shown once:",
@@ -956,7 +964,10 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             println!("{token}");
         }
         TokenCommand::Revoke { id } => {
-            if store.revoke_token(id, &Viewer::console()).await? {
+            if store
+                .revoke_token(id, &Viewer::console(), Utc::now())
+                .await?
+            {
                 println!("token {id} revoked");
             } else {
                 bail!("no live token {id}");

@@ -135,8 +135,17 @@ fn present(mut observation: Observation, precision: Precision) -> Option<Observa
 ///
 /// let leave = safetymap::privacy::HistoryLeave(ObservationId(1));
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Nor does it print what it holds: its `Debug` says only its id, so a
+/// log line or a failed assertion cannot carry a recorded position.
+#[derive(Clone)]
 pub struct Recorded(Observation);
+
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Recorded").field(&self.0.id.0).finish()
+    }
+}
 
 impl Recorded {
     /// Wraps a record the store has read.
@@ -185,11 +194,20 @@ impl Recorded {
 
 /// A record as one viewer is shown it, with the stored record kept opaque
 /// beside it so a write can name the version it changes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Seen {
     recorded: Recorded,
     shown: Observation,
     precision: Precision,
+}
+
+impl std::fmt::Debug for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seen")
+            .field("id", &self.shown.id.0)
+            .field("precision", &self.precision)
+            .finish()
+    }
 }
 
 impl Seen {
@@ -213,11 +231,12 @@ impl Seen {
         &self.recorded
     }
 
-    /// Whether the viewer may do `action` to it. Decided on the record's
-    /// provenance as shown, which keeps its agency; a generalised record's
-    /// recorder is withheld, and a viewer who recorded it sees it exactly.
+    /// Whether the viewer may do `action` to it, decided on its recorded
+    /// provenance (a generalised copy has no recorder). Only the answer
+    /// leaves this module.
     pub fn may(&self, viewer: &Viewer, action: Action) -> bool {
-        viewer.may(action, &self.shown.agency, &self.shown.recorded_by)
+        let stored = &self.recorded.0;
+        viewer.may(action, &stored.agency, &stored.recorded_by)
     }
 
     /// Leave to read its history, for a viewer who sees it exactly: edits

@@ -67,6 +67,8 @@ pub async fn create(
     viewer: Viewer,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<TokenView>), Problem> {
+    // Refused before the body is read, as every credential change is.
+    crate::service::tokens::may_make(&viewer)?;
     let input: NewTokenBody = typed(body)?;
     let new = NewToken {
         name: input.name,

@@ -24,6 +24,15 @@ pub enum ImportFailure {
     /// The store refused.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Importing one file failed; the files before it stay imported.
+    #[error("importing {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: Box<ImportFailure>,
+    },
 }
 
 /// The police.uk workflows.
@@ -59,7 +68,10 @@ impl Police {
             match self.import_file(path, area, by, at).await {
                 Ok(months) => done(path, &months),
                 Err(e) => {
-                    result = Err(e);
+                    result = Err(ImportFailure::File {
+                        path: path.clone(),
+                        source: Box::new(e),
+                    });
                     break;
                 }
             }

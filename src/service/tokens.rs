@@ -36,6 +36,16 @@ fn own_id(viewer: &Viewer) -> Result<i64, ServiceError> {
     viewer.user_id().ok_or(ServiceError::Forbidden)
 }
 
+/// Whether `viewer` may make tokens at all: a signed-in person whose role
+/// allows it. A token cannot mint tokens: a leaked one must not outlive its
+/// expiry.
+pub fn may_make(viewer: &Viewer) -> Result<(), ServiceError> {
+    if !viewer.may_at_all(Action::ManageTokens) {
+        return Err(ServiceError::Forbidden);
+    }
+    require_session(viewer)
+}
+
 impl Tokens {
     /// Token workflows over a store, forgetting revoked tokens from `cache`.
     pub fn new(store: Store, cache: TokenCache, clock: Clock) -> Self {
@@ -53,11 +63,7 @@ impl Tokens {
         viewer: &Viewer,
         new: NewToken,
     ) -> Result<(TokenRecord, String), ServiceError> {
-        if !viewer.may_at_all(Action::ManageTokens) {
-            return Err(ServiceError::Forbidden);
-        }
-        // A token cannot mint tokens: a leaked one must not outlive its expiry.
-        require_session(viewer)?;
+        may_make(viewer)?;
         let mut errors = Vec::new();
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
@@ -90,10 +96,17 @@ impl Tokens {
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
         }
-        let expires = self.clock.now() + Duration::days(days);
+        let now = self.clock.now();
         Ok(self
             .store
-            .create_token(own_id(viewer)?, name, write, expires, viewer)
+            .create_token(
+                own_id(viewer)?,
+                name,
+                write,
+                now + Duration::days(days),
+                viewer,
+                now,
+            )
             .await?)
     }
 
@@ -117,7 +130,10 @@ impl Tokens {
             .await?
             .filter(|t| reach == Reach::Any || (reach != Reach::None && mine(t)))
             .ok_or(ServiceError::NotFound)?;
-        let revoked = self.store.revoke_token(id, viewer).await?;
+        let revoked = self
+            .store
+            .revoke_token(id, viewer, self.clock.now())
+            .await?;
         self.cache.forget(id);
         if revoked {
             Ok(())

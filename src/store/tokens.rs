@@ -50,6 +50,7 @@ async fn token_audit(
     token: &TokenRecord,
     by: &Viewer,
     purpose: &str,
+    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let owner_agency: Option<String> = sqlx::query_scalar("SELECT agency FROM users WHERE id = $1")
         .bind(token.user_id)
@@ -63,7 +64,7 @@ async fn token_audit(
         token.id.to_string(),
         owner_agency.as_deref().unwrap_or(""),
         Some(purpose),
-        Utc::now(),
+        at,
     );
     super::audit::append(tx, &entry).await.map(|_| ())
 }
@@ -79,6 +80,7 @@ impl Store {
         write: bool,
         expires_at: DateTime<Utc>,
         by: &Viewer,
+        at: DateTime<Utc>,
     ) -> Result<(TokenRecord, String), StoreError> {
         // Every write takes the gate: on SQLite a write slipping between
         // another transaction's read and write would fail it (BUSY_SNAPSHOT).
@@ -97,7 +99,7 @@ impl Store {
         .bind(name)
         .bind(if write { "write" } else { "read" })
         .bind(token_hash(&token))
-        .bind(format_instant(Utc::now()))
+        .bind(format_instant(at))
         .bind(format_instant(expires_at))
         .fetch_one(&mut *tx)
         .await
@@ -108,7 +110,7 @@ impl Store {
             created.scope(),
             format_instant(expires_at)
         );
-        token_audit(&mut tx, &created, by, &purpose).await?;
+        token_audit(&mut tx, &created, by, &purpose, at).await?;
         tx.commit().await.ctx("committing a token")?;
         Ok((created, token))
     }
@@ -140,14 +142,19 @@ impl Store {
     /// Revokes a token, with its audit event (`by` revoked it), in one
     /// transaction; returns whether a live token was revoked (nothing is
     /// written otherwise).
-    pub async fn revoke_token(&self, id: i64, by: &Viewer) -> Result<bool, StoreError> {
+    pub async fn revoke_token(
+        &self,
+        id: i64,
+        by: &Viewer,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let row = sqlx::query(&format!(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL
              RETURNING {TOKEN_COLUMNS}"
         ))
-        .bind(format_instant(Utc::now()))
+        .bind(format_instant(at))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await
@@ -155,7 +162,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(false);
         };
-        token_audit(&mut tx, &record(&row)?, by, "token revoked").await?;
+        token_audit(&mut tx, &record(&row)?, by, "token revoked", at).await?;
         tx.commit().await.ctx("committing a revocation")?;
         Ok(true)
     }

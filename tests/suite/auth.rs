@@ -47,12 +47,12 @@ on_both_stores! {
 
         // Revoked by another process (the CLI) straight in the store.
         let in_a_day = chrono::Utc::now() + chrono::Duration::days(1);
-        let (record, other) = app.store.create_token(analyst.id, "script", false, in_a_day, &Viewer::console()).await.expect("token");
+        let (record, other) = app.store.create_token(analyst.id, "script", false, in_a_day, &Viewer::console(), chrono::Utc::now()).await.expect("token");
         assert_eq!(app.get(ITEMS, &other).await.status, StatusCode::OK);
-        assert!(app.store.revoke_token(record.id, &Viewer::console()).await.expect("revoke"));
+        assert!(app.store.revoke_token(record.id, &Viewer::console(), chrono::Utc::now()).await.expect("revoke"));
         assert_eq!(app.get(ITEMS, &other).await.status, StatusCode::UNAUTHORIZED);
 
-        let expired = app.store.create_token(analyst.id, "old", false, chrono::Utc::now() - chrono::Duration::days(1), &Viewer::console()).await.expect("token").1;
+        let expired = app.store.create_token(analyst.id, "old", false, chrono::Utc::now() - chrono::Duration::days(1), &Viewer::console(), chrono::Utc::now()).await.expect("token").1;
         assert_eq!(app.get(ITEMS, &expired).await.status, StatusCode::UNAUTHORIZED);
     }
 
@@ -60,9 +60,9 @@ on_both_stores! {
         let settings = safetymap::api::Settings { token_cache: std::time::Duration::from_millis(600), ..test_settings() };
         let app = TestApp::with_settings(TestDatabase::new(backend).await, settings).await;
         let user = app.user(Role::PanelMember, "police").await;
-        let (record, token) = app.store.create_token(user.id, "poller", false, chrono::Utc::now() + chrono::Duration::days(1), &Viewer::console()).await.expect("token");
+        let (record, token) = app.store.create_token(user.id, "poller", false, chrono::Utc::now() + chrono::Duration::days(1), &Viewer::console(), chrono::Utc::now()).await.expect("token");
         assert_eq!(app.get(ITEMS, &token).await.status, StatusCode::OK);
-        assert!(app.store.revoke_token(record.id, &Viewer::console()).await.expect("revoke"));
+        assert!(app.store.revoke_token(record.id, &Viewer::console(), chrono::Utc::now()).await.expect("revoke"));
         // Still trusted from the cache for a moment, but steady use must not
         // keep it there.
         tokio::time::sleep(std::time::Duration::from_millis(350)).await;

@@ -405,6 +405,7 @@ impl TestApp {
                 write,
                 chrono::Utc::now() + chrono::Duration::days(3650),
                 &safetymap::domain::viewer::Viewer::console(),
+                chrono::Utc::now(),
             )
             .await
             .expect("create token")
