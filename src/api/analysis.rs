@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::disclosure::disclosed;
-use super::features::{base_url, feature_collection, ItemsQuery};
+use super::features::ItemsQuery;
+use super::ogc::Selection;
 use super::problem::Problem;
 use super::AppState;
 use crate::analysis::dbscan::dbscan_within;
@@ -288,28 +289,15 @@ fn cell_properties(
     }
 }
 
-/// Where an aggregate answer goes, for its link and its audit record.
-pub(super) struct Answer<'a> {
-    pub(super) state: &'a AppState,
-    pub(super) headers: &'a axum::http::HeaderMap,
-    /// The collection id.
-    pub(super) collection: &'static str,
-    /// What a tool's read is recorded as.
-    pub(super) audited_as: &'static str,
-}
-
-impl Answer<'_> {
-    /// Answers with the features as a FeatureCollection carrying
-    /// `extra`'s members too, marked for the disclosure layer.
-    pub(super) async fn send(
-        &self,
-        features: Vec<serde_json::Value>,
-        extra: serde_json::Value,
-    ) -> Result<axum::response::Response, Problem> {
-        let base = base_url(&self.state.settings, self.headers);
-        let count = features.len();
-        let response = feature_collection(&base, self.collection, count, features, extra)?;
-        Ok(disclosed(response, self.audited_as, count))
+/// A selection of aggregate features with the members that say how they
+/// were made.
+fn selection(features: Vec<serde_json::Value>, extra: serde_json::Value) -> Selection {
+    Selection {
+        features,
+        extra: match extra {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        },
     }
 }
 
@@ -318,18 +306,15 @@ fn polygon(ring: Vec<[f64; 2]>) -> serde_json::Value {
 }
 
 /// `GET /ogc/collections/grid/items`: observation counts per cell.
-pub async fn grid_items(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: axum::http::HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<axum::response::Response, Problem> {
-    let query = ItemsQuery::parse_with(raw.as_deref(), &["cell", "shape"])?;
-    super::allow(&viewer, Action::ReadLayers)?;
-    state.charge(&viewer, Kind::Aggregate).await?;
-    let grid = grid_parameter(&query)?;
+pub async fn grid_selection(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &ItemsQuery,
+) -> Result<Selection, Problem> {
+    state.charge(viewer, Kind::Aggregate).await?;
+    let grid = grid_parameter(query)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
-    let points = shown_points(&state, &viewer, &query.filter);
+    let points = shown_points(state, viewer, &query.filter);
     let counts = crate::analysis::grid::count(grid, points.iter().map(|p| (p.e, p.n)));
     let mut cells: Vec<(Cell, u32)> = counts.into_iter().collect();
     cells.sort_unstable();
@@ -345,32 +330,21 @@ pub async fn grid_items(
             }))
         })
         .collect();
-    let answer = Answer {
-        state: &state,
-        headers: &headers,
-        collection: "grid",
-        audited_as: "grid-layer",
-    };
-    answer
-        .send(
-            features,
+    Ok(selection(
+        features,
         json!({ "cellSize": grid.size, "shape": grid.shape.code(), "threshold": suppression.threshold }),
-        )
-        .await
+    ))
 }
 
 /// `GET /ogc/collections/hotspots/items`: Gi\* classes on a grid; cells that
 /// are significant or hold observations.
-pub async fn hotspot_items(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: axum::http::HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<axum::response::Response, Problem> {
-    let query = ItemsQuery::parse_with(raw.as_deref(), HOTSPOT_PARAMETERS)?;
-    super::allow(&viewer, Action::ReadLayers)?;
-    state.charge(&viewer, Kind::Aggregate).await?;
-    let parameters = hotspot_parameters(&query)?;
+pub async fn hotspot_selection(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &ItemsQuery,
+) -> Result<Selection, Problem> {
+    state.charge(viewer, Kind::Aggregate).await?;
+    let parameters = hotspot_parameters(query)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
     let run = {
         let (work_state, work_viewer, filter) =
@@ -411,46 +385,35 @@ pub async fn hotspot_items(
             }))
         })
         .collect();
-    let answer = Answer {
-        state: &state,
-        headers: &headers,
-        collection: "hotspots",
-        audited_as: "hotspots-layer",
-    };
     let [t99, t95, t90] = run.result.thresholds;
-    answer
-        .send(
-            features,
-            json!({
-                "cellSize": grid.size,
-                "shape": grid.shape.code(),
-                "studyCells": run.cells.len(),
-                "weights": match parameters.weights {
-                    Weights::DistanceBand(d) => json!({ "type": "distance", "band": d }),
-                    Weights::Nearest(k) => json!({ "type": "nearest", "k": k }),
-                },
-                "fdr": parameters.fdr,
-                "pThresholds": { "99": t99, "95": t95, "90": t90 },
-                "threshold": suppression.threshold,
-            }),
-        )
-        .await
+    Ok(selection(
+        features,
+        json!({
+            "cellSize": grid.size,
+            "shape": grid.shape.code(),
+            "studyCells": run.cells.len(),
+            "weights": match parameters.weights {
+                Weights::DistanceBand(d) => json!({ "type": "distance", "band": d }),
+                Weights::Nearest(k) => json!({ "type": "nearest", "k": k }),
+            },
+            "fdr": parameters.fdr,
+            "pThresholds": { "99": t99, "95": t95, "90": t90 },
+            "threshold": suppression.threshold,
+        }),
+    ))
 }
 
 /// `GET /ogc/collections/clusters/items?eps=…&min=…`: DBSCAN clusters as
 /// their convex hulls.
-pub async fn cluster_items(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: axum::http::HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<axum::response::Response, Problem> {
+pub async fn cluster_selection(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &ItemsQuery,
+) -> Result<Selection, Problem> {
     use geo::{ConvexHull, MultiPoint, Point};
-    let query = ItemsQuery::parse_with(raw.as_deref(), &["eps", "min"])?;
-    super::allow(&viewer, Action::ReadLayers)?;
-    state.charge(&viewer, Kind::Aggregate).await?;
-    let eps: f64 = number(&query, "eps", 150.0, 1.0..=5_000.0)?;
-    let min: usize = number(&query, "min", 5usize, 2..=10_000)?;
+    state.charge(viewer, Kind::Aggregate).await?;
+    let eps: f64 = number(query, "eps", 150.0, 1.0..=5_000.0)?;
+    let min: usize = number(query, "min", 5usize, 2..=10_000)?;
     let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
     let (points, labels) = {
         let (work_state, work_viewer, filter) =
@@ -513,19 +476,11 @@ pub async fn cluster_items(
             })
         })
         .collect();
-    let answer = Answer {
-        state: &state,
-        headers: &headers,
-        collection: "clusters",
-        audited_as: "clusters-layer",
-    };
-    answer
-        .send(
-            features,
+    Ok(selection(
+        features,
         json!({ "eps": eps, "min": min, "threshold": suppression.threshold,
             "noise": suppression.show(u32::try_from(labels.iter().filter(|l| l.is_none()).count()).unwrap_or(u32::MAX)) }),
-        )
-        .await
+    ))
 }
 
 /// A time profile as served.

@@ -11,22 +11,20 @@ use axum::response::Response;
 use axum::Json;
 use serde_json::json;
 
-use super::analysis::{param, Answer};
 use super::body::{typed, JsonBody};
-use super::features::ItemsQuery;
 use super::observations::idempotency_key;
 use super::places::upload_text;
 use super::problem::Problem;
 use super::{allow, created, AppState};
-use crate::analysis::Suppression;
-use crate::areas::{count_in, Area};
+use crate::areas::Area;
 use crate::domain::area::{parse_boundaries, DrawnArea};
 use crate::domain::viewer::{Action, Viewer};
 use crate::domain::vocabulary::AreaKind;
 use crate::service::{request_hash, ServiceError};
 use crate::store::{AreaImport, StoredArea};
 
-fn summary(a: &Area) -> serde_json::Value {
+/// An area's summary: id, code, names, kind, bounding box.
+pub(super) fn summary(a: &Area) -> serde_json::Value {
     json!({
         "id": a.id, "kind": a.kind, "code": a.code, "name_en": a.name_en, "name_cy": a.name_cy,
         "bbox": a.bbox,
@@ -138,83 +136,4 @@ pub async fn remove(
         Err(ServiceError::NotFound) => Err(not_found()),
         other => other.map(|()| StatusCode::NO_CONTENT).map_err(Into::into),
     }
-}
-
-/// The OGC collection's description.
-pub fn collection(base: &str) -> serde_json::Value {
-    json!({
-        "id": "areas",
-        "title": "Areas, with observation counts",
-        "description": "Wards, LSOAs, neighbourhoods and drawn areas, each with the number of observations in it for any observation filter (kind=ward|lsoa|…); counts below the small-count threshold read \"fewer than\" for roles below coordinator. Ardaloedd, gyda chyfrifon.",
-        "itemType": "feature",
-        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
-        "links": [
-            super::features::link(format!("{base}/ogc/collections/areas"), "self", "application/json", "This collection"),
-            super::features::link(format!("{base}/ogc/collections/areas/items"), "items", "application/geo+json", "Areas as GeoJSON"),
-        ]
-    })
-}
-
-/// `GET /ogc/collections/areas/items`: areas meeting `bbox` (all when
-/// absent), of `kind` (all when absent), each with its count for the rest
-/// of the observation filter.
-pub async fn items(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, Problem> {
-    let query = ItemsQuery::parse_with(raw.as_deref(), &["kind"])?;
-    let kinds: Vec<AreaKind> = match param(&query, "kind") {
-        None => Vec::new(),
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| {
-                AreaKind::from_code(c).ok_or_else(|| {
-                    Problem::bad_parameter(
-                        "not-in-vocabulary",
-                        "kind",
-                        format!("unknown area kind `{c}`"),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    allow(&viewer, Action::ReadLayers)?;
-    state
-        .charge(&viewer, crate::service::budget::Kind::Aggregate)
-        .await?;
-    let suppression = Suppression::for_role(viewer.role, state.settings.small_count_threshold);
-    let scope = state.index.scope(&viewer);
-    let areas = state.areas.snapshot();
-    let features: Vec<serde_json::Value> = areas
-        .iter()
-        .filter(|a| kinds.is_empty() || kinds.contains(&a.kind))
-        .filter(|a| query.filter.bbox.is_none_or(|b| a.meets(b)))
-        .take(query.limit)
-        .map(|a| {
-            let n = count_in(&scope, a, &query.filter);
-            let mut properties = summary(a);
-            if let (Some(p), Ok(serde_json::Value::Object(c))) =
-                (properties.as_object_mut(), serde_json::to_value(suppression.view(n)))
-            {
-                p.remove("bbox");
-                p.extend(c);
-            }
-            json!({"type": "Feature", "id": a.id, "geometry": a.geometry, "bbox": a.bbox, "properties": properties})
-        })
-        .collect();
-    Answer {
-        state: &state,
-        headers: &headers,
-        collection: "areas",
-        audited_as: "areas",
-    }
-    .send(
-        features,
-        json!({ "threshold": state.settings.small_count_threshold }),
-    )
-    .await
 }

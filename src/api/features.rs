@@ -53,21 +53,21 @@ pub struct ItemsQuery {
     pub filter: LayerFilter,
     /// Page size, clamped to `MAX_LIMIT`.
     pub limit: usize,
-    /// Page after this id.
-    pub cursor: Option<i64>,
+    /// Where the page starts, as the collection's `next` link gave it
+    /// (opaque to clients: an id for observations, an offset elsewhere).
+    pub cursor: Option<String>,
     /// The request's parameters except `cursor`, to build `next` links from.
     pub kept: Vec<(String, String)>,
     /// Parameters of the endpoint beyond the common ones, as given.
     pub extra: Vec<(String, String)>,
 }
 
-const ITEMS_PARAMETERS: &[&str] = &[
-    "bbox",
-    "bbox-crs",
-    "datetime",
-    "limit",
-    "cursor",
-    "f",
+/// The parameters every collection's `items` takes.
+pub const COMMON_PARAMETERS: &[&str] = &["bbox", "bbox-crs", "datetime", "limit", "cursor", "f"];
+
+/// The observation filters, taken by the observations collection and
+/// everything computed from it (grid, hot spots, clusters, tiles).
+pub const OBSERVATION_FILTERS: &[&str] = &[
     "mine",
     "category",
     "setting",
@@ -182,14 +182,24 @@ fn datetime(value: &str) -> Result<(Option<i64>, Option<i64>), Problem> {
 }
 
 impl ItemsQuery {
-    /// Parses the raw query string; unknown or repeated parameters are 400s.
+    /// Parses the raw query string of an observation layer; unknown or
+    /// repeated parameters are 400s.
     pub fn parse(raw: Option<&str>) -> Result<ItemsQuery, Problem> {
         Self::parse_with(raw, &[])
     }
 
-    /// Parses the raw query string of an endpoint that also takes the
-    /// parameters named in `extra` (collected, unparsed, in `extra`).
+    /// Parses the raw query string of an observation layer that also takes
+    /// the parameters named in `extra` (collected, unparsed, in `extra`).
     pub fn parse_with(raw: Option<&str>, extra: &[&str]) -> Result<ItemsQuery, Problem> {
+        let allowed: Vec<&str> = OBSERVATION_FILTERS.iter().chain(extra).copied().collect();
+        Self::parse_only(raw, &allowed)
+    }
+
+    /// Parses the raw query string of an endpoint that takes the common
+    /// parameters and those named in `allowed` (observation filters among
+    /// them are parsed into `filter`; the rest are collected in `extra`).
+    pub fn parse_only(raw: Option<&str>, allowed: &[&str]) -> Result<ItemsQuery, Problem> {
+        let extra = allowed;
         let mut query = ItemsQuery {
             filter: LayerFilter::default(),
             limit: DEFAULT_LIMIT,
@@ -200,7 +210,7 @@ impl ItemsQuery {
         let mut seen = HashSet::new();
         for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let (name, value) = (name.into_owned(), value.into_owned());
-            if !ITEMS_PARAMETERS.contains(&name.as_str()) && !extra.contains(&name.as_str()) {
+            if !COMMON_PARAMETERS.contains(&name.as_str()) && !allowed.contains(&name.as_str()) {
                 return Err(Problem::unknown_parameter(&name));
             }
             if !seen.insert(name.clone()) {
@@ -251,15 +261,7 @@ impl ItemsQuery {
                         }
                     }
                 }
-                "cursor" => {
-                    query.cursor = Some(value.parse().map_err(|_| {
-                        Problem::bad_parameter(
-                            "invalid-cursor",
-                            "cursor",
-                            "use the next link as given",
-                        )
-                    })?)
-                }
+                "cursor" => query.cursor = Some(value.clone()),
                 "f" if !matches!(value.as_str(), "json" | "geojson") => {
                     return Err(Problem::bad_parameter(
                         "unsupported-format",

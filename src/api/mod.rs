@@ -397,14 +397,21 @@ const IMPORT_BODY_LIMIT: usize = 32 << 20;
 #[derive(Default)]
 struct Routes {
     router: Router<AppState>,
-    paths: Vec<&'static str>,
+    paths: Vec<String>,
 }
 
 impl Routes {
-    fn route(mut self, path: &'static str, handler: axum::routing::MethodRouter<AppState>) -> Self {
-        self.paths.push(path);
+    fn route(mut self, path: &str, handler: axum::routing::MethodRouter<AppState>) -> Self {
+        self.paths.push(path.to_owned());
         self.router = self.router.route(path, handler);
         self
+    }
+
+    /// The items and item routes of every OGC collection.
+    fn collections(self) -> Self {
+        ogc::routes()
+            .into_iter()
+            .fold(self, |routes, (path, handler)| routes.route(&path, handler))
     }
 }
 
@@ -484,18 +491,6 @@ fn routes() -> Routes {
         .route("/ogc/api", get(openapi::document))
         .route("/ogc/collections", get(ogc::collections))
         .route("/ogc/collections/{collection}", get(ogc::collection))
-        .route("/ogc/collections/observations/items", get(ogc::items))
-        .route("/ogc/collections/observations/items/{id}", get(ogc::item))
-        .route("/ogc/collections/grid/items", get(analysis::grid_items))
-        .route(
-            "/ogc/collections/hotspots/items",
-            get(analysis::hotspot_items),
-        )
-        .route(
-            "/ogc/collections/clusters/items",
-            get(analysis::cluster_items),
-        )
-        .route("/ogc/collections/police-crimes/items", get(police::items))
         .route("/api/time-profile", get(analysis::time_profile_endpoint))
         .route("/api/police-imports", get(police::imports))
         .route("/api/places", get(places::list).post(places::create))
@@ -513,7 +508,6 @@ fn routes() -> Routes {
             "/api/areas/import",
             post(areas::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
-        .route("/ogc/collections/places/items", get(places::items))
         .route(
             "/api/exercises",
             get(exercises::list).post(exercises::create),
@@ -539,18 +533,14 @@ fn routes() -> Routes {
             "/api/perception-sessions/{id}/marks",
             post(perceptions::mark),
         )
-        .route(
-            "/ogc/collections/perceptions/items",
-            get(perceptions::items),
-        )
         .route("/api/actions/{id}", patch(exercises::set_status))
-        .route("/ogc/collections/areas/items", get(areas::items))
+        .collections()
 }
 
 /// Every route's path as declared, tiles included.
-pub fn route_paths() -> Vec<&'static str> {
+pub fn route_paths() -> Vec<String> {
     let mut paths = routes().paths;
-    paths.push(TILE_ROUTE);
+    paths.push(TILE_ROUTE.to_owned());
     paths
 }
 

@@ -8,7 +8,7 @@
 //! link, so it is not counted here either.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -16,14 +16,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::body::{typed, JsonBody};
-use super::features::{base_url, feature_collection, link};
 use super::observations::idempotency_key;
 use super::problem::Problem;
 use super::{allow, created, AppState};
 use crate::domain::place::{parse_import, Place, PlaceInput};
 use crate::domain::time::uk_local;
 use crate::domain::viewer::{Action, Viewer};
-use crate::domain::vocabulary::PlaceKind;
 use crate::service::{request_hash, ServiceError};
 use crate::store::{IdempotencyKey, PlaceImport};
 
@@ -244,88 +242,4 @@ pub async fn import(
             .await
             .map_err(problem)?,
     ))
-}
-
-/// The OGC collection's description.
-pub fn collection(base: &str) -> serde_json::Value {
-    json!({
-        "id": "places",
-        "title": "Places register",
-        "description": "Premises and spaces — licensed premises, takeaways, hotels, taxi ranks, parks, schools, youth provision, transport hubs — with licence, training and safe-place scheme membership. Cofrestr lleoedd.",
-        "itemType": "feature",
-        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
-        "links": [
-            link(format!("{base}/ogc/collections/places"), "self", "application/json", "This collection"),
-            link(format!("{base}/ogc/collections/places/items"), "items", "application/geo+json", "Places as GeoJSON"),
-        ]
-    })
-}
-
-/// `GET /ogc/collections/places/items?bbox=&kind=&limit=`.
-pub async fn items(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, Problem> {
-    let mut bbox = None;
-    let mut kinds: Vec<PlaceKind> = Vec::new();
-    let mut limit = 10_000usize;
-    for (name, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
-        match name.as_ref() {
-            "bbox" => bbox = Some(super::features::bbox(&value)?),
-            "kind" => {
-                for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-                    kinds.push(PlaceKind::from_code(code).ok_or_else(|| {
-                        Problem::bad_parameter(
-                            "not-in-vocabulary",
-                            "kind",
-                            format!("unknown place kind `{code}`"),
-                        )
-                    })?);
-                }
-            }
-            "limit" => {
-                limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|l| *l > 0)
-                    .ok_or_else(|| {
-                        Problem::bad_parameter("invalid-limit", "limit", "a positive whole number")
-                    })?
-                    .min(10_000)
-            }
-            "f" => {}
-            other => return Err(Problem::unknown_parameter(other)),
-        }
-    }
-    let places = state.places.list(&viewer).await.map_err(problem)?;
-    let matching: Vec<&Place> = places
-        .iter()
-        .filter(|p| kinds.is_empty() || kinds.contains(&p.details.kind))
-        .filter(|p| {
-            bbox.is_none_or(|[x0, y0, x1, y1]: [f64; 4]| {
-                let l = p.details.location;
-                l.lon >= x0 && l.lon <= x1 && l.lat >= y0 && l.lat <= y1
-            })
-        })
-        .collect();
-    let features: Vec<serde_json::Value> = matching
-        .iter()
-        .take(limit)
-        .map(|p| {
-            let mut properties = serde_json::to_value(p).unwrap_or_default();
-            if let Some(o) = properties.as_object_mut() {
-                o.remove("location");
-            }
-            json!({
-                "type": "Feature",
-                "id": p.id,
-                "geometry": {"type": "Point", "coordinates": [p.details.location.lon, p.details.location.lat]},
-                "properties": properties,
-            })
-        })
-        .collect();
-    let base = base_url(&state.settings, &headers);
-    feature_collection(&base, "places", matching.len(), features, json!({}))
 }

@@ -4,18 +4,15 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::extract::State;
 use axum::Json;
 use serde_json::json;
 
-use super::disclosure::disclosed;
-use super::features::{base_url, geojson_response, link, DEFAULT_LIMIT, MAX_LIMIT};
+use super::features::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::problem::Problem;
 use super::AppState;
-use crate::domain::viewer::{Action, Viewer};
-use crate::import::police::{month_number, month_text, type_code, ATTRIBUTION, ATTRIBUTION_CY};
+use crate::domain::viewer::Viewer;
+use crate::import::police::{month_number, type_code, ATTRIBUTION};
 use crate::index::police::{PolicePoint, PoliceSnapshot};
 use crate::store::police::PoliceImportRecord;
 
@@ -165,114 +162,6 @@ const CRIME_TYPES: [&str; 14] = [
 
 fn known_type(code: &str) -> bool {
     CRIME_TYPES.iter().any(|t| type_code(t) == code)
-}
-
-/// The collection's description (for `/ogc/collections`).
-pub fn collection(base: &str) -> serde_json::Value {
-    json!({
-        "id": "police-crimes",
-        "title": "Recorded crime (police.uk) — context",
-        "description": "Street-level crime from data.police.uk, at police.uk's anonymised map points, by month. A context layer: kept apart from observations. Troseddau a gofnodwyd (police.uk) — haen gyd-destun.",
-        "itemType": "feature",
-        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
-        "attribution": ATTRIBUTION,
-        "attribution_cy": ATTRIBUTION_CY,
-        "license": "OGL-UK-3.0",
-        "links": [
-            link(format!("{base}/ogc/collections/police-crimes"), "self", "application/json", "This collection"),
-            link(format!("{base}/ogc/collections/police-crimes/items"), "items", "application/geo+json", "Crimes as GeoJSON"),
-            link("https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/".into(), "license", "text/html", "Open Government Licence v3.0"),
-        ]
-    })
-}
-
-/// `GET /ogc/collections/police-crimes/items`.
-pub async fn items(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, Problem> {
-    let snapshot = state.police.snapshot();
-    let query = PoliceQuery::parse(raw.as_deref(), &snapshot)?;
-    super::allow(&viewer, Action::ReadLayers)?;
-    let mut matches: Vec<&PolicePoint> = match query.bbox {
-        Some([x0, y0, x1, y1]) => snapshot
-            .tree
-            .locate_in_envelope(&rstar::AABB::from_corners([x0, y0], [x1, y1]))
-            .filter(|p| query.keeps(p))
-            .collect(),
-        None => snapshot.tree.iter().filter(|p| query.keeps(p)).collect(),
-    };
-    // A stable order for paging.
-    matches.sort_unstable_by(|a, b| {
-        (a.month, a.crime_type)
-            .cmp(&(b.month, b.crime_type))
-            .then(a.position[0].total_cmp(&b.position[0]))
-            .then(a.position[1].total_cmp(&b.position[1]))
-    });
-    let page: Vec<_> = matches
-        .iter()
-        .skip(query.offset)
-        .take(query.limit)
-        .collect();
-    let features: Vec<serde_json::Value> = page
-        .iter()
-        .map(|p| {
-            let name = snapshot
-                .types
-                .get(usize::from(p.crime_type))
-                .map_or("", String::as_str);
-            json!({
-                "type": "Feature",
-                "geometry": { "type": "Point", "coordinates": p.position },
-                "properties": {
-                    "crime_type": type_code(name),
-                    "crime_type_name": name,
-                    "month": month_text(p.month),
-                    "source": "police.uk",
-                }
-            })
-        })
-        .collect();
-    let base = base_url(&state.settings, &headers);
-    let mut links = vec![link(
-        format!("{base}/ogc/collections/police-crimes"),
-        "collection",
-        "application/json",
-        "The collection",
-    )];
-    if query.offset + page.len() < matches.len() {
-        let mut pairs: Vec<(String, String)> =
-            form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-                .filter(|(k, _)| k != "cursor")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-        pairs.push(("cursor".into(), (query.offset + page.len()).to_string()));
-        let q = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&pairs)
-            .finish();
-        links.push(link(
-            format!("{base}/ogc/collections/police-crimes/items?{q}"),
-            "next",
-            "application/geo+json",
-            "Next page",
-        ));
-    }
-    let disclosed_count = features.len();
-    let body = json!({
-        "type": "FeatureCollection",
-        "features": features,
-        "numberMatched": matches.len(),
-        "numberReturned": page.len(),
-        "attribution": ATTRIBUTION,
-        "links": links,
-    });
-    Ok(disclosed(
-        geojson_response(serde_json::to_vec(&body).map_err(|_| Problem::internal())?),
-        "police-crimes-layer",
-        disclosed_count,
-    ))
 }
 
 /// `GET /api/police-imports`: what each import read, kept and left out.

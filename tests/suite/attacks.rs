@@ -502,10 +502,10 @@ on_both_stores! {
         };
         let mut walked = Vec::new();
         for route in safetymap::api::route_paths() {
-            if safetymap::api::disclosure::exempt(route) {
+            if safetymap::api::disclosure::exempt(&route) {
                 continue;
             }
-            let path = fill(route);
+            let path = fill(&route);
             let query = if path.starts_with("/api/observations/") { "?purpose=route%20walk" } else { "" };
             let before = count().await;
             let reply = app.get(&format!("{path}{query}"), &coordinator).await;
@@ -523,11 +523,11 @@ on_both_stores! {
             "/api/time-profile", "/api/places/{id}", "/api/exercises/{id}", "/api/exercises/{id}/pack",
             "/api/exercises/{id}/follow-up", "/api/perception-sessions/{id}", "/tiles/{layer}/{z}/{x}/{y}",
         ] {
-            assert!(walked.contains(&route), "the walk answered {route} (walked: {walked:?})");
+            assert!(walked.iter().any(|w| w == route), "the walk answered {route} (walked: {walked:?})");
         }
         // Every exemption says why.
         for (route, why) in safetymap::api::disclosure::NOT_DISCLOSURES {
-            assert!(!why.is_empty() && safetymap::api::route_paths().contains(route), "{route}");
+            assert!(!why.is_empty() && safetymap::api::route_paths().iter().any(|p| p == route), "{route}");
         }
     }
 

@@ -1,0 +1,297 @@
+//! One collection abstraction (after martin's `Source`): each layer says
+//! what it is and selects its features over a viewer's scope; paging,
+//! links, parameters, `numberMatched`/`numberReturned`, the single-item
+//! read and the disclosure marker are written once, here.
+//!
+//! A layer is one file in this directory implementing [`Collection`], and
+//! one line in [`super::registry`].
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::response::Response;
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+
+use super::super::disclosure::disclosed;
+use super::super::features::{geojson_response, link, ItemsQuery, CRS84, GEOJSON};
+use super::super::problem::Problem;
+use super::super::AppState;
+use crate::domain::viewer::Viewer;
+
+/// A boxed future answering `T` or a problem: what a collection's
+/// asynchronous methods return, so collections can sit in one registry.
+pub type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, Problem>> + Send + 'a>>;
+
+/// What a collection says about itself.
+#[derive(Debug, Clone)]
+pub struct Description {
+    /// Short title.
+    pub title: &'static str,
+    /// What it holds, in English and Welsh.
+    pub description: &'static str,
+    /// Where its features can be, CRS84, if known.
+    pub bbox: Option<[f64; 4]>,
+    /// Whether its features have a time (`datetime` selects on it).
+    pub temporal: bool,
+    /// Members it adds to its description (attribution, licence); a
+    /// `links` array is added to the standard links.
+    pub more: Map<String, Value>,
+}
+
+/// Every feature of a collection matching a query, as the viewer is shown
+/// them, in a stable order, each with an `id`.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// The features (GeoJSON Feature objects).
+    pub features: Vec<Value>,
+    /// Members the collection adds to its answer (parameters used,
+    /// thresholds, attribution).
+    pub extra: Map<String, Value>,
+}
+
+/// One `items` or `item` request, parsed as far as every collection shares.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The state.
+    pub state: &'a AppState,
+    /// Who asks.
+    pub viewer: &'a Viewer,
+    /// The base URL links are made under.
+    pub base: String,
+    /// The query, parsed with this collection's parameters.
+    pub query: ItemsQuery,
+}
+
+/// A layer served as an OGC API – Features collection.
+pub trait Collection: Send + Sync + 'static {
+    /// Its id in `/ogc/collections/{id}`.
+    fn id(&self) -> &'static str;
+
+    /// Title, description, extent.
+    fn describe(&self, state: &AppState) -> Description;
+
+    /// Query parameters it takes beyond the common ones (`bbox`,
+    /// `bbox-crs`, `datetime`, `limit`, `cursor`, `f`).
+    fn parameters(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Query parameters its single-item read takes beyond the common ones.
+    fn item_parameters(&self) -> Vec<&'static str> {
+        self.parameters()
+    }
+
+    /// What a tool's read of it is recorded as.
+    fn disclosed_as(&self) -> &'static str;
+
+    /// Every feature matching the request, as its viewer is shown them.
+    fn select<'a>(&'a self, request: &'a Request<'a>) -> Answer<'a, Selection>;
+
+    /// One page of items. By default: the selection, paged by offset
+    /// (`cursor` is the offset of the page).
+    fn items<'a>(&'a self, request: Request<'a>) -> Answer<'a, Response> {
+        Box::pin(async move {
+            let selection = self.select(&request).await?;
+            page(self.id(), self.disclosed_as(), &request, selection)
+        })
+    }
+
+    /// One item by id. By default: the selection for the request's
+    /// parameters, searched for the id (so an aggregate cell is found by
+    /// its cell code under the same parameters that made it).
+    fn item<'a>(&'a self, request: Request<'a>, id: String) -> Answer<'a, Response> {
+        Box::pin(async move {
+            let selection = self.select(&request).await?;
+            let feature = selection
+                .features
+                .into_iter()
+                .find(|f| id_matches(f, &id))
+                .ok_or_else(|| Problem::not_found().detail("no such feature"))?;
+            single(self.id(), self.disclosed_as(), &request, feature, &id)
+        })
+    }
+}
+
+/// Whether a feature has this id (ids may be numbers or strings).
+fn id_matches(feature: &Value, id: &str) -> bool {
+    match &feature["id"] {
+        Value::String(s) => s == id,
+        Value::Number(n) => n.to_string() == id,
+        _ => false,
+    }
+}
+
+/// The URL of `path` under `base` with these query pairs.
+pub fn with_query(url: &str, pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return url.to_owned();
+    }
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{url}?{q}")
+}
+
+/// The links of a page: `self`, `collection`, and `next`/`prev` cursors
+/// where there are more before or after.
+pub fn page_links(
+    base: &str,
+    collection: &str,
+    query: &ItemsQuery,
+    next: Option<String>,
+    prev: Option<String>,
+) -> Vec<Value> {
+    let items_url = format!("{base}/ogc/collections/{collection}/items");
+    let mut here = query.kept.clone();
+    if let Some(cursor) = &query.cursor {
+        here.push(("cursor".into(), cursor.clone()));
+    }
+    let mut links = vec![
+        link(with_query(&items_url, &here), "self", GEOJSON, "This page"),
+        link(
+            format!("{base}/ogc/collections/{collection}"),
+            "collection",
+            "application/json",
+            "The collection",
+        ),
+    ];
+    for (rel, cursor, title) in [("next", next, "Next page"), ("prev", prev, "Previous page")] {
+        if let Some(cursor) = cursor {
+            let mut pairs = query.kept.clone();
+            if !cursor.is_empty() {
+                pairs.push(("cursor".into(), cursor));
+            }
+            links.push(link(with_query(&items_url, &pairs), rel, GEOJSON, title));
+        }
+    }
+    links
+}
+
+/// The page of `selection` the request asks for, as a FeatureCollection
+/// marked for the disclosure layer.
+fn page(
+    collection: &str,
+    disclosed_as: &'static str,
+    request: &Request<'_>,
+    selection: Selection,
+) -> Result<Response, Problem> {
+    let query = &request.query;
+    let offset = match &query.cursor {
+        None => 0,
+        Some(c) => c.parse::<usize>().map_err(|_| {
+            Problem::bad_parameter("invalid-cursor", "cursor", "use the next link as given")
+        })?,
+    };
+    let matched = selection.features.len();
+    let features: Vec<Value> = selection
+        .features
+        .into_iter()
+        .skip(offset)
+        .take(query.limit)
+        .collect();
+    let returned = features.len();
+    let next = (offset + returned < matched).then(|| (offset + returned).to_string());
+    let prev = (offset > 0).then(|| {
+        let back = offset.saturating_sub(query.limit);
+        if back == 0 {
+            String::new()
+        } else {
+            back.to_string()
+        }
+    });
+    let mut body = json!({
+        "type": "FeatureCollection",
+        "numberMatched": matched,
+        "numberReturned": returned,
+        "timeStamp": Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "features": features,
+        "links": page_links(&request.base, collection, query, next, prev),
+    });
+    if let Some(map) = body.as_object_mut() {
+        map.extend(selection.extra);
+    }
+    let bytes = serde_json::to_vec(&body).map_err(|_| Problem::internal())?;
+    Ok(disclosed(geojson_response(bytes), disclosed_as, returned))
+}
+
+/// One feature with its links, marked for the disclosure layer.
+pub fn single(
+    collection: &str,
+    disclosed_as: &'static str,
+    request: &Request<'_>,
+    mut feature: Value,
+    id: &str,
+) -> Result<Response, Problem> {
+    let base = &request.base;
+    let item_url = format!(
+        "{base}/ogc/collections/{collection}/items/{}",
+        form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+    );
+    if let Some(map) = feature.as_object_mut() {
+        map.insert(
+            "links".into(),
+            json!([
+                link(
+                    with_query(&item_url, &request.query.kept),
+                    "self",
+                    GEOJSON,
+                    "This feature"
+                ),
+                link(
+                    format!("{base}/ogc/collections/{collection}"),
+                    "collection",
+                    "application/json",
+                    "The collection"
+                ),
+            ]),
+        );
+    }
+    let bytes = serde_json::to_vec(&feature).map_err(|_| Problem::internal())?;
+    Ok(disclosed(geojson_response(bytes), disclosed_as, 1))
+}
+
+/// A collection's description document.
+pub fn document(collection: &dyn Collection, state: &AppState, base: &str) -> Value {
+    let id = collection.id();
+    let d = collection.describe(state);
+    let mut extent = Map::new();
+    if let Some([x0, y0, x1, y1]) = d.bbox {
+        extent.insert(
+            "spatial".into(),
+            json!({ "bbox": [[x0, y0, x1, y1]], "crs": CRS84 }),
+        );
+    }
+    if d.temporal {
+        extent.insert(
+            "temporal".into(),
+            json!({
+                "interval": [[null, null]],
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+            }),
+        );
+    }
+    let mut document = json!({
+        "id": id,
+        "title": d.title,
+        "description": d.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": extent,
+        "links": [
+            link(format!("{base}/ogc/collections/{id}"), "self", "application/json", "This collection"),
+            link(format!("{base}/ogc/collections/{id}/items"), "items", GEOJSON, "Items as GeoJSON"),
+        ]
+    });
+    let mut more = d.more;
+    if let Some(Value::Array(extra)) = more.remove("links") {
+        if let Some(Value::Array(links)) = document.get_mut("links") {
+            links.extend(extra);
+        }
+    }
+    if let Some(map) = document.as_object_mut() {
+        map.extend(more);
+    }
+    document
+}

@@ -1,0 +1,250 @@
+//! The observations collection: the records the viewer may see, at their
+//! shown positions, paged by id straight into one buffer; the full record
+//! is the single-item read, audited as a consultation.
+
+use std::io::Write;
+
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::collection::{page_links, Answer, Collection, Description, Request, Selection};
+use crate::api::disclosure::{audited, disclosed};
+use crate::api::features::{geojson_response, link, GEOJSON, OBSERVATION_FILTERS};
+use crate::api::observations::parse_id;
+use crate::api::problem::Problem;
+use crate::api::AppState;
+use crate::domain::vocabulary::{
+    Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
+};
+use crate::index::ShownObservation;
+use crate::privacy::Precision;
+
+/// The observations collection.
+pub struct Observations;
+
+#[derive(Serialize)]
+struct PointGeometry {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    coordinates: [f64; 2],
+}
+
+/// Formats observed-at (milliseconds) without an intermediate string per feature.
+struct LayerTime(i64);
+
+impl Serialize for LayerTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = DateTime::from_timestamp_millis(self.0).unwrap_or_default();
+        s.collect_str(&t.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    }
+}
+
+#[derive(Serialize)]
+struct LayerProperties<'a> {
+    category: Category,
+    setting: SettingType,
+    severity: Severity,
+    status: Status,
+    sensitivity: Sensitivity,
+    agency: &'a str,
+    observed_at: LayerTime,
+    time_band: TimeBand,
+    day: DayKind,
+    precision: Precision,
+    /// For a generalised position: the 100 m square it stands for, so maps
+    /// can draw the square rather than a pin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cell: Option<[[f64; 2]; 5]>,
+}
+
+#[derive(Serialize)]
+struct LayerFeature<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: i64,
+    geometry: PointGeometry,
+    properties: LayerProperties<'a>,
+}
+
+/// One bulk feature; `o.position` is already the position as shown.
+fn layer_feature<'a>(o: &ShownObservation, agencies: &'a [String]) -> LayerFeature<'a> {
+    let precision = o.precision;
+    LayerFeature {
+        kind: "Feature",
+        id: o.id,
+        geometry: PointGeometry {
+            kind: "Point",
+            coordinates: o.position,
+        },
+        properties: LayerProperties {
+            category: o.category,
+            setting: o.setting,
+            severity: o.severity,
+            status: o.status,
+            sensitivity: o.sensitivity,
+            agency: agencies
+                .get(usize::from(o.agency))
+                .map_or("", String::as_str),
+            observed_at: LayerTime(o.observed_at),
+            time_band: TimeBand::of_hour(o.local_hour),
+            day: DayKind::of_weekday(o.local_weekday),
+            precision,
+            cell: match precision {
+                Precision::Generalised => {
+                    crate::bng::square_outline(o.position[0], o.position[1], 100.0)
+                }
+                _ => None,
+            },
+        },
+    }
+}
+
+impl Collection for Observations {
+    fn id(&self) -> &'static str {
+        "observations"
+    }
+
+    fn describe(&self, state: &AppState) -> Description {
+        let area = state.observations.rules().service_area;
+        Description {
+            title: "Observations",
+            description:
+                "Place-based safeguarding observations, at the precision your role allows. \
+                          Arsylwadau diogelu, ar y manylder a ganiateir gan eich rôl.",
+            bbox: Some([area.min().x, area.min().y, area.max().x, area.max().y]),
+            temporal: true,
+            more: Default::default(),
+        }
+    }
+
+    fn parameters(&self) -> Vec<&'static str> {
+        OBSERVATION_FILTERS.to_vec()
+    }
+
+    fn item_parameters(&self) -> Vec<&'static str> {
+        vec!["purpose"]
+    }
+
+    fn disclosed_as(&self) -> &'static str {
+        "observations-layer"
+    }
+
+    fn select<'a>(&'a self, request: &'a Request<'a>) -> Answer<'a, Selection> {
+        Box::pin(async move {
+            let scope = request.state.index.scope(request.viewer);
+            let agencies = scope.agency_names();
+            let features = scope
+                .collect(&request.query.filter)
+                .iter()
+                .map(|o| serde_json::to_value(layer_feature(o, &agencies)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| Problem::internal())?;
+            Ok(Selection {
+                features,
+                ..Selection::default()
+            })
+        })
+    }
+
+    /// A page by id (`cursor` is the last id of the previous page), written
+    /// straight into one buffer.
+    fn items<'a>(&'a self, request: Request<'a>) -> Answer<'a, Response> {
+        Box::pin(async move {
+            let query = &request.query;
+            let cursor = match &query.cursor {
+                None => None,
+                Some(c) => Some(c.parse::<i64>().map_err(|_| {
+                    Problem::bad_parameter("invalid-cursor", "cursor", "use the next link as given")
+                })?),
+            };
+            let scope = request.state.index.scope(request.viewer);
+            let page = scope.page(&query.filter, cursor, query.limit);
+            let agencies = scope.agency_names();
+            let next = page
+                .more
+                .then(|| page.items.last().map(|last| last.id.to_string()))
+                .flatten();
+            let links = page_links(&request.base, self.id(), query, next, None);
+            // About 330 bytes a feature; one allocation up front.
+            let mut body = Vec::with_capacity(256 + page.items.len() * 340);
+            body.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
+            for (i, o) in page.items.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                serde_json::to_writer(&mut body, &layer_feature(o, &agencies))
+                    .map_err(|_| Problem::internal())?;
+            }
+            let _ = write!(
+                body,
+                "],\"numberMatched\":{},\"numberReturned\":{},\"timeStamp\":\"{}\",\"links\":",
+                page.matched,
+                page.items.len(),
+                Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+            );
+            serde_json::to_writer(&mut body, &links).map_err(|_| Problem::internal())?;
+            body.push(b'}');
+            Ok(disclosed(
+                geojson_response(body),
+                self.disclosed_as(),
+                page.items.len(),
+            ))
+        })
+    }
+
+    /// The full record as a Feature (`?purpose=…`), audited as a
+    /// consultation.
+    fn item<'a>(&'a self, request: Request<'a>, id: String) -> Answer<'a, Response> {
+        Box::pin(async move {
+            let id = parse_id(&id)?;
+            let purpose = request
+                .query
+                .extra
+                .iter()
+                .find(|(name, _)| name == "purpose")
+                .map(|(_, value)| value.as_str());
+            if purpose.is_some_and(|p| p.chars().count() > 500) {
+                return Err(Problem::bad_parameter(
+                    "too-long",
+                    "purpose",
+                    "a purpose is at most 500 characters",
+                ));
+            }
+            let shown = request
+                .state
+                .observations
+                .open(request.viewer, id, purpose, true, Utc::now())
+                .await?;
+            let observation = shown.observation;
+            if observation.withdrawn.is_some() {
+                return Err(Problem::not_found().detail("this observation was withdrawn"));
+            }
+            let base = &request.base;
+            let location = observation.details.location;
+            let mut properties =
+                serde_json::to_value(&observation).map_err(|_| Problem::internal())?;
+            if let Some(map) = properties.as_object_mut() {
+                map.remove("location");
+                map.remove("id");
+                map.remove("withdrawn");
+                map.insert("precision".into(), json!(shown.precision));
+            }
+            let feature = json!({
+                "type": "Feature",
+                "id": observation.id.0,
+                "geometry": { "type": "Point", "coordinates": [location.lon, location.lat] },
+                "properties": properties,
+                "links": [
+                    link(format!("{base}/ogc/collections/observations/items/{id}"), "self", GEOJSON, "This observation"),
+                    link(format!("{base}/ogc/collections/observations"), "collection", "application/json", "The collection"),
+                ]
+            });
+            // Opening it was recorded as a consultation, with its purpose.
+            Ok(audited(geojson_response(
+                serde_json::to_vec(&feature).map_err(|_| Problem::internal())?,
+            )))
+        })
+    }
+}
