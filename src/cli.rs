@@ -5,7 +5,7 @@
 //! `DATABASE_URL`); README.md lists them in one table.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -698,11 +698,23 @@ async fn audit_verify(config: &Config, expect_head: Option<&str>) -> anyhow::Res
 /// read (`demo-credentials.txt` in the data directory, 0600), whose path is
 /// printed: standard output ends up in service logs, which must hold no
 /// secrets.
-async fn demo_people(store: &Store, bind: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
+async fn demo_people(store: &Store, config: &Config) -> anyhow::Result<()> {
     use std::fmt::Write as _;
+    let (bind, data_dir) = (config.bind, &config.data_dir);
     let (password, users) = crate::demo::load_people(store, Utc::now()).await?;
     if users.is_empty() {
         return Ok(());
+    }
+    // A youth worker's safety-mapping session, recorded by the demo's
+    // field officer.
+    if let Some(officer) = users.iter().find(|u| u.role == Role::FieldOfficer) {
+        let facilitator = crate::service::sessions::viewer_of(
+            officer,
+            crate::domain::viewer::Credential::Session,
+        );
+        crate::demo::load_perceptions(store, &facilitator, &config.rules(), Utc::now())
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the demo safety-mapping session: {e:?}"))?;
     }
     let mut out = format!("Demo accounts (made-up; the same password for each): {password}\n");
     let mut example = None;
@@ -788,7 +800,7 @@ async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
             loaded.places, loaded.observations
         );
     }
-    demo_people(&store, config.bind, &config.data_dir).await
+    demo_people(&store, config).await
 }
 
 fn read_new_password() -> anyhow::Result<String> {
@@ -1007,7 +1019,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
             "Empty store: loaded the demo ({} places, {} observations in Newport).",
             loaded.places, loaded.observations
         );
-        demo_people(&store, config.bind, &config.data_dir).await?;
+        demo_people(&store, config).await?;
         // Real recorded crime as the context layer, when the shared open
         // data sits beside the project (it is never copied into it).
         // Newport's wards and LSOAs from the shared open data, for areas.

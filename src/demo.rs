@@ -533,6 +533,76 @@ pub fn synthetic_observations(
         .collect()
 }
 
+/// A made-up safety-mapping session, facilitated by `facilitator` a
+/// fortnight before `now` near Newport's city centre: six participants'
+/// pins (several in the same squares, so the layer has counts to show), an
+/// area and a route. Invents no one: participants are numbers.
+pub async fn load_perceptions(
+    store: &Store,
+    facilitator: &Viewer,
+    rules: &crate::domain::observation::ValidationRules,
+    now: DateTime<Utc>,
+) -> Result<(), crate::service::ServiceError> {
+    use crate::domain::perception::{MarkInput, SessionInput};
+    let service = crate::service::perceptions::Perceptions::new(store.clone());
+    let invalid = crate::service::ServiceError::Invalid;
+    let session = SessionInput {
+        held_on: (now - Duration::days(14)).date_naive().to_string(),
+        area_id: None,
+        age_band: Some("14-15".into()),
+    }
+    .validate()
+    .map_err(invalid)?;
+    let (row, _) = service.create(facilitator, session, None, now).await?;
+    let pin = |participant, lon: f64, lat: f64, rating: &str, reasons: &[&str], time: &str| {
+        MarkInput {
+            participant,
+            kind: "pin".into(),
+            rating: Some(rating.into()),
+            route_use: None,
+            geometry: serde_json::json!({ "type": "Point", "coordinates": [lon, lat] }),
+            reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
+            time_of_day: Some(time.into()),
+        }
+    };
+    let mut marks = Vec::new();
+    // The underpass by the station: red for most, after dark.
+    for (p, dx) in [(1, 0.0), (2, 0.0002), (3, -0.0001), (4, 0.0001)] {
+        marks.push(pin(p, -2.99920 + dx, 51.59110, "red", &["badly-lit", "isolated"], "evening"));
+    }
+    // The bus station: amber.
+    for p in [2, 5, 6] {
+        marks.push(pin(p, -2.99650, 51.58760, "amber", &["older-groups"], "afternoon"));
+    }
+    // The library and the youth centre: green.
+    for p in [1, 3, 5, 6] {
+        marks.push(pin(p, -2.99480, 51.58610, "green", &["trusted-adult", "feels-safe"], "afternoon"));
+    }
+    marks.push(MarkInput {
+        participant: 4,
+        kind: "route".into(),
+        rating: None,
+        route_use: Some("avoided".into()),
+        geometry: serde_json::json!({ "type": "LineString", "coordinates": [[-2.9992, 51.5911], [-2.9985, 51.5901], [-2.9976, 51.5893]] }),
+        reasons: vec!["badly-lit".into()],
+        time_of_day: Some("evening".into()),
+    });
+    marks.push(MarkInput {
+        participant: 6,
+        kind: "area".into(),
+        rating: Some("green".into()),
+        route_use: None,
+        geometry: serde_json::json!({ "type": "Polygon", "coordinates": [[[-2.9955, 51.5858], [-2.9940, 51.5858], [-2.9940, 51.5866], [-2.9955, 51.5866], [-2.9955, 51.5858]]] }),
+        reasons: vec!["busy-and-lit".into()],
+        time_of_day: Some("afternoon".into()),
+    });
+    for mark in marks {
+        let checked = mark.validate(rules).map_err(invalid)?;
+        service.mark(facilitator, row.id, checked, None, now).await?;
+    }
+    Ok(())
+}
+
 /// What loading the demo did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoLoaded {

@@ -292,13 +292,10 @@ fn cell_properties(
 /// A selection of aggregate features with the members that say how they
 /// were made.
 fn selection(features: Vec<serde_json::Value>, extra: serde_json::Value) -> Selection {
-    Selection {
-        features,
-        extra: match extra {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        },
-    }
+    Selection::of(features).with(match extra {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    })
 }
 
 fn polygon(ring: Vec<[f64; 2]>) -> serde_json::Value {

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::problem::Problem;
 use super::Settings;
+use crate::domain::crs::Crs;
 use crate::domain::time::{parse_instant, uk_to_utc};
 use crate::domain::vocabulary::{
     Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
@@ -60,10 +61,13 @@ pub struct ItemsQuery {
     pub kept: Vec<(String, String)>,
     /// Parameters of the endpoint beyond the common ones, as given.
     pub extra: Vec<(String, String)>,
+    /// The CRS the answer is given in (`crs`).
+    pub crs: Crs,
 }
 
 /// The parameters every collection's `items` takes.
-pub const COMMON_PARAMETERS: &[&str] = &["bbox", "bbox-crs", "datetime", "limit", "cursor", "f"];
+pub const COMMON_PARAMETERS: &[&str] =
+    &["bbox", "bbox-crs", "crs", "datetime", "limit", "cursor", "f"];
 
 /// The observation filters, taken by the observations collection and
 /// everything computed from it (grid, hot spots, clusters, tiles).
@@ -97,19 +101,48 @@ fn list<T>(name: &str, value: &str, from_code: fn(&str) -> Option<T>) -> Result<
         .collect()
 }
 
-pub(super) fn bbox(value: &str) -> Result<[f64; 4], Problem> {
+/// A `bbox` given in `crs`, as the CRS84 box that holds it.
+pub(super) fn bbox_in(value: &str, crs: Crs) -> Result<[f64; 4], Problem> {
+    let bad = |detail: &str| Problem::bad_parameter("invalid-bbox", "bbox", detail);
+    match crs {
+        Crs::Crs84 => bbox(value),
+        Crs::Epsg4326 => {
+            let [y0, x0, y1, x1] = bbox_numbers(value)?;
+            bbox(&format!("{x0},{y0},{x1},{y1}"))
+        }
+        Crs::Epsg27700 => {
+            let [x0, y0, x1, y1] = bbox_numbers(value)?;
+            if x0 > x1 || y0 > y1 {
+                return Err(bad("the bbox's lower corner is above or right of its upper corner"));
+            }
+            crs.box_to_crs84([x0, y0, x1, y1])
+                .ok_or_else(|| bad("the bbox lies outside the British National Grid's cover"))
+        }
+    }
+}
+
+/// The four numbers of a bbox (the horizontal ones of a 3D box).
+fn bbox_numbers(value: &str) -> Result<[f64; 4], Problem> {
     let bad = |detail: &str| Problem::bad_parameter("invalid-bbox", "bbox", detail);
     let numbers = value
         .split(',')
         .map(|s| s.trim().parse::<f64>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| bad("bbox must be four (or six) comma-separated numbers"))?;
-    let [x0, y0, x1, y1] = match numbers.as_slice() {
-        [a, b, c, d] => [*a, *b, *c, *d],
+    match numbers.as_slice() {
+        [a, b, c, d] => Ok([*a, *b, *c, *d]),
         // 3D boxes: min x, min y, min z, max x, max y, max z.
-        [a, b, _, d, e, _] => [*a, *b, *d, *e],
-        _ => return Err(bad("bbox must be four (or six) comma-separated numbers")),
-    };
+        [a, b, _, d, e, _] => Ok([*a, *b, *d, *e]),
+        _ => Err(bad("bbox must be four (or six) comma-separated numbers")),
+    }
+}
+
+pub(super) fn bbox(value: &str) -> Result<[f64; 4], Problem> {
+    let bad = |detail: &str| Problem::bad_parameter("invalid-bbox", "bbox", detail);
+    let [x0, y0, x1, y1] = bbox_numbers(value)?;
+    if !(x0.is_finite() && y0.is_finite() && x1.is_finite() && y1.is_finite()) {
+        return Err(bad("bbox numbers must be finite"));
+    }
     let lon = -180.0..=180.0;
     let lat = -90.0..=90.0;
     if !(lon.contains(&x0) && lon.contains(&x1) && lat.contains(&y0) && lat.contains(&y1)) {
@@ -206,8 +239,10 @@ impl ItemsQuery {
             cursor: None,
             kept: Vec::new(),
             extra: Vec::new(),
+            crs: Crs::Crs84,
         };
         let mut seen = HashSet::new();
+        let (mut raw_bbox, mut bbox_crs) = (None, Crs::Crs84);
         for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let (name, value) = (name.into_owned(), value.into_owned());
             if !COMMON_PARAMETERS.contains(&name.as_str()) && !allowed.contains(&name.as_str()) {
@@ -222,14 +257,10 @@ impl ItemsQuery {
             }
             let f = &mut query.filter;
             match name.as_str() {
-                "bbox" => f.bbox = Some(bbox(&value)?),
-                "bbox-crs" if value != CRS84 => {
-                    return Err(Problem::bad_parameter(
-                        "unsupported-crs",
-                        "bbox-crs",
-                        format!("only {CRS84} is supported"),
-                    ))
-                }
+                // Read once the CRS it is in is known, whatever the order.
+                "bbox" => raw_bbox = Some(value.clone()),
+                "bbox-crs" => bbox_crs = crs_parameter("bbox-crs", &value)?,
+                "crs" => query.crs = crs_parameter("crs", &value)?,
                 "datetime" => (f.from, f.to) = datetime(&value)?,
                 "limit" => {
                     let n: usize = value.parse().map_err(|_| {
@@ -321,8 +352,25 @@ impl ItemsQuery {
                 query.kept.push((name, value));
             }
         }
+        if let Some(raw) = raw_bbox {
+            query.filter.bbox = Some(bbox_in(&raw, bbox_crs)?);
+        }
         Ok(query)
     }
+}
+
+/// A `crs` or `bbox-crs` value: one of the CRSs answers can be given in.
+fn crs_parameter(name: &str, value: &str) -> Result<Crs, Problem> {
+    Crs::parse(value).ok_or_else(|| {
+        Problem::bad_parameter(
+            "unsupported-crs",
+            name,
+            format!(
+                "the CRSs offered are {}",
+                Crs::ALL.map(Crs::uri).join(", ")
+            ),
+        )
+    })
 }
 
 /// A GeoJSON body with its media type.

@@ -6,7 +6,8 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::features::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::features::{CRS84, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::domain::crs::Crs;
 use crate::domain::vocabulary::{
     AgencyKind, AuditAction, Category, DayKind, Handling, Indicator, InformationAssessment, Role,
     Sensitivity, SettingType, Severity, SourceReliability, Status, TimeBand,
@@ -34,13 +35,6 @@ fn problem_response(description: &str) -> Value {
 /// Builds the document.
 /// Endpoints described by a summary only: path, method, summary.
 const SUMMARIES: &[(&str, &str, &str)] = &[
-    ("/ogc/collections/grid/items", "get", "Observation counts per 100/250/500 m square or hexagon for any observation filter (cell, shape); small counts withheld below coordinator"),
-    ("/ogc/collections/hotspots/items", "get", "Getis–Ord Gi* hot and cold spots (cell, shape, weights, band, k, fdr); z, p and class withheld where a withheld count is in the neighbourhood; 422 too-costly (field: cell or band), 503 busy with Retry-After, 429 over-budget"),
-    ("/ogc/collections/clusters/items", "get", "DBSCAN clusters as convex hulls (eps, min); 422 too-costly (field: eps), 503 busy, 429 over-budget"),
-    ("/ogc/collections/police-crimes/items", "get", "police.uk recorded crime, a context layer (bbox, month, crime_type)"),
-    ("/ogc/collections/places/items", "get", "The places register as points (bbox, kind, limit)"),
-    ("/ogc/collections/areas/items", "get", "Areas with observation counts for any observation filter (kind); small counts withheld below coordinator"),
-    ("/ogc/collections/perceptions/items", "get", "Young people's safety mapping: red/amber/green participants per 100 m square, areas and routes (kind, bbox, time_of_day)"),
     ("/tiles/{layer}/{z}/{x}/{y}", "get", "Vector tile (MVT) of observations, grid, hotspots or police-crimes, with the collections' privacy and parameters; ETag/304"),
     ("/api/time-profile", "get", "Weekday × hour counts for a filter or an area (area=ID), or for the hot or cold cells (within=filter|hot|cold); 422 too-costly, 503 busy, 429 over-budget"),
     ("/api/police-imports", "get", "The police.uk import log"),
@@ -246,41 +240,9 @@ pub fn build() -> Value {
             "/ogc/collections": { "get": { "summary": "Collections", "responses": { "200": { "description": "The collections" } } } },
             "/ogc/collections/{collectionId}": { "get": {
                 "summary": "One collection",
-                "parameters": [{ "name": "collectionId", "in": "path", "required": true, "schema": { "type": "string", "enum": ["observations"] } }],
+                "parameters": [{ "name": "collectionId", "in": "path", "required": true, "schema": { "type": "string",
+                    "enum": super::ogc::registry().iter().map(|c| c.id()).collect::<Vec<_>>() } }],
                 "responses": { "200": { "description": "The collection" }, "404": problem_response("No such collection") } } },
-            "/ogc/collections/observations/items": { "get": {
-                "summary": "Observations as GeoJSON, at the precision your role allows; no free text",
-                "security": secured,
-                "parameters": [
-                    { "name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
-                      "schema": { "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } } },
-                    { "name": "datetime", "in": "query", "required": false, "schema": { "type": "string" },
-                      "description": "An instant, a date, or an interval start/end with .. for an open end" },
-                    { "name": "limit", "in": "query", "required": false,
-                      "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } },
-                    { "name": "cursor", "in": "query", "required": false, "schema": { "type": "integer" },
-                      "description": "Set by next links" },
-                    csv_param("category", "Any of these categories", codes(Category::ALL, Category::code)),
-                    csv_param("setting", "Any of these settings", codes(SettingType::ALL, SettingType::code)),
-                    csv_param("severity", "Any of these severities", codes(Severity::ALL, Severity::code)),
-                    csv_param("status", "Any of these statuses", codes(Status::ALL, Status::code)),
-                    csv_param("sensitivity", "Any of these sensitivities", codes(Sensitivity::ALL, Sensitivity::code)),
-                    { "name": "agency", "in": "query", "required": false, "style": "form", "explode": false,
-                      "schema": { "type": "array", "items": { "type": "string" } } },
-                    csv_param("timeband", "Recurring bands of the day, UK local time", codes(TimeBand::ALL, TimeBand::code)),
-                    csv_param("days", "Weekday or weekend, UK local time", codes(DayKind::ALL, DayKind::code))
-                ],
-                "responses": {
-                    "200": { "description": "A FeatureCollection with numberMatched, numberReturned and next links",
-                             "content": { "application/geo+json": { "schema": { "type": "object" } } } },
-                    "400": problem_response("A parameter is unknown or invalid"),
-                    "401": problem_response("No or invalid token")
-                } } },
-            "/ogc/collections/observations/items/{id}": { "get": {
-                "summary": "One observation's full record as a GeoJSON Feature (audited as a consultation)",
-                "security": secured, "parameters": [id_param, purpose_param],
-                "responses": { "200": { "description": "The Feature", "content": { "application/geo+json": { "schema": { "type": "object" } } } },
-                               "404": problem_response("Not found, or not visible to you") } } },
             "/api/vocabulary": { "get": { "summary": "Every controlled list, with English and Welsh labels",
                 "responses": { "200": { "description": "The vocabulary" } } } },
             "/api/observations": { "post": {
@@ -397,9 +359,115 @@ fn with_summaries(mut doc: Value) -> Value {
     doc
 }
 
-/// `GET /ogc/api` and `GET /api/openapi.json`.
+/// One query parameter of a collection's `items`, by name.
+fn query_parameter(name: &str) -> Value {
+    let string = |description: &str| {
+        json!({ "name": name, "in": "query", "required": false, "style": "form", "explode": false,
+                "description": description, "schema": { "type": "string" } })
+    };
+    let integer = |description: &str, minimum: u32| {
+        json!({ "name": name, "in": "query", "required": false, "style": "form", "explode": false,
+                "description": description, "schema": { "type": "integer", "minimum": minimum } })
+    };
+    let crs_values = Value::Array(Crs::ALL.iter().map(|c| Value::from(c.uri())).collect());
+    match name {
+        "bbox" => json!({ "name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
+            "description": "Lower left and upper right corners, in bbox-crs (CRS84 by default)",
+            "schema": { "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } } }),
+        "bbox-crs" | "crs" => json!({ "name": name, "in": "query", "required": false, "style": "form", "explode": false,
+            "description": if name == "crs" { "The CRS of the answer's coordinates (Content-Crs says which)" } else { "The CRS of bbox" },
+            "schema": { "type": "string", "format": "uri", "enum": crs_values, "default": CRS84 } }),
+        "datetime" => string("An instant, a date, or an interval start/end with .. for an open end"),
+        "limit" => json!({ "name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
+            "description": "Features per page; larger values are clamped to the maximum",
+            "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }),
+        "cursor" => string("Where a page starts: set by next and prev links"),
+        "category" => csv_param(name, "Any of these categories", codes(Category::ALL, Category::code)),
+        "setting" => csv_param(name, "Any of these settings", codes(SettingType::ALL, SettingType::code)),
+        "severity" => csv_param(name, "Any of these severities", codes(Severity::ALL, Severity::code)),
+        "status" => csv_param(name, "Any of these statuses", codes(Status::ALL, Status::code)),
+        "sensitivity" => csv_param(name, "Any of these sensitivities", codes(Sensitivity::ALL, Sensitivity::code)),
+        "timeband" => csv_param(name, "Recurring bands of the day, UK local time", codes(TimeBand::ALL, TimeBand::code)),
+        "days" => csv_param(name, "Weekday or weekend, UK local time", codes(DayKind::ALL, DayKind::code)),
+        "agency" => string("Any of these agencies (comma-separated codes)"),
+        "mine" => json!({ "name": "mine", "in": "query", "required": false, "schema": { "type": "boolean" },
+            "description": "Only what you recorded" }),
+        "place" => integer("Only records linked to this place of the register", 1),
+        "cell" => integer("Cell size in metres: 100, 250 or 500", 100),
+        "shape" => string("square or hexagon"),
+        "weights" => string("distance (a band in metres) or nearest (k neighbours)"),
+        "band" => integer("Distance band, metres", 1),
+        "k" => integer("Nearest neighbours", 1),
+        "fdr" => json!({ "name": "fdr", "in": "query", "required": false, "schema": { "type": "boolean" },
+            "description": "Control the false discovery rate" }),
+        "eps" => integer("Neighbourhood radius, metres (1 to 5000)", 1),
+        "min" => integer("Fewest points in a cluster (2 to 10000)", 2),
+        "kind" => string("Any of these kinds (comma-separated codes)"),
+        "time_of_day" => string("Any of these times of day (comma-separated codes)"),
+        "crime_type" => string("Any of these police.uk crime types (comma-separated codes, e.g. drugs)"),
+        "purpose" => json!({ "name": "purpose", "in": "query", "required": false, "schema": { "type": "string", "maxLength": 500 },
+            "description": "Why you open the full record (audited as a consultation); without it, the record as the items show it" }),
+        _ => string(""),
+    }
+}
+
+/// Every collection's items and item paths, under `prefix`.
+fn collection_paths(prefix: &str) -> serde_json::Map<String, Value> {
+    let secured = json!([{ "bearerAuth": [] }, { "sessionCookie": [] }]);
+    let common = ["bbox", "bbox-crs", "crs", "datetime", "limit", "cursor"];
+    let mut paths = serde_json::Map::new();
+    for layer in super::ogc::registry() {
+        let id = layer.id();
+        let parameters: Vec<Value> = common
+            .iter()
+            .copied()
+            .chain(layer.parameters())
+            .map(query_parameter)
+            .collect();
+        let mut item_parameters = vec![json!({ "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } })];
+        item_parameters.extend(["crs"].into_iter().chain(layer.item_parameters()).map(query_parameter));
+        let geojson = json!({ "application/geo+json": { "schema": { "type": "object" } } });
+        paths.insert(format!("{prefix}/collections/{id}/items"), json!({ "get": {
+            "summary": format!("The {id} collection's features as GeoJSON, as your role is shown them"),
+            "security": secured,
+            "parameters": parameters,
+            "responses": {
+                "200": { "description": "A FeatureCollection with numberMatched, numberReturned, timeStamp and self, next and prev links", "content": geojson },
+                "400": problem_response("A parameter is unknown or invalid"),
+                "401": problem_response("No or invalid token"),
+                "422": problem_response("too-costly: change the named parameter"),
+                "429": problem_response("over-budget, with Retry-After"),
+                "503": problem_response("busy, with Retry-After")
+            } } }));
+        paths.insert(format!("{prefix}/collections/{id}/items/{{featureId}}"), json!({ "get": {
+            "summary": format!("One feature of the {id} collection (aggregate cells by their code, under the same parameters)"),
+            "security": secured,
+            "parameters": item_parameters,
+            "responses": {
+                "200": { "description": "The Feature", "content": geojson },
+                "404": problem_response("Not found, or not visible to you")
+            } } }));
+    }
+    paths
+}
+
+/// The whole API: `/api`, `/ogc`, tiles and the app's own routes.
+fn full() -> Value {
+    let mut doc = with_summaries(build());
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        paths.extend(collection_paths("/ogc"));
+    }
+    doc
+}
+
+/// `GET /ogc/api` and `GET /api/openapi.json`: the whole API, paths
+/// absolute from the server's root.
 pub async fn document() -> Response {
-    let mut response = axum::Json(with_summaries(build())).into_response();
+    openapi_response(full())
+}
+
+fn openapi_response(doc: Value) -> Response {
+    let mut response = axum::Json(doc).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"),

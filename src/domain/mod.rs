@@ -3,6 +3,7 @@
 pub mod account;
 pub mod area;
 pub mod audit;
+pub mod crs;
 pub mod exercise;
 pub mod lint;
 pub mod observation;

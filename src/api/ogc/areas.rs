@@ -82,7 +82,7 @@ impl Collection for Areas {
                 "threshold".into(),
                 json!(state.settings.small_count_threshold),
             );
-            Ok(Selection { features, extra })
+            Ok(Selection::of(features).with(extra))
         })
     }
 }

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::super::disclosure::disclosed;
 use super::super::features::{geojson_response, link, ItemsQuery, CRS84, GEOJSON};
+use crate::domain::crs::Crs;
 use super::super::problem::Problem;
 use super::super::AppState;
 use crate::domain::viewer::Viewer;
@@ -40,14 +41,51 @@ pub struct Description {
 }
 
 /// Every feature of a collection matching a query, as the viewer is shown
-/// them, in a stable order, each with an `id`.
-#[derive(Debug, Default)]
+/// them, in a stable order, each with an `id`: how many there are, and how
+/// to write the n-th, so a page writes only its own features.
 pub struct Selection {
-    /// The features (GeoJSON Feature objects).
-    pub features: Vec<Value>,
+    len: usize,
+    render: Box<dyn Fn(usize) -> Value + Send>,
     /// Members the collection adds to its answer (parameters used,
     /// thresholds, attribution).
     pub extra: Map<String, Value>,
+}
+
+impl Selection {
+    /// Features already written.
+    pub fn of(features: Vec<Value>) -> Selection {
+        Selection::lazy(features.len(), move |i| features[i].clone())
+    }
+
+    /// `len` features, the n-th written by `render(n)` when a page needs it.
+    pub fn lazy(len: usize, render: impl Fn(usize) -> Value + Send + 'static) -> Selection {
+        Selection {
+            len,
+            render: Box::new(render),
+            extra: Map::new(),
+        }
+    }
+
+    /// The same with `extra`'s members added to the answer.
+    pub fn with(mut self, extra: Map<String, Value>) -> Selection {
+        self.extra.extend(extra);
+        self
+    }
+
+    /// How many features matched.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether none did.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The feature with this id, if one matched.
+    pub fn find(&self, id: &str) -> Option<Value> {
+        (0..self.len).map(|i| (self.render)(i)).find(|f| id_matches(f, id))
+    }
 }
 
 /// One `items` or `item` request, parsed as far as every collection shares.
@@ -104,9 +142,7 @@ pub trait Collection: Send + Sync + 'static {
         Box::pin(async move {
             let selection = self.select(&request).await?;
             let feature = selection
-                .features
-                .into_iter()
-                .find(|f| id_matches(f, &id))
+                .find(&id)
                 .ok_or_else(|| Problem::not_found().detail("no such feature"))?;
             single(self.id(), self.disclosed_as(), &request, feature, &id)
         })
@@ -183,12 +219,10 @@ fn page(
             Problem::bad_parameter("invalid-cursor", "cursor", "use the next link as given")
         })?,
     };
-    let matched = selection.features.len();
-    let features: Vec<Value> = selection
-        .features
-        .into_iter()
-        .skip(offset)
-        .take(query.limit)
+    let matched = selection.len();
+    let features: Vec<Value> = (offset.min(matched)..matched.min(offset.saturating_add(query.limit)))
+        .map(|i| (selection.render)(i))
+        .filter_map(|mut f| query.crs.transform_feature(&mut f).then_some(f))
         .collect();
     let returned = features.len();
     let next = (offset + returned < matched).then(|| (offset + returned).to_string());
@@ -212,7 +246,19 @@ fn page(
         map.extend(selection.extra);
     }
     let bytes = serde_json::to_vec(&body).map_err(|_| Problem::internal())?;
-    Ok(disclosed(geojson_response(bytes), disclosed_as, returned))
+    Ok(disclosed(
+        with_crs(geojson_response(bytes), query.crs),
+        disclosed_as,
+        returned,
+    ))
+}
+
+/// Says which CRS an answer's coordinates are in (Part 2's `Content-Crs`).
+pub fn with_crs(mut response: Response, crs: Crs) -> Response {
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        response.headers_mut().insert("content-crs", value);
+    }
+    response
 }
 
 /// One feature with its links, marked for the disclosure layer.
@@ -223,6 +269,13 @@ pub fn single(
     mut feature: Value,
     id: &str,
 ) -> Result<Response, Problem> {
+    if !request.query.crs.transform_feature(&mut feature) {
+        return Err(Problem::bad_parameter(
+            "unsupported-crs",
+            "crs",
+            "this feature lies outside the CRS's cover",
+        ));
+    }
     let base = &request.base;
     let item_url = format!(
         "{base}/ogc/collections/{collection}/items/{}",
@@ -248,7 +301,11 @@ pub fn single(
         );
     }
     let bytes = serde_json::to_vec(&feature).map_err(|_| Problem::internal())?;
-    Ok(disclosed(geojson_response(bytes), disclosed_as, 1))
+    Ok(disclosed(
+        with_crs(geojson_response(bytes), request.query.crs),
+        disclosed_as,
+        1,
+    ))
 }
 
 /// A collection's description document.
@@ -276,7 +333,7 @@ pub fn document(collection: &dyn Collection, state: &AppState, base: &str) -> Va
         "title": d.title,
         "description": d.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": Crs::ALL.map(Crs::uri),
         "storageCrs": CRS84,
         "extent": extent,
         "links": [

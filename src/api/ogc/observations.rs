@@ -9,7 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::collection::{page_links, Answer, Collection, Description, Request, Selection};
+use super::collection::{
+    page_links, single, with_crs, Answer, Collection, Description, Request, Selection,
+};
+use crate::domain::crs::Crs;
+use crate::index::LayerFilter;
 use crate::api::disclosure::{audited, disclosed};
 use crate::api::features::{geojson_response, link, GEOJSON, OBSERVATION_FILTERS};
 use crate::api::observations::parse_id;
@@ -68,15 +72,31 @@ struct LayerFeature<'a> {
     properties: LayerProperties<'a>,
 }
 
-/// One bulk feature; `o.position` is already the position as shown.
-fn layer_feature<'a>(o: &ShownObservation, agencies: &'a [String]) -> LayerFeature<'a> {
+/// One bulk feature in `crs`; `o.position` is already the position as
+/// shown. `None` where the CRS cannot express it.
+fn layer_feature<'a>(
+    o: &ShownObservation,
+    agencies: &'a [String],
+    crs: Crs,
+) -> Option<LayerFeature<'a>> {
     let precision = o.precision;
-    LayerFeature {
+    let cell = match precision {
+        Precision::Generalised => crate::bng::square_outline(o.position[0], o.position[1], 100.0)
+            .and_then(|ring| {
+                let mut out = [[0.0; 2]; 5];
+                for (to, from) in out.iter_mut().zip(ring) {
+                    *to = crs.from_crs84(from)?;
+                }
+                Some(out)
+            }),
+        _ => None,
+    };
+    Some(LayerFeature {
         kind: "Feature",
         id: o.id,
         geometry: PointGeometry {
             kind: "Point",
-            coordinates: o.position,
+            coordinates: crs.from_crs84(o.position)?,
         },
         properties: LayerProperties {
             category: o.category,
@@ -91,14 +111,9 @@ fn layer_feature<'a>(o: &ShownObservation, agencies: &'a [String]) -> LayerFeatu
             time_band: TimeBand::of_hour(o.local_hour),
             day: DayKind::of_weekday(o.local_weekday),
             precision,
-            cell: match precision {
-                Precision::Generalised => {
-                    crate::bng::square_outline(o.position[0], o.position[1], 100.0)
-                }
-                _ => None,
-            },
+            cell,
         },
-    }
+    })
 }
 
 impl Collection for Observations {
@@ -138,13 +153,11 @@ impl Collection for Observations {
             let features = scope
                 .collect(&request.query.filter)
                 .iter()
-                .map(|o| serde_json::to_value(layer_feature(o, &agencies)))
+                .filter_map(|o| layer_feature(o, &agencies, Crs::Crs84))
+                .map(serde_json::to_value)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| Problem::internal())?;
-            Ok(Selection {
-                features,
-                ..Selection::default()
-            })
+            Ok(Selection::of(features))
         })
     }
 
@@ -170,32 +183,38 @@ impl Collection for Observations {
             // About 330 bytes a feature; one allocation up front.
             let mut body = Vec::with_capacity(256 + page.items.len() * 340);
             body.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
-            for (i, o) in page.items.iter().enumerate() {
-                if i > 0 {
+            let mut returned = 0;
+            for feature in page
+                .items
+                .iter()
+                .filter_map(|o| layer_feature(o, &agencies, query.crs))
+            {
+                if returned > 0 {
                     body.push(b',');
                 }
-                serde_json::to_writer(&mut body, &layer_feature(o, &agencies))
-                    .map_err(|_| Problem::internal())?;
+                serde_json::to_writer(&mut body, &feature).map_err(|_| Problem::internal())?;
+                returned += 1;
             }
             let _ = write!(
                 body,
                 "],\"numberMatched\":{},\"numberReturned\":{},\"timeStamp\":\"{}\",\"links\":",
                 page.matched,
-                page.items.len(),
+                returned,
                 Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
             );
             serde_json::to_writer(&mut body, &links).map_err(|_| Problem::internal())?;
             body.push(b'}');
             Ok(disclosed(
-                geojson_response(body),
+                with_crs(geojson_response(body), query.crs),
                 self.disclosed_as(),
-                page.items.len(),
+                returned,
             ))
         })
     }
 
-    /// The full record as a Feature (`?purpose=…`), audited as a
-    /// consultation.
+    /// Without a purpose: the record as the items show it (a disclosure,
+    /// like them). With `?purpose=…`: the full record as a Feature, at the
+    /// viewer's precision, audited as a consultation.
     fn item<'a>(&'a self, request: Request<'a>, id: String) -> Answer<'a, Response> {
         Box::pin(async move {
             let id = parse_id(&id)?;
@@ -205,6 +224,23 @@ impl Collection for Observations {
                 .iter()
                 .find(|(name, _)| name == "purpose")
                 .map(|(_, value)| value.as_str());
+            let Some(purpose) = purpose else {
+                let scope = request.state.index.scope(request.viewer);
+                let agencies = scope.agency_names();
+                let found = scope.page(&LayerFilter::default(), Some(id.0 - 1), 1);
+                let shown = found
+                    .items
+                    .first()
+                    .filter(|o| o.id == id.0)
+                    .ok_or_else(Problem::not_found)?;
+                let feature = layer_feature(shown, &agencies, Crs::Crs84)
+                    .map(serde_json::to_value)
+                    .transpose()
+                    .map_err(|_| Problem::internal())?
+                    .ok_or_else(Problem::not_found)?;
+                return single(self.id(), self.disclosed_as(), &request, feature, &id.to_string());
+            };
+            let purpose = Some(purpose);
             if purpose.is_some_and(|p| p.chars().count() > 500) {
                 return Err(Problem::bad_parameter(
                     "too-long",
@@ -222,7 +258,13 @@ impl Collection for Observations {
                 return Err(Problem::not_found().detail("this observation was withdrawn"));
             }
             let base = &request.base;
+            let crs = request.query.crs;
             let location = observation.details.location;
+            let coordinates = crs
+                .from_crs84([location.lon, location.lat])
+                .ok_or_else(|| {
+                    Problem::bad_parameter("unsupported-crs", "crs", "this record lies outside the CRS's cover")
+                })?;
             let mut properties =
                 serde_json::to_value(&observation).map_err(|_| Problem::internal())?;
             if let Some(map) = properties.as_object_mut() {
@@ -230,11 +272,17 @@ impl Collection for Observations {
                 map.remove("id");
                 map.remove("withdrawn");
                 map.insert("precision".into(), json!(shown.precision));
+                // The extent is a geometry too: in the answer's CRS.
+                if let Some(extent) = map.get_mut("extent").filter(|e| !e.is_null()) {
+                    let mut holder = json!({ "geometry": extent.take() });
+                    crs.transform_feature(&mut holder);
+                    *extent = holder["geometry"].take();
+                }
             }
             let feature = json!({
                 "type": "Feature",
                 "id": observation.id.0,
-                "geometry": { "type": "Point", "coordinates": [location.lon, location.lat] },
+                "geometry": { "type": "Point", "coordinates": coordinates },
                 "properties": properties,
                 "links": [
                     link(format!("{base}/ogc/collections/observations/items/{id}"), "self", GEOJSON, "This observation"),
@@ -242,8 +290,9 @@ impl Collection for Observations {
                 ]
             });
             // Opening it was recorded as a consultation, with its purpose.
-            Ok(audited(geojson_response(
-                serde_json::to_vec(&feature).map_err(|_| Problem::internal())?,
+            Ok(audited(with_crs(
+                geojson_response(serde_json::to_vec(&feature).map_err(|_| Problem::internal())?),
+                crs,
             )))
         })
     }

@@ -78,10 +78,7 @@ impl Collection for Perceptions {
                 .perceptions
                 .layer(request.viewer, &layer)
                 .await?;
-            Ok(Selection {
-                features,
-                ..Selection::default()
-            })
+            Ok(Selection::of(features))
         })
     }
 }

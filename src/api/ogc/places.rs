@@ -74,10 +74,7 @@ impl Collection for Places {
                     })
                 })
                 .collect();
-            Ok(Selection {
-                features,
-                ..Selection::default()
-            })
+            Ok(Selection::of(features))
         })
     }
 }

@@ -18,7 +18,7 @@ pub struct PoliceCrimes;
 /// gives anti-social behaviour no crime id, and several crimes of a month
 /// and type often share one anonymised point, so the id is the point's
 /// month, type and position with the crime's place among those alike.
-fn crime_id(p: &PolicePoint, type_code: &str, nth: usize) -> String {
+fn crime_id(p: &PolicePoint, type_code: &str, nth: u32) -> String {
     let [lon, lat] = p.position;
     format!(
         "{}.{type_code}.{:.5}.{:.5}.{nth}",
@@ -84,17 +84,25 @@ impl Collection for PoliceCrimes {
                         .query
                         .kept
                         .iter()
-                        .filter(|(name, _)| name != "limit" && name != "bbox-crs"),
+                        .filter(|(name, _)| !matches!(name.as_str(), "limit" | "bbox" | "bbox-crs" | "crs")),
                 )
                 .finish();
-            let query = PoliceQuery::parse(Some(&raw), &snapshot)?;
-            let mut matches: Vec<&PolicePoint> = match query.bbox {
+            let mut query = PoliceQuery::parse(Some(&raw), &snapshot)?;
+            // The box as the collection read it, in whatever CRS it came.
+            query.bbox = request.query.filter.bbox;
+            let mut matches: Vec<PolicePoint> = match query.bbox {
                 Some([x0, y0, x1, y1]) => snapshot
                     .tree
                     .locate_in_envelope(&rstar::AABB::from_corners([x0, y0], [x1, y1]))
                     .filter(|p| query.keeps(p))
+                    .copied()
                     .collect(),
-                None => snapshot.tree.iter().filter(|p| query.keeps(p)).collect(),
+                None => snapshot
+                    .tree
+                    .iter()
+                    .filter(|p| query.keeps(p))
+                    .copied()
+                    .collect(),
             };
             // A stable order for paging and ids.
             matches.sort_unstable_by(|a, b| {
@@ -103,22 +111,26 @@ impl Collection for PoliceCrimes {
                     .then(a.position[0].total_cmp(&b.position[0]))
                     .then(a.position[1].total_cmp(&b.position[1]))
             });
-            let mut features = Vec::with_capacity(matches.len());
-            let mut nth = 0;
-            for (i, p) in matches.iter().enumerate() {
-                nth = if i > 0 && *matches[i - 1] == **p {
-                    nth + 1
-                } else {
-                    0
-                };
-                let name = snapshot
-                    .types
+            // Each crime's place among those alike (same month, type and
+            // point), counted once for the whole selection.
+            let mut nth = vec![0u32; matches.len()];
+            for i in 1..matches.len() {
+                if matches[i - 1] == matches[i] {
+                    nth[i] = nth[i - 1] + 1;
+                }
+            }
+            let types = snapshot.types.clone();
+            let mut extra = serde_json::Map::new();
+            extra.insert("attribution".into(), json!(ATTRIBUTION));
+            Ok(Selection::lazy(matches.len(), move |i| {
+                let p = &matches[i];
+                let name = types
                     .get(usize::from(p.crime_type))
                     .map_or("", String::as_str);
                 let code = type_code(name);
-                features.push(json!({
+                json!({
                     "type": "Feature",
-                    "id": crime_id(p, &code, nth),
+                    "id": crime_id(p, &code, nth[i]),
                     "geometry": { "type": "Point", "coordinates": p.position },
                     "properties": {
                         "crime_type": code,
@@ -126,11 +138,9 @@ impl Collection for PoliceCrimes {
                         "month": month_text(p.month),
                         "source": "police.uk",
                     }
-                }));
-            }
-            let mut extra = serde_json::Map::new();
-            extra.insert("attribution".into(), json!(ATTRIBUTION));
-            Ok(Selection { features, extra })
+                })
+            })
+            .with(extra))
         })
     }
 }
