@@ -554,8 +554,8 @@ pub async fn load_perceptions(
     .validate()
     .map_err(invalid)?;
     let (row, _) = service.create(facilitator, session, None, now).await?;
-    let pin = |participant, lon: f64, lat: f64, rating: &str, reasons: &[&str], time: &str| {
-        MarkInput {
+    let pin =
+        |participant, lon: f64, lat: f64, rating: &str, reasons: &[&str], time: &str| MarkInput {
             participant,
             kind: "pin".into(),
             rating: Some(rating.into()),
@@ -563,20 +563,40 @@ pub async fn load_perceptions(
             geometry: serde_json::json!({ "type": "Point", "coordinates": [lon, lat] }),
             reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
             time_of_day: Some(time.into()),
-        }
-    };
+        };
     let mut marks = Vec::new();
     // The underpass by the station: red for most, after dark.
     for (p, dx) in [(1, 0.0), (2, 0.0002), (3, -0.0001), (4, 0.0001)] {
-        marks.push(pin(p, -2.99920 + dx, 51.59110, "red", &["badly-lit", "isolated"], "evening"));
+        marks.push(pin(
+            p,
+            -2.99920 + dx,
+            51.59110,
+            "red",
+            &["badly-lit", "isolated"],
+            "evening",
+        ));
     }
     // The bus station: amber.
     for p in [2, 5, 6] {
-        marks.push(pin(p, -2.99650, 51.58760, "amber", &["older-groups"], "afternoon"));
+        marks.push(pin(
+            p,
+            -2.99650,
+            51.58760,
+            "amber",
+            &["older-groups"],
+            "afternoon",
+        ));
     }
     // The library and the youth centre: green.
     for p in [1, 3, 5, 6] {
-        marks.push(pin(p, -2.99480, 51.58610, "green", &["trusted-adult", "feels-safe"], "afternoon"));
+        marks.push(pin(
+            p,
+            -2.99480,
+            51.58610,
+            "green",
+            &["trusted-adult", "feels-safe"],
+            "afternoon",
+        ));
     }
     marks.push(MarkInput {
         participant: 4,
@@ -598,7 +618,9 @@ pub async fn load_perceptions(
     });
     for mark in marks {
         let checked = mark.validate(rules).map_err(invalid)?;
-        service.mark(facilitator, row.id, checked, None, now).await?;
+        service
+            .mark(facilitator, row.id, checked, None, now)
+            .await?;
     }
     Ok(())
 }

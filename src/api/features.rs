@@ -66,8 +66,9 @@ pub struct ItemsQuery {
 }
 
 /// The parameters every collection's `items` takes.
-pub const COMMON_PARAMETERS: &[&str] =
-    &["bbox", "bbox-crs", "crs", "datetime", "limit", "cursor", "f"];
+pub const COMMON_PARAMETERS: &[&str] = &[
+    "bbox", "bbox-crs", "crs", "datetime", "limit", "cursor", "f",
+];
 
 /// The observation filters, taken by the observations collection and
 /// everything computed from it (grid, hot spots, clusters, tiles).
@@ -113,7 +114,9 @@ pub(super) fn bbox_in(value: &str, crs: Crs) -> Result<[f64; 4], Problem> {
         Crs::Epsg27700 => {
             let [x0, y0, x1, y1] = bbox_numbers(value)?;
             if x0 > x1 || y0 > y1 {
-                return Err(bad("the bbox's lower corner is above or right of its upper corner"));
+                return Err(bad(
+                    "the bbox's lower corner is above or right of its upper corner",
+                ));
             }
             crs.box_to_crs84([x0, y0, x1, y1])
                 .ok_or_else(|| bad("the bbox lies outside the British National Grid's cover"))
@@ -365,10 +368,7 @@ fn crs_parameter(name: &str, value: &str) -> Result<Crs, Problem> {
         Problem::bad_parameter(
             "unsupported-crs",
             name,
-            format!(
-                "the CRSs offered are {}",
-                Crs::ALL.map(Crs::uri).join(", ")
-            ),
+            format!("the CRSs offered are {}", Crs::ALL.map(Crs::uri).join(", ")),
         )
     })
 }

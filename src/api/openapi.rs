@@ -371,42 +371,86 @@ fn query_parameter(name: &str) -> Value {
     };
     let crs_values = Value::Array(Crs::ALL.iter().map(|c| Value::from(c.uri())).collect());
     match name {
-        "bbox" => json!({ "name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
+        "bbox" => {
+            json!({ "name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
             "description": "Lower left and upper right corners, in bbox-crs (CRS84 by default)",
-            "schema": { "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } } }),
-        "bbox-crs" | "crs" => json!({ "name": name, "in": "query", "required": false, "style": "form", "explode": false,
+            "schema": { "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } } })
+        }
+        "bbox-crs" | "crs" => {
+            json!({ "name": name, "in": "query", "required": false, "style": "form", "explode": false,
             "description": if name == "crs" { "The CRS of the answer's coordinates (Content-Crs says which)" } else { "The CRS of bbox" },
-            "schema": { "type": "string", "format": "uri", "enum": crs_values, "default": CRS84 } }),
-        "datetime" => string("An instant, a date, or an interval start/end with .. for an open end"),
-        "limit" => json!({ "name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
+            "schema": { "type": "string", "format": "uri", "enum": crs_values, "default": CRS84 } })
+        }
+        "datetime" => {
+            string("An instant, a date, or an interval start/end with .. for an open end")
+        }
+        "limit" => {
+            json!({ "name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
             "description": "Features per page; larger values are clamped to the maximum",
-            "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }),
+            "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } })
+        }
         "cursor" => string("Where a page starts: set by next and prev links"),
-        "category" => csv_param(name, "Any of these categories", codes(Category::ALL, Category::code)),
-        "setting" => csv_param(name, "Any of these settings", codes(SettingType::ALL, SettingType::code)),
-        "severity" => csv_param(name, "Any of these severities", codes(Severity::ALL, Severity::code)),
-        "status" => csv_param(name, "Any of these statuses", codes(Status::ALL, Status::code)),
-        "sensitivity" => csv_param(name, "Any of these sensitivities", codes(Sensitivity::ALL, Sensitivity::code)),
-        "timeband" => csv_param(name, "Recurring bands of the day, UK local time", codes(TimeBand::ALL, TimeBand::code)),
-        "days" => csv_param(name, "Weekday or weekend, UK local time", codes(DayKind::ALL, DayKind::code)),
+        "category" => csv_param(
+            name,
+            "Any of these categories",
+            codes(Category::ALL, Category::code),
+        ),
+        "setting" => csv_param(
+            name,
+            "Any of these settings",
+            codes(SettingType::ALL, SettingType::code),
+        ),
+        "severity" => csv_param(
+            name,
+            "Any of these severities",
+            codes(Severity::ALL, Severity::code),
+        ),
+        "status" => csv_param(
+            name,
+            "Any of these statuses",
+            codes(Status::ALL, Status::code),
+        ),
+        "sensitivity" => csv_param(
+            name,
+            "Any of these sensitivities",
+            codes(Sensitivity::ALL, Sensitivity::code),
+        ),
+        "timeband" => csv_param(
+            name,
+            "Recurring bands of the day, UK local time",
+            codes(TimeBand::ALL, TimeBand::code),
+        ),
+        "days" => csv_param(
+            name,
+            "Weekday or weekend, UK local time",
+            codes(DayKind::ALL, DayKind::code),
+        ),
         "agency" => string("Any of these agencies (comma-separated codes)"),
-        "mine" => json!({ "name": "mine", "in": "query", "required": false, "schema": { "type": "boolean" },
-            "description": "Only what you recorded" }),
+        "mine" => {
+            json!({ "name": "mine", "in": "query", "required": false, "schema": { "type": "boolean" },
+            "description": "Only what you recorded" })
+        }
         "place" => integer("Only records linked to this place of the register", 1),
         "cell" => integer("Cell size in metres: 100, 250 or 500", 100),
         "shape" => string("square or hexagon"),
         "weights" => string("distance (a band in metres) or nearest (k neighbours)"),
         "band" => integer("Distance band, metres", 1),
         "k" => integer("Nearest neighbours", 1),
-        "fdr" => json!({ "name": "fdr", "in": "query", "required": false, "schema": { "type": "boolean" },
-            "description": "Control the false discovery rate" }),
+        "fdr" => {
+            json!({ "name": "fdr", "in": "query", "required": false, "schema": { "type": "boolean" },
+            "description": "Control the false discovery rate" })
+        }
         "eps" => integer("Neighbourhood radius, metres (1 to 5000)", 1),
         "min" => integer("Fewest points in a cluster (2 to 10000)", 2),
         "kind" => string("Any of these kinds (comma-separated codes)"),
         "time_of_day" => string("Any of these times of day (comma-separated codes)"),
-        "crime_type" => string("Any of these police.uk crime types (comma-separated codes, e.g. drugs)"),
-        "purpose" => json!({ "name": "purpose", "in": "query", "required": false, "schema": { "type": "string", "maxLength": 500 },
-            "description": "Why you open the full record (audited as a consultation); without it, the record as the items show it" }),
+        "crime_type" => {
+            string("Any of these police.uk crime types (comma-separated codes, e.g. drugs)")
+        }
+        "purpose" => {
+            json!({ "name": "purpose", "in": "query", "required": false, "schema": { "type": "string", "maxLength": 500 },
+            "description": "Why you open the full record (audited as a consultation); without it, the record as the items show it" })
+        }
         _ => string(""),
     }
 }
@@ -424,8 +468,15 @@ fn collection_paths(prefix: &str) -> serde_json::Map<String, Value> {
             .chain(layer.parameters())
             .map(query_parameter)
             .collect();
-        let mut item_parameters = vec![json!({ "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } })];
-        item_parameters.extend(["crs"].into_iter().chain(layer.item_parameters()).map(query_parameter));
+        let mut item_parameters = vec![
+            json!({ "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } }),
+        ];
+        item_parameters.extend(
+            ["crs"]
+                .into_iter()
+                .chain(layer.item_parameters())
+                .map(query_parameter),
+        );
         let geojson = json!({ "application/geo+json": { "schema": { "type": "object" } } });
         paths.insert(format!("{prefix}/collections/{id}/items"), json!({ "get": {
             "summary": format!("The {id} collection's features as GeoJSON, as your role is shown them"),

@@ -33,7 +33,10 @@ impl Crs {
     /// The CRS a URI (or a safe CURIE such as `[EPSG:27700]`) names.
     pub fn parse(text: &str) -> Option<Crs> {
         let t = text.trim();
-        let t = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(t);
+        let t = t
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .unwrap_or(t);
         Crs::ALL.into_iter().find(|c| {
             c.uri() == t
                 || t.eq_ignore_ascii_case(match c {
@@ -104,14 +107,23 @@ impl Crs {
         transform_geometry(self, geometry, &mut ok, &mut lo, &mut hi);
         if let Some(map) = feature.as_object_mut() {
             if map.contains_key("bbox") {
-                map.insert("bbox".into(), serde_json::json!([lo[0], lo[1], hi[0], hi[1]]));
+                map.insert(
+                    "bbox".into(),
+                    serde_json::json!([lo[0], lo[1], hi[0], hi[1]]),
+                );
             }
         }
         ok
     }
 }
 
-fn transform_geometry(crs: Crs, geometry: &mut Value, ok: &mut bool, lo: &mut [f64; 2], hi: &mut [f64; 2]) {
+fn transform_geometry(
+    crs: Crs,
+    geometry: &mut Value,
+    ok: &mut bool,
+    lo: &mut [f64; 2],
+    hi: &mut [f64; 2],
+) {
     if let Some(parts) = geometry.get_mut("geometries").and_then(Value::as_array_mut) {
         for part in parts {
             transform_geometry(crs, part, ok, lo, hi);
@@ -122,7 +134,13 @@ fn transform_geometry(crs: Crs, geometry: &mut Value, ok: &mut bool, lo: &mut [f
     }
 }
 
-fn transform_coordinates(crs: Crs, value: &mut Value, ok: &mut bool, lo: &mut [f64; 2], hi: &mut [f64; 2]) {
+fn transform_coordinates(
+    crs: Crs,
+    value: &mut Value,
+    ok: &mut bool,
+    lo: &mut [f64; 2],
+    hi: &mut [f64; 2],
+) {
     let Some(items) = value.as_array_mut() else {
         return;
     };
@@ -155,16 +173,25 @@ mod tests {
     #[test]
     fn epsg_4326_puts_latitude_first_and_the_grid_gives_metres() {
         let newport = [-2.99771, 51.58862];
-        assert_eq!(Crs::Epsg4326.from_crs84(newport), Some([51.58862, -2.99771]));
+        assert_eq!(
+            Crs::Epsg4326.from_crs84(newport),
+            Some([51.58862, -2.99771])
+        );
         let [e, n] = Crs::Epsg27700.from_crs84(newport).expect("in the grid");
-        assert!((331_000.0..332_000.0).contains(&e) && (187_000.0..189_000.0).contains(&n), "{e} {n}");
+        assert!(
+            (331_000.0..332_000.0).contains(&e) && (187_000.0..189_000.0).contains(&n),
+            "{e} {n}"
+        );
         let back = Crs::Epsg27700.to_crs84([e, n]).expect("back");
         assert!((back[0] - newport[0]).abs() < 1e-7 && (back[1] - newport[1]).abs() < 1e-7);
     }
 
     #[test]
     fn uris_and_curies_name_the_same_crs() {
-        assert_eq!(Crs::parse("http://www.opengis.net/def/crs/EPSG/0/27700"), Some(Crs::Epsg27700));
+        assert_eq!(
+            Crs::parse("http://www.opengis.net/def/crs/EPSG/0/27700"),
+            Some(Crs::Epsg27700)
+        );
         assert_eq!(Crs::parse("[EPSG:4326]"), Some(Crs::Epsg4326));
         assert_eq!(Crs::parse("EPSG:3857"), None);
     }
@@ -174,7 +201,10 @@ mod tests {
         let mut f = serde_json::json!({"type": "Feature", "bbox": [-3.0, 51.5, -2.9, 51.6],
             "geometry": {"type": "Polygon", "coordinates": [[[-3.0, 51.5], [-2.9, 51.5], [-2.9, 51.6], [-3.0, 51.5]]]}});
         assert!(Crs::Epsg4326.transform_feature(&mut f));
-        assert_eq!(f["geometry"]["coordinates"][0][1], serde_json::json!([51.5, -2.9]));
+        assert_eq!(
+            f["geometry"]["coordinates"][0][1],
+            serde_json::json!([51.5, -2.9])
+        );
         assert_eq!(f["bbox"], serde_json::json!([51.5, -3.0, 51.6, -2.9]));
     }
 }

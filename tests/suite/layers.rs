@@ -164,7 +164,8 @@ on_both_stores! {
             ("days=funday", "not-in-vocabulary", "days"),
             ("limit=ten", "invalid-limit", "limit"),
             ("limit=5&limit=6", "repeated-parameter", "limit"),
-            ("bbox-crs=http://www.opengis.net/def/crs/EPSG/0/27700", "unsupported-crs", "bbox-crs"),
+            ("bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", "unsupported-crs", "bbox-crs"),
+            ("crs=EPSG:3857", "unsupported-crs", "crs"),
         ] {
             let reply = app.get(&format!("{ITEMS}?{query}"), &token).await;
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");

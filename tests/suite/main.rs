@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod bng;
 mod bounds;
+mod collections;
 mod exercises;
 mod gdal;
 mod layers;

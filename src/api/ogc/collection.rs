@@ -15,9 +15,9 @@ use serde_json::{json, Map, Value};
 
 use super::super::disclosure::disclosed;
 use super::super::features::{geojson_response, link, ItemsQuery, CRS84, GEOJSON};
-use crate::domain::crs::Crs;
 use super::super::problem::Problem;
 use super::super::AppState;
+use crate::domain::crs::Crs;
 use crate::domain::viewer::Viewer;
 
 /// A boxed future answering `T` or a problem: what a collection's
@@ -84,7 +84,9 @@ impl Selection {
 
     /// The feature with this id, if one matched.
     pub fn find(&self, id: &str) -> Option<Value> {
-        (0..self.len).map(|i| (self.render)(i)).find(|f| id_matches(f, id))
+        (0..self.len)
+            .map(|i| (self.render)(i))
+            .find(|f| id_matches(f, id))
     }
 }
 
@@ -220,7 +222,8 @@ fn page(
         })?,
     };
     let matched = selection.len();
-    let features: Vec<Value> = (offset.min(matched)..matched.min(offset.saturating_add(query.limit)))
+    let features: Vec<Value> = (offset.min(matched)
+        ..matched.min(offset.saturating_add(query.limit)))
         .map(|i| (selection.render)(i))
         .filter_map(|mut f| query.crs.transform_feature(&mut f).then_some(f))
         .collect();

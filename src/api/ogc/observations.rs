@@ -12,16 +12,17 @@ use serde_json::json;
 use super::collection::{
     page_links, single, with_crs, Answer, Collection, Description, Request, Selection,
 };
-use crate::domain::crs::Crs;
-use crate::index::LayerFilter;
 use crate::api::disclosure::{audited, disclosed};
 use crate::api::features::{geojson_response, link, GEOJSON, OBSERVATION_FILTERS};
 use crate::api::observations::parse_id;
 use crate::api::problem::Problem;
 use crate::api::AppState;
+use crate::domain::crs::Crs;
+use crate::domain::observation::ObservationId;
 use crate::domain::vocabulary::{
     Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
 };
+use crate::index::LayerFilter;
 use crate::index::ShownObservation;
 use crate::privacy::Precision;
 
@@ -114,6 +115,32 @@ fn layer_feature<'a>(
             cell,
         },
     })
+}
+
+impl Observations {
+    /// One record as the items show it, to this viewer.
+    fn listed(&self, request: &Request<'_>, id: ObservationId) -> Result<Response, Problem> {
+        let scope = request.state.index.scope(request.viewer);
+        let agencies = scope.agency_names();
+        let found = scope.page(&LayerFilter::default(), Some(id.0 - 1), 1);
+        let shown = found
+            .items
+            .first()
+            .filter(|o| o.id == id.0)
+            .ok_or_else(Problem::not_found)?;
+        let feature = layer_feature(shown, &agencies, Crs::Crs84)
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|_| Problem::internal())?
+            .ok_or_else(Problem::not_found)?;
+        single(
+            self.id(),
+            self.disclosed_as(),
+            request,
+            feature,
+            &id.to_string(),
+        )
+    }
 }
 
 impl Collection for Observations {
@@ -212,9 +239,9 @@ impl Collection for Observations {
         })
     }
 
-    /// Without a purpose: the record as the items show it (a disclosure,
-    /// like them). With `?purpose=…`: the full record as a Feature, at the
-    /// viewer's precision, audited as a consultation.
+    /// The full record as a Feature, at the viewer's precision, audited as
+    /// a consultation; a sensitive or restricted record needs `?purpose=…`
+    /// for that, and without one is the record as the items show it.
     fn item<'a>(&'a self, request: Request<'a>, id: String) -> Answer<'a, Response> {
         Box::pin(async move {
             let id = parse_id(&id)?;
@@ -224,23 +251,7 @@ impl Collection for Observations {
                 .iter()
                 .find(|(name, _)| name == "purpose")
                 .map(|(_, value)| value.as_str());
-            let Some(purpose) = purpose else {
-                let scope = request.state.index.scope(request.viewer);
-                let agencies = scope.agency_names();
-                let found = scope.page(&LayerFilter::default(), Some(id.0 - 1), 1);
-                let shown = found
-                    .items
-                    .first()
-                    .filter(|o| o.id == id.0)
-                    .ok_or_else(Problem::not_found)?;
-                let feature = layer_feature(shown, &agencies, Crs::Crs84)
-                    .map(serde_json::to_value)
-                    .transpose()
-                    .map_err(|_| Problem::internal())?
-                    .ok_or_else(Problem::not_found)?;
-                return single(self.id(), self.disclosed_as(), &request, feature, &id.to_string());
-            };
-            let purpose = Some(purpose);
+
             if purpose.is_some_and(|p| p.chars().count() > 500) {
                 return Err(Problem::bad_parameter(
                     "too-long",
@@ -248,11 +259,21 @@ impl Collection for Observations {
                     "a purpose is at most 500 characters",
                 ));
             }
-            let shown = request
+            let opened = request
                 .state
                 .observations
                 .open(request.viewer, id, purpose, true, Utc::now())
-                .await?;
+                .await;
+            let shown = match opened {
+                Ok(shown) => shown,
+                // Without a purpose, a record that needs one is answered as
+                // the items show it (a disclosure, like them), so clients
+                // that follow item links get the feature they listed.
+                Err(crate::service::ServiceError::PurposeRequired) if purpose.is_none() => {
+                    return self.listed(&request, id);
+                }
+                Err(e) => return Err(e.into()),
+            };
             let observation = shown.observation;
             if observation.withdrawn.is_some() {
                 return Err(Problem::not_found().detail("this observation was withdrawn"));
@@ -263,7 +284,11 @@ impl Collection for Observations {
             let coordinates = crs
                 .from_crs84([location.lon, location.lat])
                 .ok_or_else(|| {
-                    Problem::bad_parameter("unsupported-crs", "crs", "this record lies outside the CRS's cover")
+                    Problem::bad_parameter(
+                        "unsupported-crs",
+                        "crs",
+                        "this record lies outside the CRS's cover",
+                    )
                 })?;
             let mut properties =
                 serde_json::to_value(&observation).map_err(|_| Problem::internal())?;

@@ -79,13 +79,9 @@ impl Collection for PoliceCrimes {
             // Months, not instants: the layer's own reading of the
             // parameters (paging is the collection's).
             let raw = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(
-                    request
-                        .query
-                        .kept
-                        .iter()
-                        .filter(|(name, _)| !matches!(name.as_str(), "limit" | "bbox" | "bbox-crs" | "crs")),
-                )
+                .extend_pairs(request.query.kept.iter().filter(|(name, _)| {
+                    !matches!(name.as_str(), "limit" | "bbox" | "bbox-crs" | "crs")
+                }))
                 .finish();
             let mut query = PoliceQuery::parse(Some(&raw), &snapshot)?;
             // The box as the collection read it, in whatever CRS it came.

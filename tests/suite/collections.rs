@@ -1,0 +1,230 @@
+//! Every OGC collection through the one abstraction: paging, ids and
+//! items/{id}, the same limit and parameter rules, and answers in British
+//! National Grid and EPSG:4326 (Part 2) holding what CRS84 answers hold.
+
+use axum::http::StatusCode;
+use safetymap::bng::to_grid;
+use safetymap::domain::viewer::{Credential, Viewer};
+use safetymap::domain::vocabulary::Role;
+use serde_json::{json, Value};
+
+use crate::common::{observation, rules, TestApp};
+
+const BNG: &str = "http://www.opengis.net/def/crs/EPSG/0/27700";
+
+/// Observations close together (a cluster, a hot spot), a place, wards,
+/// a safety-mapping session and the made-up police.uk month: something in
+/// every collection.
+async fn app_with_every_layer(backend: crate::common::Backend) -> (TestApp, String) {
+    let app = TestApp::new(backend).await;
+    let coordinator = app.token(Role::Coordinator, "council").await;
+    // Two knots of six, a kilometre apart: two clusters, two hot cells.
+    for (lon, lat) in [(-2.9977, 51.5886), (-2.9830, 51.5950)] {
+        for i in 0..6 {
+            let d = f64::from(i) * 0.0002;
+            app.create(
+                &coordinator,
+                &observation(json!({"longitude": lon + d, "latitude": lat + d})),
+            )
+            .await;
+        }
+    }
+    for (name, lon) in [("Made-up Arcade", -2.9951), ("Made-up Market", -2.9931)] {
+        let place = app.send_json(axum::http::Method::POST, "/api/places", &coordinator,
+            &json!({"name_en": name, "kind": "shopping-centre", "longitude": lon, "latitude": 51.5878})).await;
+        assert!(place.status.is_success(), "{}", place.text());
+    }
+    let wards = app
+        .request(
+            axum::http::Method::POST,
+            "/api/areas/import",
+            Some(&coordinator),
+            &[("content-type", "application/geo+json")],
+            Some(crate::common::wards().into_bytes()),
+        )
+        .await;
+    assert!(wards.status.is_success(), "{}", wards.text());
+    let officer = app.user(Role::FieldOfficer, "council").await;
+    let facilitator = Viewer {
+        principal: format!("user:{}", officer.id),
+        name: officer.display_name.clone(),
+        agency: officer.agency.clone(),
+        role: Role::FieldOfficer,
+        admin: false,
+        credential: Credential::Session,
+    };
+    safetymap::demo::load_perceptions(&app.store, &facilitator, &rules(), chrono::Utc::now())
+        .await
+        .expect("session");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/police-uk/2026-01-made-up-street.csv");
+    app.state
+        .police_imports
+        .import_files(
+            &[fixture],
+            rules().service_area,
+            &Viewer::console(),
+            chrono::Utc::now(),
+            |_, _| {},
+        )
+        .await
+        .expect("police.uk fixture");
+    (app, coordinator)
+}
+
+fn link(page: &Value, rel: &str) -> Option<String> {
+    page["links"]
+        .as_array()?
+        .iter()
+        .find(|l| l["rel"] == rel)
+        .and_then(|l| l["href"].as_str())
+        .map(str::to_owned)
+}
+
+/// The path and query of an absolute link.
+fn local(href: &str) -> String {
+    let rest = href.split_once("://").map_or(href, |(_, r)| r);
+    rest[rest.find('/').unwrap_or(rest.len())..].to_owned()
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| f["id"].to_string().trim_matches('"').to_owned())
+        .collect()
+}
+
+on_both_stores! {
+    async fn every_collection_pages_by_limit_with_links_and_answers_each_listed_id_alone(backend) {
+        let (app, token) = app_with_every_layer(backend).await;
+        let listed = app.get("/ogc/collections", &token).await.json();
+        let collections: Vec<String> = listed["collections"].as_array().expect("collections").iter()
+            .map(|c| c["id"].as_str().expect("id").to_owned()).collect();
+        assert_eq!(collections, ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions"]);
+        for id in &collections {
+            let description = app.get(&format!("/ogc/collections/{id}"), &token).await.json();
+            assert!(description["crs"].as_array().expect("crs").contains(&json!(BNG)), "{id}: {description}");
+            let first = app.get(&format!("/ogc/collections/{id}/items?limit=1"), &token).await;
+            assert_eq!(first.status, StatusCode::OK, "{id}: {}", first.text());
+            assert_eq!(first.headers["content-crs"], "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>", "{id}");
+            let page = first.json();
+            assert_eq!(page["numberReturned"], 1, "{id}: {page}");
+            assert!(page["numberMatched"].as_u64().expect("numberMatched") >= 2, "{id} needs two features for this test: {page}");
+            assert!(link(&page, "self").is_some() && link(&page, "prev").is_none(), "{id}: {page}");
+            let next = link(&page, "next").unwrap_or_else(|| panic!("{id} has no next link: {page}"));
+            let second = app.get(&local(&next), &token).await.json();
+            assert_eq!(second["numberReturned"], 1, "{id}: {second}");
+            // Observations page by id (a cursor after the last one), which
+            // has no way back short of starting again; the rest link back.
+            assert_eq!(link(&second, "prev").is_some(), id != "observations", "{id}: {second}");
+            assert_ne!(ids(&page), ids(&second), "{id}: pages do not repeat");
+            for feature_id in ids(&page).into_iter().chain(ids(&second)) {
+                let path = format!("/ogc/collections/{id}/items/{}", form_urlencoded::byte_serialize(feature_id.as_bytes()).collect::<String>());
+                let alone = app.get(&path, &token).await;
+                assert_eq!(alone.status, StatusCode::OK, "{path}: {}", alone.text());
+                let feature = alone.json();
+                assert_eq!(feature["id"].to_string().trim_matches('"'), feature_id, "{path}");
+                assert!(link(&feature, "self").is_some() && link(&feature, "collection").is_some(), "{path}: {feature}");
+            }
+            let missing = app.get(&format!("/ogc/collections/{id}/items/no-such-feature"), &token).await;
+            assert_eq!(missing.status, StatusCode::NOT_FOUND, "{id}");
+        }
+    }
+
+    async fn every_collection_takes_limit_and_refuses_unknown_parameters_the_same_way(backend) {
+        let (app, token) = app_with_every_layer(backend).await;
+        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions"] {
+            for (query, code, field) in [
+                ("limit=0", "invalid-limit", "limit"),
+                ("limit=unlimited", "invalid-limit", "limit"),
+                ("colour=red", "unknown-parameter", "colour"),
+                ("crs=EPSG:3857", "unsupported-crs", "crs"),
+                ("bbox=1,2,3", "invalid-bbox", "bbox"),
+            ] {
+                let reply = app.get(&format!("/ogc/collections/{id}/items?{query}"), &token).await;
+                assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{id}?{query}: {}", reply.text());
+                assert_eq!(reply.content_type(), "application/problem+json");
+                assert_eq!((reply.json()["code"].clone(), reply.json()["field"].clone()), (json!(code), json!(field)), "{id}?{query}");
+            }
+            let clamped = app.get(&format!("/ogc/collections/{id}/items?limit=50000"), &token).await;
+            assert_eq!(clamped.status, StatusCode::OK, "{id}: {}", clamped.text());
+            assert!(clamped.json()["numberReturned"].as_u64().expect("returned") <= 10_000);
+        }
+    }
+
+    async fn answers_in_british_national_grid_are_within_a_metre_of_ordnance_surveys_test_points(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        // OSTN15's test points inside the service area: (point, lat, lon, easting, northing).
+        let points = [
+            ("TP06", 51.4007822, -3.551283492, 292_184.87, 168_003.465),
+            ("TP10", 51.85890896, -4.30852477, 241_124.584, 220_332.641),
+            ("TP17", 53.41628516, -4.289180698, 247_958.971, 393_492.909),
+        ];
+        let mut made = Vec::new();
+        for (name, lat, lon, e, n) in points {
+            let id = app.create(&token, &observation(json!({"longitude": lon, "latitude": lat}))).await;
+            made.push((name, id, lat, lon, e, n));
+        }
+        let grid = app.get(&format!("/ogc/collections/observations/items?crs={BNG}"), &token).await;
+        assert_eq!(grid.headers["content-crs"], format!("<{BNG}>").as_str());
+        let grid = grid.json();
+        let latlon = app.get("/ogc/collections/observations/items?crs=http://www.opengis.net/def/crs/EPSG/0/4326", &token).await.json();
+        for (name, id, lat, lon, e, n) in &made {
+            let at = |page: &Value| page["features"].as_array().expect("features").iter()
+                .find(|f| f["id"] == json!(id)).map(|f| f["geometry"]["coordinates"].clone()).expect("listed");
+            let c = at(&grid);
+            let off = (c[0].as_f64().expect("e") - e).hypot(c[1].as_f64().expect("n") - n);
+            assert!(off <= 1.0, "{name}: {off:.3} m from OS's answer");
+            assert_eq!(at(&latlon), json!([lat, lon]), "{name}: EPSG:4326 is latitude first");
+            let alone = app.get(&format!("/ogc/collections/observations/items/{id}?crs=EPSG:27700"), &token).await.json();
+            let c = &alone["geometry"]["coordinates"];
+            assert!((c[0].as_f64().expect("e") - e).hypot(c[1].as_f64().expect("n") - n) <= 1.0, "{name} alone");
+        }
+        // A National Grid box round TP06 selects what the CRS84 box round
+        // the same place selects: TP06 only.
+        let (_, tp06, lat, lon, e, n) = made[0];
+        let in_grid = app.get(&format!("/ogc/collections/observations/items?bbox-crs={BNG}&bbox={},{},{},{}", e - 500.0, n - 500.0, e + 500.0, n + 500.0), &token).await.json();
+        let in_degrees = app.get(&format!("/ogc/collections/observations/items?bbox={},{},{},{}", lon - 0.005, lat - 0.005, lon + 0.005, lat + 0.005), &token).await.json();
+        assert_eq!(ids(&in_grid), [tp06.to_string()]);
+        assert_eq!(ids(&in_grid), ids(&in_degrees));
+        // Grid squares in the National Grid have corners on whole cells
+        // (to the 0.1 m the degrees they are kept in hold).
+        let cells = app.get(&format!("/ogc/collections/grid/items?cell=250&crs={BNG}"), &token).await.json();
+        for corner in cells["features"][0]["geometry"]["coordinates"][0].as_array().expect("ring") {
+            for v in corner.as_array().expect("position") {
+                let v = v.as_f64().expect("metres");
+                assert!((v / 250.0 - (v / 250.0).round()).abs() * 250.0 < 0.1, "{v} is not on a 250 m line");
+            }
+        }
+    }
+
+    async fn a_generalised_record_asked_for_in_the_national_grid_is_its_squares_centre_and_moving_box_edges_in_metres_finds_nothing_finer(backend) {
+        let app = TestApp::new(backend).await;
+        let recorder = app.token(Role::FieldOfficer, "gwent-police").await;
+        // Recorded 20 m west and 15 m south of its square's centre.
+        let (e, n) = (331_130.0, 187_135.0);
+        let (lon, lat) = safetymap::bng::from_grid(safetymap::bng::GridRef { easting: e, northing: n }).expect("in the grid");
+        let id = app.create(&recorder, &observation(json!({"sensitivity": "sensitive", "longitude": lon, "latitude": lat}))).await;
+        let g = to_grid(lon, lat).expect("grid");
+        assert!((g.easting - e).abs() < 0.01);
+        let panel = app.token(Role::PanelMember, "council").await;
+        let page = app.get(&format!("/ogc/collections/observations/items?crs={BNG}"), &panel).await.json();
+        let c = &page["features"][0]["geometry"]["coordinates"];
+        let (se, sn) = (c[0].as_f64().expect("e"), c[1].as_f64().expect("n"));
+        assert!((se - 331_150.0).abs() < 0.5 && (sn - 187_150.0).abs() < 0.5, "shown at {se},{sn}, not the square's centre");
+        // Walk the east edge of a metre-grid box across the recorded easting
+        // in 10 cm steps: the answer changes only where the shown centre is.
+        let mut seen = Vec::new();
+        for step in 0..=40 {
+            let x = e - 2.0 + f64::from(step) * 0.1;
+            let reply = app.get(&format!("/ogc/collections/observations/items?bbox-crs={BNG}&bbox={},{},{x},{}", e - 300.0, n - 300.0, n + 300.0), &panel).await.json();
+            seen.push(reply["numberMatched"].as_u64().expect("matched"));
+        }
+        assert!(seen.iter().all(|&m| m == 0), "the record was found by a box that holds its recorded point but not its square's centre: {seen:?}");
+        let holds_centre = app.get(&format!("/ogc/collections/observations/items?bbox-crs={BNG}&bbox=331100,187100,331160,187160"), &panel).await.json();
+        assert_eq!(ids(&holds_centre), [id.to_string()]);
+    }
+}
