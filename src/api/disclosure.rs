@@ -44,6 +44,10 @@ pub const NOT_DISCLOSURES: &[(&str, &str)] = &[
         "a collection's description: the service area and links (read without signing in)",
     ),
     (
+        "/ogc/collections/{collection}/queryables",
+        "what a collection can be filtered on: names, types and the vocabulary's codes",
+    ),
+    (
         "/api/audit",
         "the audit trail records accesses, not observations; exports record themselves",
     ),

@@ -63,11 +63,23 @@ pub struct ItemsQuery {
     pub extra: Vec<(String, String)>,
     /// The CRS the answer is given in (`crs`).
     pub crs: Crs,
+    /// A CQL2 filter as given (`filter`), with its language
+    /// (`filter-lang`, `cql2-text` when absent).
+    pub cql: Option<(String, String)>,
 }
 
 /// The parameters every collection's `items` takes.
 pub const COMMON_PARAMETERS: &[&str] = &[
-    "bbox", "bbox-crs", "crs", "datetime", "limit", "cursor", "f",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "datetime",
+    "limit",
+    "cursor",
+    "f",
+    "filter",
+    "filter-lang",
+    "filter-crs",
 ];
 
 /// The observation filters, taken by the observations collection and
@@ -170,6 +182,20 @@ fn datetime_end(value: &str, start: bool) -> Result<Option<i64>, Problem> {
     if let Some(t) = parse_instant(value) {
         return Ok(Some(t.timestamp_millis()));
     }
+    // A month (police.uk's unit) is the whole month, UK time.
+    if value.len() == 7 {
+        if let Ok(first) = NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d") {
+            let edge = if start {
+                Some(first)
+            } else {
+                first.checked_add_months(chrono::Months::new(1))
+            };
+            if let Some(t) = edge.and_then(|d| d.and_hms_opt(0, 0, 0)) {
+                let utc = uk_to_utc(t).timestamp_millis();
+                return Ok(Some(if start { utc } else { utc - 1 }));
+            }
+        }
+    }
     // A bare date is the whole UK day, as the time bands are UK local time.
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         let t = if start {
@@ -186,7 +212,7 @@ fn datetime_end(value: &str, start: bool) -> Result<Option<i64>, Problem> {
     Err(Problem::bad_parameter(
         "invalid-datetime",
         "datetime",
-        "datetime must be an RFC 3339 instant, a date, or an interval `start/end` with `..` for an open end",
+        "datetime must be an RFC 3339 instant, a date, a month (YYYY-MM), or an interval `start/end` with `..` for an open end",
     ))
 }
 
@@ -243,7 +269,9 @@ impl ItemsQuery {
             kept: Vec::new(),
             extra: Vec::new(),
             crs: Crs::Crs84,
+            cql: None,
         };
+        let (mut filter, mut filter_lang) = (None, "cql2-text".to_owned());
         let mut seen = HashSet::new();
         let (mut raw_bbox, mut bbox_crs) = (None, Crs::Crs84);
         for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
@@ -264,6 +292,24 @@ impl ItemsQuery {
                 "bbox" => raw_bbox = Some(value.clone()),
                 "bbox-crs" => bbox_crs = crs_parameter("bbox-crs", &value)?,
                 "crs" => query.crs = crs_parameter("crs", &value)?,
+                "filter" => filter = Some(value.clone()),
+                "filter-lang" if matches!(value.as_str(), "cql2-text" | "cql2-json") => {
+                    filter_lang = value.clone()
+                }
+                "filter-lang" => {
+                    return Err(Problem::bad_parameter(
+                        "invalid-filter",
+                        "filter-lang",
+                        "cql2-text or cql2-json",
+                    ))
+                }
+                "filter-crs" if Crs::parse(&value) != Some(Crs::Crs84) => {
+                    return Err(Problem::bad_parameter(
+                        "unsupported-crs",
+                        "filter-crs",
+                        format!("filters are read in {CRS84}"),
+                    ))
+                }
                 "datetime" => (f.from, f.to) = datetime(&value)?,
                 "limit" => {
                     let n: usize = value.parse().map_err(|_| {
@@ -358,6 +404,7 @@ impl ItemsQuery {
         if let Some(raw) = raw_bbox {
             query.filter.bbox = Some(bbox_in(&raw, bbox_crs)?);
         }
+        query.cql = filter.map(|f| (f, filter_lang));
         Ok(query)
     }
 }

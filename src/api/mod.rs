@@ -491,6 +491,10 @@ fn routes() -> Routes {
         .route("/ogc/api", get(openapi::document))
         .route("/ogc/collections", get(ogc::collections))
         .route("/ogc/collections/{collection}", get(ogc::collection))
+        .route(
+            "/ogc/collections/{collection}/queryables",
+            get(ogc::queryables),
+        )
         .route("/api/time-profile", get(analysis::time_profile_endpoint))
         .route("/api/police-imports", get(police::imports))
         .route("/api/places", get(places::list).post(places::create))

@@ -390,6 +390,11 @@ fn query_parameter(name: &str) -> Value {
             "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } })
         }
         "cursor" => string("Where a page starts: set by next and prev links"),
+        "filter" => string("A CQL2 filter over the collection's queryables (see /queryables), evaluated on features as you are shown them"),
+        "filter-lang" => json!({ "name": name, "in": "query", "required": false, "style": "form", "explode": false,
+            "schema": { "type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text" } }),
+        "filter-crs" => json!({ "name": name, "in": "query", "required": false, "style": "form", "explode": false,
+            "schema": { "type": "string", "enum": [CRS84], "default": CRS84 } }),
         "category" => csv_param(
             name,
             "Any of these categories",
@@ -458,7 +463,17 @@ fn query_parameter(name: &str) -> Value {
 /// Every collection's items and item paths, under `prefix`.
 fn collection_paths(prefix: &str) -> serde_json::Map<String, Value> {
     let secured = json!([{ "bearerAuth": [] }, { "sessionCookie": [] }]);
-    let common = ["bbox", "bbox-crs", "crs", "datetime", "limit", "cursor"];
+    let common = [
+        "bbox",
+        "bbox-crs",
+        "crs",
+        "datetime",
+        "limit",
+        "cursor",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+    ];
     let mut paths = serde_json::Map::new();
     for layer in super::ogc::registry() {
         let id = layer.id();
@@ -490,6 +505,9 @@ fn collection_paths(prefix: &str) -> serde_json::Map<String, Value> {
                 "429": problem_response("over-budget, with Retry-After"),
                 "503": problem_response("busy, with Retry-After")
             } } }));
+        paths.insert(format!("{prefix}/collections/{id}/queryables"), json!({ "get": {
+            "summary": format!("What the {id} collection can be filtered on (JSON Schema)"),
+            "responses": { "200": { "description": "The queryables", "content": { "application/schema+json": { "schema": { "type": "object" } } } } } } }));
         paths.insert(format!("{prefix}/collections/{id}/items/{{featureId}}"), json!({ "get": {
             "summary": format!("One feature of the {id} collection (aggregate cells by their code, under the same parameters)"),
             "security": secured,

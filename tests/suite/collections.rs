@@ -228,3 +228,132 @@ on_both_stores! {
         assert_eq!(ids(&holds_centre), [id.to_string()]);
     }
 }
+
+/// The ids a filtered read of observations answers.
+async fn filtered(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let reply = app
+        .get(
+            &format!("/ogc/collections/observations/items?limit=10000&{query}"),
+            token,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text());
+    let mut found = ids(&reply.json());
+    found.sort();
+    found
+}
+
+fn encoded(filter: &str) -> String {
+    form_urlencoded::byte_serialize(filter.as_bytes()).collect()
+}
+
+on_both_stores! {
+    async fn each_cql2_class_selects_what_the_equivalent_parameters_or_a_hand_count_select(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        let hours = |h: i64| (chrono::Utc::now() - chrono::Duration::hours(h)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let a = app.create(&token, &observation(json!({"category": "unsafe-environment", "severity": "high", "observed_at": hours(2)}))).await;
+        let b = app.create(&token, &observation(json!({"category": "substance-misuse", "severity": "low", "longitude": -2.9900, "observed_at": hours(50)}))).await;
+        let c = app.create(&token, &observation(json!({"category": "substance-misuse", "severity": "medium", "longitude": -3.0200, "latitude": 51.6000, "observed_at": hours(200)}))).await;
+        let all = {
+            let mut v = vec![a.to_string(), b.to_string(), c.to_string()];
+            v.sort();
+            v
+        };
+        let just = |ids: &[i64]| {
+            let mut v: Vec<String> = ids.iter().map(i64::to_string).collect();
+            v.sort();
+            v
+        };
+        // Comparison and boolean logic against the category parameter.
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("category = 'substance-misuse'"))).await,
+            filtered(&app, &token, "category=substance-misuse").await);
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("category <> 'substance-misuse' OR severity = 'low'"))).await, just(&[a, b]));
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("NOT (severity = 'high') AND category = 'substance-misuse'"))).await, just(&[b, c]));
+        // LIKE, IN, BETWEEN, IS NULL.
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("category LIKE 'substance%'"))).await, just(&[b, c]));
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("severity IN ('low', 'medium')"))).await, just(&[b, c]));
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded(&format!("observed_at BETWEEN TIMESTAMP('{}') AND TIMESTAMP('{}')", hours(60), hours(1))))).await, just(&[a, b]));
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("category IS NULL"))).await, Vec::<String>::new());
+        // Spatial, against bbox.
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("S_INTERSECTS(geometry, BBOX(-3.0, 51.58, -2.98, 51.59))"))).await,
+            filtered(&app, &token, "bbox=-3.0,51.58,-2.98,51.59").await);
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("S_WITHIN(geometry, POLYGON((-3.03 51.59, -3.01 51.59, -3.01 51.61, -3.03 51.61, -3.03 51.59)))"))).await, just(&[c]));
+        // b stands 540 m east of a.
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("S_DWITHIN(geometry, POINT(-2.9977 51.5886), 600, meters)"))).await, just(&[a, b]));
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded("S_DWITHIN(geometry, POINT(-2.9977 51.5886), 400, meters)"))).await, just(&[a]));
+        // Temporal, against datetime.
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded(&format!("T_AFTER(observed_at, TIMESTAMP('{}'))", hours(100))))).await,
+            filtered(&app, &token, &format!("datetime={}/..", hours(100))).await);
+        assert_eq!(filtered(&app, &token, &format!("filter={}", encoded(&format!("T_BEFORE(observed_at, TIMESTAMP('{}'))", hours(100))))).await, just(&[c]));
+        // The same in JSON.
+        let json_filter = json!({"op": "and", "args": [
+            {"op": "like", "args": [{"property": "category"}, "substance%"]},
+            {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [-3.0, 51.58, -2.98, 51.59]}]}]});
+        assert_eq!(filtered(&app, &token, &format!("filter-lang=cql2-json&filter={}", encoded(&json_filter.to_string()))).await, just(&[b]));
+        // A queryable given as a parameter (Part 3's shortcut) is an equality.
+        assert_eq!(filtered(&app, &token, "precision=exact").await, all);
+        // Paging follows the filtered set.
+        let page = app.get(&format!("/ogc/collections/observations/items?limit=1&filter={}", encoded("category = 'substance-misuse'")), &token).await.json();
+        assert_eq!(page["numberMatched"], 2);
+        assert!(link(&page, "next").expect("next").contains("filter="));
+    }
+
+    async fn unknown_properties_and_hostile_filters_are_400s_at_once_and_queryables_list_the_vocabulary(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::PanelMember, "council").await;
+        for (filter, detail) in [
+            ("colour = 'red'".to_owned(), "`colour`"),
+            ("description LIKE '%bins%'".to_owned(), "`description`"),
+            (format!("{}category = 'x'{}", "(".repeat(40), ")".repeat(40)), "nests"),
+            (format!("{}category = 'x'", "(".repeat(22)), ""),
+            (format!("category = '{}'", "a".repeat(60_000)), "bytes"),
+            ("category = ".to_owned(), ""),
+        ] {
+            let started = std::time::Instant::now();
+            let reply = app.get(&format!("/ogc/collections/observations/items?filter={}", encoded(&filter)), &token).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+            assert_eq!((reply.json()["code"].clone(), reply.json()["field"].clone()), (json!("invalid-filter"), json!("filter")));
+            assert!(reply.json()["detail"].as_str().expect("detail").contains(detail), "{}", reply.text());
+            // Refused before any work: far below what parsing an
+            // exponential grammar would take (this is a bound, not a timing).
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        }
+        let queryables = app.get("/ogc/collections/observations/queryables", &token).await;
+        assert_eq!(queryables.content_type(), "application/schema+json");
+        let queryables = queryables.json();
+        assert!(queryables["properties"]["category"]["enum"].as_array().expect("codes").contains(&json!("substance-misuse")));
+        assert!(queryables["properties"].get("description").is_none(), "free text is not queryable");
+        let classes = app.get("/ogc/conformance", &token).await.json();
+        for class in ["http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter", "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+                      "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2", "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter"] {
+            assert!(classes["conformsTo"].as_array().expect("classes").contains(&json!(class)), "{class}");
+        }
+    }
+
+    async fn a_filter_round_a_generalised_records_recorded_point_finds_it_only_where_its_square_centre_is(backend) {
+        let app = TestApp::new(backend).await;
+        let recorder = app.token(Role::FieldOfficer, "gwent-police").await;
+        // Recorded 30 m west of its square's centre.
+        let (e, n) = (331_120.0, 187_150.0);
+        let (lon, lat) = safetymap::bng::from_grid(safetymap::bng::GridRef { easting: e, northing: n }).expect("grid");
+        let id = app.create(&recorder, &observation(json!({"sensitivity": "sensitive", "longitude": lon, "latitude": lat}))).await;
+        let panel = app.token(Role::PanelMember, "council").await;
+        // Rings of growing radius round the recorded point, as an attacker
+        // would draw them: the record enters only once the ring reaches the
+        // square's centre, 30 m away — never at the recorded point itself.
+        let mut first = None;
+        for radius in (1..=40).map(f64::from) {
+            let filter = format!("S_DWITHIN(geometry, POINT({lon} {lat}), {radius}, meters)");
+            if !filtered(&app, &panel, &format!("filter={}", encoded(&filter))).await.is_empty() {
+                first = Some(radius);
+                break;
+            }
+        }
+        let first = first.expect("found once the ring holds the centre");
+        assert!((29.0..=31.0).contains(&first), "found at {first} m, not where the square's centre is");
+        // The recorder finds it at once.
+        let own = format!("S_DWITHIN(geometry, POINT({lon} {lat}), 1, meters)");
+        assert_eq!(filtered(&app, &recorder, &format!("filter={}", encoded(&own))).await, [id.to_string()]);
+    }
+}

@@ -5,7 +5,8 @@
 
 use serde_json::json;
 
-use super::collection::{Answer, Collection, Description, Request, Selection};
+use super::collection::{Answer, Collection, Description, Queryable, Request, Selection};
+use super::cql2::Kind;
 use crate::analysis::Suppression;
 use crate::api::features::OBSERVATION_FILTERS;
 use crate::api::problem::Problem;
@@ -33,6 +34,25 @@ impl Collection for Areas {
 
     fn parameters(&self) -> Vec<&'static str> {
         [OBSERVATION_FILTERS, &["kind"]].concat()
+    }
+
+    fn queryables(&self) -> Vec<Queryable> {
+        vec![
+            Queryable::geometry(),
+            Queryable::new(
+                "code",
+                Kind::Text,
+                "The area's code (an ONS code for wards and LSOAs)",
+            ),
+            Queryable::new("name_en", Kind::Text, "Name"),
+            Queryable::new("name_cy", Kind::Text, "Enw"),
+            Queryable::new(
+                "count",
+                Kind::Number,
+                "Observations in it, as shown to you (null when withheld)",
+            ),
+            Queryable::new("suppressed", Kind::Bool, "Whether the count is withheld"),
+        ]
     }
 
     fn disclosed_as(&self) -> &'static str {

@@ -2,7 +2,8 @@
 //! convex hulls with their counts (small ones withheld below coordinator),
 //! run on the bounded analysis pool.
 
-use super::collection::{Answer, Collection, Description, Request, Selection};
+use super::collection::{Answer, Collection, Description, Queryable, Request, Selection};
+use super::cql2::Kind;
 use crate::api::analysis::cluster_selection;
 use crate::api::features::OBSERVATION_FILTERS;
 use crate::api::AppState;
@@ -27,6 +28,21 @@ impl Collection for Clusters {
 
     fn parameters(&self) -> Vec<&'static str> {
         [OBSERVATION_FILTERS, &["eps", "min"]].concat()
+    }
+
+    fn queryables(&self) -> Vec<Queryable> {
+        vec![
+            Queryable::geometry(),
+            Queryable::new("cluster", Kind::Number, "The cluster's number"),
+            Queryable::new(
+                "count",
+                Kind::Number,
+                "Observations in it (null when withheld)",
+            ),
+            Queryable::new("suppressed", Kind::Bool, "Whether the count is withheld"),
+            Queryable::new("first_observed", Kind::Time, "Its first observation"),
+            Queryable::new("last_observed", Kind::Time, "Its last observation"),
+        ]
     }
 
     fn disclosed_as(&self) -> &'static str {

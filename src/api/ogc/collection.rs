@@ -17,8 +17,10 @@ use super::super::disclosure::disclosed;
 use super::super::features::{geojson_response, link, ItemsQuery, CRS84, GEOJSON};
 use super::super::problem::Problem;
 use super::super::AppState;
+use super::cql2::{self, Kind};
 use crate::domain::crs::Crs;
 use crate::domain::viewer::Viewer;
+use std::collections::HashMap;
 
 /// A boxed future answering `T` or a problem: what a collection's
 /// asynchronous methods return, so collections can sit in one registry.
@@ -90,6 +92,163 @@ impl Selection {
     }
 }
 
+/// A property a collection can be filtered on (Part 3's queryables).
+#[derive(Debug, Clone)]
+pub struct Queryable {
+    /// Its name in the features' properties (`geometry` and `id` are the
+    /// feature's own).
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: Kind,
+    /// What it means.
+    pub title: &'static str,
+    /// The codes it takes, for the vocabulary's lists.
+    pub codes: Vec<&'static str>,
+}
+
+impl Queryable {
+    /// A queryable without a fixed list of values.
+    pub fn new(name: &'static str, kind: Kind, title: &'static str) -> Queryable {
+        Queryable {
+            name,
+            kind,
+            title,
+            codes: Vec::new(),
+        }
+    }
+
+    /// The same, taking only these codes.
+    pub fn codes(mut self, codes: Vec<&'static str>) -> Queryable {
+        self.codes = codes;
+        self
+    }
+
+    /// The feature's geometry, as shown.
+    pub fn geometry() -> Queryable {
+        Queryable::new("geometry", Kind::Geometry, "Where, as you are shown it")
+    }
+
+    /// Its JSON Schema.
+    fn schema(&self) -> Value {
+        let mut schema = match self.kind {
+            Kind::Text => json!({ "type": "string" }),
+            Kind::Number => json!({ "type": "number" }),
+            Kind::Bool => json!({ "type": "boolean" }),
+            Kind::Time => json!({ "type": "string", "format": "date-time" }),
+            Kind::Geometry => json!({ "format": "geometry-any" }),
+        };
+        if let Some(map) = schema.as_object_mut() {
+            map.insert("title".into(), json!(self.title));
+            if !self.codes.is_empty() {
+                map.insert("enum".into(), json!(self.codes));
+            }
+        }
+        schema
+    }
+}
+
+/// A request's filter, parsed and checked against the collection's
+/// queryables: evaluated on each feature as the viewer is shown it.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    expr: cql2::Expr,
+    kinds: HashMap<String, Kind>,
+}
+
+impl Filter {
+    /// The filter of `query` for `collection`: its `filter` and any
+    /// queryables given as parameters (`name=value`, Part 3's shortcuts),
+    /// all of which must hold. `None` when there is none.
+    pub fn of(collection: &dyn Collection, query: &ItemsQuery) -> Result<Option<Filter>, Problem> {
+        let queryables = collection.queryables();
+        let kinds: HashMap<String, Kind> = queryables
+            .iter()
+            .map(|q| (q.name.to_owned(), q.kind))
+            .chain([("id".to_owned(), Kind::Text)])
+            .collect();
+        let mut terms = Vec::new();
+        if let Some((text, lang)) = &query.cql {
+            let expr = cql2::parse(text, lang).map_err(|e| refused(&e))?;
+            cql2::check(&expr, &kinds).map_err(|e| refused(&e))?;
+            terms.push(expr);
+        }
+        let own = collection.parameters();
+        for (name, value) in &query.extra {
+            let Some(q) = queryables.iter().find(|q| q.name == name.as_str()) else {
+                continue;
+            };
+            if own.contains(&q.name) {
+                continue;
+            }
+            let literal = match q.kind {
+                Kind::Number => value.parse().map(cql2::Scalar::Number).ok(),
+                Kind::Bool => value.parse().map(cql2::Scalar::Bool).ok(),
+                _ => Some(cql2::Scalar::Text(value.clone())),
+            }
+            .ok_or_else(|| {
+                Problem::bad_parameter(
+                    "invalid-filter",
+                    q.name,
+                    format!("`{value}` is not a {:?}", q.kind),
+                )
+            })?;
+            terms.push(cql2::Expr::Compare(
+                "=",
+                cql2::Scalar::Property(q.name.to_owned()),
+                literal,
+            ));
+        }
+        Ok(match terms.len() {
+            0 => None,
+            1 => Some(Filter {
+                expr: terms.remove(0),
+                kinds,
+            }),
+            _ => Some(Filter {
+                expr: cql2::Expr::And(terms),
+                kinds,
+            }),
+        })
+    }
+
+    /// Whether a feature, as shown, meets it.
+    pub fn keeps(&self, feature: &Value) -> bool {
+        cql2::matches(&self.expr, feature, &self.kinds)
+    }
+}
+
+fn refused(e: &cql2::FilterError) -> Problem {
+    Problem::bad_parameter("invalid-filter", "filter", &e.message)
+}
+
+/// The names of a collection's queryables that may be given as parameters.
+pub fn shortcut_names(collection: &dyn Collection) -> Vec<&'static str> {
+    collection
+        .queryables()
+        .iter()
+        .map(|q| q.name)
+        .filter(|n| *n != "geometry")
+        .collect()
+}
+
+/// A collection's queryables as a JSON Schema.
+pub fn queryables_document(collection: &dyn Collection, base: &str) -> Value {
+    let id = collection.id();
+    let properties: Map<String, Value> = collection
+        .queryables()
+        .iter()
+        .map(|q| (q.name.to_owned(), q.schema()))
+        .collect();
+    json!({
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": format!("{base}/ogc/collections/{id}/queryables"),
+        "type": "object",
+        "title": collection.id(),
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
 /// One `items` or `item` request, parsed as far as every collection shares.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
@@ -101,6 +260,8 @@ pub struct Request<'a> {
     pub base: String,
     /// The query, parsed with this collection's parameters.
     pub query: ItemsQuery,
+    /// Its filter, if it has one.
+    pub filter: Option<Filter>,
 }
 
 /// A layer served as an OGC API – Features collection.
@@ -117,6 +278,11 @@ pub trait Collection: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What it can be filtered on.
+    fn queryables(&self) -> Vec<Queryable> {
+        vec![Queryable::geometry()]
+    }
+
     /// Query parameters its single-item read takes beyond the common ones.
     fn item_parameters(&self) -> Vec<&'static str> {
         self.parameters()
@@ -131,10 +297,7 @@ pub trait Collection: Send + Sync + 'static {
     /// One page of items. By default: the selection, paged by offset
     /// (`cursor` is the offset of the page).
     fn items<'a>(&'a self, request: Request<'a>) -> Answer<'a, Response> {
-        Box::pin(async move {
-            let selection = self.select(&request).await?;
-            page(self.id(), self.disclosed_as(), &request, selection)
-        })
+        Box::pin(selected_page(self.id(), self.disclosed_as(), self, request))
     }
 
     /// One item by id. By default: the selection for the request's
@@ -204,6 +367,26 @@ pub fn page_links(
         }
     }
     links
+}
+
+/// The page the request asks for of what the collection selects (and the
+/// filter keeps), as a FeatureCollection marked for the disclosure layer.
+pub async fn selected_page<C: Collection + ?Sized>(
+    collection: &'static str,
+    disclosed_as: &'static str,
+    layer: &C,
+    request: Request<'_>,
+) -> Result<Response, Problem> {
+    let mut selection = layer.select(&request).await?;
+    if let Some(filter) = &request.filter {
+        let kept: Vec<Value> = (0..selection.len)
+            .map(|i| (selection.render)(i))
+            .filter(|f| filter.keeps(f))
+            .collect();
+        let extra = std::mem::take(&mut selection.extra);
+        selection = Selection::of(kept).with(extra);
+    }
+    page(collection, disclosed_as, &request, selection)
 }
 
 /// The page of `selection` the request asks for, as a FeatureCollection

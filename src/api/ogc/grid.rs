@@ -2,7 +2,8 @@
 //! square or hexagon, over what the viewer is shown, small counts withheld
 //! below coordinator. A feature's id is its cell code.
 
-use super::collection::{Answer, Collection, Description, Request, Selection};
+use super::collection::{Answer, Collection, Description, Queryable, Request, Selection};
+use super::cql2::Kind;
 use crate::api::analysis::grid_selection;
 use crate::api::features::OBSERVATION_FILTERS;
 use crate::api::AppState;
@@ -27,6 +28,19 @@ impl Collection for Grid {
 
     fn parameters(&self) -> Vec<&'static str> {
         [OBSERVATION_FILTERS, &["cell", "shape"]].concat()
+    }
+
+    fn queryables(&self) -> Vec<Queryable> {
+        vec![
+            Queryable::geometry(),
+            Queryable::new("cell", Kind::Text, "The cell's code"),
+            Queryable::new(
+                "count",
+                Kind::Number,
+                "Observations in it, as shown to you (null when withheld)",
+            ),
+            Queryable::new("suppressed", Kind::Bool, "Whether the count is withheld"),
+        ]
     }
 
     fn disclosed_as(&self) -> &'static str {

@@ -2,7 +2,8 @@
 //! is shown, run on the bounded analysis pool; wherever a count is withheld
 //! so are its z, p and class. A feature's id is its cell code.
 
-use super::collection::{Answer, Collection, Description, Request, Selection};
+use super::collection::{Answer, Collection, Description, Queryable, Request, Selection};
+use super::cql2::Kind;
 use crate::api::analysis::{hotspot_selection, HOTSPOT_PARAMETERS};
 use crate::api::features::OBSERVATION_FILTERS;
 use crate::api::AppState;
@@ -27,6 +28,27 @@ impl Collection for HotSpots {
 
     fn parameters(&self) -> Vec<&'static str> {
         [OBSERVATION_FILTERS, HOTSPOT_PARAMETERS].concat()
+    }
+
+    fn queryables(&self) -> Vec<Queryable> {
+        vec![
+            Queryable::geometry(),
+            Queryable::new("cell", Kind::Text, "The cell's code"),
+            Queryable::new(
+                "count",
+                Kind::Number,
+                "Observations in it, as shown to you (null when withheld)",
+            ),
+            Queryable::new("suppressed", Kind::Bool, "Whether the count is withheld"),
+            Queryable::new("z", Kind::Number, "Gi* z-score (null when withheld)"),
+            Queryable::new("p", Kind::Number, "p-value (null when withheld)"),
+            Queryable::new(
+                "class",
+                Kind::Number,
+                "-3 … 3: cold or hot at 99, 95 or 90 %",
+            ),
+            Queryable::new("label", Kind::Text, "The class in words"),
+        ]
     }
 
     fn disclosed_as(&self) -> &'static str {

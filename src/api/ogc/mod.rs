@@ -6,6 +6,7 @@
 //! and the services, never SQL, as the viewer is shown them.
 
 pub mod collection;
+pub mod cql2;
 
 mod areas;
 mod clusters;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
@@ -67,7 +68,19 @@ pub async fn conformance() -> Json<serde_json::Value> {
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-            "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"
+            "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+            "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+            "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+            "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+            "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+            "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+            "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+            "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+            "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+            "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+            "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+            "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+            "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions"
         ]
     }))
 }
@@ -106,6 +119,23 @@ pub async fn collection(
     Ok(Json(collection::document(found.as_ref(), &state, &base)))
 }
 
+/// `GET /ogc/collections/{collection}/queryables`: what its items can be
+/// filtered on, as a JSON Schema.
+pub async fn queryables(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let base = base_url(&state.settings, &headers);
+    let found = find(&id)?;
+    let mut response = Json(collection::queryables_document(found.as_ref(), &base)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/schema+json"),
+    );
+    Ok(response)
+}
+
 /// `GET /ogc/collections/{collection}/items` for one collection.
 pub async fn items(
     layer: Arc<dyn Collection>,
@@ -114,13 +144,17 @@ pub async fn items(
     headers: HeaderMap,
     raw: Option<String>,
 ) -> Result<Response, Problem> {
-    let query = ItemsQuery::parse_only(raw.as_deref(), &layer.parameters())?;
+    let mut allowed = layer.parameters();
+    allowed.extend(collection::shortcut_names(layer.as_ref()));
+    let query = ItemsQuery::parse_only(raw.as_deref(), &allowed)?;
+    let filter = collection::Filter::of(layer.as_ref(), &query)?;
     super::allow(&viewer, Action::ReadLayers)?;
     let request = Request {
         base: base_url(&state.settings, &headers),
         state: &state,
         viewer: &viewer,
         query,
+        filter,
     };
     layer.items(request).await
 }
@@ -141,6 +175,7 @@ pub async fn item(
         state: &state,
         viewer: &viewer,
         query,
+        filter: None,
     };
     layer.item(request, id).await
 }

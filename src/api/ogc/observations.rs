@@ -10,8 +10,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::collection::{
-    page_links, single, with_crs, Answer, Collection, Description, Request, Selection,
+    page_links, selected_page, single, with_crs, Answer, Collection, Description, Queryable,
+    Request, Selection,
 };
+use super::cql2::Kind;
 use crate::api::disclosure::{audited, disclosed};
 use crate::api::features::{geojson_response, link, GEOJSON, OBSERVATION_FILTERS};
 use crate::api::observations::parse_id;
@@ -169,6 +171,34 @@ impl Collection for Observations {
         vec!["purpose"]
     }
 
+    fn queryables(&self) -> Vec<Queryable> {
+        use crate::domain::vocabulary as v;
+        fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Vec<&'static str> {
+            all.iter().map(|t| code(*t)).collect()
+        }
+        vec![
+            Queryable::geometry(),
+            Queryable::new("category", Kind::Text, "Category")
+                .codes(codes(v::Category::ALL, v::Category::code)),
+            Queryable::new("setting", Kind::Text, "Setting")
+                .codes(codes(v::SettingType::ALL, v::SettingType::code)),
+            Queryable::new("severity", Kind::Text, "Severity")
+                .codes(codes(v::Severity::ALL, v::Severity::code)),
+            Queryable::new("status", Kind::Text, "Status")
+                .codes(codes(v::Status::ALL, v::Status::code)),
+            Queryable::new("sensitivity", Kind::Text, "Sensitivity")
+                .codes(codes(v::Sensitivity::ALL, v::Sensitivity::code)),
+            Queryable::new("agency", Kind::Text, "Recording agency (code)"),
+            Queryable::new("observed_at", Kind::Time, "When it was seen"),
+            Queryable::new("time_band", Kind::Text, "Band of the day, UK time")
+                .codes(codes(v::TimeBand::ALL, v::TimeBand::code)),
+            Queryable::new("day", Kind::Text, "Weekday or weekend, UK time")
+                .codes(codes(v::DayKind::ALL, v::DayKind::code)),
+            Queryable::new("precision", Kind::Text, "How precisely it is shown to you")
+                .codes(vec!["exact", "bng-100m"]),
+        ]
+    }
+
     fn disclosed_as(&self) -> &'static str {
         "observations-layer"
     }
@@ -192,6 +222,11 @@ impl Collection for Observations {
     /// straight into one buffer.
     fn items<'a>(&'a self, request: Request<'a>) -> Answer<'a, Response> {
         Box::pin(async move {
+            // A filter is evaluated on each feature as shown: the selection,
+            // filtered, then paged.
+            if request.filter.is_some() {
+                return selected_page(self.id(), self.disclosed_as(), self, request).await;
+            }
             let query = &request.query;
             let cursor = match &query.cursor {
                 None => None,

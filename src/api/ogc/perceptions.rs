@@ -3,7 +3,8 @@
 //! they marked and the routes they use or avoid. Anonymous; the privacy
 //! rules are in `service::perceptions`.
 
-use super::collection::{Answer, Collection, Description, Request, Selection};
+use super::collection::{Answer, Collection, Description, Queryable, Request, Selection};
+use super::cql2::Kind;
 use crate::api::problem::Problem;
 use crate::api::AppState;
 use crate::domain::vocabulary::TimeOfDay;
@@ -29,6 +30,36 @@ impl Collection for Perceptions {
 
     fn parameters(&self) -> Vec<&'static str> {
         vec!["kind", "time_of_day"]
+    }
+
+    fn queryables(&self) -> Vec<Queryable> {
+        vec![
+            Queryable::geometry(),
+            Queryable::new("rating", Kind::Text, "Red, amber or green (areas)")
+                .codes(vec!["red", "amber", "green"]),
+            Queryable::new("route_use", Kind::Text, "Used or avoided (routes)")
+                .codes(vec!["used", "avoided"]),
+            Queryable::new(
+                "red",
+                Kind::Number,
+                "Participants who marked the square red",
+            ),
+            Queryable::new(
+                "amber",
+                Kind::Number,
+                "Participants who marked the square amber",
+            ),
+            Queryable::new(
+                "green",
+                Kind::Number,
+                "Participants who marked the square green",
+            ),
+            Queryable::new(
+                "participants",
+                Kind::Number,
+                "Participants who marked the square",
+            ),
+        ]
     }
 
     fn disclosed_as(&self) -> &'static str {

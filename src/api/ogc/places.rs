@@ -4,7 +4,8 @@
 
 use serde_json::json;
 
-use super::collection::{Answer, Collection, Description, Request, Selection};
+use super::collection::{Answer, Collection, Description, Queryable, Request, Selection};
+use super::cql2::Kind;
 use crate::api::problem::Problem;
 use crate::api::AppState;
 use crate::domain::vocabulary::PlaceKind;
@@ -29,6 +30,18 @@ impl Collection for Places {
 
     fn parameters(&self) -> Vec<&'static str> {
         vec!["kind"]
+    }
+
+    fn queryables(&self) -> Vec<Queryable> {
+        vec![
+            Queryable::geometry(),
+            Queryable::new("name_en", Kind::Text, "Name"),
+            Queryable::new("name_cy", Kind::Text, "Enw"),
+            Queryable::new("kind", Kind::Text, "Kind of place")
+                .codes(PlaceKind::ALL.iter().map(|k| k.code()).collect()),
+            Queryable::new("address", Kind::Text, "Address"),
+            Queryable::new("safe_place", Kind::Bool, "In a safe-place scheme"),
+        ]
     }
 
     fn disclosed_as(&self) -> &'static str {

@@ -4,7 +4,8 @@
 
 use serde_json::json;
 
-use super::collection::{Answer, Collection, Description, Request, Selection};
+use super::collection::{Answer, Collection, Description, Queryable, Request, Selection};
+use super::cql2::Kind;
 use crate::api::features::link;
 use crate::api::police::PoliceQuery;
 use crate::api::AppState;
@@ -69,6 +70,15 @@ impl Collection for PoliceCrimes {
         vec!["crime_type"]
     }
 
+    fn queryables(&self) -> Vec<Queryable> {
+        vec![
+            Queryable::geometry(),
+            Queryable::new("crime_type", Kind::Text, "police.uk crime type (code)"),
+            Queryable::new("crime_type_name", Kind::Text, "police.uk crime type"),
+            Queryable::new("month", Kind::Time, "The month (YYYY-MM)"),
+        ]
+    }
+
     fn disclosed_as(&self) -> &'static str {
         "police-crimes-layer"
     }
@@ -76,12 +86,16 @@ impl Collection for PoliceCrimes {
     fn select<'a>(&'a self, request: &'a Request<'a>) -> Answer<'a, Selection> {
         Box::pin(async move {
             let snapshot = request.state.police.snapshot();
-            // Months, not instants: the layer's own reading of the
-            // parameters (paging is the collection's).
+            // Months, not instants: the layer's own reading of its time
+            // and type parameters (the rest are the collection's).
             let raw = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(request.query.kept.iter().filter(|(name, _)| {
-                    !matches!(name.as_str(), "limit" | "bbox" | "bbox-crs" | "crs")
-                }))
+                .extend_pairs(
+                    request
+                        .query
+                        .kept
+                        .iter()
+                        .filter(|(name, _)| matches!(name.as_str(), "datetime" | "crime_type")),
+                )
                 .finish();
             let mut query = PoliceQuery::parse(Some(&raw), &snapshot)?;
             // The box as the collection read it, in whatever CRS it came.
