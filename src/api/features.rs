@@ -63,6 +63,10 @@ pub struct ItemsQuery {
     pub extra: Vec<(String, String)>,
     /// The CRS the answer is given in (`crs`).
     pub crs: Crs,
+    /// A `bbox` given in the National Grid, as its four corners in CRS84:
+    /// `filter.bbox` holds the box round them (the index's prefilter), and
+    /// collections keep only what meets this quadrilateral.
+    pub bbox_shape: Option<[[f64; 2]; 4]>,
     /// A CQL2 filter as given (`filter`), with its language
     /// (`filter-lang`, `cql2-text` when absent).
     pub cql: Option<(String, String)>,
@@ -269,6 +273,7 @@ impl ItemsQuery {
             kept: Vec::new(),
             extra: Vec::new(),
             crs: Crs::Crs84,
+            bbox_shape: None,
             cql: None,
         };
         let (mut filter, mut filter_lang) = (None, "cql2-text".to_owned());
@@ -403,6 +408,14 @@ impl ItemsQuery {
         }
         if let Some(raw) = raw_bbox {
             query.filter.bbox = Some(bbox_in(&raw, bbox_crs)?);
+            if bbox_crs == Crs::Epsg27700 {
+                let [x0, y0, x1, y1] = bbox_numbers(&raw)?;
+                let corners =
+                    [[x0, y0], [x1, y0], [x1, y1], [x0, y1]].map(|c| bbox_crs.to_crs84(c));
+                if let [Some(a), Some(b), Some(c), Some(d)] = corners {
+                    query.bbox_shape = Some([a, b, c, d]);
+                }
+            }
         }
         query.cql = filter.map(|f| (f, filter_lang));
         Ok(query)

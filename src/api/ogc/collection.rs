@@ -164,9 +164,31 @@ impl Filter {
         let kinds: HashMap<String, Kind> = queryables
             .iter()
             .map(|q| (q.name.to_owned(), q.kind))
-            .chain([("id".to_owned(), Kind::Text)])
+            .chain([
+                ("id".to_owned(), Kind::Text),
+                ("geometry".to_owned(), Kind::Geometry),
+            ])
             .collect();
         let mut terms = Vec::new();
+        // A National Grid box is a slightly turned quadrilateral in
+        // degrees: the index selects by the box round it, and this keeps
+        // only what meets the quadrilateral itself.
+        if let Some([a, b, c, d]) = query.bbox_shape {
+            let ring = geo::LineString::from(
+                vec![a, b, c, d, a]
+                    .into_iter()
+                    .map(|[x, y]| (x, y))
+                    .collect::<Vec<_>>(),
+            );
+            terms.push(cql2::Expr::Spatial(
+                "s_intersects",
+                cql2::Scalar::Property("geometry".to_owned()),
+                cql2::Scalar::Geometry(Box::new(geo::Geometry::Polygon(geo::Polygon::new(
+                    ring,
+                    vec![],
+                )))),
+            ));
+        }
         if let Some((text, lang)) = &query.cql {
             let expr = cql2::parse(text, lang).map_err(|e| refused(&e))?;
             cql2::check(&expr, &kinds).map_err(|e| refused(&e))?;
