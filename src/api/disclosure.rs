@@ -153,19 +153,38 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     if exempt(&route) {
         return next.run(request).await;
     }
-    let query: String = request
-        .uri()
-        .query()
-        .unwrap_or("")
-        .chars()
-        .take(500)
-        .collect();
+    // The query as asked, up to 500 characters; a longer one (a long
+    // filter) keeps its start and a digest of the whole, so padding cannot
+    // push what it selects out of the record.
+    let asked = request.uri().query().unwrap_or("");
+    let query: String = if asked.chars().count() <= 500 {
+        asked.to_owned()
+    } else {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(asked.as_bytes()));
+        format!(
+            "{}… ({} characters, sha256 {digest})",
+            asked.chars().take(400).collect::<String>(),
+            asked.chars().count()
+        )
+    };
     let slot = Slot::default();
     request.extensions_mut().insert(slot.clone());
     let response = next.run(request).await;
     // "Not modified" confirms what the tool holds is still what it would
-    // be sent: a read as much as the answer itself.
-    if !response.status().is_success() && response.status() != StatusCode::NOT_MODIFIED {
+    // be sent: a read as much as the answer itself. So does "not found" for
+    // a feature of a derived collection: that a cell holds nothing the
+    // reader may see under a filter is derived from observations too. (A
+    // record that is not found is no read of it: missing, hidden or
+    // withdrawn alike.)
+    let feature_miss = response.status() == StatusCode::NOT_FOUND
+        && route.starts_with("/ogc/collections/")
+        && route.contains("/items/")
+        && !route.starts_with("/ogc/collections/observations/");
+    if !response.status().is_success()
+        && response.status() != StatusCode::NOT_MODIFIED
+        && !feature_miss
+    {
         return response;
     }
     let Some(viewer) = slot.take() else {

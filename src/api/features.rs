@@ -72,19 +72,12 @@ pub struct ItemsQuery {
     pub cql: Option<(String, String)>,
 }
 
-/// The parameters every collection's `items` takes.
-pub const COMMON_PARAMETERS: &[&str] = &[
-    "bbox",
-    "bbox-crs",
-    "crs",
-    "datetime",
-    "limit",
-    "cursor",
-    "f",
-    "filter",
-    "filter-lang",
-    "filter-crs",
-];
+/// The parameters every layer read takes (collections, tiles, profiles).
+pub const COMMON_PARAMETERS: &[&str] = &["bbox", "bbox-crs", "datetime", "limit", "cursor", "f"];
+
+/// The parameters only the OGC collections' `items` take (answers in
+/// another CRS, and CQL2 filters): elsewhere they are refused, not ignored.
+pub const OGC_PARAMETERS: &[&str] = &["crs", "filter", "filter-lang", "filter-crs"];
 
 /// The observation filters, taken by the observations collection and
 /// everything computed from it (grid, hot spots, clusters, tiles).

@@ -77,8 +77,8 @@ impl Crs {
     }
 
     /// A box `[x0, y0, x1, y1]` in this CRS as the CRS84 box that holds
-    /// it (for the National Grid, the box round its four corners, which a
-    /// caller narrows again where it must be exact).
+    /// it (for the National Grid, the box round its four corners; the
+    /// collections keep only what meets the corners' quadrilateral).
     pub fn box_to_crs84(self, [x0, y0, x1, y1]: [f64; 4]) -> Option<[f64; 4]> {
         let corners = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
             .map(|c| self.to_crs84(c))
@@ -105,6 +105,15 @@ impl Crs {
         let mut ok = true;
         let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
         transform_geometry(self, geometry, &mut ok, &mut lo, &mut hi);
+        // A generalised observation carries its square's outline as a
+        // property: in the same CRS as its point.
+        if let Some(cell) = feature
+            .pointer_mut("/properties/cell")
+            .filter(|c| c.is_array())
+        {
+            let (mut cell_lo, mut cell_hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+            transform_coordinates(self, cell, &mut ok, &mut cell_lo, &mut cell_hi);
+        }
         if let Some(map) = feature.as_object_mut() {
             if map.contains_key("bbox") {
                 map.insert(
@@ -179,7 +188,7 @@ mod tests {
         );
         let [e, n] = Crs::Epsg27700.from_crs84(newport).expect("in the grid");
         assert!(
-            (331_000.0..332_000.0).contains(&e) && (187_000.0..189_000.0).contains(&n),
+            (330_000.0..332_000.0).contains(&e) && (187_000.0..189_000.0).contains(&n),
             "{e} {n}"
         );
         let back = Crs::Epsg27700.to_crs84([e, n]).expect("back");

@@ -309,6 +309,10 @@ on_both_stores! {
             (format!("{}category = 'x'", "(".repeat(22)), ""),
             (format!("category = '{}'", "a".repeat(60_000)), "bytes"),
             ("category = ".to_owned(), ""),
+            // A quote of the other kind does not hide brackets from the
+            // count, and the parser bounds its own depth besides.
+            (format!("\"'\" = 1 AND {}category = 'x'{}", "(".repeat(3000), ")".repeat(3000)), "nests"),
+            (format!("category LIKE '{}'", "%a".repeat(150)), "pattern"),
         ] {
             let started = std::time::Instant::now();
             let reply = app.get(&format!("/ogc/collections/observations/items?filter={}", encoded(&filter)), &token).await;
@@ -318,6 +322,12 @@ on_both_stores! {
             // Refused before any work: far below what parsing an
             // exponential grammar would take (this is a bound, not a timing).
             assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        }
+        // Filters and CRSs belong to the collections: elsewhere they are
+        // refused, not quietly ignored.
+        for path in ["/api/time-profile?filter=category%3D'x'", "/tiles/observations/14/8055/5442?crs=EPSG:27700"] {
+            let reply = app.get(path, &token).await;
+            assert_eq!((reply.status, reply.json()["code"].clone()), (StatusCode::BAD_REQUEST, json!("unknown-parameter")), "{path}");
         }
         let queryables = app.get("/ogc/collections/observations/queryables", &token).await;
         assert_eq!(queryables.content_type(), "application/schema+json");
@@ -355,5 +365,29 @@ on_both_stores! {
         // The recorder finds it at once.
         let own = format!("S_DWITHIN(geometry, POINT({lon} {lat}), 1, meters)");
         assert_eq!(filtered(&app, &recorder, &format!("filter={}", encoded(&own))).await, [id.to_string()]);
+    }
+}
+
+on_both_stores! {
+    async fn asking_a_derived_collection_for_a_cell_it_does_not_hold_is_recorded_like_a_read(backend) {
+        let app = TestApp::new(backend).await;
+        let recorder = app.token(Role::Coordinator, "council").await;
+        app.create(&recorder, &observation(json!({}))).await;
+        let tool = app.token(Role::PanelMember, "police").await;
+        let raw = app.db.raw().await;
+        let count = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE action = 'disclosure'").fetch_one(&raw).await.expect("count")
+        };
+        let before = count().await;
+        // Probing cells one by one: a miss says the cell holds nothing the
+        // tool may see, which is as much a read as a hit.
+        let miss = app.get("/ogc/collections/grid/items/square-250-0-0?category=substance-misuse", &tool).await;
+        assert_eq!(miss.status, StatusCode::NOT_FOUND);
+        assert_eq!(count().await, before + 1);
+        let page = app.get("/ogc/collections/grid/items", &tool).await.json();
+        let cell = ids(&page).pop().expect("a cell");
+        let hit = app.get(&format!("/ogc/collections/grid/items/{cell}"), &tool).await;
+        assert_eq!(hit.status, StatusCode::OK);
+        assert_eq!(count().await, before + 3, "the page and the hit are recorded too");
     }
 }

@@ -400,12 +400,31 @@ pub async fn selected_page<C: Collection + ?Sized>(
     request: Request<'_>,
 ) -> Result<Response, Problem> {
     let mut selection = layer.select(&request).await?;
-    if let Some(filter) = &request.filter {
-        let kept: Vec<Value> = (0..selection.len)
-            .map(|i| (selection.render)(i))
-            .filter(|f| filter.keeps(f))
-            .collect();
+    if let Some(filter) = request.filter.clone() {
+        // Every feature is written and tested: costly work, so it counts
+        // against the principal's budget of aggregate queries and runs on
+        // the bounded analysis pool within its time budget.
+        let (state, viewer) = (request.state, request.viewer);
+        state
+            .charge(viewer, crate::service::budget::Kind::Aggregate)
+            .await?;
         let extra = std::mem::take(&mut selection.extra);
+        let kept = state
+            .analysis
+            .run("filter", move |budget| {
+                let mut kept = Vec::new();
+                for i in 0..selection.len {
+                    if i % 512 == 0 {
+                        budget.check()?;
+                    }
+                    let feature = (selection.render)(i);
+                    if filter.keeps(&feature) {
+                        kept.push(feature);
+                    }
+                }
+                Ok(kept)
+            })
+            .await?;
         selection = Selection::of(kept).with(extra);
     }
     page(collection, disclosed_as, &request, selection)

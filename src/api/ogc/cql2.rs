@@ -8,6 +8,7 @@
 //! length and nesting are bounded before it starts, so a hostile filter is
 //! refused at once.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -23,6 +24,10 @@ pub const MAX_FILTER_BYTES: usize = 8 * 1024;
 pub const MAX_DEPTH: usize = 24;
 /// Most nodes one expression may have.
 pub const MAX_NODES: usize = 1000;
+/// Most positions in one geometry of a filter.
+pub const MAX_VERTICES: usize = 500;
+/// Longest `LIKE` pattern, in characters.
+pub const MAX_PATTERN: usize = 200;
 
 /// Why a filter was refused: what to tell the caller, and the property at
 /// fault when it is an unknown one.
@@ -57,6 +62,9 @@ pub enum Scalar {
     Time(Option<i64>, Option<i64>),
     /// A geometry, CRS84.
     Geometry(Box<Geometry<f64>>),
+    /// A geometry of the filter in British National Grid metres, made
+    /// once when the filter is read (for `S_DWITHIN`).
+    Metres(Box<Geometry<f64>>),
     /// No value.
     Null,
 }
@@ -124,15 +132,19 @@ fn bounded(text: &str) -> Result<(), FilterError> {
     if text.len() > MAX_FILTER_BYTES {
         return fail(format!("a filter is at most {MAX_FILTER_BYTES} bytes"));
     }
-    let (mut depth, mut deepest, mut quoted) = (0usize, 0usize, false);
+    // Quotes of one kind hide brackets (and the other kind) until the same
+    // kind closes them; a doubled '' inside text closes and reopens.
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None::<char>);
     for c in text.chars() {
-        match c {
-            '\'' | '"' => quoted = !quoted,
-            '(' | '[' | '{' if !quoted => {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '(' | '[' | '{') => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            ')' | ']' | '}' if !quoted => depth = depth.saturating_sub(1),
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
@@ -161,7 +173,29 @@ pub fn parse(text: &str, lang: &str) -> Result<Expr, FilterError> {
     if nodes(&expr) > MAX_NODES {
         return fail(format!("a filter has at most {MAX_NODES} terms"));
     }
-    Ok(expr)
+    prepare(expr)
+}
+
+/// Does once what evaluating would otherwise do for every feature: a
+/// distance's literal geometry goes into metres.
+fn prepare(e: Expr) -> Result<Expr, FilterError> {
+    let metres = |s: Scalar| match s {
+        Scalar::Geometry(g) => in_metres(&g)
+            .map(|m| Scalar::Metres(Box::new(m)))
+            .ok_or_else(|| FilterError {
+                message: "S_DWITHIN's geometry lies outside the British National Grid's cover"
+                    .into(),
+                property: None,
+            }),
+        other => Ok(other),
+    };
+    Ok(match e {
+        Expr::And(v) => Expr::And(v.into_iter().map(prepare).collect::<Result<_, _>>()?),
+        Expr::Or(v) => Expr::Or(v.into_iter().map(prepare).collect::<Result<_, _>>()?),
+        Expr::Not(e) => Expr::Not(Box::new(prepare(*e)?)),
+        Expr::DWithin(a, b, d) => Expr::DWithin(metres(a)?, metres(b)?, d),
+        other => other,
+    })
 }
 
 fn nodes(e: &Expr) -> usize {
@@ -187,6 +221,9 @@ enum Token {
 struct Text {
     tokens: Vec<Token>,
     at: usize,
+    /// How deep the parser is: bounded here too, whatever got past the
+    /// count of brackets, so no input can exhaust the stack.
+    depth: usize,
 }
 
 fn tokens(text: &str) -> Result<Vec<Token>, FilterError> {
@@ -291,6 +328,7 @@ impl Text {
         Ok(Text {
             tokens: tokens(text)?,
             at: 0,
+            depth: 0,
         })
     }
 
@@ -364,11 +402,23 @@ impl Text {
         })
     }
 
-    fn not(&mut self) -> Result<Expr, FilterError> {
-        if self.keyword("not") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+    fn deeper(&mut self) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return fail(format!("a filter nests at most {MAX_DEPTH} deep"));
         }
-        self.predicate()
+        Ok(())
+    }
+
+    fn not(&mut self) -> Result<Expr, FilterError> {
+        self.deeper()?;
+        let e = if self.keyword("not") {
+            Expr::Not(Box::new(self.not()?))
+        } else {
+            self.predicate()?
+        };
+        self.depth -= 1;
+        Ok(e)
     }
 
     fn predicate(&mut self) -> Result<Expr, FilterError> {
@@ -420,7 +470,7 @@ impl Text {
         let negated = self.keyword("not");
         let e = if self.keyword("like") {
             match self.next() {
-                Some(Token::Text(p)) => Expr::Like(left, p),
+                Some(Token::Text(p)) => Expr::Like(left, pattern(p)?),
                 _ => return fail("LIKE takes a text pattern"),
             }
         } else if self.keyword("between") {
@@ -555,6 +605,7 @@ impl Text {
 
     /// `( … )` of positions (numbers separated by spaces) or of nested lists.
     fn wkt_list(&mut self) -> Result<Value, FilterError> {
+        self.deeper()?;
         self.expect("(")?;
         let mut items = Vec::new();
         loop {
@@ -575,6 +626,7 @@ impl Text {
             }
         }
         self.expect(")")?;
+        self.depth -= 1;
         Ok(Value::Array(items))
     }
 }
@@ -635,7 +687,30 @@ fn geometry(value: &Value) -> Result<Scalar, FilterError> {
     let g: Geometry<f64> = g
         .try_into()
         .or_else(|_| fail("not a geometry this service reads"))?;
+    use geo::CoordsIter;
+    if g.coords_count() > MAX_VERTICES {
+        return fail(format!(
+            "a filter's geometry has at most {MAX_VERTICES} positions"
+        ));
+    }
     Ok(Scalar::Geometry(Box::new(g)))
+}
+
+/// A `LIKE` pattern, bounded, with runs of `%` folded to one (they match
+/// the same).
+fn pattern(p: String) -> Result<String, FilterError> {
+    if p.chars().count() > MAX_PATTERN {
+        return fail(format!(
+            "a LIKE pattern is at most {MAX_PATTERN} characters"
+        ));
+    }
+    let mut folded = String::with_capacity(p.len());
+    for c in p.chars() {
+        if !(c == '%' && folded.ends_with('%')) {
+            folded.push(c);
+        }
+    }
+    Ok(folded)
 }
 
 // --------------------------------------------------------------- cql2-json
@@ -677,7 +752,7 @@ fn from_json(v: &Value) -> Result<Expr, FilterError> {
             Expr::Compare(op, arg(0)?, arg(1)?)
         }
         "like" => match arg(1)? {
-            Scalar::Text(p) => Expr::Like(arg(0)?, p),
+            Scalar::Text(p) => Expr::Like(arg(0)?, pattern(p)?),
             _ => return fail("like takes a text pattern"),
         },
         "between" => Expr::Between(arg(0)?, arg(1)?, arg(2)?),
@@ -797,24 +872,26 @@ pub fn check(e: &Expr, queryables: &HashMap<String, Kind>) -> Result<(), FilterE
 
 // --------------------------------------------------------------- evaluating
 
-/// A value a feature gives a scalar.
+/// A value a feature gives a scalar (the filter's own literals borrowed).
 #[derive(Debug, Clone)]
-enum Got {
-    Text(String),
+enum Got<'a> {
+    Text(Cow<'a, str>),
     Number(f64),
     Bool(bool),
     Time(Option<i64>, Option<i64>),
-    Geometry(Geometry<f64>),
+    Geometry(Cow<'a, Geometry<f64>>),
+    Metres(&'a Geometry<f64>),
     Null,
 }
 
-fn value_of(s: &Scalar, feature: &Value, queryables: &HashMap<String, Kind>) -> Got {
+fn value_of<'a>(s: &'a Scalar, feature: &Value, queryables: &HashMap<String, Kind>) -> Got<'a> {
     match s {
-        Scalar::Text(t) => Got::Text(t.clone()),
+        Scalar::Text(t) => Got::Text(Cow::Borrowed(t)),
         Scalar::Number(n) => Got::Number(*n),
         Scalar::Bool(b) => Got::Bool(*b),
         Scalar::Time(a, b) => Got::Time(*a, *b),
-        Scalar::Geometry(g) => Got::Geometry((**g).clone()),
+        Scalar::Geometry(g) => Got::Geometry(Cow::Borrowed(g)),
+        Scalar::Metres(g) => Got::Metres(g),
         Scalar::Null => Got::Null,
         Scalar::Property(p) => {
             let kind = queryables.get(p).copied().unwrap_or(Kind::Text);
@@ -822,7 +899,7 @@ fn value_of(s: &Scalar, feature: &Value, queryables: &HashMap<String, Kind>) -> 
                 return geojson::Geometry::from_json_value(feature["geometry"].clone())
                     .ok()
                     .and_then(|g| Geometry::<f64>::try_from(g).ok())
-                    .map_or(Got::Null, Got::Geometry);
+                    .map_or(Got::Null, |g| Got::Geometry(Cow::Owned(g)));
             }
             let v = if p == "id" {
                 &feature["id"]
@@ -834,32 +911,33 @@ fn value_of(s: &Scalar, feature: &Value, queryables: &HashMap<String, Kind>) -> 
                 (Kind::Time, Value::String(t)) => {
                     // A month (police.uk's) is the whole month.
                     if t.len() == 7 {
-                        let start = NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").ok();
-                        let end = start.and_then(|d| {
-                            d.checked_add_months(chrono::Months::new(1))
-                                .and_then(|n| n.and_hms_opt(0, 0, 0))
-                                .map(|n| n.and_utc().timestamp_millis() - 1)
-                        });
-                        let start = start
-                            .and_then(|d| d.and_hms_opt(0, 0, 0))
-                            .map(|s| s.and_utc().timestamp_millis());
-                        Got::Time(start, end)
+                        // UK time, as `datetime` reads months.
+                        let uk = |d: NaiveDate| {
+                            d.and_hms_opt(0, 0, 0)
+                                .map(|t| crate::domain::time::uk_to_utc(t).timestamp_millis())
+                        };
+                        let first = NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").ok();
+                        let end = first
+                            .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+                            .and_then(uk)
+                            .map(|n| n - 1);
+                        Got::Time(first.and_then(uk), end)
                     } else {
                         parse_instant(t)
                             .map(|t| t.timestamp_millis())
                             .map_or(Got::Null, |t| Got::Time(Some(t), Some(t)))
                     }
                 }
-                (_, Value::String(t)) => Got::Text(t.clone()),
+                (_, Value::String(t)) => Got::Text(Cow::Owned(t.clone())),
                 (_, Value::Number(n)) => n.as_f64().map_or(Got::Null, Got::Number),
                 (_, Value::Bool(b)) => Got::Bool(*b),
-                (_, other) => Got::Text(other.to_string()),
+                (_, other) => Got::Text(Cow::Owned(other.to_string())),
             }
         }
     }
 }
 
-fn compare(a: &Got, b: &Got) -> Option<std::cmp::Ordering> {
+fn compare(a: &Got<'_>, b: &Got<'_>) -> Option<std::cmp::Ordering> {
     match (a, b) {
         (Got::Text(x), Got::Text(y)) => Some(x.cmp(y)),
         (Got::Number(x), Got::Number(y)) => x.partial_cmp(y),
@@ -901,7 +979,7 @@ fn like(text: &str, pattern: &str) -> bool {
     row[t.len()]
 }
 
-fn interval(g: &Got) -> Option<(i64, i64)> {
+fn interval(g: &Got<'_>) -> Option<(i64, i64)> {
     match g {
         Got::Time(a, b) => Some((a.unwrap_or(i64::MIN), b.unwrap_or(i64::MAX))),
         _ => None,
@@ -940,16 +1018,28 @@ fn in_metres(g: &Geometry<f64>) -> Option<Geometry<f64>> {
     .ok()
 }
 
+/// A geometry in metres: a filter's literal as prepared, a feature's
+/// converted now.
+fn geometry_in_metres(g: Got<'_>) -> Option<Cow<'_, Geometry<f64>>> {
+    match g {
+        Got::Metres(m) => Some(Cow::Borrowed(m)),
+        Got::Geometry(g) => in_metres(&g).map(Cow::Owned),
+        _ => None,
+    }
+}
+
 /// Whether `feature` (as the viewer is shown it) meets the filter.
 pub fn matches(e: &Expr, feature: &Value, queryables: &HashMap<String, Kind>) -> bool {
-    let got = |s: &Scalar| value_of(s, feature, queryables);
     match e {
         Expr::And(v) => v.iter().all(|e| matches(e, feature, queryables)),
         Expr::Or(v) => v.iter().any(|e| matches(e, feature, queryables)),
         Expr::Not(e) => !matches(e, feature, queryables),
         Expr::Literal(b) => *b,
         Expr::Compare(op, a, b) => {
-            let ordering = compare(&got(a), &got(b));
+            let ordering = compare(
+                &value_of(a, feature, queryables),
+                &value_of(b, feature, queryables),
+            );
             match (*op, ordering) {
                 (_, None) => false,
                 ("=", Some(o)) => o.is_eq(),
@@ -960,21 +1050,24 @@ pub fn matches(e: &Expr, feature: &Value, queryables: &HashMap<String, Kind>) ->
                 (_, Some(o)) => o.is_ge(),
             }
         }
-        Expr::Like(a, p) => matches!(got(a), Got::Text(t) if like(&t, p)),
+        Expr::Like(a, p) => matches!(value_of(a, feature, queryables), Got::Text(t) if like(&t, p)),
         Expr::Between(a, low, high) => {
-            let v = got(a);
-            compare(&v, &got(low)).is_some_and(|o| o.is_ge())
-                && compare(&v, &got(high)).is_some_and(|o| o.is_le())
+            let v = value_of(a, feature, queryables);
+            compare(&v, &value_of(low, feature, queryables)).is_some_and(|o| o.is_ge())
+                && compare(&v, &value_of(high, feature, queryables)).is_some_and(|o| o.is_le())
         }
         Expr::In(a, list) => {
-            let v = got(a);
+            let v = value_of(a, feature, queryables);
             list.iter()
-                .any(|s| compare(&v, &got(s)).is_some_and(|o| o.is_eq()))
+                .any(|s| compare(&v, &value_of(s, feature, queryables)).is_some_and(|o| o.is_eq()))
         }
-        Expr::IsNull(a) => matches!(got(a), Got::Null),
-        Expr::Spatial(f, a, b) => match (got(a), got(b)) {
+        Expr::IsNull(a) => matches!(value_of(a, feature, queryables), Got::Null),
+        Expr::Spatial(f, a, b) => match (
+            value_of(a, feature, queryables),
+            value_of(b, feature, queryables),
+        ) {
             (Got::Geometry(x), Got::Geometry(y)) => {
-                let m = x.relate(&y);
+                let m = x.relate(y.as_ref());
                 match *f {
                     "s_intersects" => m.is_intersects(),
                     "s_equals" => m.is_equal_topo(),
@@ -988,14 +1081,19 @@ pub fn matches(e: &Expr, feature: &Value, queryables: &HashMap<String, Kind>) ->
             }
             _ => false,
         },
-        Expr::DWithin(a, b, d) => match (got(a), got(b)) {
-            (Got::Geometry(x), Got::Geometry(y)) => match (in_metres(&x), in_metres(&y)) {
-                (Some(x), Some(y)) => Euclidean::distance(&x, &y) <= *d,
+        Expr::DWithin(a, b, d) => {
+            match (
+                geometry_in_metres(value_of(a, feature, queryables)),
+                geometry_in_metres(value_of(b, feature, queryables)),
+            ) {
+                (Some(x), Some(y)) => Euclidean::distance(x.as_ref(), y.as_ref()) <= *d,
                 _ => false,
-            },
-            _ => false,
-        },
-        Expr::Temporal(f, a, b) => match (interval(&got(a)), interval(&got(b))) {
+            }
+        }
+        Expr::Temporal(f, a, b) => match (
+            interval(&value_of(a, feature, queryables)),
+            interval(&value_of(b, feature, queryables)),
+        ) {
             (Some(x), Some(y)) => temporal(f, x, y),
             _ => false,
         },

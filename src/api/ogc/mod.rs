@@ -146,6 +146,7 @@ pub async fn items(
 ) -> Result<Response, Problem> {
     let mut allowed = layer.parameters();
     allowed.extend(collection::shortcut_names(layer.as_ref()));
+    allowed.extend(super::features::OGC_PARAMETERS);
     let query = ItemsQuery::parse_only(raw.as_deref(), &allowed)?;
     let filter = collection::Filter::of(layer.as_ref(), &query)?;
     super::allow(&viewer, Action::ReadLayers)?;
@@ -168,7 +169,9 @@ pub async fn item(
     id: String,
     raw: Option<String>,
 ) -> Result<Response, Problem> {
-    let query = ItemsQuery::parse_only(raw.as_deref(), &layer.item_parameters())?;
+    let mut allowed = layer.item_parameters();
+    allowed.push("crs");
+    let query = ItemsQuery::parse_only(raw.as_deref(), &allowed)?;
     super::allow(&viewer, Action::ReadLayers)?;
     let request = Request {
         base: base_url(&state.settings, &headers),

@@ -87,7 +87,7 @@ impl Collection for Perceptions {
                             layer.kinds.insert(k.to_owned());
                         }
                     }
-                    _ => {
+                    "time_of_day" => {
                         for t in codes {
                             layer.times.push(TimeOfDay::from_code(t).ok_or_else(|| {
                                 Problem::bad_parameter(
@@ -98,6 +98,8 @@ impl Collection for Perceptions {
                             })?);
                         }
                     }
+                    // Queryables given as parameters: the collection's filter.
+                    _ => {}
                 }
             }
             request
