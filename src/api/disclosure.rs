@@ -44,6 +44,14 @@ pub const NOT_DISCLOSURES: &[(&str, &str)] = &[
         "a collection's description: the service area and links (read without signing in)",
     ),
     (
+        "/tiles/{layer}/tilejson.json",
+        "where a layer's tiles are and what their features hold: no data",
+    ),
+    (
+        "/tiles/{layer}/style.json",
+        "how to draw a layer's tiles: no data",
+    ),
+    (
         "/ogc/collections/{collection}/queryables",
         "what a collection can be filtered on: names, types and the vocabulary's codes",
     ),

@@ -20,6 +20,7 @@ pub mod problem;
 pub mod reports;
 pub mod review;
 pub mod session;
+pub mod tilejson;
 pub mod tiles;
 pub mod tokens;
 pub mod web;
@@ -495,6 +496,8 @@ fn routes() -> Routes {
             "/ogc/collections/{collection}/queryables",
             get(ogc::queryables),
         )
+        .route("/tiles/{layer}/tilejson.json", get(tilejson::tilejson))
+        .route("/tiles/{layer}/style.json", get(tilejson::style))
         .route("/api/time-profile", get(analysis::time_profile_endpoint))
         .route("/api/police-imports", get(police::imports))
         .route("/api/places", get(places::list).post(places::create))

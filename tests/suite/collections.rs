@@ -391,3 +391,30 @@ on_both_stores! {
         assert_eq!(count().await, before + 3, "the page and the hit are recorded too");
     }
 }
+
+on_both_stores! {
+    async fn each_tile_layer_is_described_by_tilejson_and_a_style_linked_from_its_collection(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::PanelMember, "council").await;
+        for id in ["observations", "grid", "hotspots", "police-crimes"] {
+            let collection = app.get(&format!("/ogc/collections/{id}"), &token).await.json();
+            let href = collection["links"].as_array().expect("links").iter()
+                .find(|l| l["type"] == "application/vnd.mapbox.tile+json").and_then(|l| l["href"].as_str()).expect("a TileJSON link").to_owned();
+            let tilejson = app.get(&local(&href), &token).await.json();
+            assert_eq!(tilejson["tilejson"], "3.0.0");
+            assert_eq!(tilejson["tiles"][0], format!("http://127.0.0.1/tiles/{id}/{{z}}/{{x}}/{{y}}"));
+            let (min, max) = (tilejson["minzoom"].as_u64().expect("minzoom"), tilejson["maxzoom"].as_u64().expect("maxzoom"));
+            assert!(min < max && max <= 22, "{tilejson}");
+            assert_eq!(tilejson["vector_layers"][0]["id"], id, "the tiles' layer is named as the collection");
+            let style = app.get(&format!("/tiles/{id}/style.json"), &token).await.json();
+            assert_eq!(style["version"], 8);
+            assert_eq!(style["layers"][0]["source-layer"], id);
+            // The template the documents give serves tiles.
+            let tile = app.get(&format!("/tiles/{id}/12/2013/1360"), &token).await;
+            assert!(tile.status.is_success(), "{id}: {}", tile.status);
+        }
+        let places = app.get("/ogc/collections/places", &token).await.json();
+        assert!(places["links"].as_array().expect("links").iter().all(|l| l["type"] != "application/vnd.mapbox.tile+json"));
+        assert_eq!(app.get("/tiles/perceptions/tilejson.json", &token).await.status, StatusCode::NOT_FOUND);
+    }
+}

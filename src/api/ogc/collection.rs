@@ -568,6 +568,9 @@ pub fn document(collection: &dyn Collection, state: &AppState, base: &str) -> Va
             link(format!("{base}/ogc/collections/{id}/items"), "items", GEOJSON, "Items as GeoJSON"),
         ]
     });
+    if let Some(Value::Array(links)) = document.get_mut("links") {
+        links.extend(crate::api::tilejson::links(base, id));
+    }
     let mut more = d.more;
     if let Some(Value::Array(extra)) = more.remove("links") {
         if let Some(Value::Array(links)) = document.get_mut("links") {
