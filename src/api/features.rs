@@ -18,6 +18,7 @@ use crate::domain::vocabulary::{
     Category, DayKind, Sensitivity, SettingType, Severity, Status, TimeBand,
 };
 use crate::index::LayerFilter;
+use crate::render::download::Format;
 
 /// The OGC URI of WGS84 longitude/latitude.
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -63,6 +64,8 @@ pub struct ItemsQuery {
     pub extra: Vec<(String, String)>,
     /// The CRS the answer is given in (`crs`).
     pub crs: Crs,
+    /// A download format named by `f` (collections only).
+    pub format: Option<Format>,
     /// A `bbox` given in the National Grid, as its four corners in CRS84:
     /// `filter.bbox` holds the box round them (the index's prefilter), and
     /// collections keep only what meets this quadrilateral.
@@ -77,7 +80,7 @@ pub const COMMON_PARAMETERS: &[&str] = &["bbox", "bbox-crs", "datetime", "limit"
 
 /// The parameters only the OGC collections' `items` take (answers in
 /// another CRS, and CQL2 filters): elsewhere they are refused, not ignored.
-pub const OGC_PARAMETERS: &[&str] = &["crs", "filter", "filter-lang", "filter-crs"];
+pub const OGC_PARAMETERS: &[&str] = &["crs", "filter", "filter-lang", "filter-crs", "purpose"];
 
 /// The observation filters, taken by the observations collection and
 /// everything computed from it (grid, hot spots, clusters, tiles).
@@ -266,6 +269,7 @@ impl ItemsQuery {
             kept: Vec::new(),
             extra: Vec::new(),
             crs: Crs::Crs84,
+            format: None,
             bbox_shape: None,
             cql: None,
         };
@@ -340,11 +344,15 @@ impl ItemsQuery {
                     }
                 }
                 "cursor" => query.cursor = Some(value.clone()),
+                // Downloads (and their purpose) belong to the collections.
+                "f" if allowed.contains(&"purpose") && Format::from_f(&value).is_some() => {
+                    query.format = Format::from_f(&value);
+                }
                 "f" if !matches!(value.as_str(), "json" | "geojson") => {
                     return Err(Problem::bad_parameter(
                         "unsupported-format",
                         "f",
-                        "the formats are json and geojson",
+                        "the formats are json and geojson (and, for a collection's items, csv and gpkg)",
                     ))
                 }
                 "category" => f.categories = list(&name, &value, Category::from_code)?,

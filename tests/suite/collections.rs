@@ -418,3 +418,121 @@ on_both_stores! {
         assert_eq!(app.get("/tiles/perceptions/tilejson.json", &token).await.status, StatusCode::NOT_FOUND);
     }
 }
+
+/// A GeoPackage read back by GDAL as GeoJSON (validated first with GDAL's
+/// own `validate_gpkg.py`).
+fn read_back(gpkg: &[u8], layer: &str) -> Value {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("download.gpkg");
+    std::fs::write(&path, gpkg).expect("write");
+    let validator = [
+        "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py",
+        "/usr/share/doc/python3-gdal/examples/validate_gpkg.py",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("GDAL's validate_gpkg.py (python3-gdal; scripts/test installs it)");
+    let check = std::process::Command::new("python3")
+        .arg(validator)
+        .arg(&path)
+        .output()
+        .expect("python3");
+    assert!(
+        check.status.success(),
+        "validate_gpkg.py: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let out = std::process::Command::new("ogr2ogr")
+        .args(["-f", "GeoJSON", "/vsistdout/"])
+        .arg(&path)
+        .arg(layer)
+        .output()
+        .expect("ogr2ogr (gdal-bin; scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("GeoJSON")
+}
+
+on_both_stores! {
+    async fn every_download_holds_the_features_and_properties_of_the_geojson_answer_and_needs_a_purpose(backend) {
+        let (app, token) = app_with_every_layer(backend).await;
+        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions"] {
+            let page = app.get(&format!("/ogc/collections/{id}/items?limit=10000"), &token).await.json();
+            let mut expected = ids(&page);
+            expected.sort();
+            let refused = app.get(&format!("/ogc/collections/{id}/items?f=csv"), &token).await;
+            assert_eq!((refused.status, refused.json()["code"].clone()), (StatusCode::BAD_REQUEST, json!("purpose-required")), "{id}");
+
+            let csv_reply = app.get(&format!("/ogc/collections/{id}/items?f=csv&purpose=Panel%20preparation"), &token).await;
+            assert_eq!(csv_reply.status, StatusCode::OK, "{id}: {}", csv_reply.text());
+            assert!(csv_reply.headers["content-disposition"].to_str().expect("header").contains(&format!("safetymap-{id}-")));
+            let mut reader = csv::Reader::from_reader(csv_reply.body.as_slice());
+            let header = reader.headers().expect("header").clone();
+            let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+            let mut got: Vec<String> = rows.iter().map(|r| r[0].to_owned()).collect();
+            got.sort();
+            assert_eq!(got, expected, "{id}: the CSV holds the GeoJSON answer's features");
+            // Each property of the first feature is in its row.
+            let first = &page["features"][0];
+            let row = rows.iter().find(|r| r[0] == *first["id"].to_string().trim_matches('"')).expect("row");
+            for (name, value) in first["properties"].as_object().expect("properties") {
+                let i = header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{id}: no column {name}"));
+                let text = match value { Value::String(s) => s.clone(), Value::Null => String::new(), other => other.to_string() };
+                assert_eq!(&row[i], text, "{id}.{name}");
+            }
+
+            let gpkg = app.get(&format!("/ogc/collections/{id}/items?f=gpkg&purpose=Panel%20preparation"), &token).await;
+            assert_eq!(gpkg.status, StatusCode::OK, "{id}: {}", gpkg.text());
+            assert_eq!(gpkg.content_type(), "application/geopackage+sqlite3");
+            let back = read_back(&gpkg.body, &id.replace('-', "_"));
+            let mut from_gpkg: Vec<String> = back["features"].as_array().expect("features").iter()
+                .map(|f| f["properties"]["feature_id"].as_str().expect("feature_id").to_owned()).collect();
+            from_gpkg.sort();
+            assert_eq!(from_gpkg, expected, "{id}: the GeoPackage holds the GeoJSON answer's features");
+        }
+        // Recorded with its purpose, for a person in the app as for a tool.
+        let events = app.store.audit_events(&safetymap::store::AuditQuery { limit: 10_000, ..Default::default() }).await.expect("events");
+        let downloads: Vec<_> = events.iter().filter(|e| e.object_type == "download").collect();
+        assert_eq!(downloads.len(), 16, "one event per download");
+        assert!(downloads.iter().all(|e| e.purpose.as_deref() == Some("Panel preparation") && e.action == "disclosure"));
+    }
+
+    async fn another_agencys_panel_member_downloads_a_sensitive_record_only_at_its_squares_centre(backend) {
+        let app = TestApp::new(backend).await;
+        let recorder = app.token(Role::FieldOfficer, "gwent-police").await;
+        let (e, n) = (331_120.0, 187_135.0);
+        let (lon, lat) = safetymap::bng::from_grid(safetymap::bng::GridRef { easting: e, northing: n }).expect("grid");
+        let id = app.create(&recorder, &observation(json!({"sensitivity": "sensitive", "longitude": lon, "latitude": lat,
+            "description": "Behind the made-up arcade's bins"}))).await;
+        let (_, session) = app.session_as(Role::PanelMember, "council").await;
+        for (format, crs) in [("csv", "EPSG:27700"), ("gpkg", "EPSG:27700"), ("geojson", "EPSG:27700"), ("csv", "OGC:CRS84")] {
+            let reply = app.as_session(axum::http::Method::GET, &format!("/ogc/collections/observations/items?f={format}&crs={crs}&purpose=Hot%20spot%20review"), &session, None, false).await;
+            assert_eq!(reply.status, StatusCode::OK, "{format}: {}", reply.text());
+            let text = String::from_utf8_lossy(&reply.body).into_owned();
+            assert!(!text.contains("bins"), "{format}: free text");
+            let (x, y) = if format == "gpkg" {
+                let back = read_back(&reply.body, "observations");
+                let c = &back["features"][0]["geometry"]["coordinates"];
+                (c[0].as_f64().expect("x"), c[1].as_f64().expect("y"))
+            } else if format == "csv" {
+                let mut reader = csv::Reader::from_reader(reply.body.as_slice());
+                let row = reader.records().next().expect("a row").expect("row");
+                assert_eq!(&row[0], id.to_string());
+                (row[1].parse().expect("x"), row[2].parse().expect("y"))
+            } else {
+                let c = &reply.json()["features"][0]["geometry"]["coordinates"];
+                (c[0].as_f64().expect("x"), c[1].as_f64().expect("y"))
+            };
+            if crs == "EPSG:27700" {
+                assert!((x - 331_150.0).abs() < 0.5 && (y - 187_150.0).abs() < 0.5, "{format}: ({x}, {y}) is not the square's centre");
+            } else {
+                let (cx, cy) = safetymap::bng::from_grid(safetymap::bng::GridRef { easting: 331_150.0, northing: 187_150.0 }).expect("centre");
+                assert!((x - cx).abs() < 2e-6 && (y - cy).abs() < 2e-6, "{format}: ({x}, {y})");
+                assert!((x - lon).abs() > 1e-4, "never the recorded point");
+            }
+        }
+    }
+}

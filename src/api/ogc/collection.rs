@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
@@ -20,6 +20,7 @@ use super::super::AppState;
 use super::cql2::{self, Kind};
 use crate::domain::crs::Crs;
 use crate::domain::viewer::Viewer;
+use crate::render::download::Format;
 use std::collections::HashMap;
 
 /// A boxed future answering `T` or a problem: what a collection's
@@ -399,15 +400,28 @@ pub async fn selected_page<C: Collection + ?Sized>(
     layer: &C,
     request: Request<'_>,
 ) -> Result<Response, Problem> {
-    let mut selection = layer.select(&request).await?;
+    let selection = layer.select(&request).await?;
+    let selection = filtered(&request, selection, true).await?;
+    page(collection, disclosed_as, &request, selection)
+}
+
+/// The selection the request's filter keeps (all of it without one).
+/// Every feature is written and tested: costly work, so it counts against
+/// the principal's budget of aggregate queries (unless `charge` is false:
+/// the caller charged) and runs on the bounded analysis pool within its
+/// time budget.
+async fn filtered(
+    request: &Request<'_>,
+    mut selection: Selection,
+    charge: bool,
+) -> Result<Selection, Problem> {
     if let Some(filter) = request.filter.clone() {
-        // Every feature is written and tested: costly work, so it counts
-        // against the principal's budget of aggregate queries and runs on
-        // the bounded analysis pool within its time budget.
         let (state, viewer) = (request.state, request.viewer);
-        state
-            .charge(viewer, crate::service::budget::Kind::Aggregate)
-            .await?;
+        if charge {
+            state
+                .charge(viewer, crate::service::budget::Kind::Aggregate)
+                .await?;
+        }
         let extra = std::mem::take(&mut selection.extra);
         let kept = state
             .analysis
@@ -427,7 +441,124 @@ pub async fn selected_page<C: Collection + ?Sized>(
             .await?;
         selection = Selection::of(kept).with(extra);
     }
-    page(collection, disclosed_as, &request, selection)
+    Ok(selection)
+}
+
+/// A download asked for without saying why.
+pub fn purpose_required() -> Problem {
+    Problem::bad_parameter(
+        "purpose-required",
+        "purpose",
+        "a download leaves the service: state why (purpose=…); it is kept in the audit trail",
+    )
+}
+
+/// Most features one download may hold.
+pub const MAX_DOWNLOAD: usize = 100_000;
+
+/// Every feature the request selects (and its filter keeps), as a file in
+/// `format`: the same features, as shown, as the GeoJSON answer. A
+/// disclosure with its stated purpose, recorded before the file is sent,
+/// whoever asks (a person in the app or a tool).
+pub async fn download(
+    layer: &dyn Collection,
+    request: Request<'_>,
+    format: Format,
+    purpose: &str,
+) -> Result<Response, Problem> {
+    let (state, viewer) = (request.state, request.viewer);
+    let purpose = purpose.trim();
+    if purpose.is_empty() {
+        return Err(purpose_required());
+    }
+    let warnings = crate::domain::lint::lint("purpose", purpose);
+    if !warnings.is_empty() {
+        return Err(crate::service::ServiceError::PersonalIdentifiers(warnings).into());
+    }
+    state
+        .charge(viewer, crate::service::budget::Kind::Aggregate)
+        .await?;
+    let selection = layer.select(&request).await?;
+    let selection = filtered(&request, selection, false).await?;
+    if selection.len() > MAX_DOWNLOAD {
+        return Err(crate::service::ServiceError::TooCostly {
+            parameter: "bbox",
+            detail: format!(
+                "{} features match; a download holds at most {MAX_DOWNLOAD}: narrow the box, the dates or the filter",
+                selection.len()
+            ),
+        }
+        .into());
+    }
+    let crs = request.query.crs;
+    let features: Vec<Value> = (0..selection.len())
+        .map(|i| (selection.render)(i))
+        .filter_map(|mut f| crs.transform_feature(&mut f).then_some(f))
+        .collect();
+    let id = layer.id();
+    let body = match format {
+        Format::GeoJson => serde_json::to_vec(&json!({
+            "type": "FeatureCollection",
+            "numberMatched": features.len(),
+            "numberReturned": features.len(),
+            "timeStamp": Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "features": features,
+        }))
+        .map_err(|_| Problem::internal())?,
+        Format::Csv => crate::render::download::csv(&features, crs).map_err(|e| {
+            tracing::error!(error = %e, "writing a CSV download");
+            Problem::internal()
+        })?,
+        Format::GeoPackage => {
+            crate::render::download::geopackage(&id.replace('-', "_"), &features, crs)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "writing a GeoPackage download");
+                    Problem::internal()
+                })?
+        }
+    };
+    let filters = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            request
+                .query
+                .kept
+                .iter()
+                .filter(|(name, _)| name != "purpose"),
+        )
+        .finish();
+    let entry = crate::store::AuditEntry::by(
+        viewer,
+        crate::domain::vocabulary::AuditAction::Disclosure,
+        "download",
+        format!(
+            "{id}: {} features as {}; {filters}",
+            features.len(),
+            format.extension()
+        ),
+        "",
+        Some(purpose),
+        state.clock.now(),
+    );
+    if !Box::pin(state.audit.record(entry)).await {
+        return Err(Problem::internal());
+    }
+    let mut response = with_crs(body.into_response(), crs);
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(format.media_type()),
+    );
+    let name = format!(
+        "attachment; filename=\"safetymap-{id}-{}.{}\"",
+        state.clock.now().format("%Y-%m-%d"),
+        format.extension()
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&name) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, value);
+    }
+    // Recorded above, with its purpose.
+    Ok(crate::api::disclosure::audited(response))
 }
 
 /// The page of `selection` the request asks for, as a FeatureCollection

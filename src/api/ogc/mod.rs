@@ -150,6 +150,20 @@ pub async fn items(
     let query = ItemsQuery::parse_only(raw.as_deref(), &allowed)?;
     let filter = collection::Filter::of(layer.as_ref(), &query)?;
     super::allow(&viewer, Action::ReadLayers)?;
+    // A download: a file format by `f` or `Accept`, or any answer given a
+    // purpose. Pages are for maps; files leave the service, so they need a
+    // stated purpose and are recorded with it.
+    let accepted = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::render::download::Format::from_accept)
+        .filter(|f| *f != crate::render::download::Format::GeoJson);
+    let purpose = query
+        .extra
+        .iter()
+        .find(|(name, _)| name == "purpose")
+        .map(|(_, value)| value.clone());
+    let format = query.format.or(accepted);
     let request = Request {
         base: base_url(&state.settings, &headers),
         state: &state,
@@ -157,7 +171,15 @@ pub async fn items(
         query,
         filter,
     };
-    layer.items(request).await
+    let file = format.filter(|f| *f != crate::render::download::Format::GeoJson);
+    match (file, purpose) {
+        (Some(_), None) => Err(collection::purpose_required()),
+        (_, Some(purpose)) => {
+            let format = format.unwrap_or(crate::render::download::Format::GeoJson);
+            collection::download(layer.as_ref(), request, format, &purpose).await
+        }
+        (None, None) => layer.items(request).await,
+    }
 }
 
 /// `GET /ogc/collections/{collection}/items/{id}` for one collection.
