@@ -197,7 +197,7 @@ fn wkt(geometry: &Value) -> String {
 
 /// Little-endian WKB of a GeoJSON geometry, with its envelope.
 fn wkb(geometry: &Value, out: &mut Vec<u8>, lo: &mut [f64; 2], hi: &mut [f64; 2]) -> Option<u32> {
-    let kind = match geometry["type"].as_str()? {
+    let kind: u32 = match geometry["type"].as_str()? {
         "Point" => 1,
         "LineString" => 2,
         "Polygon" => 3,
