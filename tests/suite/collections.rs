@@ -12,6 +12,11 @@ use crate::common::{observation, rules, TestApp};
 
 const BNG: &str = "http://www.opengis.net/def/crs/EPSG/0/27700";
 
+/// The same, for other files' tests.
+pub async fn app_with_every_layer_for(backend: crate::common::Backend) -> (TestApp, String) {
+    app_with_every_layer(backend).await
+}
+
 /// Observations close together (a cluster, a hot spot), a place, wards,
 /// a safety-mapping session and the made-up police.uk month: something in
 /// every collection.

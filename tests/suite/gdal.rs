@@ -37,3 +37,28 @@ on_both_stores! {
         server.abort();
     }
 }
+
+on_both_stores! {
+    async fn gdal_copies_every_collection_into_a_geopackage_with_every_feature_the_api_lists(backend) {
+        let (test, token) = crate::collections::app_with_every_layer_for(backend).await;
+        let token = token.as_str();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(axum::serve(listener, app(test.state.clone())).into_future());
+        let dir = tempfile::tempdir().expect("dir");
+        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions"] {
+            let listed = test.get(&format!("/ogc/collections/{id}/items?limit=1"), token).await.json()["numberMatched"].as_u64().expect("matched");
+            let out = dir.path().join(format!("{id}.gpkg"));
+            let args: Vec<String> = vec![
+                "--config".into(), "GDAL_HTTP_HEADERS".into(), format!("Authorization: Bearer {token}"),
+                "-f".into(), "GPKG".into(), out.display().to_string(), format!("OAPIF:http://{addr}/ogc"), id.into(),
+            ];
+            let copy = tokio::task::spawn_blocking(move || Command::new("ogr2ogr").args(&args).output()).await.expect("join").expect("ogr2ogr");
+            assert!(copy.status.success(), "{id}: {}", String::from_utf8_lossy(&copy.stderr));
+            let info = Command::new("ogrinfo").args(["-so", &out.display().to_string(), id]).output().expect("ogrinfo");
+            let text = String::from_utf8_lossy(&info.stdout).into_owned();
+            assert!(text.contains(&format!("Feature Count: {listed}")), "{id}: GDAL copied other than the {listed} features listed:\n{text}");
+        }
+        server.abort();
+    }
+}
