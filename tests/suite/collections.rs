@@ -541,3 +541,37 @@ on_both_stores! {
         }
     }
 }
+
+on_both_stores! {
+    async fn the_command_line_exports_a_collection_as_its_user_sees_it_and_records_the_purpose(backend) {
+        let app = TestApp::new(backend).await;
+        let recorder = app.token(Role::FieldOfficer, "gwent-police").await;
+        let sensitive = app.create(&recorder, &observation(json!({"sensitivity": "sensitive", "description": "Behind the made-up arcade's bins"}))).await;
+        let standard = app.create(&recorder, &observation(json!({"longitude": -2.9900}))).await;
+        let panel = app.user(Role::PanelMember, "council").await;
+        let dir = tempfile::tempdir().expect("dir");
+        let out = dir.path().join("observations.csv");
+        let run = app.db.cli(&["export", "observations", "--format", "csv", "--as", &panel.username,
+            "--purpose", "Hot spot review", "--query", "crs=EPSG:27700", "--output", &out.display().to_string()]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(String::from_utf8_lossy(&run.stderr).contains("wrote"), "a progress line");
+        let text = std::fs::read_to_string(&out).expect("file");
+        assert!(!text.contains("bins"));
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        let mut got: Vec<String> = rows.iter().map(|r| r[0].to_owned()).collect();
+        got.sort();
+        let mut expected = vec![sensitive.to_string(), standard.to_string()];
+        expected.sort();
+        assert_eq!(got, expected);
+        let row = rows.iter().find(|r| r[0] == *sensitive.to_string()).expect("row");
+        let e: f64 = row[1].parse().expect("easting");
+        assert!((e % 100.0 - 50.0).abs() < 0.5, "{e}: at its square's centre, as this panel member is shown it");
+        let events = app.store.audit_events(&safetymap::store::AuditQuery { limit: 1000, ..Default::default() }).await.expect("events");
+        let last = events.iter().rev().find(|e| e.object_type == "download").expect("recorded");
+        assert_eq!((last.principal.clone(), last.purpose.as_deref()), (format!("user:{}", panel.id), Some("Hot spot review")));
+        let refused = app.db.cli(&["export", "observations", "--as", &panel.username, "--purpose", "x", "--query", "colour=red"]);
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("colour"));
+    }
+}

@@ -205,6 +205,43 @@ pub async fn item(
     layer.item(request, id).await
 }
 
+/// A download of collection `id` as `viewer` would get it from
+/// `items?{query}&f=…&purpose=…`: the command line's export. Recorded in the
+/// audit trail with its purpose, as the API's downloads are.
+pub async fn export(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    format: crate::render::download::Format,
+    query: &str,
+    purpose: &str,
+) -> Result<Vec<u8>, Problem> {
+    let layer = find(id)?;
+    let mut allowed = layer.parameters();
+    allowed.extend(collection::shortcut_names(layer.as_ref()));
+    allowed.extend(super::features::OGC_PARAMETERS);
+    let query = ItemsQuery::parse_only(Some(query), &allowed)?;
+    let filter = collection::Filter::of(layer.as_ref(), &query)?;
+    super::allow(viewer, Action::ReadLayers)?;
+    let base = state
+        .settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "http://localhost".to_owned());
+    let request = Request {
+        base,
+        state,
+        viewer,
+        query,
+        filter,
+    };
+    let response = collection::download(layer.as_ref(), request, format, purpose).await?;
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|_| Problem::internal())?;
+    Ok(body.to_vec())
+}
+
 /// The items and item routes of every collection.
 pub fn routes() -> Vec<(String, axum::routing::MethodRouter<AppState>)> {
     use axum::routing::get;
