@@ -244,6 +244,7 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
+        self.fill_shown_positions().await?;
         Ok(())
     }
 

@@ -28,8 +28,21 @@ const COLUMNS: &str = "id, lon, lat, extent_geojson, observed_at, recorded_at, u
 const INSERT_COLUMNS: &str = "lon, lat, extent_geojson, observed_at, recorded_at, updated_at, \
     category, indicators, setting, place_id, description, severity, source_reliability, \
     information_assessment, handling, sensitivity, status, agency, recorded_by, case_reference, \
-    review_by, version";
-const INSERT_ARITY: usize = 22;
+    review_by, version, shown_lon, shown_lat";
+const INSERT_ARITY: usize = 24;
+
+/// Where a viewer who sees a record generalised is shown it (its 100 m
+/// square's centre): kept beside the record for the analysts' views, which
+/// must show exactly the square the service shows.
+fn shown_at(location: LonLat) -> (Option<f64>, Option<f64>) {
+    match crate::privacy::shown_position(
+        crate::privacy::Precision::Generalised,
+        [location.lon, location.lat],
+    ) {
+        Some([lon, lat]) => (Some(lon), Some(lat)),
+        None => (None, None),
+    }
+}
 
 /// One entry of an observation's edit history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -260,6 +273,8 @@ fn insert_values<'q>(
                 .to_string(),
         )
         .bind(1_i64)
+        .bind(shown_at(d.location).0)
+        .bind(shown_at(d.location).1)
 }
 
 /// `($1, …, $22), ($23, …)` for `rows` rows of an insert.
@@ -544,7 +559,7 @@ impl Store {
                 indicators = $6, setting = $7, place_id = $8, description = $9, severity = $10,
                 source_reliability = $11, information_assessment = $12, handling = $13,
                 sensitivity = $14, case_reference = $15, status = $16, updated_at = $17,
-                version = $18, review_by = $21
+                version = $18, review_by = $21, shown_lon = $22, shown_lat = $23
              WHERE id = $19 AND version = $20 AND withdrawn_at IS NULL",
         )
         .bind(next.location.lon)
@@ -574,6 +589,8 @@ impl Store {
                 .format("%Y-%m-%d")
                 .to_string(),
         )
+        .bind(shown_at(next.location).0)
+        .bind(shown_at(next.location).1)
         .execute(&mut *tx)
         .await
         .ctx("editing an observation")?;
@@ -882,6 +899,56 @@ impl Store {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Fills in where generalised records are shown for rows written
+    /// before that was kept (see `shown_at`); returns how many.
+    pub async fn fill_shown_positions(&self) -> Result<u64, StoreError> {
+        let mut filled = 0;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, lon, lat FROM observations WHERE shown_lon IS NULL LIMIT 1000",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .ctx("finding rows without a shown position")?;
+            if rows.is_empty() {
+                return Ok(filled);
+            }
+            let _gate = self.write_gate().await;
+            let mut tx = self.begin_write().await.ctx("starting a transaction")?;
+            let mut outside = 0;
+            for row in &rows {
+                let id: i64 = column(row, "id")?;
+                let at = LonLat {
+                    lon: column(row, "lon")?,
+                    lat: column(row, "lat")?,
+                };
+                let (lon, lat) = shown_at(at);
+                // Outside the grid (none should be): the record's own
+                // position is never written here; a marker that is no
+                // place keeps it from being picked up again.
+                let (lon, lat) = match (lon, lat) {
+                    (Some(lon), Some(lat)) => (lon, lat),
+                    _ => {
+                        outside += 1;
+                        (f64::NAN, f64::NAN)
+                    }
+                };
+                sqlx::query("UPDATE observations SET shown_lon = $1, shown_lat = $2 WHERE id = $3")
+                    .bind(lon)
+                    .bind(lat)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("keeping a shown position")?;
+            }
+            tx.commit().await.ctx("committing shown positions")?;
+            filled += rows.len() as u64 - outside;
+            if outside == rows.len() as u64 {
+                return Ok(filled);
+            }
+        }
     }
 
     /// How many observations there are, withdrawn ones included.

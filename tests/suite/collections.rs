@@ -575,3 +575,59 @@ on_both_stores! {
         assert!(String::from_utf8_lossy(&refused.stderr).contains("colour"));
     }
 }
+
+on_both_stores! {
+    async fn the_analysts_views_hold_no_exact_sensitive_position_no_restricted_record_and_no_free_text(backend) {
+        let app = TestApp::new(backend).await;
+        let recorder = app.token(Role::FieldOfficer, "gwent-police").await;
+        let (lon, lat) = safetymap::bng::from_grid(safetymap::bng::GridRef { easting: 331_120.0, northing: 187_135.0 }).expect("grid");
+        let sensitive = app.create(&recorder, &observation(json!({"sensitivity": "sensitive", "longitude": lon, "latitude": lat,
+            "description": "Behind the made-up arcade's bins", "case_reference": "WCCIS-0001"}))).await;
+        let restricted = app.create(&recorder, &observation(json!({"sensitivity": "restricted"}))).await;
+        let standard = app.create(&recorder, &observation(json!({"longitude": -2.9900}))).await;
+        let withdrawn = app.create(&recorder, &observation(json!({"longitude": -2.9800}))).await;
+        let gone = app.send_json(axum::http::Method::POST, &format!("/api/observations/{withdrawn}/withdraw"), &recorder, &json!({"reason": "logged twice"})).await;
+        assert!(gone.status.is_success());
+        // What another agency's panel member is shown, through the API.
+        let panel = app.token(Role::PanelMember, "council").await;
+        let page = app.get("/ogc/collections/observations/items", &panel).await.json();
+        let shown = page["features"].as_array().expect("features").iter().find(|f| f["id"] == json!(sensitive)).expect("listed")["geometry"]["coordinates"].clone();
+        let raw = app.db.raw().await;
+        // Both stores keep where a generalised record is shown: the API's
+        // square centre, never the recorded point.
+        let row = sqlx::query("SELECT shown_lon, shown_lat FROM observations WHERE id = $1").bind(sensitive).fetch_one(&raw).await.expect("row");
+        let kept: (f64, f64) = (sqlx::Row::get(&row, 0), sqlx::Row::get(&row, 1));
+        assert_eq!(json!([kept.0, kept.1]), shown);
+        if backend != crate::common::Backend::Postgres {
+            return;
+        }
+        let rows = sqlx::query("SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y, precision FROM analyst.observations ORDER BY id")
+            .fetch_all(&raw).await.expect("the analyst view");
+        let ids: Vec<i64> = rows.iter().map(|r| sqlx::Row::get(r, "id")).collect();
+        assert_eq!(ids, [sensitive, standard], "no restricted ({restricted}) or withdrawn ({withdrawn}) record");
+        let (x, y): (f64, f64) = (sqlx::Row::get(&rows[0], "x"), sqlx::Row::get(&rows[0], "y"));
+        assert_eq!(json!([x, y]), shown, "the analysts see the square the app shows");
+        assert_eq!(sqlx::Row::get::<String, _>(&rows[0], "precision"), "bng-100m");
+        let columns: Vec<(String, String)> = sqlx::query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+             WHERE a.attrelid = 'analyst.observations'::regclass AND a.attnum > 0 ORDER BY a.attnum")
+            .fetch_all(&raw).await.expect("columns").iter()
+            .map(|r| (sqlx::Row::get(r, 0), sqlx::Row::get(r, 1))).collect();
+        for forbidden in ["description", "case_reference", "recorded_by", "lon", "lat", "extent_geojson", "shown_lon"] {
+            assert!(columns.iter().all(|(c, _)| c != forbidden), "{forbidden} in {columns:?}");
+        }
+        for (name, kind) in [("geom", "geometry(Point,4326)"), ("geom_bng", "geometry(Point,27700)"),
+                             ("observed_at", "timestamp with time zone"), ("indicators", "text[]")] {
+            assert!(columns.contains(&(name.to_owned(), kind.to_owned())), "{name} {kind} in {columns:?}");
+        }
+        // The analysts' role reads the schema and nothing else.
+        sqlx::query("SET ROLE safetymap_analyst").execute(&raw).await.expect("role");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM analyst.observations").fetch_one(&raw).await.expect("may read the views");
+        assert_eq!(n, 2);
+        assert!(sqlx::query("SELECT description FROM public.observations").fetch_all(&raw).await.is_err(), "may not read the table");
+        assert!(sqlx::query("SELECT * FROM audit_events").fetch_all(&raw).await.is_err());
+        sqlx::query("RESET ROLE").execute(&raw).await.expect("reset");
+        let login: bool = sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'safetymap_analyst'").fetch_one(&raw).await.expect("role");
+        assert!(!login, "NOLOGIN: analysts sign in as themselves and are granted it");
+    }
+}
