@@ -631,6 +631,23 @@ scenario('another agency’s panel member sees a sensitive observation as its 10
   const leaks = bodies.filter((b) => b.text.includes('-2.99771') || b.text.includes('51.58862') || b.text.includes('Cars stop by the garages'));
   assert(leaks.length === 0, `exact position or text reached the page: ${leaks.map((l) => l.url)}`);
   assert(bodies.some((b) => b.url.includes('/ogc/collections/observations/items')), 'the layer was fetched');
+  // From the list, a spreadsheet of what the map shows: only after saying
+  // why, and with the record where the map showed it.
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#details:not([open])', { state: 'attached' });
+  await page.click('[data-nav="list"]');
+  await page.click('#download-form button[type=submit]');
+  await page.waitForSelector('#download-message[data-kind="error"]');
+  await page.fill('#download-purpose', 'Panel meeting, agenda item 3');
+  const downloaded = page.waitForEvent('download');
+  await page.click('#download-form button[type=submit]');
+  const file = await downloaded;
+  assert(/^safetymap-observations-.*\.csv$/.test(file.suggestedFilename()), `file name: ${file.suggestedFilename()}`);
+  const csv = readFileSync(await file.path(), 'utf8');
+  assert(csv.split('\n')[0].startsWith('id,longitude,latitude'), `a CSV: ${csv.slice(0, 80)}`);
+  assert(csv.includes(String(created.id)), 'the record is in it');
+  assert(!csv.includes('-2.99771') && !csv.includes('51.58862') && !csv.includes('Cars stop by the garages'), 'no exact position or free text in the file');
+  await page.waitForSelector('#download-message[data-kind="success"]');
   await context.close();
 });
 

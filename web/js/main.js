@@ -726,6 +726,46 @@ function renderList() {
   $('#list-empty').hidden = rows.length > 0;
 }
 
+/** Downloads the observations in view with the filters, with a stated reason. */
+async function download(event) {
+  event.preventDefault();
+  const message = $('#download-message');
+  const purpose = $('#download-purpose').value.trim();
+  if (!purpose) {
+    message.textContent = t('downloadNeedsPurpose');
+    message.dataset.kind = 'error';
+    $('#download-purpose').focus();
+    return;
+  }
+  const format = $('#download-format').value;
+  const params = filterParams();
+  params.set('bbox', mapView.bbox());
+  params.set('f', format);
+  params.set('purpose', purpose);
+  message.textContent = t('downloadMaking');
+  message.dataset.kind = '';
+  try {
+    const response = await fetch(`/ogc/collections/observations/items?${params}`, { credentials: 'same-origin' });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => null);
+      throw new ApiError(response.status, problem);
+    }
+    const named = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') || '');
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    const a = el('a', { href: url, download: named ? named[1] : `safetymap-observations.${format}`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    message.textContent = t('downloadDone');
+    message.dataset.kind = 'success';
+  } catch (error) {
+    message.textContent = t(errorKey(error));
+    message.dataset.kind = 'error';
+  }
+}
+
 // ---------------------------------------------------------------- language
 
 function renderAll() {
@@ -769,6 +809,7 @@ async function boot() {
   const LAYER_SWITCHES = new Set(['f-police', 'f-places', 'f-areas', 'f-area-kind', 'f-perceptions']);
   $('#filters').addEventListener('change', (event) => { if (!LAYER_SWITCHES.has(event.target.id)) refresh(); });
   $('#filters').addEventListener('submit', (event) => event.preventDefault());
+  $('#download-form').addEventListener('submit', download);
   $('#f-reset').addEventListener('click', () => { $('#filters').reset(); applyLayerChoice(); applyPlacesLayer(); refresh(); });
   $('#f-police').addEventListener('change', applyLayerChoice);
   $('#f-places').addEventListener('change', applyPlacesLayer);
