@@ -250,7 +250,7 @@ pub struct ExportArgs {
     /// The collection: observations, grid, hotspots, clusters,
     /// police-crimes, places, areas or perceptions.
     pub layer: String,
-    /// gpkg, csv or geojson.
+    /// gpkg, csv, fgb or geojson.
     #[arg(long, default_value = "gpkg")]
     pub format: String,
     /// Whose view to export (a username): what they may see, as they see it.

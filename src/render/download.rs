@@ -24,6 +24,8 @@ pub enum Format {
     Csv,
     /// OGC GeoPackage (SQLite).
     GeoPackage,
+    /// FlatGeobuf.
+    FlatGeobuf,
 }
 
 impl Format {
@@ -33,6 +35,7 @@ impl Format {
             "json" | "geojson" => Some(Format::GeoJson),
             "csv" => Some(Format::Csv),
             "gpkg" | "geopackage" => Some(Format::GeoPackage),
+            "fgb" | "flatgeobuf" => Some(Format::FlatGeobuf),
             _ => None,
         }
     }
@@ -44,6 +47,7 @@ impl Format {
             .find_map(|part| match part.split(';').next().unwrap_or("").trim() {
                 "text/csv" => Some(Format::Csv),
                 "application/geopackage+sqlite3" => Some(Format::GeoPackage),
+                "application/flatgeobuf" => Some(Format::FlatGeobuf),
                 "application/geo+json" => Some(Format::GeoJson),
                 _ => None,
             })
@@ -55,6 +59,7 @@ impl Format {
             Format::GeoJson => "application/geo+json",
             Format::Csv => "text/csv; charset=utf-8",
             Format::GeoPackage => "application/geopackage+sqlite3",
+            Format::FlatGeobuf => "application/flatgeobuf",
         }
     }
 
@@ -64,6 +69,7 @@ impl Format {
             Format::GeoJson => "geojson",
             Format::Csv => "csv",
             Format::GeoPackage => "gpkg",
+            Format::FlatGeobuf => "fgb",
         }
     }
 }
@@ -80,6 +86,98 @@ pub enum DownloadError {
     /// A file could not be made or read.
     #[error("a temporary file: {0}")]
     Io(#[from] std::io::Error),
+    /// Writing FlatGeobuf failed.
+    #[error("writing FlatGeobuf: {0}")]
+    FlatGeobuf(#[from] flatgeobuf::Error),
+    /// A feature's geometry or a property would not go in.
+    #[error("writing a feature: {0}")]
+    Feature(#[from] geozero::error::GeozeroError),
+}
+
+/// FlatGeobuf (with its spatial index), the same features and properties
+/// as the GeoJSON answer, in `crs` (longitude first for EPSG:4326, as the
+/// format stores x then y).
+pub fn flatgeobuf(name: &str, features: &[Value], crs: Crs) -> Result<Vec<u8>, DownloadError> {
+    use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
+    use geozero::{ColumnValue, PropertyProcessor};
+    let code = match crs {
+        Crs::Epsg27700 => 27700,
+        _ => 4326,
+    };
+    // One geometry type is declared when all features share it; mixed
+    // layers (safety mapping's squares, areas and routes) stay "unknown".
+    let kinds: std::collections::BTreeSet<&str> = features
+        .iter()
+        .filter_map(|f| f["geometry"]["type"].as_str())
+        .collect();
+    let one_kind = kinds.len() <= 1;
+    let mut fgb = FgbWriter::create_with_options(
+        name,
+        GeometryType::Unknown,
+        FgbWriterOptions {
+            crs: FgbCrs {
+                code,
+                ..Default::default()
+            },
+            detect_type: one_kind,
+            promote_to_multi: one_kind,
+            ..Default::default()
+        },
+    )?;
+    // Every column declared first, so a feature may leave one out (null).
+    let columns = columns(features);
+    fgb.add_column("feature_id", ColumnType::String, |_, _| {});
+    for (c, kind) in &columns {
+        let t = match *kind {
+            "INTEGER" => ColumnType::Long,
+            "REAL" => ColumnType::Double,
+            "BOOLEAN" => ColumnType::Bool,
+            _ => ColumnType::String,
+        };
+        fgb.add_column(c, t, |_, _| {});
+    }
+    for f in features {
+        let mut geometry = f["geometry"].clone();
+        if crs == Crs::Epsg4326 {
+            let mut holder = serde_json::json!({ "geometry": geometry.take() });
+            Crs::Epsg4326.transform_feature(&mut holder);
+            geometry = holder["geometry"].take();
+        }
+        let text = geometry.to_string();
+        let id = cell_text(&f["id"]);
+        let mut failed = None;
+        fgb.add_feature_geom(geozero::geojson::GeoJson(&text), |w| {
+            let mut put = |i: usize, name: &str, v: &ColumnValue| {
+                if let Err(e) = w.property(i, name, v) {
+                    failed = Some(e);
+                }
+            };
+            put(0, "feature_id", &ColumnValue::String(&id));
+            for (i, (c, kind)) in columns.iter().enumerate() {
+                let v = &f["properties"][c.as_str()];
+                let text = cell_text(v);
+                match (*kind, v) {
+                    (_, Value::Null) => {}
+                    ("INTEGER", Value::Number(n)) => {
+                        put(i + 1, c, &ColumnValue::Long(n.as_i64().unwrap_or(0)))
+                    }
+                    ("REAL", Value::Number(n)) => put(
+                        i + 1,
+                        c,
+                        &ColumnValue::Double(n.as_f64().unwrap_or(f64::NAN)),
+                    ),
+                    ("BOOLEAN", Value::Bool(b)) => put(i + 1, c, &ColumnValue::Bool(*b)),
+                    _ => put(i + 1, c, &ColumnValue::String(&text)),
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+    }
+    let mut out = Vec::new();
+    fgb.write(&mut out)?;
+    Ok(out)
 }
 
 /// The properties of the features, in the order first seen, with what

@@ -424,6 +424,24 @@ on_both_stores! {
     }
 }
 
+/// A download read back by GDAL as GeoJSON.
+fn gdal_geojson(bytes: &[u8], extension: &str) -> Value {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join(format!("download.{extension}"));
+    std::fs::write(&path, bytes).expect("write");
+    let out = std::process::Command::new("ogr2ogr")
+        .args(["-f", "GeoJSON", "/vsistdout/"])
+        .arg(&path)
+        .output()
+        .expect("ogr2ogr (gdal-bin; scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("GeoJSON")
+}
+
 /// A GeoPackage read back by GDAL as GeoJSON (validated first with GDAL's
 /// own `validate_gpkg.py`).
 fn read_back(gpkg: &[u8], layer: &str) -> Value {
@@ -489,6 +507,15 @@ on_both_stores! {
                 assert_eq!(&row[i], text, "{id}.{name}");
             }
 
+            let fgb = app.get(&format!("/ogc/collections/{id}/items?f=fgb&purpose=Panel%20preparation"), &token).await;
+            assert_eq!(fgb.status, StatusCode::OK, "{id}: {}", fgb.text());
+            assert_eq!(fgb.content_type(), "application/flatgeobuf");
+            let back = gdal_geojson(&fgb.body, "fgb");
+            let mut from_fgb: Vec<String> = back["features"].as_array().expect("features").iter()
+                .map(|f| f["properties"]["feature_id"].as_str().expect("feature_id").to_owned()).collect();
+            from_fgb.sort();
+            assert_eq!(from_fgb, expected, "{id}: the FlatGeobuf holds the GeoJSON answer's features");
+
             let gpkg = app.get(&format!("/ogc/collections/{id}/items?f=gpkg&purpose=Panel%20preparation"), &token).await;
             assert_eq!(gpkg.status, StatusCode::OK, "{id}: {}", gpkg.text());
             assert_eq!(gpkg.content_type(), "application/geopackage+sqlite3");
@@ -501,7 +528,7 @@ on_both_stores! {
         // Recorded with its purpose, for a person in the app as for a tool.
         let events = app.store.audit_events(&safetymap::store::AuditQuery { limit: 10_000, ..Default::default() }).await.expect("events");
         let downloads: Vec<_> = events.iter().filter(|e| e.object_type == "download").collect();
-        assert_eq!(downloads.len(), 16, "one event per download");
+        assert_eq!(downloads.len(), 24, "one event per download");
         assert!(downloads.iter().all(|e| e.purpose.as_deref() == Some("Panel preparation") && e.action == "disclosure"));
     }
 

@@ -509,6 +509,12 @@ pub async fn download(
             tracing::error!(error = %e, "writing a CSV download");
             Problem::internal()
         })?,
+        Format::FlatGeobuf => {
+            crate::render::download::flatgeobuf(id, &features, crs).map_err(|e| {
+                tracing::error!(error = %e, "writing a FlatGeobuf download");
+                Problem::internal()
+            })?
+        }
         Format::GeoPackage => {
             crate::render::download::geopackage(&id.replace('-', "_"), &features, crs)
                 .await
