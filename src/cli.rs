@@ -669,6 +669,9 @@ async fn export(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     let Some(user) = store.user_by_name(&args.as_user.to_lowercase()).await? else {
         bail!("no user {}", args.as_user);
     };
+    if user.disabled_at.is_some() {
+        bail!("{} is disabled: nothing is exported as them", user.username);
+    }
     let viewer =
         crate::service::sessions::viewer_of(&user, crate::domain::viewer::Credential::Console);
     let started = Instant::now();
@@ -702,7 +705,10 @@ async fn export(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     let output = args.output.unwrap_or_else(|| {
         PathBuf::from(format!("safetymap-{}.{}", args.layer, format.extension()))
     });
-    std::fs::write(&output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+    // Readable only by whoever ran the export, like the store's own files.
+    crate::store::private_file(&output)
+        .and_then(|()| std::fs::write(&output, &bytes))
+        .with_context(|| format!("writing {}", output.display()))?;
     eprintln!(
         "export: wrote {} ({} bytes) in {:.1} s; recorded in the audit trail as a disclosure with its purpose",
         output.display(),

@@ -12,7 +12,10 @@ ALTER TABLE observations ADD COLUMN shown_lat DOUBLE PRECISION;
 
 CREATE SCHEMA IF NOT EXISTS analyst;
 
-CREATE VIEW analyst.observations AS
+-- security_barrier: an analyst's own conditions (a function that raises,
+-- a division by zero) are applied only to rows the view lets through, so
+-- they cannot test rows it leaves out.
+CREATE VIEW analyst.observations WITH (security_barrier) AS
 WITH shown AS (
     SELECT o.*,
            CASE WHEN o.sensitivity = 'standard' THEN o.geom
@@ -37,19 +40,20 @@ SELECT id,
        ST_Transform(shown_geom, 27700)::geometry(Point, 27700) AS geom_bng
 FROM shown;
 
-CREATE VIEW analyst.places AS
+CREATE VIEW analyst.places WITH (security_barrier) AS
 SELECT id, name_en, name_cy, kind, address, (safe_place <> 0) AS safe_place, training,
        geom::geometry(Point, 4326) AS geom,
        ST_Transform(geom, 27700)::geometry(Point, 27700) AS geom_bng
-FROM public.places;
+FROM public.places
+WHERE removed_at IS NULL;
 
-CREATE VIEW analyst.areas AS
+CREATE VIEW analyst.areas WITH (security_barrier) AS
 SELECT id, kind, code, name_en, name_cy,
        geom::geometry(MultiPolygon, 4326) AS geom,
        ST_Transform(geom, 27700)::geometry(MultiPolygon, 27700) AS geom_bng
 FROM public.areas;
 
-CREATE VIEW analyst.police_crimes AS
+CREATE VIEW analyst.police_crimes WITH (security_barrier) AS
 SELECT id, month, crime_type, lsoa_code, last_outcome,
        geom::geometry(Point, 4326) AS geom,
        ST_Transform(geom, 27700)::geometry(Point, 27700) AS geom_bng

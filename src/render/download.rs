@@ -258,7 +258,14 @@ pub fn csv(features: &[Value], crs: Crs) -> Result<Vec<u8>, DownloadError> {
         row.extend(
             columns
                 .iter()
-                .map(|(c, _)| cell_text(&f["properties"][c.as_str()])),
+                .map(|(c, _)| match &f["properties"][c.as_str()] {
+                    // Text a spreadsheet would run as a formula (a place's name
+                    // typed as "=HYPERLINK(…)") is kept as text.
+                    Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+                        format!("'{s}")
+                    }
+                    other => cell_text(other),
+                }),
         );
         out.write_record(&row)?;
     }
@@ -528,6 +535,21 @@ pub async fn geopackage(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_a_spreadsheet_would_run_as_a_formula_is_kept_as_text() {
+        let features = vec![serde_json::json!({"type": "Feature", "id": 1,
+            "geometry": {"type": "Point", "coordinates": [-2.99, 51.58]},
+            "properties": {"name_en": "=HYPERLINK(\"http://example.invalid\")", "count": -3}})];
+        let text = String::from_utf8(csv(&features, Crs::Crs84).expect("csv")).expect("utf-8");
+        let row = text.lines().nth(1).expect("row");
+        assert!(
+            row.starts_with("1,-2.99,51.58,,"),
+            "coordinates untouched: {row}"
+        );
+        assert!(row.contains("\"'=HYPERLINK("), "{row}");
+        assert!(row.contains(",-3,"), "numbers untouched: {row}");
+    }
 
     #[test]
     fn a_point_is_a_position_and_other_shapes_are_wkt() {

@@ -925,16 +925,13 @@ impl Store {
                     lat: column(row, "lat")?,
                 };
                 let (lon, lat) = shown_at(at);
-                // Outside the grid (none should be): the record's own
-                // position is never written here; a marker that is no
-                // place keeps it from being picked up again.
-                let (lon, lat) = match (lon, lat) {
-                    (Some(lon), Some(lat)) => (lon, lat),
-                    _ => {
-                        outside += 1;
-                        (f64::NAN, f64::NAN)
-                    }
-                };
+                // Outside the grid (none should be): nothing is written, so
+                // the analysts' views leave it out; the loop below stops once
+                // only such rows are left.
+                if lon.is_none() || lat.is_none() {
+                    outside += 1;
+                    continue;
+                }
                 sqlx::query("UPDATE observations SET shown_lon = $1, shown_lat = $2 WHERE id = $3")
                     .bind(lon)
                     .bind(lat)

@@ -651,6 +651,16 @@ on_both_stores! {
         sqlx::query("SET ROLE safetymap_analyst").execute(&raw).await.expect("role");
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM analyst.observations").fetch_one(&raw).await.expect("may read the views");
         assert_eq!(n, 2);
+        // A condition that fails on a row the view leaves out would tell
+        // the analyst that row is there: the barrier keeps it from them.
+        // The classic probe: a cheap function of the analyst's own that
+        // fails on the rows it is looking for (a plain view runs it first).
+        sqlx::query(&format!("CREATE FUNCTION pg_temp.probe(id bigint) RETURNS boolean AS $$
+            BEGIN IF id IN ({restricted}, {withdrawn}) THEN RAISE EXCEPTION 'seen %', id; END IF; RETURN true; END
+            $$ LANGUAGE plpgsql COST 0.0000001")).execute(&raw).await.expect("analysts may make temporary functions");
+        let probed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM analyst.observations WHERE pg_temp.probe(id)")
+            .fetch_one(&raw).await.expect("no row outside the view is ever tested");
+        assert_eq!(probed, 2);
         assert!(sqlx::query("SELECT description FROM public.observations").fetch_all(&raw).await.is_err(), "may not read the table");
         assert!(sqlx::query("SELECT * FROM audit_events").fetch_all(&raw).await.is_err());
         sqlx::query("RESET ROLE").execute(&raw).await.expect("reset");

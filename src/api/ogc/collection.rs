@@ -471,6 +471,13 @@ pub async fn download(
     if purpose.is_empty() {
         return Err(purpose_required());
     }
+    if purpose.chars().count() > 500 {
+        return Err(Problem::bad_parameter(
+            "too-long",
+            "purpose",
+            "a purpose is at most 500 characters",
+        ));
+    }
     let warnings = crate::domain::lint::lint("purpose", purpose);
     if !warnings.is_empty() {
         return Err(crate::service::ServiceError::PersonalIdentifiers(warnings).into());
@@ -533,12 +540,30 @@ pub async fn download(
                 .filter(|(name, _)| name != "purpose"),
         )
         .finish();
+    // Long selections (a long filter) keep their start and a digest.
+    let filters = if filters.chars().count() > 500 {
+        use sha2::Digest;
+        format!(
+            "{}… (sha256 {})",
+            filters.chars().take(400).collect::<String>(),
+            hex::encode(sha2::Sha256::digest(filters.as_bytes()))
+        )
+    } else {
+        filters
+    };
+    // Who asked, and how: a tool's token or the command line is named, so
+    // a script's download is never taken for a person's.
+    let via = match &viewer.credential {
+        crate::domain::viewer::Credential::Token { id, .. } => format!(" (token {id})"),
+        crate::domain::viewer::Credential::Console => " (command line)".to_owned(),
+        _ => String::new(),
+    };
     let entry = crate::store::AuditEntry::by(
         viewer,
         crate::domain::vocabulary::AuditAction::Disclosure,
         "download",
         format!(
-            "{id}: {} features as {}; {filters}",
+            "{id}: {} features as {}{via}; {filters}",
             features.len(),
             format.extension()
         ),

@@ -207,14 +207,15 @@ impl Collection for Observations {
         Box::pin(async move {
             let scope = request.state.index.scope(request.viewer);
             let agencies = scope.agency_names();
-            let features = scope
-                .collect(&request.query.filter)
-                .iter()
-                .filter_map(|o| layer_feature(o, &agencies, Crs::Crs84))
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| Problem::internal())?;
-            Ok(Selection::of(features))
+            // Kept as the index gave them (a few dozen bytes each); a
+            // feature is written only when a page, a filter or a file needs
+            // it, so a download's size is known before anything is written.
+            let shown = scope.collect(&request.query.filter);
+            Ok(Selection::lazy(shown.len(), move |i| {
+                layer_feature(&shown[i], &agencies, Crs::Crs84)
+                    .and_then(|f| serde_json::to_value(f).ok())
+                    .unwrap_or(serde_json::Value::Null)
+            }))
         })
     }
 
