@@ -378,28 +378,43 @@ impl Text {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, FilterError> {
-        let mut parts = vec![self.and()?];
-        while self.keyword("or") {
-            parts.push(self.and()?);
+    /// Terms read by `part`, joined by the keyword `word` into `make`.
+    fn joined(
+        &mut self,
+        word: &str,
+        part: fn(&mut Self) -> Result<Expr, FilterError>,
+        make: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, FilterError> {
+        let mut parts = vec![part(self)?];
+        while self.keyword(word) {
+            parts.push(part(self)?);
         }
         Ok(if parts.len() == 1 {
             parts.remove(0)
         } else {
-            Expr::Or(parts)
+            make(parts)
         })
     }
 
+    fn or(&mut self) -> Result<Expr, FilterError> {
+        self.joined("or", Self::and, Expr::Or)
+    }
+
     fn and(&mut self) -> Result<Expr, FilterError> {
-        let mut parts = vec![self.not()?];
-        while self.keyword("and") {
-            parts.push(self.not()?);
+        self.joined("and", Self::not, Expr::And)
+    }
+
+    /// A function's first two arguments, `(a, b`, and its close if it has
+    /// no more.
+    fn two_arguments(&mut self, more: bool) -> Result<(Scalar, Scalar), FilterError> {
+        self.expect("(")?;
+        let a = self.scalar()?;
+        self.expect(",")?;
+        let b = self.scalar()?;
+        if !more {
+            self.expect(")")?;
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Expr::And(parts)
-        })
+        Ok((a, b))
     }
 
     fn deeper(&mut self) -> Result<(), FilterError> {
@@ -431,19 +446,12 @@ impl Text {
             let lower = w.to_ascii_lowercase();
             if let Some(f) = SPATIAL.iter().find(|f| **f == lower) {
                 self.at += 1;
-                self.expect("(")?;
-                let a = self.scalar()?;
-                self.expect(",")?;
-                let b = self.scalar()?;
-                self.expect(")")?;
+                let (a, b) = self.two_arguments(false)?;
                 return Ok(Expr::Spatial(f, a, b));
             }
             if lower == "s_dwithin" {
                 self.at += 1;
-                self.expect("(")?;
-                let a = self.scalar()?;
-                self.expect(",")?;
-                let b = self.scalar()?;
+                let (a, b) = self.two_arguments(true)?;
                 self.expect(",")?;
                 let Some(Token::Number(d)) = self.next() else {
                     return fail("S_DWITHIN's third argument is a distance");
@@ -458,11 +466,7 @@ impl Text {
             }
             if let Some(f) = TEMPORAL.iter().find(|f| **f == lower) {
                 self.at += 1;
-                self.expect("(")?;
-                let a = self.scalar()?;
-                self.expect(",")?;
-                let b = self.scalar()?;
-                self.expect(")")?;
+                let (a, b) = self.two_arguments(false)?;
                 return Ok(Expr::Temporal(f, a, b));
             }
         }

@@ -11,6 +11,21 @@ use crate::api::AppState;
 /// The grid collection.
 pub struct Grid;
 
+/// What every grid cell can be filtered on (hot-spot cells add their
+/// statistics).
+pub(super) fn cell_queryables() -> Vec<Queryable> {
+    vec![
+        Queryable::geometry(),
+        Queryable::new("cell", Kind::Text, "The cell's code"),
+        Queryable::new(
+            "count",
+            Kind::Number,
+            "Observations in it, as shown to you (null when withheld)",
+        ),
+        Queryable::new("suppressed", Kind::Bool, "Whether the count is withheld"),
+    ]
+}
+
 impl Collection for Grid {
     fn id(&self) -> &'static str {
         "grid"
@@ -31,16 +46,7 @@ impl Collection for Grid {
     }
 
     fn queryables(&self) -> Vec<Queryable> {
-        vec![
-            Queryable::geometry(),
-            Queryable::new("cell", Kind::Text, "The cell's code"),
-            Queryable::new(
-                "count",
-                Kind::Number,
-                "Observations in it, as shown to you (null when withheld)",
-            ),
-            Queryable::new("suppressed", Kind::Bool, "Whether the count is withheld"),
-        ]
+        cell_queryables()
     }
 
     fn disclosed_as(&self) -> &'static str {

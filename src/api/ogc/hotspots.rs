@@ -31,15 +31,8 @@ impl Collection for HotSpots {
     }
 
     fn queryables(&self) -> Vec<Queryable> {
-        vec![
-            Queryable::geometry(),
-            Queryable::new("cell", Kind::Text, "The cell's code"),
-            Queryable::new(
-                "count",
-                Kind::Number,
-                "Observations in it, as shown to you (null when withheld)",
-            ),
-            Queryable::new("suppressed", Kind::Bool, "Whether the count is withheld"),
+        let mut queryables = super::grid::cell_queryables();
+        queryables.extend([
             Queryable::new("z", Kind::Number, "Gi* z-score (null when withheld)"),
             Queryable::new("p", Kind::Number, "p-value (null when withheld)"),
             Queryable::new(
@@ -48,7 +41,8 @@ impl Collection for HotSpots {
                 "-3 … 3: cold or hot at 99, 95 or 90 %",
             ),
             Queryable::new("label", Kind::Text, "The class in words"),
-        ]
+        ]);
+        queryables
     }
 
     fn disclosed_as(&self) -> &'static str {
