@@ -737,6 +737,13 @@ async function download(event) {
     $('#download-purpose').focus();
     return;
   }
+  // Nothing in view with these filters: say so rather than save an empty file.
+  if (!state.page.numberMatched) {
+    message.textContent = t('downloadNothing');
+    message.dataset.kind = 'error';
+    return;
+  }
+  const count = state.page.numberMatched;
   const format = $('#download-format').value;
   const params = filterParams();
   params.set('bbox', mapView.bbox());
@@ -758,7 +765,7 @@ async function download(event) {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
-    message.textContent = t('downloadDone');
+    message.textContent = t('downloadDone', { count });
     message.dataset.kind = 'success';
   } catch (error) {
     message.textContent = t(errorKey(error));
