@@ -151,6 +151,8 @@ pub struct Shared {
     pub api_tokens: crate::service::tokens::Tokens,
     /// Reading the audit trail.
     pub audit_log: crate::service::audit::AuditLog,
+    /// Whether the service can work (`/readyz`).
+    pub health: crate::service::Health,
     /// police.uk imports and their log.
     pub police_imports: crate::service::police::Police,
     /// HTTP settings.
@@ -191,6 +193,7 @@ impl AppState {
         let tokens = TokenCache::new(settings.token_cache);
         Ok(AppState(Arc::new(Shared {
             audit_log: crate::service::audit::AuditLog::new(store.clone()),
+            health: crate::service::Health::new(store.clone()),
             police_imports: crate::service::police::Police::new(
                 store.clone(),
                 Some(police.clone()),
@@ -267,12 +270,6 @@ impl std::ops::Deref for AppState {
 
     fn deref(&self) -> &Shared {
         &self.0
-    }
-}
-
-impl FromRef<AppState> for Store {
-    fn from_ref(state: &AppState) -> Store {
-        state.store.clone()
     }
 }
 
@@ -371,8 +368,8 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn readyz(State(store): State<Store>) -> Result<Json<serde_json::Value>, Problem> {
-    store.ping().await.map_err(|e| {
+async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, Problem> {
+    state.health.ready().await.map_err(|e| {
         tracing::warn!(error = %e, "store not reachable");
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,

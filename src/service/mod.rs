@@ -162,6 +162,24 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+/// Whether the service can do its work: for `/readyz`.
+#[derive(Debug, Clone)]
+pub struct Health {
+    store: Store,
+}
+
+impl Health {
+    /// Health over a store.
+    pub fn new(store: Store) -> Self {
+        Health { store }
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        Ok(self.store.ping().await?)
+    }
+}
+
 /// The observation workflows.
 #[derive(Debug, Clone)]
 pub struct Observations {
