@@ -684,7 +684,7 @@ async fn export(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
         user.role.code(),
         user.agency
     );
-    let bytes = crate::api::ogc::export(
+    let body = crate::api::ogc::export(
         &state,
         &viewer,
         &args.layer,
@@ -701,21 +701,57 @@ async fn export(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
         )
     })?;
     // The disclosure was written to the audit trail (durably) before the
-    // file was handed back.
+    // first byte of the file was.
     let output = args.output.unwrap_or_else(|| {
         PathBuf::from(format!("safetymap-{}.{}", args.layer, format.extension()))
     });
-    // Readable only by whoever ran the export, like the store's own files.
-    crate::store::private_file(&output)
-        .and_then(|()| std::fs::write(&output, &bytes))
-        .with_context(|| format!("writing {}", output.display()))?;
+    let written = write_streamed(body, &output).await;
+    let bytes = match written {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            // Half a file must not pass for a whole one.
+            if output.is_file() {
+                let _ = std::fs::remove_file(&output);
+            }
+            return Err(e.context(format!("writing {}", output.display())));
+        }
+    };
     eprintln!(
-        "export: wrote {} ({} bytes) in {:.1} s; recorded in the audit trail as a disclosure with its purpose",
+        "\rexport: wrote {} ({} bytes) in {:.1} s; recorded in the audit trail as a disclosure with its purpose",
         output.display(),
-        bytes.len(),
+        bytes,
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Writes a body to `output` (readable only by whoever ran the export,
+/// like the store's own files) as it arrives, with a progress line;
+/// answers how many bytes.
+async fn write_streamed(body: axum::body::Body, output: &std::path::Path) -> anyhow::Result<u64> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    crate::store::private_file(output)?;
+    let mut file = std::io::BufWriter::new(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(output)?,
+    );
+    let mut stream = body.into_data_stream();
+    let (mut bytes, mut shown) = (0u64, Instant::now());
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| anyhow::anyhow!("{e}"))?;
+        file.write_all(&chunk)?;
+        bytes += chunk.len() as u64;
+        if shown.elapsed() >= Duration::from_secs(1) {
+            eprint!("\rexport: {:.1} MB written…", bytes as f64 / 1e6);
+            shown = Instant::now();
+        }
+    }
+    file.flush()?;
+    file.get_ref().sync_all()?;
+    Ok(bytes)
 }
 
 /// Where the demo finds police.uk crime for its context layer.
@@ -855,6 +891,23 @@ async fn demo_people(store: &Store, config: &Config) -> anyhow::Result<()> {
         file.display()
     );
     println!("Sign in at http://{bind}/");
+    Ok(())
+}
+
+/// The demo's mapping exercise, set up by its coordinator on the imported
+/// wards, so the exercise views and the annotations layer have something
+/// to show.
+async fn demo_exercise(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let Some(coordinator) = store.user_by_name("demo.coordinator").await? else {
+        return Ok(());
+    };
+    let viewer = crate::service::sessions::viewer_of(
+        &coordinator,
+        crate::domain::viewer::Credential::Session,
+    );
+    crate::demo::load_exercise(store, &viewer, &config.rules(), Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the demo exercise: {e:?}"))?;
     Ok(())
 }
 
@@ -1122,6 +1175,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
             println!("No boundary files under ../shared/data/boundaries: no areas until some are imported (`safetymap import areas <file>`).");
         } else if store.areas().await?.is_empty() {
             import_areas(config, &boundaries, None).await?;
+            demo_exercise(&store, config).await?;
         }
         let shared = std::path::Path::new(SHARED_POLICE_UK);
         if shared.is_dir() {

@@ -625,6 +625,97 @@ pub async fn load_perceptions(
     Ok(())
 }
 
+/// A made-up mapping exercise on the Newport ward holding the city
+/// centre, set up by `coordinator` for the demo agencies, with what its
+/// panel drew: the underpass they want lit, the route young people use
+/// from the bus station, and the green space the youth service runs
+/// sessions in. Nothing when no ward holds the centre (no boundaries were
+/// imported). Invents no one.
+pub async fn load_exercise(
+    store: &Store,
+    coordinator: &Viewer,
+    rules: &crate::domain::observation::ValidationRules,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, crate::service::ServiceError> {
+    use crate::domain::exercise::{AnnotationInput, NewExercise};
+    use crate::domain::vocabulary::{AreaKind, ExerciseKind};
+    let centre = [-2.9965, 51.5876];
+    let areas = crate::areas::AreaSet::load(store).await?;
+    let Some(ward) = areas
+        .snapshot()
+        .iter()
+        .find(|a| a.kind == AreaKind::Ward && a.contains(centre))
+        .cloned()
+    else {
+        return Ok(None);
+    };
+    let exercise = NewExercise {
+        kind: ExerciseKind::MappingExercise,
+        title: "City centre evening economy (demo)".into(),
+        area_id: ward.id,
+        from: now - Duration::days(365),
+        to: now,
+        // Every agency registered takes part: the demo's panel is all of them.
+        agencies: {
+            let mut codes: Vec<String> = store
+                .agencies()
+                .await?
+                .into_iter()
+                .map(|a| a.code)
+                .collect();
+            codes.sort();
+            codes.dedup();
+            codes
+        },
+        review_on: Some((now + Duration::days(90)).date_naive()),
+    };
+    let audit = |what: &str, id: i64| {
+        AuditEntry::by(
+            coordinator,
+            AuditAction::Collection,
+            "exercise",
+            id.to_string(),
+            &coordinator.agency,
+            Some(what),
+            now,
+        )
+    };
+    let (id, _) = store
+        .create_exercise(
+            &exercise,
+            (&coordinator.principal, &coordinator.name),
+            None,
+            audit("set up an exercise", 0),
+        )
+        .await?;
+    let drawn = [
+        (
+            serde_json::json!({"type": "Point", "coordinates": [-2.9992, 51.5911]}),
+            "Underpass by the station: badly lit after dark. Ask highways for a lighting survey.",
+        ),
+        (
+            serde_json::json!({"type": "LineString", "coordinates": [[-2.9965, 51.5876], [-2.9972, 51.5889], [-2.9985, 51.5901]]}),
+            "Route young people use from the bus station in the evening.",
+        ),
+        (
+            serde_json::json!({"type": "Polygon", "coordinates": [[[-2.9955, 51.5858], [-2.9940, 51.5858], [-2.9940, 51.5866], [-2.9955, 51.5866], [-2.9955, 51.5858]]]}),
+            "Green space used for youth service sessions: keep as a safe space.",
+        ),
+    ];
+    for (geometry, note) in drawn {
+        let checked = AnnotationInput {
+            geometry,
+            note: note.into(),
+        }
+        .validate(rules)
+        .map_err(crate::service::ServiceError::Invalid)?;
+        store
+            .add_annotation(id, &checked, None, audit("annotated an exercise", id))
+            .await?;
+    }
+    Ok(Some(id))
+}
+
 /// What loading the demo did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoLoaded {

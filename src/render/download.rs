@@ -1,13 +1,21 @@
-//! Downloads of a collection's features — GeoJSON, CSV and GeoPackage —
-//! written from exactly the features the GeoJSON answer holds (as the
-//! viewer is shown them, in the answer's CRS), so a download can carry no
-//! more than the map does.
+//! Downloads of a collection's features — GeoJSON, CSV, GeoPackage and
+//! FlatGeobuf — written from exactly the features the GeoJSON answer holds
+//! (as the viewer is shown them, in the answer's CRS), so a download can
+//! carry no more than the map does.
+//!
+//! A download is written feature by feature on a blocking thread (never an
+//! HTTP worker) and streamed as it is written, so neither the features nor
+//! the file are held in memory whole: formats that need every column
+//! before the first row read the features twice; GeoPackage and
+//! FlatGeobuf, which must be finished before they can be read, are built
+//! in a temporary file and streamed from it.
 //!
 //! The GeoPackage is written without GDAL: an SQLite file with the
 //! GeoPackage tables and geometry blobs (the `GP` header, an envelope, then
 //! little-endian WKB), which GDAL's `validate_gpkg.py` accepts.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -63,6 +71,17 @@ impl Format {
         }
     }
 
+    /// The CRS its features are written in when `crs` is asked for:
+    /// GeoPackage and FlatGeobuf store x then y whatever the CRS's axis
+    /// order, so an EPSG:4326 file holds longitude, latitude (and the
+    /// properties that hold positions say them the same way round).
+    pub fn written_in(self, crs: Crs) -> Crs {
+        match (self, crs) {
+            (Format::GeoPackage | Format::FlatGeobuf, Crs::Epsg4326) => Crs::Crs84,
+            _ => crs,
+        }
+    }
+
     /// Its file name extension.
     pub fn extension(self) -> &'static str {
         match self {
@@ -94,23 +113,214 @@ pub enum DownloadError {
     Feature(#[from] geozero::error::GeozeroError),
 }
 
+/// The features of a download: how many, and the n-th as written (`None`
+/// when it cannot be: outside the CRS's cover).
+pub struct Features<'a> {
+    /// How many there are.
+    pub len: usize,
+    /// The n-th.
+    pub nth: &'a dyn Fn(usize) -> Option<Value>,
+}
+
+impl Features<'_> {
+    fn each(&self) -> impl Iterator<Item = Value> + '_ {
+        (0..self.len).filter_map(|i| (self.nth)(i))
+    }
+}
+
+/// What every feature of a download holds, found by reading them all once
+/// before writing: the properties, in the order first seen, with what they
+/// hold (for column types), and the geometry types.
+struct Layout {
+    columns: Vec<(String, &'static str)>,
+    kinds: std::collections::BTreeSet<String>,
+}
+
+impl Layout {
+    fn of(features: &Features<'_>) -> Layout {
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut columns: Vec<(String, &'static str)> = Vec::new();
+        let mut kinds = std::collections::BTreeSet::new();
+        for f in features.each() {
+            if let Some(kind) = f["geometry"]["type"].as_str() {
+                if !kinds.contains(kind) {
+                    kinds.insert(kind.to_owned());
+                }
+            }
+            let Some(props) = f["properties"].as_object() else {
+                continue;
+            };
+            for (k, v) in props {
+                let kind = match v {
+                    Value::Number(n) if n.is_i64() => "INTEGER",
+                    Value::Number(_) => "REAL",
+                    Value::Bool(_) => "BOOLEAN",
+                    _ => "TEXT",
+                };
+                match seen.get(k) {
+                    Some(&i) => {
+                        // A column seen with numbers and something else is
+                        // text; integers and reals together are real.
+                        let was = columns[i].1;
+                        if was != kind && !v.is_null() {
+                            columns[i].1 = match (was, kind) {
+                                ("INTEGER", "REAL") | ("REAL", "INTEGER") => "REAL",
+                                _ => "TEXT",
+                            };
+                        }
+                    }
+                    None => {
+                        seen.insert(k.clone(), columns.len());
+                        columns.push((k.clone(), kind));
+                    }
+                }
+            }
+        }
+        Layout { columns, kinds }
+    }
+
+    /// The one geometry type all features share, if they share one.
+    fn one_kind(&self) -> Option<&str> {
+        match self.kinds.len() {
+            1 => self.kinds.iter().next().map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+/// Writes `features` as `format` to `out`, naming its layer `name`;
+/// answers how many features were written. Blocking: call it off the
+/// async workers (the GeoPackage is written through the runtime it is
+/// called from).
+pub fn write(
+    format: Format,
+    name: &str,
+    crs: Crs,
+    features: &Features<'_>,
+    out: &mut dyn Write,
+) -> Result<usize, DownloadError> {
+    match format {
+        Format::GeoJson => geojson(features, out),
+        Format::Csv => csv(features, crs, out),
+        Format::FlatGeobuf => flatgeobuf(name, features, crs, out),
+        Format::GeoPackage => {
+            let file = tempfile::Builder::new()
+                .prefix("safetymap-download-")
+                .suffix(".gpkg")
+                .tempfile()?;
+            let written = tokio::runtime::Handle::current().block_on(geopackage(
+                &name.replace('-', "_"),
+                features,
+                crs,
+                file.path(),
+            ))?;
+            std::io::copy(&mut std::fs::File::open(file.path())?, out)?;
+            Ok(written)
+        }
+    }
+}
+
+/// Writes `features` as `format` on a blocking thread, answering the file
+/// in chunks as it is written. A failure part way ends the stream with an
+/// error (the client sees a cut-off download, never a file that looks
+/// whole); a client that goes away stops the writing.
+pub fn stream(
+    format: Format,
+    name: String,
+    crs: Crs,
+    len: usize,
+    nth: Box<dyn Fn(usize) -> Option<Value> + Send>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = Chunks {
+            buf: Vec::with_capacity(CHUNK),
+            tx: tx.clone(),
+        };
+        let features = Features { len, nth: &*nth };
+        let done = write(format, &name, crs, &features, &mut out).and_then(|_| Ok(out.flush()?));
+        if let Err(e) = done {
+            tracing::error!(error = %e, format = format.extension(), "writing a download");
+            let _ = tx.blocking_send(Err(std::io::Error::other(
+                "the download could not be written",
+            )));
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    })
+}
+
+/// How much is sent at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// A writer sending what is written in chunks down a channel, waiting when
+/// the reader is behind (so a slow client slows the writing rather than
+/// filling memory).
+struct Chunks {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+}
+
+impl Write for Chunks {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    }
+}
+
+/// A GeoJSON FeatureCollection, feature by feature; the counts come after
+/// the features (member order does not matter in JSON).
+fn geojson(features: &Features<'_>, out: &mut dyn Write) -> Result<usize, DownloadError> {
+    out.write_all(br#"{"type":"FeatureCollection","features":["#)?;
+    let mut n = 0;
+    for f in features.each() {
+        if n > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &f).map_err(std::io::Error::from)?;
+        n += 1;
+    }
+    write!(
+        out,
+        r#"],"numberMatched":{n},"numberReturned":{n},"timeStamp":"{}"}}"#,
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+    )?;
+    Ok(n)
+}
+
 /// FlatGeobuf (with its spatial index), the same features and properties
 /// as the GeoJSON answer, in `crs` (longitude first for EPSG:4326, as the
 /// format stores x then y).
-pub fn flatgeobuf(name: &str, features: &[Value], crs: Crs) -> Result<Vec<u8>, DownloadError> {
+fn flatgeobuf(
+    name: &str,
+    features: &Features<'_>,
+    crs: Crs,
+    out: &mut dyn Write,
+) -> Result<usize, DownloadError> {
     use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
     use geozero::{ColumnValue, PropertyProcessor};
     let code = match crs {
         Crs::Epsg27700 => 27700,
         _ => 4326,
     };
+    let layout = Layout::of(features);
     // One geometry type is declared when all features share it; mixed
     // layers (safety mapping's squares, areas and routes) stay "unknown".
-    let kinds: std::collections::BTreeSet<&str> = features
-        .iter()
-        .filter_map(|f| f["geometry"]["type"].as_str())
-        .collect();
-    let one_kind = kinds.len() <= 1;
+    let one_kind = layout.kinds.len() <= 1;
     let mut fgb = FgbWriter::create_with_options(
         name,
         GeometryType::Unknown,
@@ -125,9 +335,9 @@ pub fn flatgeobuf(name: &str, features: &[Value], crs: Crs) -> Result<Vec<u8>, D
         },
     )?;
     // Every column declared first, so a feature may leave one out (null).
-    let columns = columns(features);
+    let columns = &layout.columns;
     fgb.add_column("feature_id", ColumnType::String, |_, _| {});
-    for (c, kind) in &columns {
+    for (c, kind) in columns {
         let t = match *kind {
             "INTEGER" => ColumnType::Long,
             "REAL" => ColumnType::Double,
@@ -136,14 +346,9 @@ pub fn flatgeobuf(name: &str, features: &[Value], crs: Crs) -> Result<Vec<u8>, D
         };
         fgb.add_column(c, t, |_, _| {});
     }
-    for f in features {
-        let mut geometry = f["geometry"].clone();
-        if crs == Crs::Epsg4326 {
-            let mut holder = serde_json::json!({ "geometry": geometry.take() });
-            Crs::Epsg4326.transform_feature(&mut holder);
-            geometry = holder["geometry"].take();
-        }
-        let text = geometry.to_string();
+    let mut n = 0;
+    for f in features.each() {
+        let text = f["geometry"].to_string();
         let id = cell_text(&f["id"]);
         let mut failed = None;
         fgb.add_feature_geom(geozero::geojson::GeoJson(&text), |w| {
@@ -174,48 +379,10 @@ pub fn flatgeobuf(name: &str, features: &[Value], crs: Crs) -> Result<Vec<u8>, D
         if let Some(e) = failed {
             return Err(e.into());
         }
+        n += 1;
     }
-    let mut out = Vec::new();
-    fgb.write(&mut out)?;
-    Ok(out)
-}
-
-/// The properties of the features, in the order first seen, with what
-/// they hold (for GeoPackage column types).
-fn columns(features: &[Value]) -> Vec<(String, &'static str)> {
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut order: Vec<(String, &'static str)> = Vec::new();
-    for f in features {
-        let Some(props) = f["properties"].as_object() else {
-            continue;
-        };
-        for (k, v) in props {
-            let kind = match v {
-                Value::Number(n) if n.is_i64() => "INTEGER",
-                Value::Number(_) => "REAL",
-                Value::Bool(_) => "BOOLEAN",
-                _ => "TEXT",
-            };
-            match seen.get(k) {
-                Some(&i) => {
-                    // A column seen with numbers and something else is text;
-                    // integers and reals together are real.
-                    let was = order[i].1;
-                    if was != kind && !v.is_null() {
-                        order[i].1 = match (was, kind) {
-                            ("INTEGER", "REAL") | ("REAL", "INTEGER") => "REAL",
-                            _ => "TEXT",
-                        };
-                    }
-                }
-                None => {
-                    seen.insert(k.clone(), order.len());
-                    order.push((k.clone(), kind));
-                }
-            }
-        }
-    }
-    order
+    fgb.write(out)?;
+    Ok(n)
 }
 
 fn cell_text(v: &Value) -> String {
@@ -229,14 +396,14 @@ fn cell_text(v: &Value) -> String {
 /// CSV: the feature's id, its position (`longitude,latitude`, or
 /// `easting,northing` in the National Grid) for points and `wkt` for other
 /// shapes, then its properties (lists and objects as JSON).
-pub fn csv(features: &[Value], crs: Crs) -> Result<Vec<u8>, DownloadError> {
-    let columns = columns(features);
+fn csv(features: &Features<'_>, crs: Crs, out: &mut dyn Write) -> Result<usize, DownloadError> {
+    let columns = Layout::of(features).columns;
     let (x, y) = match crs {
         Crs::Epsg27700 => ("easting", "northing"),
         Crs::Epsg4326 => ("latitude", "longitude"),
         Crs::Crs84 => ("longitude", "latitude"),
     };
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut out = csv::Writer::from_writer(out);
     let mut header = vec![
         "id".to_owned(),
         x.to_owned(),
@@ -245,7 +412,8 @@ pub fn csv(features: &[Value], crs: Crs) -> Result<Vec<u8>, DownloadError> {
     ];
     header.extend(columns.iter().map(|(c, _)| c.clone()));
     out.write_record(&header)?;
-    for f in features {
+    let mut n = 0;
+    for f in features.each() {
         let geometry = &f["geometry"];
         let (px, py, wkt) = match (
             geometry["type"].as_str(),
@@ -268,9 +436,10 @@ pub fn csv(features: &[Value], crs: Crs) -> Result<Vec<u8>, DownloadError> {
                 }),
         );
         out.write_record(&row)?;
+        n += 1;
     }
-    out.into_inner()
-        .map_err(|e| DownloadError::Io(e.into_error()))
+    out.flush()?;
+    Ok(n)
 }
 
 fn positions(v: &Value) -> String {
@@ -376,21 +545,17 @@ fn gpkg_geometry(geometry: &Value, srs: i32) -> Option<(Vec<u8>, [f64; 4], u32)>
 const WGS84_WKT: &str = r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]"#;
 const BNG_WKT: &str = r#"PROJCS["OSGB36 / British National Grid",GEOGCS["OSGB36",DATUM["Ordnance_Survey_of_Great_Britain_1936",SPHEROID["Airy 1830",6377563.396,299.3249646,AUTHORITY["EPSG","7001"]],AUTHORITY["EPSG","6277"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4277"]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",49],PARAMETER["central_meridian",-2],PARAMETER["scale_factor",0.9996012717],PARAMETER["false_easting",400000],PARAMETER["false_northing",-100000],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH],AUTHORITY["EPSG","27700"]]"#;
 
-/// A GeoPackage of the features, as table `table`, in `crs` (CRS84 and
-/// EPSG:4326 answers both store longitude, latitude as EPSG:4326 does in a
-/// GeoPackage).
-pub async fn geopackage(
+/// Writes the features as a GeoPackage at `path`, as table `table`, in
+/// `crs` (CRS84 and EPSG:4326 both store longitude, latitude, as EPSG:4326
+/// does in a GeoPackage); answers how many were written.
+async fn geopackage(
     table: &str,
-    features: &[Value],
+    features: &Features<'_>,
     crs: Crs,
-) -> Result<Vec<u8>, DownloadError> {
-    let file = tempfile::Builder::new()
-        .prefix("safetymap-download-")
-        .suffix(".gpkg")
-        .tempfile()?;
-    let path = file.path().to_owned();
+    path: &std::path::Path,
+) -> Result<usize, DownloadError> {
     let mut db: SqliteConnection = SqliteConnectOptions::new()
-        .filename(&path)
+        .filename(path)
         .create_if_missing(true)
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete)
         .connect()
@@ -399,23 +564,8 @@ pub async fn geopackage(
         Crs::Epsg27700 => (27700, "OSGB36 / British National Grid", BNG_WKT),
         _ => (4326, "WGS 84 geodetic", WGS84_WKT),
     };
-    // A GeoPackage stores x then y: longitude first whatever the answer's
-    // axis order was, so EPSG:4326 answers are swapped back.
-    let features: Vec<Value> = if crs == Crs::Epsg4326 {
-        features
-            .iter()
-            .map(|f| {
-                let mut f = f.clone();
-                let mut holder = serde_json::json!({"geometry": f["geometry"].take()});
-                Crs::Epsg4326.transform_feature(&mut holder);
-                f["geometry"] = holder["geometry"].take();
-                f
-            })
-            .collect()
-    } else {
-        features.to_vec()
-    };
-    let columns = columns(&features);
+    let layout = Layout::of(features);
+    let columns = &layout.columns;
     let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let mut tx = db.begin().await?;
     for sql in [
@@ -454,24 +604,20 @@ pub async fn geopackage(
     }
     // One geometry type where all agree; GEOMETRY where they do not. The
     // column's declared type and gpkg_geometry_columns must say the same.
-    let kinds: std::collections::BTreeSet<&str> = features
-        .iter()
-        .filter_map(|f| f["geometry"]["type"].as_str())
-        .collect();
-    let type_name = match (kinds.len(), kinds.iter().next()) {
-        (1, Some(&"Point")) => "POINT",
-        (1, Some(&"LineString")) => "LINESTRING",
-        (1, Some(&"Polygon")) => "POLYGON",
-        (1, Some(&"MultiPoint")) => "MULTIPOINT",
-        (1, Some(&"MultiLineString")) => "MULTILINESTRING",
-        (1, Some(&"MultiPolygon")) => "MULTIPOLYGON",
+    let type_name = match layout.one_kind() {
+        Some("Point") => "POINT",
+        Some("LineString") => "LINESTRING",
+        Some("Polygon") => "POLYGON",
+        Some("MultiPoint") => "MULTIPOINT",
+        Some("MultiLineString") => "MULTILINESTRING",
+        Some("MultiPolygon") => "MULTIPOLYGON",
         _ => "GEOMETRY",
     };
     let mut create = format!(
         "CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {type_name}, feature_id TEXT",
         quoted(table)
     );
-    for (c, kind) in &columns {
+    for (c, kind) in columns {
         create.push_str(&format!(", {} {kind}", quoted(c)));
     }
     create.push(')');
@@ -488,7 +634,8 @@ pub async fn geopackage(
         placeholders.join(", ")
     );
     let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for f in &features {
+    let mut n = 0;
+    for f in features.each() {
         let made = gpkg_geometry(&f["geometry"], srs);
         let mut q = sqlx::query(&insert).bind(made.as_ref().map(|(b, _, _)| b.clone()));
         if let Some((_, [x0, y0, x1, y1], _)) = made {
@@ -496,7 +643,7 @@ pub async fn geopackage(
             hi = [hi[0].max(x1), hi[1].max(y1)];
         }
         q = q.bind(cell_text(&f["id"]));
-        for (c, kind) in &columns {
+        for (c, kind) in columns {
             let v = &f["properties"][c.as_str()];
             q = match (*kind, v) {
                 (_, Value::Null) => q.bind(None::<String>),
@@ -507,6 +654,7 @@ pub async fn geopackage(
             };
         }
         q.execute(&mut *tx).await?;
+        n += 1;
     }
     let extent = (lo[0] <= hi[0]).then_some([lo[0], lo[1], hi[0], hi[1]]);
     sqlx::query(
@@ -529,19 +677,30 @@ pub async fn geopackage(
         .await?;
     tx.commit().await?;
     db.close().await?;
-    Ok(std::fs::read(&path)?)
+    Ok(n)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn written_csv(features: &[Value]) -> String {
+        let nth = |i: usize| features.get(i).cloned();
+        let mut out = Vec::new();
+        let source = Features {
+            len: features.len(),
+            nth: &nth,
+        };
+        write(Format::Csv, "test", Crs::Crs84, &source, &mut out).expect("csv");
+        String::from_utf8(out).expect("utf-8")
+    }
+
     #[test]
     fn text_a_spreadsheet_would_run_as_a_formula_is_kept_as_text() {
         let features = vec![serde_json::json!({"type": "Feature", "id": 1,
             "geometry": {"type": "Point", "coordinates": [-2.99, 51.58]},
             "properties": {"name_en": "=HYPERLINK(\"http://example.invalid\")", "count": -3}})];
-        let text = String::from_utf8(csv(&features, Crs::Crs84).expect("csv")).expect("utf-8");
+        let text = written_csv(&features);
         let row = text.lines().nth(1).expect("row");
         assert!(
             row.starts_with("1,-2.99,51.58,,"),
@@ -559,7 +718,7 @@ mod tests {
             serde_json::json!({"type": "Feature", "id": "square-1", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
                 "properties": {"count": null}}),
         ];
-        let text = String::from_utf8(csv(&features, Crs::Crs84).expect("csv")).expect("utf-8");
+        let text = written_csv(&features);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "id,longitude,latitude,wkt,category,count");
         assert_eq!(lines[1], "1,-2.99,51.58,,safe-place,3");

@@ -402,6 +402,24 @@ impl Exercises {
         ))
     }
 
+    /// What the panels drew on the exercises `viewer` may see, each with
+    /// its exercise, exercise by exercise (newest first) and in the order
+    /// drawn: the annotations layer. An annotation is part of its
+    /// exercise's meeting view, so whoever may read the exercise may read
+    /// it, and nobody else learns it exists.
+    pub async fn annotations(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<Vec<(ExerciseRow, crate::domain::exercise::Annotation)>, ServiceError> {
+        let mut out = Vec::new();
+        for exercise in self.list(viewer).await? {
+            for annotation in self.store.annotations(exercise.id).await? {
+                out.push((exercise.clone(), annotation));
+            }
+        }
+        Ok(out)
+    }
+
     /// Actions across the exercises `viewer` may see (`due` by `today`),
     /// soonest due first, each with its exercise's title and whether it is
     /// overdue.

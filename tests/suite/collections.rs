@@ -61,6 +61,23 @@ async fn app_with_every_layer(backend: crate::common::Backend) -> (TestApp, Stri
     safetymap::demo::load_perceptions(&app.store, &facilitator, &rules(), chrono::Utc::now())
         .await
         .expect("session");
+    let runner = app.user(Role::Coordinator, "council").await;
+    let runner = Viewer {
+        principal: format!("user:{}", runner.id),
+        name: runner.display_name.clone(),
+        agency: runner.agency.clone(),
+        role: Role::Coordinator,
+        admin: false,
+        credential: Credential::Session,
+    };
+    let exercise =
+        safetymap::demo::load_exercise(&app.store, &runner, &rules(), chrono::Utc::now())
+            .await
+            .expect("exercise");
+    assert!(
+        exercise.is_some(),
+        "a made-up ward holds the demo exercise's centre"
+    );
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/police-uk/2026-01-made-up-street.csv");
     app.state
@@ -107,7 +124,7 @@ on_both_stores! {
         let listed = app.get("/ogc/collections", &token).await.json();
         let collections: Vec<String> = listed["collections"].as_array().expect("collections").iter()
             .map(|c| c["id"].as_str().expect("id").to_owned()).collect();
-        assert_eq!(collections, ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions"]);
+        assert_eq!(collections, ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions", "exercise-annotations"]);
         for id in &collections {
             let description = app.get(&format!("/ogc/collections/{id}"), &token).await.json();
             assert!(description["crs"].as_array().expect("crs").contains(&json!(BNG)), "{id}: {description}");
@@ -140,7 +157,7 @@ on_both_stores! {
 
     async fn every_collection_takes_limit_and_refuses_unknown_parameters_the_same_way(backend) {
         let (app, token) = app_with_every_layer(backend).await;
-        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions"] {
+        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions", "exercise-annotations"] {
             for (query, code, field) in [
                 ("limit=0", "invalid-limit", "limit"),
                 ("limit=unlimited", "invalid-limit", "limit"),
@@ -482,7 +499,7 @@ fn read_back(gpkg: &[u8], layer: &str) -> Value {
 on_both_stores! {
     async fn every_download_holds_the_features_and_properties_of_the_geojson_answer_and_needs_a_purpose(backend) {
         let (app, token) = app_with_every_layer(backend).await;
-        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions"] {
+        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions", "exercise-annotations"] {
             let page = app.get(&format!("/ogc/collections/{id}/items?limit=10000"), &token).await.json();
             let mut expected = ids(&page);
             expected.sort();
@@ -528,7 +545,7 @@ on_both_stores! {
         // Recorded with its purpose, for a person in the app as for a tool.
         let events = app.store.audit_events(&safetymap::store::AuditQuery { limit: 10_000, ..Default::default() }).await.expect("events");
         let downloads: Vec<_> = events.iter().filter(|e| e.object_type == "download").collect();
-        assert_eq!(downloads.len(), 24, "one event per download");
+        assert_eq!(downloads.len(), 27, "one event per download");
         assert!(downloads.iter().all(|e| e.purpose.as_deref() == Some("Panel preparation") && e.action == "disclosure"));
     }
 
@@ -566,6 +583,60 @@ on_both_stores! {
                 assert!((x - lon).abs() > 1e-4, "never the recorded point");
             }
         }
+    }
+}
+
+on_both_stores! {
+    async fn exercise_annotations_are_shown_only_to_those_who_may_read_their_exercise_and_a_probe_for_one_finds_nothing(backend) {
+        let (app, coordinator) = app_with_every_layer(backend).await;
+        let drawn = app.get("/ogc/collections/exercise-annotations/items", &coordinator).await.json();
+        assert_eq!(drawn["numberMatched"], 3, "{drawn}");
+        let notes: Vec<&str> = drawn["features"].as_array().expect("features").iter()
+            .map(|f| f["properties"]["note"].as_str().expect("note")).collect();
+        assert!(notes.iter().any(|n| n.contains("Underpass")), "{notes:?}");
+        assert_eq!(drawn["features"][0]["properties"]["exercise_title"], "City centre evening economy (demo)");
+        let first = ids(&drawn).remove(0);
+        // An agency registered after the exercise was set up takes no part
+        // in it: its panel member sees none of what was drawn, and asking
+        // for a drawing by id is answered as if there were none.
+        let outsider = app.token(Role::PanelMember, "later-agency").await;
+        let none = app.get("/ogc/collections/exercise-annotations/items", &outsider).await.json();
+        assert_eq!(none["numberMatched"], 0, "{none}");
+        let probe = app.get(&format!("/ogc/collections/exercise-annotations/items/{first}"), &outsider).await;
+        assert_eq!(probe.status, StatusCode::NOT_FOUND);
+        let download = app.get("/ogc/collections/exercise-annotations/items?f=csv&purpose=Probing", &outsider).await;
+        assert_eq!(download.status, StatusCode::OK);
+        assert_eq!(download.text().lines().count(), 1, "a header and no rows: {}", download.text());
+        // A participating agency's panel member sees them, and a box away
+        // from the drawings selects none.
+        let member = app.token(Role::PanelMember, "council").await;
+        let theirs = app.get("/ogc/collections/exercise-annotations/items", &member).await.json();
+        assert_eq!(theirs["numberMatched"], 3);
+        let away = app.get("/ogc/collections/exercise-annotations/items?bbox=-3.2,51.6,-3.1,51.7", &member).await.json();
+        assert_eq!(away["numberMatched"], 0);
+    }
+
+    async fn a_large_download_arrives_in_pieces_as_it_is_written_and_holds_every_feature(backend) {
+        let db = crate::common::TestDatabase::new(backend).await;
+        let store = db.open().await;
+        let rows = safetymap::demo::synthetic_observations([-3.05, 51.56, -2.94, 51.62], 3000, 7, chrono::Utc::now());
+        store.create_observations_bulk(&rows).await.expect("bulk load");
+        store.close().await;
+        let app = TestApp::with_settings(db, crate::common::test_settings()).await;
+        let recorder = app.token(Role::Coordinator, "council").await;
+        let reply = app.response("/ogc/collections/observations/items?f=geojson&purpose=Stream%20check", &recorder).await;
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert!(reply.headers().get("content-length").is_none(), "streamed, not built whole first");
+        let mut body = reply.into_body().into_data_stream();
+        let (mut pieces, mut bytes) = (0, Vec::new());
+        while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+            pieces += 1;
+            bytes.extend_from_slice(&chunk.expect("chunk"));
+        }
+        assert!(pieces > 1, "{pieces} piece(s)");
+        let collection: Value = serde_json::from_slice(&bytes).expect("one whole GeoJSON document");
+        assert_eq!(collection["features"].as_array().expect("features").len(), 3000);
+        assert_eq!(collection["numberReturned"], 3000);
     }
 }
 

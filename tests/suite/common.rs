@@ -527,6 +527,20 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// The response to a GET, its body not yet read.
+    pub async fn response(&self, uri: &str, token: &str) -> axum::response::Response {
+        let request = Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        self.router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible")
+    }
+
     pub async fn get(&self, uri: &str, token: &str) -> Reply {
         self.request(Method::GET, uri, Some(token), &[], None).await
     }

@@ -46,7 +46,7 @@ on_both_stores! {
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(axum::serve(listener, app(test.state.clone())).into_future());
         let dir = tempfile::tempdir().expect("dir");
-        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions"] {
+        for id in ["observations", "grid", "hotspots", "clusters", "police-crimes", "places", "areas", "perceptions", "exercise-annotations"] {
             let listed = test.get(&format!("/ogc/collections/{id}/items?limit=1"), token).await.json()["numberMatched"].as_u64().expect("matched");
             let out = dir.path().join(format!("{id}.gpkg"));
             let args: Vec<String> = vec![

@@ -498,39 +498,8 @@ pub async fn download(
         .into());
     }
     let crs = request.query.crs;
-    let features: Vec<Value> = (0..selection.len())
-        .map(|i| (selection.render)(i))
-        .filter_map(|mut f| crs.transform_feature(&mut f).then_some(f))
-        .collect();
     let id = layer.id();
-    let body = match format {
-        Format::GeoJson => serde_json::to_vec(&json!({
-            "type": "FeatureCollection",
-            "numberMatched": features.len(),
-            "numberReturned": features.len(),
-            "timeStamp": Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "features": features,
-        }))
-        .map_err(|_| Problem::internal())?,
-        Format::Csv => crate::render::download::csv(&features, crs).map_err(|e| {
-            tracing::error!(error = %e, "writing a CSV download");
-            Problem::internal()
-        })?,
-        Format::FlatGeobuf => {
-            crate::render::download::flatgeobuf(id, &features, crs).map_err(|e| {
-                tracing::error!(error = %e, "writing a FlatGeobuf download");
-                Problem::internal()
-            })?
-        }
-        Format::GeoPackage => {
-            crate::render::download::geopackage(&id.replace('-', "_"), &features, crs)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "writing a GeoPackage download");
-                    Problem::internal()
-                })?
-        }
-    };
+    let matched = selection.len();
     let filters = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
             request
@@ -563,8 +532,7 @@ pub async fn download(
         crate::domain::vocabulary::AuditAction::Disclosure,
         "download",
         format!(
-            "{id}: {} features as {}{via}; {filters}",
-            features.len(),
+            "{id}: {matched} features as {}{via}; {filters}",
             format.extension()
         ),
         "",
@@ -574,6 +542,23 @@ pub async fn download(
     if !Box::pin(state.audit.record(entry)).await {
         return Err(Problem::internal());
     }
+    // Written as it is sent, off the HTTP workers: the features in the
+    // file's own axis order, each as the GeoJSON answer shows it.
+    let written_in = format.written_in(crs);
+    let render = selection.render;
+    let nth = move |i: usize| {
+        let mut feature = render(i);
+        written_in
+            .transform_feature(&mut feature)
+            .then_some(feature)
+    };
+    let body = axum::body::Body::from_stream(crate::render::download::stream(
+        format,
+        id.to_owned(),
+        crs,
+        matched,
+        Box::new(nth),
+    ));
     let mut response = with_crs(body.into_response(), crs);
     let headers = response.headers_mut();
     headers.insert(

@@ -8,6 +8,7 @@
 pub mod collection;
 pub mod cql2;
 
+mod annotations;
 mod areas;
 mod clusters;
 mod grid;
@@ -42,6 +43,7 @@ pub fn registry() -> Vec<Arc<dyn Collection>> {
         Arc::new(places::Places),
         Arc::new(areas::Areas),
         Arc::new(perceptions::Perceptions),
+        Arc::new(annotations::Annotations),
     ]
 }
 
@@ -206,8 +208,9 @@ pub async fn item(
 }
 
 /// A download of collection `id` as `viewer` would get it from
-/// `items?{query}&f=…&purpose=…`: the command line's export. Recorded in the
-/// audit trail with its purpose, as the API's downloads are.
+/// `items?{query}&f=…&purpose=…`: the command line's export, as the file's
+/// bytes while they are written. Recorded in the audit trail with its
+/// purpose, as the API's downloads are, before the first byte.
 pub async fn export(
     state: &AppState,
     viewer: &Viewer,
@@ -215,7 +218,7 @@ pub async fn export(
     format: crate::render::download::Format,
     query: &str,
     purpose: &str,
-) -> Result<Vec<u8>, Problem> {
+) -> Result<axum::body::Body, Problem> {
     let layer = find(id)?;
     let mut allowed = layer.parameters();
     allowed.extend(collection::shortcut_names(layer.as_ref()));
@@ -236,10 +239,7 @@ pub async fn export(
         filter,
     };
     let response = collection::download(layer.as_ref(), request, format, purpose).await?;
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .map_err(|_| Problem::internal())?;
-    Ok(body.to_vec())
+    Ok(response.into_body())
 }
 
 /// The items and item routes of every collection.
