@@ -246,9 +246,10 @@ pub fn stream(
             )));
         }
     });
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    })
+    // A receiver answers "ended" as often as it is asked (compression
+    // layers ask again after the end), unlike `stream::unfold`.
+    let mut rx = rx;
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// How much is sent at a time.

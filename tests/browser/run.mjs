@@ -648,6 +648,29 @@ scenario('another agency’s panel member sees a sensitive observation as its 10
   assert(csv.includes(String(created.id)), 'the record is in it');
   assert(!csv.includes('-2.99771') && !csv.includes('51.58862') && !csv.includes('Cars stop by the garages'), 'no exact position or free text in the file');
   await page.waitForSelector('#download-message[data-kind="success"]');
+  // From the map's panel, a layer it shows: the grid counts in view, as a
+  // GeoPackage, again only with a reason.
+  await page.click('[data-nav="map"]');
+  await page.check('input[name="mode"][value="grid"]');
+  await waitForMap(page);
+  await page.click('#layer-download summary');
+  const layers = await page.$$eval('#ld-layer option', (options) => options.map((o) => o.value));
+  assert(JSON.stringify(layers) === JSON.stringify(['observations', 'grid']), `the layers shown are offered: ${layers}`);
+  await page.selectOption('#ld-layer', 'grid');
+  await page.selectOption('#ld-format', 'gpkg');
+  await page.click('#ld-go');
+  await page.waitForSelector('#ld-message[data-kind="error"]');
+  await page.fill('#ld-purpose', 'Panel meeting, agenda item 4');
+  const layerFile = page.waitForEvent('download');
+  await page.click('#ld-go');
+  const gpkg = await layerFile;
+  assert(/^safetymap-grid-.*\.gpkg$/.test(gpkg.suggestedFilename()), `file name: ${gpkg.suggestedFilename()}`);
+  const bytes = readFileSync(await gpkg.path());
+  assert(bytes.subarray(0, 15).toString('latin1') === 'SQLite format 3', 'a GeoPackage (SQLite) file');
+  await page.waitForSelector('#ld-message[data-kind="success"]');
+  const said = await page.textContent('#ld-message');
+  assert(/Grid counts: [1-9]\d* features/.test(said), `says what was downloaded: ${said}`);
+  await shot(page, 'layer-download');
   await context.close();
 });
 

@@ -626,6 +626,8 @@ on_both_stores! {
         let recorder = app.token(Role::Coordinator, "council").await;
         let reply = app.response("/ogc/collections/observations/items?f=geojson&purpose=Stream%20check", &recorder).await;
         assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(reply.headers()["content-encoding"], "gzip");
+        assert_eq!(reply.headers()["x-number-matched"], "3000");
         assert!(reply.headers().get("content-length").is_none(), "streamed, not built whole first");
         let mut body = reply.into_body().into_data_stream();
         let (mut pieces, mut bytes) = (0, Vec::new());
@@ -634,7 +636,9 @@ on_both_stores! {
             bytes.extend_from_slice(&chunk.expect("chunk"));
         }
         assert!(pieces > 1, "{pieces} piece(s)");
-        let collection: Value = serde_json::from_slice(&bytes).expect("one whole GeoJSON document");
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut text).expect("gzip");
+        let collection: Value = serde_json::from_slice(&text).expect("one whole GeoJSON document");
         assert_eq!(collection["features"].as_array().expect("features").len(), 3000);
         assert_eq!(collection["numberReturned"], 3000);
     }

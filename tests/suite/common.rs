@@ -527,11 +527,13 @@ impl TestApp {
         self.send(request).await
     }
 
-    /// The response to a GET, its body not yet read.
+    /// The response to a GET asking for gzip, as a browser does, its body
+    /// not yet read.
     pub async fn response(&self, uri: &str, token: &str) -> axum::response::Response {
         let request = Request::builder()
             .uri(uri)
             .header("authorization", format!("Bearer {token}"))
+            .header("accept-encoding", "gzip")
             .body(Body::empty())
             .expect("request");
         self.router

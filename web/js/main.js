@@ -726,50 +726,113 @@ function renderList() {
   $('#list-empty').hidden = rows.length > 0;
 }
 
-/** Downloads the observations in view with the filters, with a stated reason. */
-async function download(event) {
-  event.preventDefault();
-  const message = $('#download-message');
-  const purpose = $('#download-purpose').value.trim();
-  if (!purpose) {
+/**
+ * Downloads `collection` for `params` in `format` with the reason typed in
+ * `purpose` (an input), saying how it went in `message`. The server records
+ * the download with its reason and says how many features the file holds;
+ * an empty file is not saved. Answers that count, or null.
+ */
+async function saveDownload({ collection, params, purpose, format, message }) {
+  const reason = purpose.value.trim();
+  if (!reason) {
     message.textContent = t('downloadNeedsPurpose');
     message.dataset.kind = 'error';
-    $('#download-purpose').focus();
-    return;
+    purpose.focus();
+    return null;
   }
-  // Nothing in view with these filters: say so rather than save an empty file.
-  if (!state.page.numberMatched) {
-    message.textContent = t('downloadNothing');
-    message.dataset.kind = 'error';
-    return;
-  }
-  const count = state.page.numberMatched;
-  const format = $('#download-format').value;
-  const params = filterParams();
-  params.set('bbox', mapView.bbox());
   params.set('f', format);
-  params.set('purpose', purpose);
+  params.set('purpose', reason);
   message.textContent = t('downloadMaking');
   message.dataset.kind = '';
   try {
-    const response = await fetch(`/ogc/collections/observations/items?${params}`, { credentials: 'same-origin' });
+    const response = await fetch(`/ogc/collections/${collection}/items?${params}`, { credentials: 'same-origin' });
     if (!response.ok) {
       const problem = await response.json().catch(() => null);
       throw new ApiError(response.status, problem);
     }
-    const named = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') || '');
+    const count = Number(response.headers.get('x-number-matched') ?? NaN);
     const blob = await response.blob();
+    if (count === 0) return 0;
+    const named = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') || '');
     const url = URL.createObjectURL(blob);
-    const a = el('a', { href: url, download: named ? named[1] : `safetymap-observations.${format}`, hidden: true });
+    const a = el('a', { href: url, download: named ? named[1] : `safetymap-${collection}.${format}`, hidden: true });
     document.body.append(a);
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
-    message.textContent = t('downloadDone', { count });
     message.dataset.kind = 'success';
+    return count;
   } catch (error) {
     message.textContent = t(errorKey(error));
     message.dataset.kind = 'error';
+    return null;
+  }
+}
+
+/** The list view's download: the observations in view with the filters. */
+async function download(event) {
+  event.preventDefault();
+  const message = $('#download-message');
+  // Nothing in view with these filters: say so rather than save an empty file.
+  if (!state.page.numberMatched && $('#download-purpose').value.trim()) {
+    message.textContent = t('downloadNothing');
+    message.dataset.kind = 'error';
+    return;
+  }
+  const params = filterParams();
+  params.set('bbox', mapView.bbox());
+  const count = await saveDownload({ collection: 'observations', params, purpose: $('#download-purpose'), format: $('#download-format').value, message });
+  if (count === 0) {
+    message.textContent = t('downloadNothing');
+    message.dataset.kind = 'error';
+  } else if (count !== null) {
+    message.textContent = t('downloadDone', { count });
+  }
+}
+
+/**
+ * The layers the map shows now, each as the collection to download and the
+ * query that selects what is in view: observations always, the grid or hot
+ * spots in those modes, and each context layer that is switched on.
+ */
+function shownLayers() {
+  const { mode, context } = layerChoice();
+  const inView = (params) => { params.set('bbox', mapView.bbox()); return params; };
+  const layers = [{ id: 'observations', label: t('layerObservations'), params: () => inView(filterParams()) }];
+  if (mode === 'grid') layers.push({ id: 'grid', label: t('showGrid'), params: () => inView(cellQuery()) });
+  if (mode === 'hotspots') layers.push({ id: 'hotspots', label: t('showHotspots'), params: () => inView(cellQuery()) });
+  if (context) layers.push({ id: 'police-crimes', label: t('showPolice'), params: () => inView(new URLSearchParams(policeQuery())) });
+  if ($('#f-places').checked) layers.push({ id: 'places', label: t('showPlaces'), params: () => inView(new URLSearchParams()) });
+  if ($('#f-areas').checked) {
+    layers.push({ id: 'areas', label: t('showAreas'), params: () => {
+      const params = filterParams();
+      if ($('#f-area-kind').value) params.set('kind', $('#f-area-kind').value);
+      return inView(params);
+    } });
+  }
+  if ($('#f-perceptions').checked) layers.push({ id: 'perceptions', label: t('showPerceptions'), params: () => inView(new URLSearchParams()) });
+  return layers;
+}
+
+/** Lists the layers shown in the layer download's choice, keeping the choice where it can. */
+function renderLayerDownload() {
+  const select = $('#ld-layer');
+  const chosen = select.value;
+  const layers = shownLayers();
+  select.replaceChildren(...layers.map((l) => el('option', { value: l.id, text: l.label })));
+  if (layers.some((l) => l.id === chosen)) select.value = chosen;
+}
+
+/** The map panel's download: one of the layers shown, in view. */
+async function downloadShownLayer() {
+  const layer = shownLayers().find((l) => l.id === $('#ld-layer').value) ?? shownLayers()[0];
+  const message = $('#ld-message');
+  const count = await saveDownload({ collection: layer.id, params: layer.params(), purpose: $('#ld-purpose'), format: $('#ld-format').value, message });
+  if (count === 0) {
+    message.textContent = t('layerNothing');
+    message.dataset.kind = 'error';
+  } else if (count !== null) {
+    message.textContent = t('layerDone', { layer: layer.label, count });
   }
 }
 
@@ -788,6 +851,7 @@ function renderAll() {
   agency.replaceChildren(el('option', { value: '', text: t('filterAll') }), ...state.agencies.map((a) => el('option', { value: a.code, text: lang() === 'cy' ? a.name_cy : a.name_en })));
   agency.value = chosen;
   renderReportChoices();
+  renderLayerDownload();
   renderCounts();
   analysis.renderLegends(layerChoice());
   places.render();
@@ -814,10 +878,16 @@ async function boot() {
   for (const button of document.querySelectorAll('[data-nav]')) button.addEventListener('click', () => showView(button.dataset.nav));
   // The layer switches change nothing the filters ask for.
   const LAYER_SWITCHES = new Set(['f-police', 'f-places', 'f-areas', 'f-area-kind', 'f-perceptions']);
-  $('#filters').addEventListener('change', (event) => { if (!LAYER_SWITCHES.has(event.target.id)) refresh(); });
+  $('#filters').addEventListener('change', (event) => {
+    renderLayerDownload();
+    // The download's own fields and the layer switches change nothing the filters ask for.
+    if (!LAYER_SWITCHES.has(event.target.id) && !event.target.id.startsWith('ld-')) refresh();
+  });
+  $('#layer-download').addEventListener('toggle', renderLayerDownload);
+  $('#ld-go').addEventListener('click', downloadShownLayer);
   $('#filters').addEventListener('submit', (event) => event.preventDefault());
   $('#download-form').addEventListener('submit', download);
-  $('#f-reset').addEventListener('click', () => { $('#filters').reset(); applyLayerChoice(); applyPlacesLayer(); refresh(); });
+  $('#f-reset').addEventListener('click', () => { $('#filters').reset(); applyLayerChoice(); applyPlacesLayer(); renderLayerDownload(); refresh(); });
   $('#f-police').addEventListener('change', applyLayerChoice);
   $('#f-places').addEventListener('change', applyPlacesLayer);
   $('#f-areas').addEventListener('change', () => refreshAreas());

@@ -565,6 +565,9 @@ pub async fn download(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static(format.media_type()),
     );
+    // How many features the file holds, for the app to say so (and not
+    // save an empty file) without reading it.
+    headers.insert("x-number-matched", axum::http::HeaderValue::from(matched));
     let name = format!(
         "attachment; filename=\"safetymap-{id}-{}.{}\"",
         state.clock.now().format("%Y-%m-%d"),
