@@ -248,7 +248,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// The collection: observations, grid, hotspots, clusters,
-    /// police-crimes, places, areas or perceptions.
+    /// police-crimes, places, areas, perceptions or exercise-annotations.
     pub layer: String,
     /// gpkg, csv, fgb or geojson.
     #[arg(long, default_value = "gpkg")]
@@ -663,7 +663,10 @@ const SHARED_BOUNDARIES: &[&str] = &[
 async fn export(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     use crate::render::download::Format;
     let format = Format::from_f(&args.format).ok_or_else(|| {
-        anyhow::anyhow!("unknown format `{}`: use gpkg, csv or geojson", args.format)
+        anyhow::anyhow!(
+            "unknown format `{}`: use gpkg, fgb, csv or geojson",
+            args.format
+        )
     })?;
     let store = config.store().await?;
     let Some(user) = store.user_by_name(&args.as_user.to_lowercase()).await? else {
@@ -705,17 +708,9 @@ async fn export(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     let output = args.output.unwrap_or_else(|| {
         PathBuf::from(format!("safetymap-{}.{}", args.layer, format.extension()))
     });
-    let written = write_streamed(body, &output).await;
-    let bytes = match written {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            // Half a file must not pass for a whole one.
-            if output.is_file() {
-                let _ = std::fs::remove_file(&output);
-            }
-            return Err(e.context(format!("writing {}", output.display())));
-        }
-    };
+    let bytes = write_streamed(body, &output)
+        .await
+        .with_context(|| format!("writing {}", output.display()))?;
     eprintln!(
         "\rexport: wrote {} ({} bytes) in {:.1} s; recorded in the audit trail as a disclosure with its purpose",
         output.display(),
@@ -725,19 +720,22 @@ async fn export(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a body to `output` (readable only by whoever ran the export,
-/// like the store's own files) as it arrives, with a progress line;
-/// answers how many bytes.
+/// Writes a body to `output` as it arrives, with a progress line; answers
+/// how many bytes. It goes to a file beside `output` readable only by
+/// whoever ran the export (like the store's own files), which replaces
+/// `output` only once it is whole: an interrupted export leaves no partial
+/// file that looks finished, and never removes one that was there.
 async fn write_streamed(body: axum::body::Body, output: &std::path::Path) -> anyhow::Result<u64> {
     use futures_util::StreamExt;
     use std::io::Write;
-    crate::store::private_file(output)?;
-    let mut file = std::io::BufWriter::new(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(output)?,
-    );
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let partial = tempfile::Builder::new()
+        .prefix(".safetymap-export-")
+        .tempfile_in(&dir)?;
+    let mut file = std::io::BufWriter::new(partial);
     let mut stream = body.into_data_stream();
     let (mut bytes, mut shown) = (0u64, Instant::now());
     while let Some(chunk) = stream.next().await {
@@ -749,8 +747,9 @@ async fn write_streamed(body: axum::body::Body, output: &std::path::Path) -> any
             shown = Instant::now();
         }
     }
-    file.flush()?;
-    file.get_ref().sync_all()?;
+    let partial = file.into_inner().map_err(|e| e.into_error())?;
+    partial.as_file().sync_all()?;
+    partial.persist(output)?;
     Ok(bytes)
 }
 

@@ -400,7 +400,12 @@ pub fn demo_observations(
             .copied()
             .filter(|_| rng.gen_bool(0.7))
             .collect();
-        let days_ago = rng.gen_range(0..365);
+        // Within the last year, but never so long ago that the record's
+        // review date is more than a month past: the review queue has work
+        // at first start, and retention (90 days' grace by default) has
+        // nothing to erase.
+        let newest_review = i64::from(category.review_months()) * 30 + 30;
+        let days_ago = rng.gen_range(0..newest_review.min(365));
         let observed_at = (now - Duration::days(days_ago))
             .date_naive()
             .and_hms_opt(0, 0, 0)
@@ -763,6 +768,29 @@ mod tests {
         for s in SettingType::ALL {
             assert!(places.iter().any(|p| p.setting == *s), "no {s} place");
         }
+    }
+
+    #[test]
+    fn demo_records_give_the_review_queue_work_but_none_is_old_enough_for_retention_to_erase() {
+        let places: Vec<_> = places()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (i as i64, p))
+            .collect();
+        let now = Utc::now();
+        let today = now.date_naive();
+        let rows = demo_observations(&places, DEMO_OBSERVATIONS, 2026, now);
+        let reviews: Vec<_> = rows
+            .iter()
+            .map(|(d, p)| crate::domain::observation::review_by(d.category, p.recorded_at))
+            .collect();
+        let oldest = reviews.iter().min().copied().unwrap_or(today);
+        assert!(
+            oldest >= today - Duration::days(40),
+            "a review date {oldest} would be erased after the grace period"
+        );
+        let due = reviews.iter().filter(|r| **r <= today).count();
+        assert!(due >= 5, "{due} records due for review");
     }
 
     #[test]

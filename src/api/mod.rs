@@ -173,6 +173,9 @@ pub struct Shared {
     pub areas: Arc<crate::areas::AreaSet>,
     /// Costly analyses, bounded and off the HTTP workers.
     pub analysis: crate::service::pool::Pool,
+    /// Downloads being written, as many at once as analyses may run, each
+    /// within five minutes (a reader slower than that is cut off).
+    pub downloads: crate::service::pool::Pool,
     /// PDF printing: at most one Chromium at a time.
     pub printing: crate::service::pool::Pool,
     /// Per-principal budgets for reports and aggregate queries.
@@ -235,6 +238,11 @@ impl AppState {
                 settings.analysis_workers,
                 Duration::from_millis(250),
                 settings.analysis_budget,
+            ),
+            downloads: crate::service::pool::Pool::new(
+                settings.analysis_workers,
+                Duration::from_millis(250),
+                Duration::from_secs(300),
             ),
             budgets: Arc::new(crate::service::budget::Budgets::new(
                 settings.report_budget,

@@ -261,7 +261,7 @@ impl From<ServiceError> for Problem {
             ServiceError::Busy => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
-                "The server is busy with other analyses; try again shortly",
+                "The server is busy with other analyses or downloads; try again shortly",
             )
             .retry_after(5),
             ServiceError::TooCostly { parameter, detail } => Problem::new(

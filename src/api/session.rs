@@ -271,7 +271,9 @@ pub async fn change_password(
 }
 
 /// `POST /api/me/second-factor`: offers a new TOTP secret to add to an
-/// authenticator app; it takes effect once confirmed with a code.
+/// authenticator app — as text, as its `otpauth:` URI and as that URI's QR
+/// code (SVG) for the app to scan; it takes effect once confirmed with a
+/// code.
 pub async fn offer_second_factor(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -279,6 +281,7 @@ pub async fn offer_second_factor(
     let (secret, uri) = state.sessions.offer_second_factor(&viewer).await?;
     Ok(Json(json!({
         "secret": secret,
+        "qr_svg": crate::render::qr_svg(&uri),
         "otpauth_uri": uri,
     })))
 }

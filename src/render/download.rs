@@ -221,29 +221,66 @@ pub fn write(
 }
 
 /// Writes `features` as `format` on a blocking thread, answering the file
-/// in chunks as it is written. A failure part way ends the stream with an
-/// error (the client sees a cut-off download, never a file that looks
-/// whole); a client that goes away stops the writing.
+/// in chunks as it is written, while `held` (a place in a bounded pool) is
+/// kept. A failure part way ends the stream with an error (the client sees
+/// a cut-off download, never a file that looks whole). A client that goes
+/// away, or reads so slowly that the writing outlasts `budget`, stops it.
 pub fn stream(
     format: Format,
     name: String,
     crs: Crs,
     len: usize,
     nth: Box<dyn Fn(usize) -> Option<Value> + Send>,
+    held: impl Send + 'static,
+    budget: std::time::Duration,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let deadline = tokio::time::Instant::now() + budget;
     tokio::task::spawn_blocking(move || {
+        let _held = held;
         let mut out = Chunks {
             buf: Vec::with_capacity(CHUNK),
             tx: tx.clone(),
+            deadline,
         };
-        let features = Features { len, nth: &*nth };
-        let done = write(format, &name, crs, &features, &mut out).and_then(|_| Ok(out.flush()?));
-        if let Err(e) = done {
-            tracing::error!(error = %e, format = format.extension(), "writing a download");
-            let _ = tx.blocking_send(Err(std::io::Error::other(
-                "the download could not be written",
-            )));
+        // Nothing more is written for a client that has gone or is out of
+        // time: the rest of the features are skipped, not rendered.
+        let stopped = std::cell::Cell::new(false);
+        let until_stopped = |i: usize| {
+            if stopped.get()
+                || (i % 512 == 0 && (tx.is_closed() || tokio::time::Instant::now() > deadline))
+            {
+                stopped.set(true);
+                return None;
+            }
+            nth(i)
+        };
+        let features = Features {
+            len,
+            nth: &until_stopped,
+        };
+        let done = write(format, &name, crs, &features, &mut out).and_then(|_| {
+            if stopped.get() {
+                return Err(DownloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the client went away or read too slowly",
+                )));
+            }
+            Ok(out.flush()?)
+        });
+        match done {
+            Ok(()) => {}
+            // Whichever writer noticed, a reader that went away is not the
+            // service's fault (and a script must not fill the log with it).
+            Err(e) if stopped.get() || tx.is_closed() || tokio::time::Instant::now() > deadline => {
+                tracing::debug!(format = format.extension(), "a download stopped: {e}");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, format = format.extension(), "writing a download");
+                let _ = tx.try_send(Err(std::io::Error::other(
+                    "the download could not be written",
+                )));
+            }
         }
     });
     // A receiver answers "ended" as often as it is asked (compression
@@ -261,6 +298,8 @@ const CHUNK: usize = 64 * 1024;
 struct Chunks {
     buf: Vec<u8>,
     tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    /// When a reader still behind is given up on.
+    deadline: tokio::time::Instant,
 }
 
 impl Write for Chunks {
@@ -277,9 +316,17 @@ impl Write for Chunks {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
+        let sent = tokio::runtime::Handle::current().block_on(tokio::time::timeout_at(
+            self.deadline,
+            self.tx.send(Ok(chunk)),
+        ));
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the client went away or read too slowly",
+            )),
+        }
     }
 }
 

@@ -48,6 +48,21 @@ impl Pool {
         }
     }
 
+    /// A place in the pool for work run elsewhere (a download written on its
+    /// own thread as it is sent), held until the permit is dropped; busy
+    /// when none frees up in time.
+    pub async fn place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ServiceError> {
+        tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| ServiceError::Busy)?
+            .map_err(|_| ServiceError::Busy)
+    }
+
+    /// How long one piece of work may run.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
     /// Runs `work` on a blocking thread once there is a place, with a
     /// budget that names `parameter` when it runs out. The work goes on to
     /// its end (or its budget's) even if the client leaves, and holds its
@@ -57,10 +72,7 @@ impl Pool {
         parameter: &'static str,
         work: impl FnOnce(&Budget) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| ServiceError::Busy)?
-            .map_err(|_| ServiceError::Busy)?;
+        let permit = self.place().await?;
         let budget = Budget::for_(self.budget, parameter);
         tokio::task::spawn_blocking(move || {
             let _held = permit;

@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -67,6 +69,7 @@ async function startServer() {
   makeUser('area.coordinator', 'coordinator', 'newport-parks');
   makeUser('meeting.coordinator', 'coordinator', 'newport-parks');
   makeUser('setup.coordinator', 'coordinator', 'newport-parks');
+  makeUser('qr.coordinator', 'coordinator', 'newport-parks');
   // Nine made-up crimes in central Newport, for the police.uk context layer
   // (the import reports its progress on stderr; only failures matter here).
   execFileSync(BINARY, ['import', 'police-uk', POLICE_FIXTURE], { env, stdio: 'pipe' });
@@ -671,6 +674,56 @@ scenario('another agency’s panel member sees a sensitive observation as its 10
   const said = await page.textContent('#ld-message');
   assert(/Grid counts: [1-9]\d* features/.test(said), `says what was downloaded: ${said}`);
   await shot(page, 'layer-download');
+  await context.close();
+});
+
+scenario('a coordinator sets up the authenticator app from a QR code a phone can read, in Welsh, and copies, downloads and prints the recovery codes', async (browser) => {
+  const { context, page } = await newPage(browser);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  await page.goto(BASE);
+  await page.waitForSelector('#signin[open]');
+  await page.fill('#signin-username', 'qr.coordinator');
+  await page.fill('#signin-password', PASSWORD);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#enrol[open]');
+  await page.waitForFunction(() => document.querySelector('#enrol-qr').complete && document.querySelector('#enrol-qr').naturalWidth > 0);
+  // What a phone's camera would read: the picture of the code, decoded.
+  const png = PNG.sync.read(await page.locator('#enrol-qr').screenshot());
+  const read = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+  assert(read, 'the QR code can be read');
+  const uri = await page.getAttribute('#enrol-link', 'href');
+  assert(read.data === uri, `the QR code holds the otpauth URI: ${read.data} vs ${uri}`);
+  assert(read.data.startsWith('otpauth://totp/'), read.data);
+  const secret = new URL(read.data).searchParams.get('secret');
+  // The dialog has its own language switch, and everything in it follows.
+  await page.click('#enrol .lang-switch');
+  assert((await page.textContent('#enrol-title')) === 'Gosod eich ap dilysu', await page.textContent('#enrol-title'));
+  assert((await page.getAttribute('#enrol-qr', 'alt')).startsWith('Cod QR'), 'the picture is described in Welsh');
+  await page.fill('#enrol-code', '000000');
+  await page.click('#enrol-form button[type=submit]');
+  await page.waitForSelector('#enrol-message[data-kind="error"]');
+  await page.click('#enrol .lang-switch');
+  assert((await page.textContent('#enrol-message')).startsWith('That code does not match'), 'the message already shown switches language too');
+  await page.click('#enrol .lang-switch');
+  await page.fill('#enrol-code', totp(secret));
+  await page.click('#enrol-form button[type=submit]');
+  await page.waitForSelector('#enrol-codes-box:not([hidden])');
+  const codes = await page.$$eval('#enrol-codes li', (items) => items.map((i) => i.textContent));
+  assert(codes.length === 10, `ten recovery codes: ${codes}`);
+  await page.click('#enrol-copy');
+  await page.waitForSelector('#enrol-codes-message[data-kind="success"]');
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert(codes.every((c) => copied.includes(c)), `every code copied: ${copied}`);
+  const saved = page.waitForEvent('download');
+  await page.click('#enrol-save');
+  const file = readFileSync(await (await saved).path(), 'utf8');
+  assert(codes.every((c) => file.includes(c)) && file.includes('qr.coordinator'), `every code in the file: ${file}`);
+  await page.evaluate(() => { window.print = () => { window.printedCodesAlone = document.body.classList.contains('printing-codes'); }; });
+  await page.click('#enrol-print');
+  assert(await page.evaluate(() => window.printedCodesAlone === true), 'printing prints the codes alone');
+  await shot(page, 'recovery-codes');
+  await page.click('#enrol-done');
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
   await context.close();
 });
 

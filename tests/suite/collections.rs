@@ -645,6 +645,47 @@ on_both_stores! {
 }
 
 on_both_stores! {
+    async fn a_reader_who_stops_reading_holds_one_place_and_the_next_download_is_busy_before_anything_is_recorded(backend) {
+        let db = crate::common::TestDatabase::new(backend).await;
+        let store = db.open().await;
+        let rows = safetymap::demo::synthetic_observations([-3.05, 51.56, -2.94, 51.62], 3000, 7, chrono::Utc::now());
+        store.create_observations_bulk(&rows).await.expect("bulk load");
+        store.close().await;
+        let settings = safetymap::api::Settings { analysis_workers: 1, ..crate::common::test_settings() };
+        let app = TestApp::with_settings(db, settings).await;
+        let tool = app.token(Role::Coordinator, "council").await;
+        let path = "/ogc/collections/observations/items?f=csv&purpose=Holding%20the%20line";
+        let count = || async {
+            app.store.audit_events(&safetymap::store::AuditQuery { limit: 10_000, ..Default::default() }).await.expect("events")
+                .iter().filter(|e| e.object_type == "download").count()
+        };
+        // A script opens a large download and never reads it.
+        let stalled = app.response(path, &tool).await;
+        assert_eq!(stalled.status(), StatusCode::OK);
+        assert_eq!(count().await, 1);
+        // Its place is held while it stalls: the next download is told the
+        // service is busy, and nothing about it is recorded as disclosed.
+        let busy = app.get(path, &tool).await;
+        assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE, "{}", busy.text());
+        assert_eq!(busy.json()["code"], "busy");
+        assert_eq!(count().await, 1);
+        // Once it goes away, the writer stops and frees its place.
+        drop(stalled);
+        let mut later = None;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let reply = app.get(path, &tool).await;
+            if reply.status == StatusCode::OK {
+                later = Some(reply);
+                break;
+            }
+        }
+        let later = later.expect("a place came free after the stalled reader left");
+        assert_eq!(later.text().lines().count(), 3001, "a header and every record");
+    }
+}
+
+on_both_stores! {
     async fn the_command_line_exports_a_collection_as_its_user_sees_it_and_records_the_purpose(backend) {
         let app = TestApp::new(backend).await;
         let recorder = app.token(Role::FieldOfficer, "gwent-police").await;

@@ -4,7 +4,7 @@
 // under coordinator, the server's own "fewer than 5" words, never a number.
 // Coordinators and administrators draw, import and delete areas.
 
-import { t, lang } from './i18n.js';
+import { t, say, lang } from './i18n.js';
 import { request, newKey, ApiError } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
@@ -72,9 +72,7 @@ function renderList() {
 }
 
 function message(target, key, kind = 'info', vars = {}) {
-  const box = $(target);
-  box.dataset.kind = kind;
-  box.textContent = key ? t(key, vars) : '';
+  say($(target), key, kind, vars);
 }
 
 /**
@@ -298,27 +296,23 @@ async function save() {
 async function importFile() {
   const result = $('#a-import-result');
   const file = $('#a-import-file').files[0];
-  result.dataset.kind = 'error';
   if (!file) {
-    result.textContent = t('importChooseFile');
+    say(result, 'importChooseFile', 'error');
     return;
   }
-  result.dataset.kind = 'info';
-  result.textContent = t('importSending');
+  say(result, 'importSending');
   const kind = $('#a-import-kind').value;
   try {
     const text = await file.text();
     const counts = await request('POST', `/api/areas/import${kind ? `?kind=${encodeURIComponent(kind)}` : ''}`, text, { contentType: 'application/geo+json' });
-    result.dataset.kind = 'success';
-    result.textContent = t('areasImported', { added: counts.added ?? 0, replaced: counts.replaced ?? 0 });
+    say(result, 'areasImported', 'success', { added: counts.added ?? 0, replaced: counts.replaced ?? 0 });
     await renderAll(true);
     hooks.onChanged();
   } catch (error) {
-    result.dataset.kind = 'error';
     const errors = error instanceof ApiError ? problemErrors(error.problem) : [];
-    if (error.status === 413) result.textContent = t('importTooLarge');
-    else if (errors.length) result.replaceChildren(el('p', { text: t('importRefused', { count: errors.length }) }), importErrorList(errors));
-    else result.textContent = t(hooks.errorKey(error));
+    if (error.status === 413) say(result, 'importTooLarge', 'error');
+    else if (errors.length) say(result, null, 'error'), result.replaceChildren(el('p', { text: t('importRefused', { count: errors.length }) }), importErrorList(errors));
+    else say(result, hooks.errorKey(error), 'error');
   }
 }
 

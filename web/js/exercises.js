@@ -8,7 +8,7 @@
 // The view is decided by the server for the panel (the same for everyone),
 // so nothing here widens what anyone sees.
 
-import { t, lang, formatDate, formatDateTime } from './i18n.js';
+import { t, say, lang, formatDate, formatDateTime } from './i18n.js';
 import { request, newKey, ApiError } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
@@ -33,12 +33,6 @@ let actionsKey = newKey();
 let decisionKey = newKey();
 
 // ---------------------------------------------------------------- small helpers
-
-function say(target, key, kind = 'info', vars = {}) {
-  const box = $(target);
-  box.dataset.kind = kind;
-  box.textContent = key ? t(key, vars) : '';
-}
 
 function named(thing) {
   return lang() === 'cy' ? thing.name_cy || thing.name_en : thing.name_en || thing.name_cy;
@@ -189,7 +183,7 @@ async function saveForm() {
   if (missing.length || backwards) {
     showFieldErrors('exf-', missing);
     if (backwards) {
-      $('#exf-to-error').textContent = t('exerciseDateOrder');
+      say('#exf-to-error', 'exerciseDateOrder', 'error');
       $('#exf-to').setAttribute('aria-invalid', 'true');
       if (!missing.length) $('#exf-to').focus();
     }
@@ -734,7 +728,7 @@ async function saveAnnotation() {
   if (!note) missing.push({ field: 'note', code: 'missing-field' });
   if (missing.length) showFieldErrors('exa-', missing);
   if (!shape) {
-    $('#exa-geometry-error').textContent = t({ Point: 'annotationNeedPoint', LineString: 'annotationNeedTwo', Polygon: 'areasNeedThree' }[drawing.kind]);
+    say('#exa-geometry-error', { Point: 'annotationNeedPoint', LineString: 'annotationNeedTwo', Polygon: 'areasNeedThree' }[drawing.kind]);
   }
   if (!shape || missing.length) return;
   await contribute('annotations', { geometry: shape, note }, {

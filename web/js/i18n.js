@@ -44,6 +44,14 @@ export const STRINGS = {
     enrolTitle: 'Set up your authenticator app',
     enrolIntro: 'Coordinators and administrators sign in with a code from an authenticator app. Add this key to your app, then enter the code it shows.',
     enrolKey: 'Key',
+    enrolKeyInstead: 'Or type this key',
+    enrolQrAlt: 'QR code: scan it with your authenticator app',
+    recoveryCopy: 'Copy',
+    recoveryDownload: 'Download',
+    recoveryPrint: 'Print',
+    recoveryCopied: 'Copied. Paste them somewhere safe.',
+    recoveryCopyFailed: 'This browser would not copy them: download or print them instead.',
+    recoveryFileTitle: 'safetymap recovery codes for {name}. Each signs you in once. Keep them safe.',
     enrolLink: 'Open in an authenticator app',
     enrolCode: 'Code from the app',
     enrolButton: 'Confirm',
@@ -231,6 +239,7 @@ export const STRINGS = {
     downloadMaking: 'Preparing the file…',
     downloadDone: 'Downloaded {count} observations.',
     downloadNothing: 'No observations are in view with these filters: move the map or change the filters first.',
+    downloadSaved: 'Downloaded.',
     layerDownloadTitle: 'Download a layer',
     layerDownloadHint: 'A layer the map shows, in view and with these filters, as you are shown it. Downloads are recorded with your reason.',
     layerDownloadLayer: 'Layer',
@@ -568,6 +577,14 @@ export const STRINGS = {
     enrolTitle: 'Gosod eich ap dilysu',
     enrolIntro: 'Mae cydlynwyr a gweinyddwyr yn mewngofnodi gyda chod o ap dilysu. Ychwanegwch yr allwedd hon at eich ap, yna rhowch y cod y mae’n ei ddangos.',
     enrolKey: 'Allwedd',
+    enrolKeyInstead: 'Neu teipiwch yr allwedd hon',
+    enrolQrAlt: 'Cod QR: sganiwch ef gyda’ch ap dilysu',
+    recoveryCopy: 'Copïo',
+    recoveryDownload: 'Lawrlwytho',
+    recoveryPrint: 'Argraffu',
+    recoveryCopied: 'Wedi’u copïo. Gludwch nhw rywle diogel.',
+    recoveryCopyFailed: 'Ni fyddai’r porwr hwn yn eu copïo: lawrlwythwch neu argraffwch nhw yn lle hynny.',
+    recoveryFileTitle: 'Codau adfer safetymap ar gyfer {name}. Mae pob un yn eich mewngofnodi unwaith. Cadwch nhw’n ddiogel.',
     enrolLink: 'Agor mewn ap dilysu',
     enrolCode: 'Cod o’r ap',
     enrolButton: 'Cadarnhau',
@@ -755,6 +772,7 @@ export const STRINGS = {
     downloadMaking: 'Wrthi’n paratoi’r ffeil…',
     downloadDone: 'Wedi lawrlwytho {count} arsylwad.',
     downloadNothing: 'Does dim arsylwadau yn y golwg gyda’r hidlwyr hyn: symudwch y map neu newidiwch yr hidlwyr yn gyntaf.',
+    downloadSaved: 'Wedi lawrlwytho.',
     layerDownloadTitle: 'Lawrlwytho haen',
     layerDownloadHint: 'Haen y mae’r map yn ei dangos, yn y golwg a gyda’r hidlwyr hyn, fel y’i dangosir i chi. Cofnodir lawrlwythiadau gyda’ch rheswm.',
     layerDownloadLayer: 'Haen',
@@ -1084,12 +1102,33 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
 }
 
-/** Fills every `data-i18n*` attribute under `root`. */
+/**
+ * Puts message `key` (filled from `vars`) in `target` (an element or a
+ * selector), marked as `kind`
+ * (info, error, success); no key empties it. The message follows the
+ * language when it is switched, like the rest of the screen.
+ */
+export function say(target, key, kind = 'info', vars = {}) {
+  const box = typeof target === 'string' ? document.querySelector(target) : target;
+  box.dataset.kind = kind;
+  if (key) {
+    box.dataset.i18nMessage = key;
+    box.dataset.i18nVars = JSON.stringify(vars);
+  } else {
+    delete box.dataset.i18nMessage;
+    delete box.dataset.i18nVars;
+  }
+  box.textContent = key ? t(key, vars) : '';
+}
+
+/** Fills every `data-i18n*` attribute under `root`, and the messages shown. */
 export function apply(root) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-message]')) el.textContent = t(el.dataset.i18nMessage, JSON.parse(el.dataset.i18nVars || '{}'));
   for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.setAttribute('placeholder', t(el.dataset.i18nPlaceholder));
   for (const el of root.querySelectorAll('[data-i18n-title]')) el.setAttribute('title', t(el.dataset.i18nTitle));
+  for (const el of root.querySelectorAll('[data-i18n-alt]')) el.setAttribute('alt', t(el.dataset.i18nAlt));
 }
 
 const pad = (n) => String(n).padStart(2, '0');

@@ -1,7 +1,7 @@
 // The app: sign-in, the map with its filters, logging a report, my reports
 // and the list view. Plain ES modules, no build step.
 
-import { t, apply, lang, setLang, onLangChange, formatDateTime, formatDate } from './i18n.js';
+import { t, apply, say, lang, setLang, onLangChange, formatDateTime, formatDate } from './i18n.js';
 import { request, setCsrf, onSessionEnded, newKey, ApiError } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
@@ -27,9 +27,7 @@ const state = {
 // Messages go into live regions that are always there (an element
 // un-hidden at the moment its text changes is often not announced).
 function message(target, key, kind = 'info', vars = {}) {
-  const box = $(target);
-  box.dataset.kind = kind;
-  box.textContent = key ? t(key, vars) : '';
+  say($(target), key, kind, vars);
 }
 
 function errorKey(error) {
@@ -117,11 +115,46 @@ async function enrol() {
   const offer = await request('POST', '/api/me/second-factor');
   $('#enrol-key').textContent = offer.secret.replace(/(.{4})/g, '$1 ').trim();
   $('#enrol-link').href = offer.otpauth_uri;
+  // The QR code is drawn by the server (SVG), shown as an image.
+  $('#enrol-qr').src = `data:image/svg+xml,${encodeURIComponent(offer.qr_svg)}`;
   message('#enrol-message', null);
   $('#enrol-codes-box').hidden = true;
   $('#enrol-form').hidden = false;
   dialog.showModal();
   $('#enrol-code').focus();
+}
+
+/** The recovery codes as a text file's lines, with what they are. */
+function recoveryText(codes) {
+  return `${t('recoveryFileTitle', { name: state.account?.username ?? '' })}\n\n${codes.join('\n')}\n`;
+}
+
+/** Copy, download and print for the recovery codes just shown. */
+function keepRecoveryCodes(codes) {
+  const box = '#enrol-codes-message';
+  say(box, null);
+  $('#enrol-copy').onclick = async () => {
+    try {
+      await navigator.clipboard.writeText(recoveryText(codes));
+      say(box, 'recoveryCopied', 'success');
+    } catch {
+      say(box, 'recoveryCopyFailed', 'error');
+    }
+  };
+  $('#enrol-save').onclick = () => {
+    const url = URL.createObjectURL(new Blob([recoveryText(codes)], { type: 'text/plain;charset=utf-8' }));
+    const a = el('a', { href: url, download: 'safetymap-recovery-codes.txt', hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  };
+  // Printing shows only the codes (see the print rules in app.css).
+  $('#enrol-print').onclick = () => {
+    document.body.classList.add('printing-codes');
+    window.print();
+    document.body.classList.remove('printing-codes');
+  };
 }
 
 async function submitEnrol(event) {
@@ -132,6 +165,7 @@ async function submitEnrol(event) {
     $('#enrol-form').hidden = true;
     const list = $('#enrol-codes');
     list.replaceChildren(...session.recovery_codes.map((c) => el('li', { text: c })));
+    keepRecoveryCodes(session.recovery_codes);
     $('#enrol-codes-box').hidden = false;
     $('#enrol-done').focus();
     $('#enrol-done').onclick = async () => {
@@ -735,22 +769,22 @@ function renderList() {
 async function saveDownload({ collection, params, purpose, format, message }) {
   const reason = purpose.value.trim();
   if (!reason) {
-    message.textContent = t('downloadNeedsPurpose');
-    message.dataset.kind = 'error';
+    say(message, 'downloadNeedsPurpose', 'error');
     purpose.focus();
     return null;
   }
   params.set('f', format);
   params.set('purpose', reason);
-  message.textContent = t('downloadMaking');
-  message.dataset.kind = '';
+  say(message, 'downloadMaking');
   try {
     const response = await fetch(`/ogc/collections/${collection}/items?${params}`, { credentials: 'same-origin' });
     if (!response.ok) {
       const problem = await response.json().catch(() => null);
       throw new ApiError(response.status, problem);
     }
-    const count = Number(response.headers.get('x-number-matched') ?? NaN);
+    // How many features the file holds, when the server says (-1: not said).
+    const said = response.headers.get('x-number-matched');
+    const count = said === null ? -1 : Number(said);
     const blob = await response.blob();
     if (count === 0) return 0;
     const named = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') || '');
@@ -760,11 +794,9 @@ async function saveDownload({ collection, params, purpose, format, message }) {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
-    message.dataset.kind = 'success';
     return count;
   } catch (error) {
-    message.textContent = t(errorKey(error));
-    message.dataset.kind = 'error';
+    say(message, errorKey(error), 'error');
     return null;
   }
 }
@@ -775,18 +807,16 @@ async function download(event) {
   const message = $('#download-message');
   // Nothing in view with these filters: say so rather than save an empty file.
   if (!state.page.numberMatched && $('#download-purpose').value.trim()) {
-    message.textContent = t('downloadNothing');
-    message.dataset.kind = 'error';
+    say(message, 'downloadNothing', 'error');
     return;
   }
   const params = filterParams();
   params.set('bbox', mapView.bbox());
   const count = await saveDownload({ collection: 'observations', params, purpose: $('#download-purpose'), format: $('#download-format').value, message });
   if (count === 0) {
-    message.textContent = t('downloadNothing');
-    message.dataset.kind = 'error';
+    say(message, 'downloadNothing', 'error');
   } else if (count !== null) {
-    message.textContent = t('downloadDone', { count });
+    say(message, count < 0 ? 'downloadSaved' : 'downloadDone', 'success', { count });
   }
 }
 
@@ -829,10 +859,9 @@ async function downloadShownLayer() {
   const message = $('#ld-message');
   const count = await saveDownload({ collection: layer.id, params: layer.params(), purpose: $('#ld-purpose'), format: $('#ld-format').value, message });
   if (count === 0) {
-    message.textContent = t('layerNothing');
-    message.dataset.kind = 'error';
+    say(message, 'layerNothing', 'error');
   } else if (count !== null) {
-    message.textContent = t('layerDone', { layer: layer.label, count });
+    say(message, count < 0 ? 'downloadSaved' : 'layerDone', 'success', { layer: layer.label, count });
   }
 }
 

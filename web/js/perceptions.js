@@ -4,7 +4,7 @@
 // and never by name. The same marks are a map layer: pins counted per
 // 100 m square, areas by rating, routes used (solid) or avoided (dashed).
 
-import { t, lang, formatDate } from './i18n.js';
+import { t, say, lang, formatDate } from './i18n.js';
 import { request, newKey, ApiError } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
@@ -20,12 +20,6 @@ let areas = [];
 let current = null; // { session, marks }
 let mark = null; // { corners, rating, route_use, key }
 let sessionKey = newKey();
-
-function say(target, key, kind = 'info', vars = {}) {
-  const box = $(target);
-  box.dataset.kind = kind;
-  box.textContent = key ? t(key, vars) : '';
-}
 
 function named(a) {
   return lang() === 'cy' ? a.name_cy || a.name_en : a.name_en || a.name_cy;
@@ -260,7 +254,7 @@ async function saveMark() {
   if (k !== 'route' && !mark.rating) missing.push({ field: 'rating', code: 'missing-field' });
   if (k === 'route' && !mark.route_use) missing.push({ field: 'route_use', code: 'missing-field' });
   if (missing.length) showFieldErrors('pm-', missing);
-  if (!shape) $('#pm-geometry-error').textContent = t({ pin: 'annotationNeedPoint', route: 'annotationNeedTwo', area: 'areasNeedThree' }[k]);
+  if (!shape) say('#pm-geometry-error', { pin: 'annotationNeedPoint', route: 'annotationNeedTwo', area: 'areasNeedThree' }[k]);
   if (missing.length || !shape) {
     say('#pm-message', 'placeCheckFields', 'error');
     return;

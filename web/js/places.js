@@ -4,7 +4,7 @@
 // import of a CSV or GeoJSON file. The same places are a map layer and the
 // "registered place" choice when logging a report.
 
-import { t, lang, formatDateTime } from './i18n.js';
+import { t, say, lang, formatDateTime } from './i18n.js';
 import { request, newKey, ApiError } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
@@ -108,7 +108,7 @@ export function init(given) {
   $('#p-import').addEventListener('click', importFile);
   $('#p-licensing-pick').addEventListener('click', () => {
     picking = true;
-    $('#p-licensing-point').textContent = t('licensingPickNow');
+    say($('#p-licensing-point'), 'licensingPickNow');
   });
   $('#p-licensing-en').addEventListener('click', () => openLicensing('en'));
   $('#p-licensing-cy').addEventListener('click', () => openLicensing('cy'));
@@ -137,13 +137,13 @@ export function setPick(lngLat) {
   picking = false;
   proposed = { lon: lngLat.lng, lat: lngLat.lat };
   mapView.setPin(lngLat);
-  $('#p-licensing-point').textContent = t('licensingPicked', { lat: proposed.lat.toFixed(5), lon: proposed.lon.toFixed(5) });
+  say($('#p-licensing-point'), 'licensingPicked', 'info', { lat: proposed.lat.toFixed(5), lon: proposed.lon.toFixed(5) });
 }
 
 function openLicensing(language) {
   const centre = mapView.instance().getCenter();
   const where = proposed || { lon: centre.lng, lat: centre.lat };
-  if (!proposed) $('#p-licensing-point').textContent = t('licensingAtCentre', { lat: where.lat.toFixed(5), lon: where.lon.toFixed(5) });
+  if (!proposed) say($('#p-licensing-point'), 'licensingAtCentre', 'info', { lat: where.lat.toFixed(5), lon: where.lon.toFixed(5) });
   window.open(licensingUrl(where, language), '_blank', 'noopener');
 }
 
@@ -242,8 +242,7 @@ export async function openPlace(id, note) {
     renderPlace();
   } catch (error) {
     if (mine !== opening) return;
-    $('#pv-message').dataset.kind = 'error';
-    $('#pv-message').textContent = t(hooks.errorKey(error));
+    say($('#pv-message'), hooks.errorKey(error), 'error');
   }
   $('#pv-title').focus();
 }
@@ -313,8 +312,7 @@ async function removeCurrent() {
     showBrowse();
     $('#places-count').textContent = t('placeRemoved', { name: placeName(p) });
   } catch (error) {
-    $('#pv-message').dataset.kind = 'error';
-    $('#pv-message').textContent = t(hooks.errorKey(error));
+    say($('#pv-message'), hooks.errorKey(error), 'error');
   }
 }
 
@@ -460,25 +458,21 @@ async function save() {
 async function importFile() {
   const result = $('#p-import-result');
   const file = $('#p-import-file').files[0];
-  result.dataset.kind = 'error';
   if (!file) {
-    result.textContent = t('importChooseFile');
+    say(result, 'importChooseFile', 'error');
     return;
   }
-  result.dataset.kind = 'info';
-  result.textContent = t('importSending');
+  say(result, 'importSending');
   try {
     const text = await file.text();
     const counts = await request('POST', '/api/places/import', text, { contentType: fileContentType(file) });
-    result.dataset.kind = 'success';
-    result.textContent = t('placesImported', { added: counts.added ?? 0, updated: counts.updated ?? 0, unchanged: counts.unchanged ?? 0 });
+    say(result, 'placesImported', 'success', { added: counts.added ?? 0, updated: counts.updated ?? 0, unchanged: counts.unchanged ?? 0 });
     await load();
   } catch (error) {
-    result.dataset.kind = 'error';
     const errors = error instanceof ApiError ? problemErrors(error.problem) : [];
-    if (error.status === 413) result.textContent = t('importTooLarge');
-    else if (errors.length) result.replaceChildren(el('p', { text: t('importRefused', { count: errors.length }) }), importErrorList(errors));
-    else result.textContent = t(hooks.errorKey(error));
+    if (error.status === 413) say(result, 'importTooLarge', 'error');
+    else if (errors.length) say(result, null, 'error'), result.replaceChildren(el('p', { text: t('importRefused', { count: errors.length }) }), importErrorList(errors));
+    else say(result, hooks.errorKey(error), 'error');
   }
 }
 

@@ -500,6 +500,10 @@ pub async fn download(
     let crs = request.query.crs;
     let id = layer.id();
     let matched = selection.len();
+    // A place among the downloads being written, taken before anything is
+    // recorded: when all are taken the answer is busy, and nothing was
+    // disclosed.
+    let place = state.downloads.place().await?;
     let filters = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
             request
@@ -558,6 +562,8 @@ pub async fn download(
         crs,
         matched,
         Box::new(nth),
+        place,
+        state.downloads.budget(),
     ));
     let mut response = with_crs(body.into_response(), crs);
     let headers = response.headers_mut();
