@@ -73,17 +73,32 @@ async function startServer() {
   // Nine made-up crimes in central Newport, for the police.uk context layer
   // (the import reports its progress on stderr; only failures matter here).
   execFileSync(BINARY, ['import', 'police-uk', POLICE_FIXTURE], { env, stdio: 'pipe' });
-  const server = spawn(BINARY, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  return serve();
+}
+
+// The running server: scenarios may stop it and start it again (an outage).
+let serverProcess = null;
+
+/** Starts `safetymap serve` on the test store and waits until it is ready. */
+async function serve() {
+  serverProcess = spawn(BINARY, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; i < 200; i++) {
     try {
-      if ((await fetch(`${BASE}/readyz`)).ok) return server;
+      if ((await fetch(`${BASE}/readyz`)).ok) return serverProcess;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  server.kill();
+  serverProcess.kill();
   throw new Error('the server did not start');
+}
+
+/** Stops the server and waits until it has gone. */
+async function stopServer() {
+  const exited = new Promise((r) => serverProcess.once('exit', r));
+  serverProcess.kill('SIGTERM');
+  await exited;
 }
 
 // ------------------------------------------------------------------ helpers
@@ -406,6 +421,45 @@ scenario('reports logged offline are each sent exactly once when the connection 
   await waitForMap(page);
   const shown = (await drawn(page)).points;
   for (const f of after.features) assert(shown.includes(f.id), `observation ${f.id} is on the map`);
+  await context.close();
+});
+
+scenario('when the server stops mid-use the app says it cannot reach it, keeps a report logged meanwhile, and recovers on its own when the server returns', async (browser, ctx) => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'parks.officer');
+  const before = (await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks)).features.length;
+  assert((await page.textContent('#net-status')) === 'Online', 'online at first');
+  await stopServer();
+  try {
+    // The map asks again (the person moves it): the answer is an outage, not an empty map.
+    await page.evaluate(() => window.safetymapMap.fire('moveend'));
+    await page.waitForFunction(() => document.body.dataset.reachable === 'false', null, { timeout: 10000 });
+    assert((await page.textContent('#net-status')) === 'Can’t reach the server', await page.textContent('#net-status'));
+    await page.waitForSelector('#counts-problem:not([hidden])');
+    assert((await page.textContent('#counts-error')).startsWith('Can’t reach the server'), await page.textContent('#counts-error'));
+    await page.click('[data-nav="list"]');
+    await page.waitForSelector('#list-error:not([hidden])');
+    assert(await page.isHidden('#list-empty'), 'the list does not say that nothing matches');
+    await shot(page, 'server-unreachable');
+    // A report logged now waits on the device.
+    await page.click('[data-nav="map"]');
+    await logReport(page, 'drug-weapon-litter', 'park');
+    await page.waitForFunction(() => /^1 /.test(document.querySelector('#outbox-status').textContent), null, { timeout: 10000 });
+    // In Welsh, the state and the message already on screen switch too.
+    await page.click('#lang');
+    assert((await page.textContent('#net-status')) === 'Methu cyrraedd y gweinydd', await page.textContent('#net-status'));
+    assert((await page.textContent('#counts-error')).startsWith('Methu cyrraedd'), await page.textContent('#counts-error'));
+    await page.click('#lang');
+  } finally {
+    await serve();
+  }
+  // No reload, no click: the app notices, asks the map again and sends the report.
+  await page.waitForFunction(() => document.body.dataset.reachable === 'true', null, { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelector('#outbox-status').textContent === 'All reports sent', null, { timeout: 30000 });
+  await page.waitForSelector('#counts-problem', { state: 'hidden' });
+  assert((await page.textContent('#net-status')) === 'Online', 'online again');
+  const after = (await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks)).features;
+  assert(after.length === before + 1, `the report was kept and sent once: ${before} then ${after.length}`);
   await context.close();
 });
 
@@ -1261,7 +1315,7 @@ scenario('a field officer records a safety-mapping session with two young people
 async function main() {
   const filter = process.argv[2];
   const chosen = scenarios.filter((s) => !filter || s.name.includes(filter));
-  const server = await startServer();
+  await startServer();
   const ctx = { tokens: { parks: token('parks.officer'), police: token('police.officer') } };
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -1291,7 +1345,7 @@ async function main() {
     }
   } finally {
     await browser.close();
-    server.kill();
+    serverProcess.kill();
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${failed} failed; ${skipped} ignored; 0 measured; 0 filtered out`);

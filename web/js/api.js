@@ -27,6 +27,39 @@ export function onSessionEnded(handler) {
   reauthenticate = handler;
 }
 
+// Whether the server answered the last request. A failed connection, or a
+// proxy's 502/503/504 with no problem of ours in it, means it cannot be
+// reached: the app says so rather than show "nothing found".
+let reachableNow = true;
+const reachabilityListeners = [];
+
+/** Whether the server answered the last time it was asked. */
+export function serverReachable() {
+  return reachableNow;
+}
+
+/** `listener(reachable)` is called whenever that changes. */
+export function onReachability(listener) {
+  reachabilityListeners.push(listener);
+}
+
+function setReachable(reachable) {
+  if (reachable === reachableNow) return;
+  reachableNow = reachable;
+  for (const listener of reachabilityListeners) listener(reachable);
+}
+
+/** Asks the server whether it is there (no session needed); answers whether it was. */
+export async function probe() {
+  try {
+    const response = await fetch('/healthz', { cache: 'no-store' });
+    setReachable(response.ok);
+  } catch {
+    setReachable(false);
+  }
+  return reachableNow;
+}
+
 const ENDED = new Set(['session-expired', 'not-signed-in']);
 let reauthenticating = null;
 
@@ -57,9 +90,13 @@ export async function request(method, path, body, { idempotencyKey, retry = true
       body: body === undefined ? undefined : (contentType ? body : JSON.stringify(body)),
     });
   } catch {
+    setReachable(false);
     throw new ApiError(0, null);
   }
-  if (response.status === 204) return null;
+  if (response.status === 204) {
+    setReachable(true);
+    return null;
+  }
   const text = await response.text();
   let data = null;
   try {
@@ -67,6 +104,10 @@ export async function request(method, path, body, { idempotencyKey, retry = true
   } catch {
     data = null;
   }
+  // A gateway's error page, not one of ours: the server is not there.
+  const gateway = [502, 503, 504].includes(response.status) && !data?.code;
+  setReachable(!gateway);
+  if (gateway) throw new ApiError(0, null);
   if (response.ok) return data;
   const error = new ApiError(response.status, data);
   if (retry && path !== '/api/session') {

@@ -2,7 +2,7 @@
 // and the list view. Plain ES modules, no build step.
 
 import { t, apply, say, lang, setLang, onLangChange, formatDateTime, formatDate } from './i18n.js';
-import { request, setCsrf, onSessionEnded, newKey, ApiError } from './api.js';
+import { request, setCsrf, onSessionEnded, newKey, ApiError, serverReachable, onReachability, probe } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
 import * as outbox from './outbox.js';
@@ -31,6 +31,7 @@ function message(target, key, kind = 'info', vars = {}) {
 }
 
 function errorKey(error) {
+  if (error instanceof ApiError && error.status === 0) return navigator.onLine ? 'errorUnreachable' : 'errorOffline';
   if (error instanceof ApiError) {
     if (error.status === 403) return 'errorForbidden';
     if (error.status === 404) return 'errorNotFound';
@@ -319,11 +320,19 @@ async function refresh() {
     const page = await request('GET', `/ogc/collections/observations/items?${filterQuery()}`);
     if (mine !== refreshing) return;
     state.page = page;
+    state.pageError = null;
+    $('#counts-problem').hidden = true;
     mapView.show(page);
     renderCounts();
     if (state.view === 'list') renderList();
   } catch (error) {
-    if (mine === refreshing) $('#counts').textContent = t(errorKey(error));
+    if (mine !== refreshing) return;
+    // Not "nothing found": what went wrong, and a way to try again.
+    state.pageError = error;
+    $('#counts').textContent = '';
+    say('#counts-error', errorKey(error), 'error');
+    $('#counts-problem').hidden = false;
+    if (state.view === 'list') renderList();
   }
 }
 
@@ -741,14 +750,19 @@ async function renderOutboxStatus() {
   if (count) parts.push(t('outboxStatus', { count }));
   if (problems) parts.push(t('outboxProblems', { count: problems }));
   $('#outbox-status').textContent = parts.length ? parts.join(' · ') : t('outboxEmpty');
-  $('#net-status').textContent = navigator.onLine ? t('online') : t('offline');
+  const net = !navigator.onLine ? 'offline' : serverReachable() ? 'online' : 'serverUnreachable';
+  $('#net-status').textContent = t(net);
+  $('#net-status').dataset.state = net;
   document.body.dataset.online = String(navigator.onLine);
+  document.body.dataset.reachable = String(serverReachable());
   if (state.view === 'mine') renderMine();
 }
 
 function renderList() {
   const body = $('#list-body');
-  const rows = state.page.features.map((f) => el('tr', {},
+  // After a failed refresh the old rows would pass for the current view.
+  const features = state.pageError ? [] : state.page.features;
+  const rows = features.map((f) => el('tr', {},
     el('td', { text: vocab.label('categories', f.properties.category) }),
     el('td', { text: formatDateTime(f.properties.observed_at) }),
     el('td', { text: vocab.label('severities', f.properties.severity) }),
@@ -757,7 +771,9 @@ function renderList() {
     el('td', { text: f.properties.precision === 'exact' ? t('precisionExact') : t('precisionSquare') }),
     el('td', {}, el('button', { type: 'button', text: t('listOpen'), 'aria-label': `${t('listOpen')}: ${vocab.label('categories', f.properties.category)} ${f.id}`, onclick: () => openDetails({ ...f.properties, id: f.id }) }))));
   body.replaceChildren(...rows);
-  $('#list-empty').hidden = rows.length > 0;
+  $('#list-empty').hidden = rows.length > 0 || Boolean(state.pageError);
+  $('#list-error').hidden = !state.pageError;
+  if (state.pageError) say('#list-error-text', errorKey(state.pageError), 'error');
 }
 
 /**
@@ -964,6 +980,21 @@ async function boot() {
   window.addEventListener('online', renderOutboxStatus);
   window.addEventListener('offline', renderOutboxStatus);
   onSessionEnded(() => showSignIn('sessionEnded'));
+  // The server gone: said so at once, asked again every few seconds, and
+  // when it answers the map is asked again and waiting reports are sent.
+  let probing = null;
+  onReachability((reachable) => {
+    renderOutboxStatus();
+    if (reachable) {
+      clearInterval(probing);
+      probing = null;
+      refresh();
+      outbox.flush();
+    } else if (!probing) {
+      probing = setInterval(() => { if (navigator.onLine) probe(); }, 3000);
+    }
+  });
+  for (const button of document.querySelectorAll('.retry')) button.addEventListener('click', () => { probe(); refresh(); });
 
   await vocab.load();
   try {
