@@ -885,6 +885,9 @@ scenario('a panel member switches to hot spots, reads the legend and the time pr
   assert(crimes.length >= 5, `crimes drawn: ${crimes.length}`);
   assert((await page.textContent('.maplibregl-ctrl-attrib')).includes(attribution), 'the Open Government Licence attribution is shown');
   assert(await page.isVisible('#legend-police'), 'the legend names the crime layer');
+  await page.waitForFunction(() => document.querySelector('#legend-police-months').textContent !== '');
+  const months = await page.textContent('#legend-police-months');
+  assert(months.includes('January 2026 to January 2026'), `the legend says which months the crime covers: ${months}`);
   const crime = await page.evaluate(() => {
     const map = window.safetymapMap;
     const f = map.queryRenderedFeatures({ layers: ['police-crimes'] }).find((c) => c.properties.crime_type === 'drugs');

@@ -76,11 +76,32 @@ export function renderProfile(profile) {
 // ---------------------------------------------------------------- legends
 
 /** Shows the legend of the mode in use, with the threshold and cell size in its words. */
+// The months the police.uk layer holds, from its collection's description
+// (asked once, when the layer is first shown).
+let policeMonths = null;
+let askedPoliceMonths = false;
+
+async function loadPoliceMonths(then) {
+  askedPoliceMonths = true;
+  try {
+    const response = await fetch('/ogc/collections/police-crimes', { credentials: 'same-origin' });
+    policeMonths = response.ok ? (await response.json()).months ?? null : null;
+  } catch {
+    askedPoliceMonths = false;
+  }
+  then();
+}
+
 export function renderLegends({ mode, cell, context }) {
   $('#legend-observations').hidden = mode === 'grid' || mode === 'hotspots';
   $('#legend-grid').hidden = mode !== 'grid';
   $('#legend-hotspots').hidden = mode !== 'hotspots';
   $('#legend-police').hidden = !context;
+  if (context && !askedPoliceMonths) loadPoliceMonths(() => renderLegends({ mode, cell, context }));
+  // Crime from other years sits under this year's observations: say which months it is.
+  $('#legend-police-months').textContent = policeMonths
+    ? t('legendPoliceMonths', { first: monthName(policeMonths.first), last: monthName(policeMonths.last) })
+    : '';
   $('#legend-grid .legend-suppressed').textContent = t('legendSuppressed', { threshold });
   $('#legend-hotspots .legend-suppressed').textContent = t('legendHotspotsSuppressed', { threshold });
   $('#legend-hotspots-method').textContent = t('legendHotspotsMethod', { size: cell });

@@ -16,6 +16,7 @@ export const STRINGS = {
     signOut: 'Sign out',
     signInMissing: 'Enter your username and password.',
     signOutWaiting: '{count} reports have not been sent yet. If you sign out, they stay on this device for the next person who signs in as you. Sign out anyway?',
+    signOutWaiting_one: 'One report has not been sent yet. If you sign out, it stays on this device for the next person who signs in as you. Sign out anyway?',
     signOutFailed: 'Signing out needs a connection. Try again when you are online.',
     purposeMissing: 'Say why you are opening the record.',
     purposeIdentifiers: 'The purpose looks like it identifies a person. Say why without names or contact details.',
@@ -89,6 +90,7 @@ export const STRINGS = {
     legendHotspotsMethod: 'Getis-Ord Gi* on {size} m cells, compared with their neighbours, with the false discovery rate (FDR) correction on.',
     legendHotspotsSuppressed: 'Counts below {threshold} read “fewer than {threshold}”.',
     legendPolice: 'Recorded crime (police.uk), approximate position',
+    legendPoliceMonths: 'Crime recorded from {first} to {last}, whatever dates the observations are filtered to.',
     'hotspotClass3': 'Hot spot, 99% confidence',
     'hotspotClass2': 'Hot spot, 95% confidence',
     'hotspotClass1': 'Hot spot, 90% confidence',
@@ -242,6 +244,7 @@ export const STRINGS = {
     downloadNeedsPurpose: 'Say why you are downloading this: it is kept in the audit trail.',
     downloadMaking: 'Preparing the file…',
     downloadDone: 'Downloaded {count} observations.',
+    downloadDone_one: 'Downloaded 1 observation.',
     downloadNothing: 'No observations are in view with these filters: move the map or change the filters first.',
     downloadSaved: 'Downloaded.',
     layerDownloadTitle: 'Download a layer',
@@ -249,6 +252,7 @@ export const STRINGS = {
     layerDownloadLayer: 'Layer',
     layerObservations: 'Observations',
     layerDone: 'Downloaded {layer}: {count} features.',
+    layerDone_one: 'Downloaded {layer}: 1 feature.',
     layerNothing: 'This layer has nothing in view: move the map or change the filters first.',
     errorGeneric: 'Something went wrong. Try again.',
     errorForbidden: 'Your role does not allow this.',
@@ -271,6 +275,7 @@ export const STRINGS = {
     areasListTitle: 'Areas in view',
     areasNone: 'No areas of this kind in view.',
     areaCount: '{count} observations',
+    areaCount_one: '1 observation',
     areaCountOne: '1 observation',
     areaCountWithheld: 'number not shown',
     logPlaceLink: 'Registered place (optional)',
@@ -284,6 +289,7 @@ export const STRINGS = {
     placesImport: 'Import places from a file',
     placesImportHint: 'A CSV file (columns: ref, name_en, name_cy, kind, longitude, latitude, address, licence_reference, manager_role, training, safe_place) or GeoJSON points. Nothing is imported if any row is wrong.',
     placesCount: '{count} places',
+    placesCount_one: '1 place',
     placesCountFiltered: '{shown} of {count} places',
     placesImported: 'Imported: {added} added, {updated} updated, {unchanged} unchanged.',
     placesBack: 'Back to the list',
@@ -293,6 +299,7 @@ export const STRINGS = {
     importSending: 'Importing…',
     importTooLarge: 'The file is too large for one import. Split it into smaller files.',
     importRefused: 'Nothing was imported. Correct these {count} problems and try again:',
+    importRefused_one: 'Nothing was imported. Correct this problem and try again:',
     importRow: 'Row {n}, {field}',
     importFeature: 'Feature {n}, {field}',
     importWholeFile: 'The file',
@@ -482,6 +489,7 @@ export const STRINGS = {
     dueWeek: 'Due within a week, and overdue',
     dueAll: 'All actions',
     actionsDueCount: '{count} actions, {overdue} overdue (today is {today}).',
+    actionsDueCount_one: '1 action, {overdue} overdue (today is {today}).',
     errPersonalNote: 'This looks like a person’s name or contact details. Write about the place and what was seen instead.',
     errDate: 'Enter a date.',
     errUnknown: 'This is not one we know. Choose again.',
@@ -626,6 +634,7 @@ export const STRINGS = {
     legendHotspotsMethod: 'Gi* Getis-Ord ar gelloedd {size} m, o’u cymharu â’u cymdogion, gyda’r cywiriad cyfradd darganfod ffug (FDR) ymlaen.',
     legendHotspotsSuppressed: 'Mae niferoedd o dan {threshold} yn darllen “llai na {threshold}”.',
     legendPolice: 'Troseddau a gofnodwyd (police.uk), lleoliad bras',
+    legendPoliceMonths: 'Troseddau a gofnodwyd o {first} i {last}, pa bynnag ddyddiadau y caiff yr arsylwadau eu hidlo iddynt.',
     'hotspotClass3': 'Man poeth, hyder 99%',
     'hotspotClass2': 'Man poeth, hyder 95%',
     'hotspotClass1': 'Man poeth, hyder 90%',
@@ -1104,9 +1113,19 @@ export function onLangChange(listener) {
   listeners.push(listener);
 }
 
-/** A string by key, with `{name}` placeholders filled from `vars`. */
+/**
+ * A string by key, with `{name}` placeholders filled from `vars`. When
+ * `vars.count` is a number, the form for its plural category in the
+ * language (`key_one`, `key_two`, … by `Intl.PluralRules`) is used where
+ * there is one: "1 action", "2 actions".
+ */
 export function t(key, vars = {}) {
-  const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  let chosen = key;
+  if (typeof vars.count === 'number') {
+    const form = `${key}_${new Intl.PluralRules(current).select(vars.count)}`;
+    if (STRINGS[current][form] !== undefined) chosen = form;
+  }
+  const text = STRINGS[current][chosen] ?? STRINGS.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
 }
 
