@@ -444,6 +444,7 @@ impl Config {
             analysis_budget: Duration::from_secs(self.analysis_seconds.max(1)),
             report_budget: self.reports_per_hour.max(1),
             aggregate_budget: self.aggregates_per_hour.max(1),
+            retention_grace_days: self.retention_grace_days,
             budget_window: Duration::from_secs(3600),
         }
     }

@@ -400,12 +400,17 @@ pub fn demo_observations(
             .copied()
             .filter(|_| rng.gen_bool(0.7))
             .collect();
-        // Within the last year, but never so long ago that the record's
-        // review date is more than a month past: the review queue has work
-        // at first start, and retention (90 days' grace by default) has
+        // Most within the last year and not yet due for review; about one
+        // in seven seen just before its review period ended, so its review
+        // date passed up to a month ago. The review queue has work at
+        // first start, and retention (90 days' grace by default) has
         // nothing to erase.
-        let newest_review = i64::from(category.review_months()) * 30 + 30;
-        let days_ago = rng.gen_range(0..newest_review.min(365));
+        let review_days = i64::from(category.review_months()) * 366 / 12;
+        let days_ago = if rng.gen_bool(0.15) {
+            review_days + rng.gen_range(1..30)
+        } else {
+            rng.gen_range(0..(review_days - 1).min(365))
+        };
         let observed_at = (now - Duration::days(days_ago))
             .date_naive()
             .and_hms_opt(0, 0, 0)
@@ -790,7 +795,7 @@ mod tests {
             "a review date {oldest} would be erased after the grace period"
         );
         let due = reviews.iter().filter(|r| **r <= today).count();
-        assert!(due >= 5, "{due} records due for review");
+        assert!(due >= 30, "{due} records due for review");
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct Settings {
     /// Aggregate queries one principal may ask for within
     /// [`Settings::budget_window`] before being throttled.
     pub aggregate_budget: u32,
+    /// Days past its review date a record with no decision to keep it is
+    /// erased (what the review queue warns of).
+    pub retention_grace_days: i64,
     /// The window of [`Settings::aggregate_budget`].
     pub budget_window: Duration,
 }
@@ -111,6 +114,7 @@ impl Default for Settings {
             analysis_budget: Duration::from_secs(10),
             report_budget: 100,
             aggregate_budget: 3000,
+            retention_grace_days: 90,
             budget_window: Duration::from_secs(3600),
         }
     }

@@ -31,12 +31,14 @@ pub struct QueueEntry {
     pub observed_at: String,
     /// Review date reached.
     pub review_by: NaiveDate,
+    /// When retention erases it unless it is kept.
+    pub erase_on: NaiveDate,
     /// Whether it was withdrawn.
     pub withdrawn: bool,
 }
 
 impl QueueEntry {
-    fn of(o: &Observation) -> Self {
+    fn of(o: &Observation, grace_days: i64) -> Self {
         QueueEntry {
             id: o.id.0,
             category: o.details.category,
@@ -44,6 +46,9 @@ impl QueueEntry {
             status: o.details.status,
             observed_at: crate::domain::time::format_instant(o.details.observed_at),
             review_by: o.review_by,
+            // Retention erases what is past its review date by more than
+            // the grace (see `Observations::apply_retention`).
+            erase_on: o.review_by + chrono::Duration::days(grace_days + 1),
             withdrawn: o.withdrawn.is_some(),
         }
     }
@@ -81,7 +86,10 @@ pub async fn queue(
         .observations
         .review_queue(&viewer, today, limit)
         .await?;
-    Ok(Json(records.iter().map(QueueEntry::of).collect()))
+    let grace = state.settings.retention_grace_days;
+    Ok(Json(
+        records.iter().map(|o| QueueEntry::of(o, grace)).collect(),
+    ))
 }
 
 /// The body of `POST /api/observations/{id}/keep`.
@@ -116,7 +124,10 @@ pub async fn keep(
         .await?;
     // The decision, not the record: reading the record is a consultation,
     // with its own purpose.
-    Ok(Json(QueueEntry::of(&kept)))
+    Ok(Json(QueueEntry::of(
+        &kept,
+        state.settings.retention_grace_days,
+    )))
 }
 
 /// The body of `POST /api/observations/{id}/erase`.

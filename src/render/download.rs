@@ -670,64 +670,39 @@ async fn geopackage(
     }
     create.push(')');
     sqlx::query(&create).execute(&mut *tx).await?;
+    let placeholders: Vec<String> = (0..columns.len() + 2)
+        .map(|i| format!("${}", i + 1))
+        .collect();
     let names: Vec<String> = columns.iter().map(|(c, _)| quoted(c)).collect();
-    // Many rows per statement: one statement per feature costs a round
-    // trip to SQLite's thread each (about 60 µs; six seconds for 100,000).
-    // SQLite takes at most 32,766 parameters in a statement.
-    let width = columns.len() + 2;
-    let per_statement = (30_000 / width).clamp(1, 500);
-    let insert = |rows: usize| {
-        let values: Vec<String> = (0..rows)
-            .map(|r| {
-                let marks: Vec<String> = (0..width)
-                    .map(|i| format!("${}", r * width + i + 1))
-                    .collect();
-                format!("({})", marks.join(", "))
-            })
-            .collect();
-        format!(
-            "INSERT INTO {} (geom, feature_id{}{}) VALUES {}",
-            quoted(table),
-            if names.is_empty() { "" } else { ", " },
-            names.join(", "),
-            values.join(", ")
-        )
-    };
-    let full = insert(per_statement);
+    let insert = format!(
+        "INSERT INTO {} (geom, feature_id{}{}) VALUES ({})",
+        quoted(table),
+        if names.is_empty() { "" } else { ", " },
+        names.join(", "),
+        placeholders.join(", ")
+    );
     let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
     let mut n = 0;
-    let mut batch: Vec<Value> = Vec::with_capacity(per_statement);
-    let mut each = features.each().peekable();
-    while each.peek().is_some() {
-        batch.clear();
-        batch.extend(each.by_ref().take(per_statement));
-        let sql = if batch.len() == per_statement {
-            full.clone()
-        } else {
-            insert(batch.len())
-        };
-        let mut q = sqlx::query(&sql);
-        for f in &batch {
-            let made = gpkg_geometry(&f["geometry"], srs);
-            if let Some((_, [x0, y0, x1, y1], _)) = made {
-                lo = [lo[0].min(x0), lo[1].min(y0)];
-                hi = [hi[0].max(x1), hi[1].max(y1)];
-            }
-            q = q.bind(made.map(|(b, _, _)| b));
-            q = q.bind(cell_text(&f["id"]));
-            for (c, kind) in columns {
-                let v = &f["properties"][c.as_str()];
-                q = match (*kind, v) {
-                    (_, Value::Null) => q.bind(None::<String>),
-                    ("INTEGER", Value::Number(n)) => q.bind(n.as_i64()),
-                    ("REAL", Value::Number(n)) => q.bind(n.as_f64()),
-                    ("BOOLEAN", Value::Bool(b)) => q.bind(i64::from(*b)),
-                    _ => q.bind(cell_text(v)),
-                };
-            }
+    for f in features.each() {
+        let made = gpkg_geometry(&f["geometry"], srs);
+        let mut q = sqlx::query(&insert).bind(made.as_ref().map(|(b, _, _)| b.clone()));
+        if let Some((_, [x0, y0, x1, y1], _)) = made {
+            lo = [lo[0].min(x0), lo[1].min(y0)];
+            hi = [hi[0].max(x1), hi[1].max(y1)];
+        }
+        q = q.bind(cell_text(&f["id"]));
+        for (c, kind) in columns {
+            let v = &f["properties"][c.as_str()];
+            q = match (*kind, v) {
+                (_, Value::Null) => q.bind(None::<String>),
+                ("INTEGER", Value::Number(n)) => q.bind(n.as_i64()),
+                ("REAL", Value::Number(n)) => q.bind(n.as_f64()),
+                ("BOOLEAN", Value::Bool(b)) => q.bind(i64::from(*b)),
+                _ => q.bind(cell_text(v)),
+            };
         }
         q.execute(&mut *tx).await?;
-        n += batch.len();
+        n += 1;
     }
     let extent = (lo[0] <= hi[0]).then_some([lo[0], lo[1], hi[0], hi[1]]);
     sqlx::query(

@@ -94,6 +94,40 @@ async function serve() {
   throw new Error('the server did not start');
 }
 
+/**
+ * A second server on a store of its own with the demo loaded (`safetymap
+ * demo`: made-up records, some past their review date, and the demo
+ * accounts). Answers where it is, the demo password, and how to stop it.
+ */
+async function demoServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'safetymap-demo-'));
+  const port = PORT + 2001;
+  const demoEnv = { ...env, SAFETYMAP_DATA_DIR: dir, SAFETYMAP_BIND: `127.0.0.1:${port}` };
+  execFileSync(BINARY, ['demo'], { env: demoEnv, stdio: 'pipe' });
+  const credentials = readFileSync(join(dir, 'demo-credentials.txt'), 'utf8');
+  const password = /the same password for each\): (.+)/.exec(credentials)[1].trim();
+  const proc = spawn(BINARY, ['serve'], { env: demoEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    password,
+    stop: async () => {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Stops the server and waits until it has gone. */
 async function stopServer() {
   const exited = new Promise((r) => serverProcess.once('exit', r));
@@ -779,6 +813,59 @@ scenario('a coordinator sets up the authenticator app from a QR code a phone can
   await page.click('#enrol-done');
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
   await context.close();
+});
+
+scenario('a coordinator reviews the demo records due for review: sees when each would be erased, keeps one with a reason and erases another', async (browser) => {
+  const demo = await demoServer();
+  const { context, page } = await newPage(browser, { axe: true });
+  try {
+    await page.goto(demo.base);
+    await page.waitForSelector('#signin[open]');
+    await page.fill('#signin-username', 'demo.coordinator');
+    await page.fill('#signin-password', demo.password);
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForSelector('#enrol[open]');
+    const secret = new URL(await page.getAttribute('#enrol-link', 'href')).searchParams.get('secret');
+    await page.fill('#enrol-code', totp(secret));
+    await page.click('#enrol-form button[type=submit]');
+    await page.click('#enrol-done');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+    // The demo's records are dated so the queue has work at first start.
+    await page.waitForFunction(() => document.querySelector('#review-badge').textContent !== '');
+    await page.click('[data-nav="review"]');
+    await page.waitForSelector('#review-body tr');
+    const before = await page.$$eval('#review-body tr', (rows) => rows.length);
+    assert(before >= 2, `records due: ${before}`);
+    const firstRow = await page.textContent('#review-body tr');
+    assert(/\(in \d+ days?\)/.test(firstRow), `each says when it would be erased: ${firstRow}`);
+    await axeCheck(page, 'review queue');
+    await shot(page, 'review-queue');
+    // Keeping needs a reason.
+    const kept = await page.getAttribute('#review-body tr', 'data-id');
+    await page.check(`#review-body tr[data-id="${kept}"] input`);
+    await page.click('#review-keep');
+    await page.waitForSelector('#review-message[data-kind="error"]');
+    await page.fill('#review-reason', 'Linked to an open case');
+    await page.click('#review-keep');
+    await page.waitForSelector('#review-message[data-kind="success"]');
+    assert((await page.textContent('#review-message')) === 'Kept 1 record.', await page.textContent('#review-message'));
+    assert(!(await page.$(`#review-body tr[data-id="${kept}"]`)), 'a kept record leaves the queue');
+    // Erasing asks to be sure.
+    const erased = await page.getAttribute('#review-body tr', 'data-id');
+    await page.check(`#review-body tr[data-id="${erased}"] input`);
+    await page.fill('#review-reason', 'No longer needed');
+    page.once('dialog', (dialog) => dialog.accept());
+    await page.click('#review-erase');
+    await page.waitForFunction(() => document.querySelector('#review-message').textContent === 'Erased 1 record.');
+    assert(!(await page.$(`#review-body tr[data-id="${erased}"]`)), 'an erased record leaves the queue');
+    assert((await page.$$eval('#review-body tr', (rows) => rows.length)) === before - 2, 'two fewer to decide on');
+    // The record is gone from the server, not just the list.
+    const gone = await page.evaluate(async (id) => (await fetch(`/api/observations/${id}`)).status, erased);
+    assert(gone === 404, `the erased record is gone: ${gone}`);
+  } finally {
+    await context.close();
+    await demo.stop();
+  }
 });
 
 scenario('the basemap draws labelled Newport streets from the MBTiles with only the app’s own origin reachable', async (browser) => {

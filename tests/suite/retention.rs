@@ -105,6 +105,10 @@ on_both_stores! {
         assert!(queue(police.clone()).await.is_empty(), "another agency's queue");
         let entry = &app.get("/api/review-queue", &coordinator).await.json()[0];
         assert!(entry.get("description").is_none(), "the queue lists, it does not disclose");
+        // The day the retention job would erase it (90 days' grace): the
+        // first day `apply_retention` does.
+        let review_by: chrono::NaiveDate = entry["review_by"].as_str().expect("review_by").parse().expect("date");
+        assert_eq!(entry["erase_on"], (review_by + chrono::Duration::days(91)).to_string());
 
         let today = app.state.clock.now().date_naive();
         let past = app.send_json(Method::POST, &format!("/api/observations/{litter}/keep"), &coordinator, &json!({"reason": "Linked to open case", "next_review": today.to_string()})).await;

@@ -11,6 +11,7 @@ import * as places from './places.js';
 import * as areas from './areas.js';
 import * as exercises from './exercises.js';
 import * as perceptions from './perceptions.js';
+import * as review from './review.js';
 import { el } from './dom.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -102,6 +103,7 @@ async function started(session) {
   outbox.setOwner(session.account.username);
   localStorage.setItem('safetymap.account', JSON.stringify({ username: session.account.username, display_name: session.account.display_name, role: session.account.role }));
   document.body.dataset.role = session.account.role;
+  review.load();
   if (signedIn) {
     const resolve = signedIn;
     signedIn = null;
@@ -226,6 +228,7 @@ function showView(name) {
   if (name === 'areas') areas.opened();
   if (name === 'exercises') exercises.shown();
   if (name === 'perception') perceptions.shown();
+  if (name === 'review') review.load();
   applyPlacesLayer();
 }
 
@@ -902,6 +905,7 @@ function renderAll() {
   places.render();
   areas.render(analysis.smallCountThreshold());
   exercises.render();
+  review.render();
   perceptions.render();
   renderProfileAreas();
   if (profiled.profile) analysis.renderProfile(profiled.profile);
@@ -955,6 +959,7 @@ async function boot() {
     agencies: () => state.agencies,
   });
   perceptions.init({ errorKey, showView: (name) => { if (state.view !== name) showView(name); } });
+  review.init({ errorKey, showView: (name) => { if (state.view !== name) showView(name); } });
   // On a phone the profile starts folded away under the map; it loads when opened.
   if (window.matchMedia('(max-width: 760px)').matches) $('#profile').open = false;
   $('#profile').addEventListener('toggle', () => refreshProfile());
