@@ -4,7 +4,7 @@
 // must not outlive the session on a shared device. That covers the vector
 // tiles, grids, hot spots, time profiles and police.uk layer too.
 
-const VERSION = 'safetymap-v7';
+const VERSION = 'safetymap-v8';
 const SHELL = [
   '/',
   '/app.css',
@@ -24,6 +24,7 @@ const SHELL = [
   '/js/exercises.js',
   '/js/perceptions.js',
   '/js/review.js',
+  '/js/grid.js',
   '/vendor/maplibre-gl/maplibre-gl-csp.js',
   '/vendor/maplibre-gl/maplibre-gl-csp-worker.js',
   '/vendor/maplibre-gl/maplibre-gl.css',

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
+import { gridReference } from '../../web/js/grid.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -727,6 +728,15 @@ scenario('another agency’s panel member sees a sensitive observation as its 10
   await page.keyboard.press('Escape');
   await page.waitForSelector('#details:not([open])', { state: 'attached' });
   await page.click('[data-nav="list"]');
+  // The list says where as a 100 m grid reference: for this record, its
+  // square's (the one the exact position lies in), and no finer.
+  const where = await page.textContent(`#list-body tr[data-id="${created.id}"] td.where`);
+  assert(where === `${gridReference(exact.longitude, exact.latitude)} (its 100 m square)`, `where: ${where}`);
+  assert(/^\d+ observations? in view/.test(await page.textContent('#list-count')), await page.textContent('#list-count'));
+  await page.click('#list-table th[data-sort="severity"] button');
+  assert((await page.getAttribute('#list-table th[data-sort="severity"]', 'aria-sort')) === 'descending', 'sorted by severity');
+  const count = await page.textContent('#list-count');
+  assert(count === '1 observation in view.' || count.includes('sorted by severity'), `the count says how the list is sorted: ${count}`);
   await page.click('#download-form button[type=submit]');
   await page.waitForSelector('#download-message[data-kind="error"]');
   await page.fill('#download-purpose', 'Panel meeting, agenda item 3');

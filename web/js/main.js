@@ -13,6 +13,7 @@ import * as exercises from './exercises.js';
 import * as perceptions from './perceptions.js';
 import * as review from './review.js';
 import { el } from './dom.js';
+import { gridReference } from './grid.js';
 
 const $ = (selector) => document.querySelector(selector);
 const state = {
@@ -761,17 +762,52 @@ async function renderOutboxStatus() {
   if (state.view === 'mine') renderMine();
 }
 
+// How the list is sorted: by a column, in the order that column reads best.
+let listSort = 'seen';
+const SEVERITY_RANK = { high: 0, medium: 1, low: 2 };
+
+/** The list's rows in the chosen order (distance from the map's centre, on positions as shown). */
+function sortedFeatures(features) {
+  const centre = mapView.instance()?.getCenter();
+  const distance = (f) => {
+    const [lon, lat] = f.geometry?.coordinates ?? [0, 0];
+    return centre ? ((lon - centre.lng) * Math.cos((lat * Math.PI) / 180)) ** 2 + (lat - centre.lat) ** 2 : 0;
+  };
+  const by = {
+    seen: (a, b) => String(b.properties.observed_at).localeCompare(String(a.properties.observed_at)),
+    category: (a, b) => vocab.label('categories', a.properties.category).localeCompare(vocab.label('categories', b.properties.category), lang()),
+    severity: (a, b) => (SEVERITY_RANK[a.properties.severity] ?? 3) - (SEVERITY_RANK[b.properties.severity] ?? 3),
+    distance: (a, b) => distance(a) - distance(b),
+  }[listSort];
+  return [...features].sort((a, b) => by(a, b) || String(b.properties.observed_at).localeCompare(String(a.properties.observed_at)));
+}
+
+/** Where a record is, as the viewer is shown it: its 100 m grid reference (of its square, when generalised). */
+function whereText(f) {
+  const [lon, lat] = f.geometry?.type === 'Point' ? f.geometry.coordinates : [NaN, NaN];
+  const ref = Number.isFinite(lon) ? gridReference(lon, lat) : '';
+  return f.properties.precision === 'exact' ? ref : t('listSquare', { ref });
+}
+
 function renderList() {
   const body = $('#list-body');
   // After a failed refresh the old rows would pass for the current view.
-  const features = state.pageError ? [] : state.page.features;
-  const rows = features.map((f) => el('tr', {},
+  const features = state.pageError ? [] : sortedFeatures(state.page.features);
+  for (const th of document.querySelectorAll('#list-table th[data-sort]')) {
+    if (th.dataset.sort === listSort) th.setAttribute('aria-sort', listSort === 'category' || listSort === 'distance' ? 'ascending' : 'descending');
+    else th.removeAttribute('aria-sort');
+  }
+  const matched = state.page.numberMatched ?? features.length;
+  if (state.pageError) say('#list-count', null);
+  else if (features.length < matched) say('#list-count', 'listShownSome', 'info', { shown: features.length, count: matched, by: t(`sortBy_${listSort}`) });
+  else say('#list-count', 'listShown', 'info', { count: features.length, by: t(`sortBy_${listSort}`) });
+  const rows = features.map((f) => el('tr', { 'data-id': String(f.id) },
     el('td', { text: vocab.label('categories', f.properties.category) }),
     el('td', { text: formatDateTime(f.properties.observed_at) }),
     el('td', { text: vocab.label('severities', f.properties.severity) }),
     el('td', { text: agencyName(f.properties.agency) }),
     el('td', { text: vocab.label('statuses', f.properties.status) }),
-    el('td', { text: f.properties.precision === 'exact' ? t('precisionExact') : t('precisionSquare') }),
+    el('td', { class: 'where', text: whereText(f) }),
     el('td', {}, el('button', { type: 'button', text: t('listOpen'), 'aria-label': `${t('listOpen')}: ${vocab.label('categories', f.properties.category)} ${f.id}`, onclick: () => openDetails({ ...f.properties, id: f.id }) }))));
   body.replaceChildren(...rows);
   $('#list-empty').hidden = rows.length > 0 || Boolean(state.pageError);
@@ -936,6 +972,9 @@ async function boot() {
   $('#ld-go').addEventListener('click', downloadShownLayer);
   $('#filters').addEventListener('submit', (event) => event.preventDefault());
   $('#download-form').addEventListener('submit', download);
+  for (const th of document.querySelectorAll('#list-table th[data-sort]')) {
+    th.querySelector('button').addEventListener('click', () => { listSort = th.dataset.sort; renderList(); });
+  }
   $('#f-reset').addEventListener('click', () => { $('#filters').reset(); applyLayerChoice(); applyPlacesLayer(); renderLayerDownload(); refresh(); });
   $('#f-police').addEventListener('change', applyLayerChoice);
   $('#f-places').addEventListener('change', applyPlacesLayer);
