@@ -900,6 +900,39 @@ scenario('the basemap draws labelled Newport streets from the MBTiles with only 
   await context.close();
 });
 
+scenario('a filtered hot-spot view bookmarked by a panel member opens for a field officer with the same filters, layers and place', async (browser) => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'council.panel');
+  await page.selectOption('#f-category', 'child-criminal-exploitation');
+  await page.check('input[name="mode"][value="hotspots"]');
+  await page.selectOption('#f-cell', '500');
+  await page.check('#f-police');
+  await page.evaluate(() => window.safetymapMap.jumpTo({ center: [-2.9912, 51.5903], zoom: 15 }));
+  await waitForMap(page);
+  const link = page.url();
+  for (const part of ['category=child-criminal-exploitation', 'mode=hotspots', 'cell=500', 'police=1', 'at=51.59030%2C-2.99120%2C15.00']) {
+    assert(link.includes(part), `the address holds ${part}: ${link}`);
+  }
+  await context.close();
+  // Another person, another role, opens the link: signs in, and is shown that view.
+  const other = await newPage(browser);
+  await other.page.goto(link);
+  await other.page.waitForSelector('#signin[open]');
+  await other.page.fill('#signin-username', 'parks.officer');
+  await other.page.fill('#signin-password', PASSWORD);
+  await other.page.click('#signin-form button[type=submit]');
+  await other.page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  await waitForMap(other.page);
+  assert((await other.page.inputValue('#f-category')) === 'child-criminal-exploitation', 'the category filter');
+  assert(await other.page.isChecked('input[name="mode"][value="hotspots"]'), 'hot spots');
+  assert((await other.page.inputValue('#f-cell')) === '500', '500 m cells');
+  assert(await other.page.isChecked('#f-police'), 'recorded crime on');
+  const view = await other.page.evaluate(() => ({ center: window.safetymapMap.getCenter(), zoom: window.safetymapMap.getZoom() }));
+  assert(Math.abs(view.center.lng + 2.9912) < 1e-4 && Math.abs(view.center.lat - 51.5903) < 1e-4 && Math.abs(view.zoom - 15) < 0.01, `the same place: ${JSON.stringify(view)}`);
+  assert(await other.page.isVisible('#legend-hotspots'), 'the hot-spot legend');
+  await other.context.close();
+});
+
 scenario('a panel member switches to hot spots, reads the legend and the time profile, and turns on recorded crime', async (browser, ctx) => {
   // A busy corner (thirty reports within about 30 m, eight of them in one
   // evening hour) in a thin scatter of single reports across the town.

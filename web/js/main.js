@@ -311,9 +311,68 @@ function applyLayerChoice() {
   analysis.renderLegends(choice);
 }
 
+// ---------------------------------------------------------------- the view in the address
+
+// The filters, the layers and the map's view are kept in the address's
+// fragment, so a view can be bookmarked or sent to a colleague. The
+// fragment never reaches the server (nor its logs); whoever opens the link
+// is shown what their own role allows of it, decided on the server.
+const LINKED_FIELDS = [['#f-category', 'category'], ['#f-timeband', 'timeband'], ['#f-days', 'days'], ['#f-agency', 'agency'],
+  ['#f-status', 'status'], ['#f-severity', 'severity'], ['#f-from', 'from'], ['#f-to', 'to'], ['#f-area-kind', 'areakind']];
+const LINKED_SWITCHES = [['#f-police', 'police'], ['#f-places', 'places'], ['#f-areas', 'areas'], ['#f-perceptions', 'perceptions']];
+
+/** The current view as the address's fragment. */
+function viewLink() {
+  const params = new URLSearchParams();
+  for (const [id, name] of LINKED_FIELDS) if ($(id).value) params.set(name, $(id).value);
+  const { mode, cell, shape } = layerChoice();
+  if (mode !== 'points') params.set('mode', mode);
+  if (mode === 'grid' || mode === 'hotspots') {
+    params.set('cell', cell);
+    params.set('shape', shape);
+  }
+  for (const [id, name] of LINKED_SWITCHES) if ($(id).checked) params.set(name, '1');
+  const map = mapView.instance();
+  if (map) {
+    const c = map.getCenter();
+    params.set('at', `${c.lat.toFixed(5)},${c.lng.toFixed(5)},${map.getZoom().toFixed(2)}`);
+  }
+  return params.toString();
+}
+
+/** Puts the current view in the address (replacing, so Back is not filled with map moves). */
+let linkRead = false;
+function writeLink() {
+  // Not before the address's own view has been read.
+  if (!linkRead) return;
+  history.replaceState(null, '', `#${viewLink()}`);
+}
+
+/** Sets the filters and layers from the address's fragment; answers the map view it names, if any. */
+function readLink() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  if (![...params.keys()].length) return null;
+  for (const [id, name] of LINKED_FIELDS) {
+    const value = params.get(name);
+    // Only values the list offers (a stale or edited link sets nothing odd).
+    if (value !== null && (!$(id).options || [...$(id).options].some((o) => o.value === value))) $(id).value = value;
+  }
+  const mode = params.get('mode') || 'points';
+  const radio = document.querySelector(`input[name="mode"][value="${CSS.escape(mode)}"]`);
+  if (radio) radio.checked = true;
+  for (const [id, name] of [['#f-cell', 'cell'], ['#f-shape', 'shape']]) {
+    const value = params.get(name);
+    if (value && [...$(id).options].some((o) => o.value === value)) $(id).value = value;
+  }
+  for (const [id, name] of LINKED_SWITCHES) $(id).checked = params.get(name) === '1';
+  const [lat, lon, zoom] = (params.get('at') || '').split(',').map(Number);
+  return [lat, lon, zoom].every(Number.isFinite) ? { center: [lon, lat], zoom } : null;
+}
+
 let refreshing = 0;
 async function refresh() {
   if (!state.account || !mapView.instance()) return;
+  writeLink();
   const mine = ++refreshing;
   mapView.setQueries({ filter: cellQuery().toString(), police: policeQuery() });
   refreshProfile();
@@ -965,6 +1024,7 @@ async function boot() {
   const LAYER_SWITCHES = new Set(['f-police', 'f-places', 'f-areas', 'f-area-kind', 'f-perceptions']);
   $('#filters').addEventListener('change', (event) => {
     renderLayerDownload();
+    writeLink();
     // The download's own fields and the layer switches change nothing the filters ask for.
     if (!LAYER_SWITCHES.has(event.target.id) && !event.target.id.startsWith('ld-')) refresh();
   });
@@ -1085,8 +1145,13 @@ async function boot() {
   await places.load();
   await loadProfileAreas(() => {});
   renderAll();
-  // A reload may bring back the form's last choices; draw what it says.
+  // A link opens the view it names; a reload may bring back the form's
+  // last choices. Either way, draw what the form says.
+  const linked = readLink();
+  if (linked) mapView.instance().jumpTo(linked);
+  linkRead = true;
   applyLayerChoice();
+  applyPlacesLayer();
   showView('map');
   await refresh();
   outbox.flush();
