@@ -404,6 +404,47 @@ scenario('a field officer signs in, logs an observation by tapping the map, sees
   await context.close();
 });
 
+scenario('a field officer logs a report with the keyboard alone, in at most 15 Tab stops from opening the form to Save, and focus follows what happens', async (browser, ctx) => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, 'parks.officer');
+  const before = (await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks)).features.length;
+  await page.focus('[data-nav="log"]');
+  await page.keyboard.press('Enter');
+  assert(await page.evaluate(() => document.activeElement.closest('section[data-view="log"]') !== null), 'focus moves into the form when it opens');
+  let tabs = 0;
+  const tabUntil = async (test, what) => {
+    while (!(await page.evaluate(test)) && tabs < 40) {
+      await page.keyboard.press('Tab');
+      tabs += 1;
+      if (process.env.SAFETYMAP_BROWSER_DEBUG) console.error(`  tab ${tabs}: ${await page.evaluate(() => `${document.activeElement.tagName}#${document.activeElement.id}.${document.activeElement.className} ${document.activeElement.textContent.slice(0, 30)}`)}`);
+    }
+    assert(tabs < 40, `never reached ${what}`);
+  };
+  // Saving with nothing chosen puts focus where the first fault can be put right.
+  await tabUntil(() => document.activeElement.id === 'r-centre', 'the centre button');
+  await page.keyboard.press('Enter');
+  await tabUntil(() => document.activeElement.closest('#r-categories') !== null, 'the categories');
+  await page.keyboard.press('ArrowRight');
+  const category = await page.evaluate(() => document.activeElement.dataset.code);
+  assert(await page.evaluate(() => document.activeElement.getAttribute('aria-checked') === 'true'), 'an arrow key moves and chooses');
+  await tabUntil(() => document.activeElement.closest('#r-settings') !== null, 'the settings');
+  await page.keyboard.press('ArrowRight');
+  await tabUntil(() => document.activeElement.id === 'r-save', 'Save');
+  assert(tabs <= 15, `${tabs} Tab stops from opening the form to Save`);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#r-message[data-kind="success"]');
+  assert(await page.evaluate(() => document.activeElement.id === 'r-message'), 'focus moves to the confirmation');
+  assert(await page.evaluate(() => document.querySelector('section[data-view="log"]').scrollTop === 0), 'the fresh form starts at the top');
+  const after = (await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks)).features;
+  assert(after.length === before + 1 && after.some((f) => f.properties.category === category), `saved as ${category}`);
+  // With no category chosen, Save puts focus on the categories.
+  await page.click('#r-centre');
+  await page.click('#r-save');
+  await page.waitForSelector('#r-message[data-kind="error"]');
+  assert(await page.evaluate(() => document.activeElement.closest('#r-categories') !== null), 'focus goes to the first fault');
+  await context.close();
+});
+
 scenario('reports logged offline are each sent exactly once when the connection returns', async (browser, ctx) => {
   const { context, page } = await newPage(browser);
   await signIn(page, 'police.officer');
@@ -1196,7 +1237,7 @@ scenario('a field officer adds a place through the form, is told to give a role 
   assert(first.startsWith(name), `the nearest place comes first: ${first}`);
   await page.selectOption('#r-place-link', String(id));
   await page.click('#r-categories [data-code="takeaway-shop-concern"]');
-  if (!(await page.getAttribute('#r-settings [data-code="takeaway"]', 'aria-pressed') === 'true')) await page.click('#r-settings [data-code="takeaway"]');
+  if (!(await page.getAttribute('#r-settings [data-code="takeaway"]', 'aria-checked') === 'true')) await page.click('#r-settings [data-code="takeaway"]');
   await page.click('#r-save');
   await page.waitForSelector('#r-message[data-kind="success"]');
   await page.click('[data-nav="places"]');

@@ -216,7 +216,7 @@ function showView(name) {
   }
   document.body.dataset.view = name;
   mapView.instance()?.resize();
-  const heading = document.querySelector(`[data-view="${name}"] h2`);
+  const heading = document.querySelector(`main > section[data-view="${name}"] h2`);
   if (heading && name !== 'map') {
     heading.setAttribute('tabindex', '-1');
     heading.focus();
@@ -567,20 +567,18 @@ async function openDetails(props) {
 // ---------------------------------------------------------------- logging a report
 
 function renderReportChoices() {
-  const categories = $('#r-categories');
-  categories.replaceChildren(...vocab.terms('categories').map((term) => el('button', {
-    type: 'button', class: `choice kind-${vocab.kind(term.code)}`, 'data-code': term.code,
-    'aria-pressed': String(state.report.category === term.code),
+  $('#r-categories').replaceChildren(...vocab.terms('categories').map((term) => el('button', {
+    type: 'button', class: `choice kind-${vocab.kind(term.code)}`, 'data-code': term.code, role: 'radio',
     text: vocab.label('categories', term.code),
     onclick: () => chooseCategory(term.code),
   })));
-  const settings = $('#r-settings');
-  settings.replaceChildren(...vocab.terms('settings').map((term) => el('button', {
-    type: 'button', class: 'choice', 'data-code': term.code,
-    'aria-pressed': String(state.report.setting === term.code),
+  $('#r-settings').replaceChildren(...vocab.terms('settings').map((term) => el('button', {
+    type: 'button', class: 'choice', 'data-code': term.code, role: 'radio',
     text: vocab.label('settings', term.code),
     onclick: () => chooseSetting(term.code),
   })));
+  markChoice('#r-categories', state.report.category);
+  markChoice('#r-settings', state.report.setting);
   const indicators = $('#r-indicators');
   const checked = new Set([...indicators.querySelectorAll('input:checked')].map((i) => i.value));
   indicators.replaceChildren(...vocab.terms('indicators').map((term) => el('label', { class: 'check' },
@@ -627,16 +625,44 @@ function choosePlaceLink() {
   if (!state.report.setting && setting && vocab.terms('settings').some((term) => term.code === setting)) chooseSetting(setting);
 }
 
+/**
+ * Marks `code` chosen in a group of choice buttons, which behaves as a
+ * radio group: one Tab stop (the chosen button, or the first), arrow keys
+ * to move and choose, so *Save* is a handful of Tab stops from the top.
+ */
+function markChoice(group, code) {
+  const buttons = [...document.querySelectorAll(`${group} .choice`)];
+  const chosen = buttons.some((b) => b.dataset.code === code);
+  buttons.forEach((b, i) => {
+    const on = b.dataset.code === code;
+    b.setAttribute('aria-checked', String(on));
+    b.tabIndex = on || (!chosen && i === 0) ? 0 : -1;
+  });
+}
+
+/** Arrow keys, Home and End move through a radio group of choices, choosing as they go. */
+function choiceKeys(event) {
+  const keys = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+  if (!(event.key in keys) && event.key !== 'Home' && event.key !== 'End') return;
+  const buttons = [...event.currentTarget.querySelectorAll('.choice')];
+  const at = buttons.indexOf(document.activeElement);
+  if (at < 0) return;
+  event.preventDefault();
+  const next = event.key === 'Home' ? 0 : event.key === 'End' ? buttons.length - 1 : (at + keys[event.key] + buttons.length) % buttons.length;
+  buttons[next].focus();
+  buttons[next].click();
+}
+
 function chooseCategory(code) {
   state.report.category = code;
   const term = vocab.category(code);
   if (term) $('#r-sensitivity').value = term.default_sensitivity;
-  for (const b of document.querySelectorAll('#r-categories .choice')) b.setAttribute('aria-pressed', String(b.dataset.code === code));
+  markChoice('#r-categories', code);
 }
 
 function chooseSetting(code) {
   state.report.setting = code;
-  for (const b of document.querySelectorAll('#r-settings .choice')) b.setAttribute('aria-pressed', String(b.dataset.code === code));
+  markChoice('#r-settings', code);
 }
 
 function renderPlace() {
@@ -709,16 +735,39 @@ const FIELD_KEYS = {
 
 let saving = false;
 
+/** What a field at fault is, to put focus on: the first control of its part of the form. */
+const FIELD_FOCUS = {
+  longitude: '#r-locate', latitude: '#r-locate', observed_at: '#r-observed', category: '#r-categories [tabindex="0"]',
+  setting: '#r-settings [tabindex="0"]', severity: '#r-severity', sensitivity: '#r-sensitivity', description: '#r-description',
+  case_reference: '#r-case', place_id: '#r-place-link',
+};
+
+/** Says what is wrong with the report and puts focus where it can be put right. */
+function reportProblem(key, field, vars = {}) {
+  message('#r-message', key, 'error', vars);
+  const target = field && $(FIELD_FOCUS[field]);
+  if (target && !target.closest('[hidden]')) target.focus();
+  else $('#r-message').focus();
+}
+
+/** After a report is saved or queued: a fresh form, from the top, and focus on what happened. */
+function reportDone(key, kind) {
+  resetReport();
+  message('#r-message', key, kind);
+  document.querySelector('main > section[data-view="log"]').scrollTop = 0;
+  $('#r-message').focus();
+}
+
 async function saveReport(acknowledge = false) {
   if (saving) return;
   const r = state.report;
-  if (!r.place) return message('#r-message', 'logMissingPlace', 'error');
-  if (!r.category) return message('#r-message', 'logMissingCategory', 'error');
-  if (!r.setting) return message('#r-message', 'logMissingSetting', 'error');
+  if (!r.place) return reportProblem('logMissingPlace', 'longitude');
+  if (!r.category) return reportProblem('logMissingCategory', 'category');
+  if (!r.setting) return reportProblem('logMissingSetting', 'setting');
   if ($('#r-when-earlier').checked) {
     const when = new Date($('#r-observed').value);
-    if (Number.isNaN(when.getTime())) return message('#r-message', 'logMissingTime', 'error');
-    if (when > new Date()) return message('#r-message', 'logFutureTime', 'error');
+    if (Number.isNaN(when.getTime())) return reportProblem('logMissingTime', 'observed_at');
+    if (when > new Date()) return reportProblem('logFutureTime', 'observed_at');
   }
   const body = reportBody(acknowledge);
   const key = r.key;
@@ -728,27 +777,24 @@ async function saveReport(acknowledge = false) {
   try {
     if (!navigator.onLine) {
       await outbox.enqueue(key, body);
-      resetReport();
-      return message('#r-message', 'logQueued', 'info');
+      return reportDone('logQueued', 'info');
     }
     message('#r-message', 'logSaving');
     try {
       await request('POST', '/api/observations', body, { idempotencyKey: key });
-      resetReport();
-      message('#r-message', 'logSaved', 'success');
+      reportDone('logSaved', 'success');
       refresh();
     } catch (error) {
       if (error.status === 0 || error.status >= 500) {
         // Maybe recorded, maybe not: the outbox sends it again with the
         // same key, and the server keeps it once either way.
         await outbox.enqueue(key, body);
-        resetReport();
-        message('#r-message', 'logQueued', 'info');
+        reportDone('logQueued', 'info');
       } else if (error.code === 'personal-identifiers-suspected') {
         message('#r-message', null);
         showWarnings(error.problem.warnings || [], body);
       } else if (error.status === 422 && FIELD_KEYS[error.field]) {
-        message('#r-message', 'errorField', 'error', { field: t(FIELD_KEYS[error.field]) });
+        reportProblem('errorField', error.field, { field: t(FIELD_KEYS[error.field]) });
       } else {
         message('#r-message', errorKey(error), 'error');
       }
@@ -1066,6 +1112,7 @@ async function boot() {
   $('#r-centre').addEventListener('click', () => placeReport(mapView.instance().getCenter()));
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener('change', applyLayerChoice);
   $('#r-locate').addEventListener('click', useLocation);
+  for (const group of ['#r-categories', '#r-settings']) $(group).addEventListener('keydown', choiceKeys);
   $('#report-form').addEventListener('submit', (event) => { event.preventDefault(); saveReport(false); });
   $('#warnings-save').addEventListener('click', () => saveReport(true));
   $('#warnings-edit').addEventListener('click', () => { $('#warnings').hidden = true; $('#r-description').focus(); });
