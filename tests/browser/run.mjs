@@ -445,6 +445,41 @@ scenario('a field officer logs a report with the keyboard alone, in at most 15 T
   await context.close();
 });
 
+scenario('on a phone a field officer logs a report by tapping a map that stays visible, in English and Welsh, and the list and review tables fit the screen', async (browser, ctx) => {
+  const { context, page } = await newPage(browser, { context: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } });
+  await signIn(page, 'parks.officer');
+  const before = (await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks)).features.length;
+  for (const language of ['en', 'cy']) {
+    if (language === 'cy') await page.click('#lang');
+    await page.click('[data-nav="log"]');
+    const header = await page.locator('header.bar').boundingBox();
+    assert(header.height <= 0.25 * 844, `the header leaves the screen to the map: ${header.height} px`);
+    const map = await page.locator('#map').boundingBox();
+    assert(map && map.height >= 250 && map.width >= 380, `the map stays on screen while logging: ${JSON.stringify(map)}`);
+    assert(map.y + map.height <= 844, 'all of it');
+    const placed = await page.textContent('#r-place');
+    await page.touchscreen.tap(map.x + map.width * 0.45, map.y + map.height * 0.5);
+    await page.waitForFunction((was) => document.querySelector('#r-place').textContent !== was, placed);
+    assert(await page.isVisible('.maplibregl-marker'), 'the tap puts a pin where it was');
+    await page.click('#r-categories [data-code="drug-weapon-litter"]');
+    await page.click('#r-settings [data-code="park"]');
+    await page.click('#r-save');
+    await page.waitForSelector('#r-message[data-kind="success"]');
+    if (language === 'cy') {
+      assert((await page.textContent('#r-message')).length > 0 && !(await page.textContent('#r-message')).includes('saved'), 'the confirmation is in Welsh');
+      await shot(page, 'phone-log-welsh');
+    }
+  }
+  await page.click('#lang');
+  const after = (await api('/ogc/collections/observations/items?mine=true', ctx.tokens.parks)).features.length;
+  assert(after === before + 2, `both reports saved: ${before} then ${after}`);
+  await page.click('[data-nav="list"]');
+  await page.waitForSelector('#list-body tr');
+  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, screen: window.innerWidth }));
+  assert(widths.page <= widths.screen, `the list fits the screen (its table scrolls on its own): ${JSON.stringify(widths)}`);
+  await context.close();
+});
+
 scenario('reports logged offline are each sent exactly once when the connection returns', async (browser, ctx) => {
   const { context, page } = await newPage(browser);
   await signIn(page, 'police.officer');

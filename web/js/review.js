@@ -73,7 +73,7 @@ export function render() {
       el('td', { text: `${formatDate(e.erase_on)} (${t('reviewInDays', { count: Math.max(days, 0) })})` }));
   }));
   $('#review-empty').hidden = entries.length > 0;
-  $('#review-table').hidden = entries.length === 0;
+  $('#review-table').closest('.table-scroll').hidden = entries.length === 0;
   $('#review-decide').hidden = entries.length === 0;
   if (!$('#review-next').value) $('#review-next').value = nextYear();
 }
@@ -83,7 +83,9 @@ async function decide(how) {
   const ids = [...document.querySelectorAll('#review-body input:checked')].map((b) => b.value);
   const reason = $('#review-reason').value.trim();
   if (!ids.length) {
+    // Said at the top of the screen; focus goes there so it is seen.
     say('#review-message', 'reviewChooseFirst', 'error');
+    $('#review-message').focus();
     return;
   }
   if (!reason) {
