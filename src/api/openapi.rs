@@ -106,7 +106,7 @@ pub fn build() -> Value {
         "schema": { "type": "string", "maxLength": 500 },
         "description": "Why you are opening the record; required for sensitive and restricted records; kept in the audit trail" });
     let audit_params = json!([
-        { "name": "principal", "in": "query", "schema": { "type": "string" } },
+        { "name": "principal", "in": "query", "description": "Who acted: a username, or user:{id} as the trail names them", "schema": { "type": "string" } },
         { "name": "object_type", "in": "query", "schema": { "type": "string" } },
         { "name": "object_id", "in": "query", "schema": { "type": "string" } },
         { "name": "action", "in": "query", "schema": enum_of(codes(AuditAction::ALL, AuditAction::code)) },

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ServiceError;
-use crate::domain::viewer::{Action, Reach, Viewer};
+use crate::domain::viewer::{user_principal, Action, Reach, Viewer};
 use crate::domain::vocabulary::AuditAction;
 use crate::store::{AuditEntry, AuditEvent, AuditQuery, Store};
 
@@ -44,6 +44,22 @@ impl AuditLog {
         AuditLog { store }
     }
 
+    /// Who `query` asks about, as the trail names them: people search by
+    /// username, the trail keeps `user:{id}` (a username can be renamed
+    /// or reused; the id cannot). A name that is no account stays as it is
+    /// and matches what the trail holds under it, if anything.
+    async fn principal_named(&self, query: &mut AuditQuery) -> Result<(), ServiceError> {
+        let Some(named) = query.principal.as_deref().map(str::trim) else {
+            return Ok(());
+        };
+        if !named.contains(':') {
+            if let Some(user) = self.store.user_by_name(&named.to_lowercase()).await? {
+                query.principal = Some(user_principal(user.id));
+            }
+        }
+        Ok(())
+    }
+
     /// A page of the events matching `query`, within the viewer's reach.
     pub async fn search(
         &self,
@@ -51,6 +67,7 @@ impl AuditLog {
         mut query: AuditQuery,
     ) -> Result<Vec<AuditEvent>, ServiceError> {
         query.agency_scope = scope(viewer)?;
+        self.principal_named(&mut query).await?;
         Ok(self.store.audit_events(&query).await?)
     }
 
@@ -67,6 +84,7 @@ impl AuditLog {
     ) -> Result<Export, ServiceError> {
         query.agency_scope = scope(viewer)?;
         let purpose = purpose.ok_or(ServiceError::PurposeRequired)?;
+        self.principal_named(&mut query).await?;
         // One more than the cap, to say whether the export is complete.
         query.limit = MAX_EXPORT + 1;
         self.store

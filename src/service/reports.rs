@@ -171,18 +171,7 @@ impl Reports {
                 }
             }
         });
-        let months: Vec<String> = (0..12)
-            .rev()
-            .map(|back| {
-                let local = uk_local(now).date();
-                let first = local.with_day(1).unwrap_or(local);
-                let mut m = first;
-                for _ in 0..back {
-                    m = (m - chrono::Duration::days(1)).with_day(1).unwrap_or(m);
-                }
-                m.format("%Y-%m").to_string()
-            })
-            .collect();
+        let months = months_between(uk_local(from).date(), uk_local(now).date());
         let view = |n: u32| serde_json::to_value(suppression.view(n)).unwrap_or_default();
         let radii: Vec<serde_json::Value> = RADII
             .iter()
@@ -271,5 +260,32 @@ impl Reports {
             .await?;
         // Recorded as a disclosure above.
         Ok(report)
+    }
+}
+
+/// Every calendar month from `first`'s to `last`'s, as `YYYY-MM`. The last
+/// twelve months run from a day in one month to today in the same month a
+/// year on, so they touch thirteen calendar months; listing only twelve
+/// dropped the oldest part-month's records from the by-month counts while
+/// they stayed in the totals.
+fn months_between(first: chrono::NaiveDate, last: chrono::NaiveDate) -> Vec<String> {
+    let index = |d: chrono::NaiveDate| d.year() * 12 + d.month0() as i32;
+    (index(first)..=index(last))
+        .map(|i| format!("{:04}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::months_between;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_year_back_from_a_day_in_december_lists_thirteen_months_from_last_december() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let months = months_between(day(2025, 12, 6), day(2026, 12, 6));
+        assert_eq!(months.len(), 13);
+        assert_eq!((months[0].as_str(), months[12].as_str()), ("2025-12", "2026-12"));
+        assert_eq!(months[1], "2026-01");
     }
 }

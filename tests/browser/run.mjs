@@ -71,6 +71,8 @@ async function startServer() {
   makeUser('meeting.coordinator', 'coordinator', 'newport-parks');
   makeUser('setup.coordinator', 'coordinator', 'newport-parks');
   makeUser('qr.coordinator', 'coordinator', 'newport-parks');
+  makeUser('people.coordinator', 'coordinator', 'newport-parks');
+  makeUser('people.admin', 'admin', 'council-it', ['Council IT', 'TG y cyngor', 'council-directorate']);
   // Nine made-up crimes in central Newport, for the police.uk context layer
   // (the import reports its progress on stderr; only failures matter here).
   execFileSync(BINARY, ['import', 'police-uk', POLICE_FIXTURE], { env, stdio: 'pipe' });
@@ -377,6 +379,32 @@ async function axeCheck(page, screen) {
   assert(bad.length === 0, `${screen}: ${JSON.stringify(bad)}`);
 }
 
+/** Visible text, labels and placeholders still in English on a page switched to Welsh. */
+async function englishLeft(page) {
+  return await page.evaluate(async () => {
+    const { STRINGS } = await import('/js/i18n.js');
+    const vocabulary = await (await fetch('/api/vocabulary')).json();
+    const english = new Set();
+    for (const [key, en] of Object.entries(STRINGS.en)) if (STRINGS.cy[key] !== en) english.add(en.replace(/\{\w+\}/g, '').trim());
+    for (const list of Object.values(vocabulary)) for (const term of list) if (term.label && term.label.en !== term.label.cy) english.add(term.label.en);
+    const englishWords = [...english].filter((s) => s.length > 2);
+    const visible = (el) => el && !el.closest('[hidden]') && el.getClientRects().length > 0;
+    const texts = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      const text = node.textContent.trim();
+      if (!text || !visible(node.parentElement) || node.parentElement.closest('script, style, code')) continue;
+      texts.push(text);
+    }
+    for (const el of document.querySelectorAll('[aria-label], [placeholder], [title]')) {
+      if (!visible(el) && !el.matches('canvas')) continue;
+      for (const attr of ['aria-label', 'placeholder', 'title']) if (el.getAttribute(attr)) texts.push(el.getAttribute(attr));
+    }
+    return texts.filter((text) => englishWords.some((en) => text === en || (en.length > 6 && text.includes(en))));
+  });
+}
+
 // ------------------------------------------------------------------ scenarios
 
 const scenarios = [];
@@ -558,7 +586,9 @@ scenario('when the server stops mid-use the app says it cannot reach it, keeps a
     await page.waitForFunction(() => /^1 /.test(document.querySelector('#outbox-status').textContent), null, { timeout: 10000 });
     // In Welsh, the state and the message already on screen switch too.
     await page.click('#lang');
-    assert((await page.textContent('#net-status')) === 'Methu cyrraedd y gweinydd', await page.textContent('#net-status'));
+    // The pill is redrawn by the next network check as well as by the switch: wait for the Welsh text.
+    await page.waitForFunction(() => document.querySelector('#net-status').textContent === 'Methu cyrraedd y gweinydd', null, { timeout: 5000 })
+      .catch(async () => assert(false, `the pill in Welsh: ${await page.textContent('#net-status')}`));
     assert((await page.textContent('#counts-error')).startsWith('Methu cyrraedd'), await page.textContent('#counts-error'));
     await page.click('#lang');
   } finally {
@@ -640,28 +670,7 @@ scenario('in Welsh no English string is left on the main screens', async (browse
     }
     await page.waitForTimeout(300);
     if (screen.startsWith('map')) await waitForMap(page);
-    const found = await page.evaluate(async () => {
-      const { STRINGS } = await import('/js/i18n.js');
-      const vocabulary = await (await fetch('/api/vocabulary')).json();
-      const english = new Set();
-      for (const [key, en] of Object.entries(STRINGS.en)) if (STRINGS.cy[key] !== en) english.add(en.replace(/\{\w+\}/g, '').trim());
-      for (const list of Object.values(vocabulary)) for (const term of list) if (term.label && term.label.en !== term.label.cy) english.add(term.label.en);
-      const englishWords = [...english].filter((s) => s.length > 2);
-      const visible = (el) => el && !el.closest('[hidden]') && el.getClientRects().length > 0;
-      const texts = [];
-      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-      while (walker.nextNode()) {
-        const node = walker.currentNode;
-        const text = node.textContent.trim();
-        if (!text || !visible(node.parentElement) || node.parentElement.closest('script, style, code')) continue;
-        texts.push(text);
-      }
-      for (const el of document.querySelectorAll('[aria-label], [placeholder], [title]')) {
-        if (!visible(el) && !el.matches('canvas')) continue;
-        for (const attr of ['aria-label', 'placeholder', 'title']) if (el.getAttribute(attr)) texts.push(el.getAttribute(attr));
-      }
-      return texts.filter((text) => englishWords.some((en) => text === en || (en.length > 6 && text.includes(en))));
-    });
+    const found = await englishLeft(page);
     leftovers.push(...found.map((text) => `${screen}: ${text}`));
     if (!screen.startsWith('map')) await shot(page, `welsh-${screen}`);
   }
@@ -951,6 +960,144 @@ scenario('a coordinator reviews the demo records due for review: sees when each 
   } finally {
     await context.close();
     await demo.stop();
+  }
+});
+
+scenario('a coordinator adds a field officer to their agency, who signs in; disabling the account ends that session; the audit log finds both changes and exports them with a reason', async (browser) => {
+  const { context, page } = await newPage(browser, { axe: true });
+  const officer = await newPage(browser);
+  try {
+    await signInEnrolling(page, 'people.coordinator');
+    await page.click('[data-nav="accounts"]');
+    await page.waitForSelector('#accounts-body tr');
+    const listed = await page.$$eval('#accounts-body tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent));
+    assert(listed.includes('parks.officer') && listed.includes('council.panel'), `their agency's officers and panel members: ${listed}`);
+    assert(!listed.includes('police.officer') && !listed.includes('area.coordinator'), `no other agency's accounts and no coordinators: ${listed}`);
+    const roles = await page.$$eval('#an-role option', (options) => options.map((o) => o.value));
+    assert(JSON.stringify(roles) === JSON.stringify(['field-officer', 'panel-member']), `a coordinator gives only these roles: ${roles}`);
+    assert(await page.isDisabled('#an-agency'), 'their own agency only');
+    await axeCheck(page, 'accounts (coordinator)');
+    // A short password is refused, and says why.
+    await page.fill('#an-username', 'new.officer');
+    await page.fill('#an-name', 'New Officer');
+    await page.fill('#an-password', 'short');
+    await page.click('#account-new button[type=submit]');
+    await page.waitForSelector('#accounts-message[data-kind="error"]');
+    assert((await page.textContent('#accounts-message')).includes('12 characters'), await page.textContent('#accounts-message'));
+    await page.fill('#an-password', PASSWORD);
+    await page.click('#account-new button[type=submit]');
+    await page.waitForSelector('#accounts-message[data-kind="success"]');
+    assert((await page.textContent('#accounts-message')).startsWith('Added New Officer (new.officer)'), await page.textContent('#accounts-message'));
+    const row = '#accounts-body tr:has(td:text-is("new.officer"))';
+    assert((await page.textContent(`${row} td:nth-child(6)`)) === 'Active', 'the new account is active');
+    await shot(page, 'accounts-coordinator');
+    // The new officer signs in with the first password.
+    await signIn(officer.page, 'new.officer');
+    assert(await officer.page.evaluate(async () => (await fetch('/api/me')).status) === 200, 'signed in');
+    // Disabled: the officer's session ends at once.
+    await page.click(`${row} button`);
+    await page.waitForSelector('#account-edit:not([hidden])');
+    assert(await page.evaluate(() => document.activeElement.id) === 'ae-name', 'focus moves into the form');
+    await page.check('#ae-disabled');
+    await page.click('#account-edit button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#accounts-message').textContent === 'Saved.');
+    assert((await page.textContent(`${row} td:nth-child(6)`)) === 'Disabled', 'shown as disabled');
+    const after = await officer.page.evaluate(async () => (await fetch('/api/me')).status);
+    assert(after === 401, `the disabled officer's session has ended: ${after}`);
+
+    // The audit log: the account's creation and change, found by kind of record.
+    await page.click('[data-nav="audit"]');
+    await page.waitForSelector('#audit-body tr');
+    await page.selectOption('#au-object-type', 'user');
+    await page.fill('#au-principal', 'people.coordinator');
+    await page.click('#audit-search button[type=submit]');
+    await page.waitForFunction(() => [...document.querySelectorAll('#audit-body tr')].every((r) => r.textContent.includes('people.coordinator')));
+    const rows = await page.$$eval('#audit-body tr', (trs) => trs.map((tr) => tr.textContent));
+    assert(rows.length === 2 && rows[0].includes('Collected') && rows[1].includes('Altered'), `the creation then the change: ${JSON.stringify(rows)}`);
+    assert((await page.textContent('#audit-count')) === '2 events, oldest first.', await page.textContent('#audit-count'));
+    await axeCheck(page, 'audit log');
+    await shot(page, 'audit-log');
+    // Exporting needs a reason; the file holds what the search found.
+    await page.click('#audit-export button[type=submit]');
+    await page.waitForSelector('#audit-export-message[data-kind="error"]');
+    await page.fill('#au-purpose', 'Quarterly access review');
+    const downloaded = page.waitForEvent('download');
+    await page.click('#audit-export button[type=submit]');
+    const file = JSON.parse(readFileSync(await (await downloaded).path(), 'utf8'));
+    assert(file.purpose === 'Quarterly access review' && file.complete && file.events.length === 2, `the export: ${JSON.stringify(file).slice(0, 200)}`);
+    assert(file.events.every((e) => e.object_type === 'user' && e.principal === 'people.coordinator'), 'only what the search found');
+    await page.waitForFunction(() => document.querySelector('#audit-export-message').textContent === 'Downloaded 2 events.');
+    // …and the export is itself in the log, with its reason.
+    await page.selectOption('#au-object-type', 'audit-log');
+    await page.selectOption('#au-action', 'disclosure');
+    await page.click('#audit-search button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#audit-body').textContent.includes('Quarterly access review'));
+  } finally {
+    await officer.context.close();
+    await context.close();
+  }
+});
+
+scenario('an administrator lands on account management, adds an agency and its coordinator, cannot approve their own request to make a coordinator an administrator, and reads the sign-in log, in English and Welsh', async (browser) => {
+  const { context, page } = await newPage(browser, { axe: true });
+  try {
+    await signInEnrolling(page, 'people.admin');
+    await page.waitForSelector('#accounts-body tr');
+    assert(await page.evaluate(() => document.body.dataset.view) === 'accounts', 'the first screen is the accounts');
+    const refused = await page.evaluate(() => document.body.innerText.includes('Your role does not allow this'));
+    assert(!refused, 'nothing on screen says the role is refused');
+    for (const nav of ['log', 'mine', 'list', 'exercises']) assert(!(await page.isVisible(`[data-nav="${nav}"]`)), `no ${nav} screen for an administrator`);
+    const listed = await page.$$eval('#accounts-body tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent));
+    assert(listed.includes('police.officer') && listed.includes('area.coordinator'), `every account: ${listed}`);
+    await axeCheck(page, 'accounts (administrator)');
+    // A new agency, and a coordinator for it.
+    await page.fill('#ag-code', 'youth-service');
+    await page.fill('#ag-name-en', 'Made-up Youth Service');
+    await page.fill('#ag-name-cy', 'Gwasanaeth Ieuenctid Dychmygol');
+    await page.selectOption('#ag-kind', 'third-sector');
+    await page.click('#agency-new button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#agency-message').textContent === 'Added Made-up Youth Service.');
+    assert((await page.textContent('#agencies-body')).includes('Gwasanaeth Ieuenctid Dychmygol'), 'listed');
+    await page.fill('#an-username', 'youth.coordinator');
+    await page.fill('#an-name', 'Youth Coordinator');
+    await page.selectOption('#an-agency', 'youth-service');
+    await page.selectOption('#an-role', 'coordinator');
+    await page.fill('#an-password', PASSWORD);
+    await page.click('#account-new button[type=submit]');
+    await page.waitForSelector('#accounts-message[data-kind="success"]');
+    const row = '#accounts-body tr:has(td:text-is("youth.coordinator"))';
+    assert((await page.textContent(`${row} td:nth-child(3)`)) === 'Made-up Youth Service', 'in the new agency');
+    assert((await page.textContent(`${row} td:nth-child(5)`)) === 'Needed, not set up yet', 'a coordinator needs an authenticator');
+    // Making that coordinator an administrator too waits for a second administrator…
+    await page.click(`${row} button`);
+    await page.selectOption('#ae-role', 'admin');
+    await page.click('#account-edit button[type=submit]');
+    await page.waitForSelector('#accounts-message[data-kind="success"]');
+    assert((await page.textContent('#accounts-message')).includes('second administrator'), await page.textContent('#accounts-message'));
+    await page.waitForSelector('#requests-list li');
+    // …who is not the one who asked.
+    await page.click('#requests-list li button.primary');
+    await page.waitForSelector('#accounts-message[data-kind="error"]');
+    assert((await page.textContent('#accounts-message')).startsWith('Another administrator must decide'), await page.textContent('#accounts-message'));
+    assert((await page.textContent(`${row} td:nth-child(4)`)) === 'Safeguarding coordinator', 'the role has not changed');
+    // The sign-in log has this administrator's own sign-in.
+    const signIns = await page.$$eval('#signins-body tr', (trs) => trs.map((tr) => tr.textContent));
+    assert(signIns.some((s) => s.includes('people.admin') && s.includes('Signed in')), `sign-ins: ${signIns.slice(0, 3)}`);
+    await shot(page, 'accounts-admin');
+    // Everything on the screen switches to Welsh, the messages too.
+    await page.click('#lang');
+    await page.waitForFunction(() => document.documentElement.lang === 'cy');
+    const left = await englishLeft(page);
+    assert(left.length === 0, `English left on the accounts screen: ${JSON.stringify(left)}`);
+    assert((await page.textContent('#accounts-message')).startsWith('Rhaid i weinyddwr arall'), await page.textContent('#accounts-message'));
+    await page.click('[data-nav="audit"]');
+    await page.waitForSelector('#audit-body tr');
+    const leftAudit = await englishLeft(page);
+    assert(leftAudit.length === 0, `English left on the audit log: ${JSON.stringify(leftAudit)}`);
+    await shot(page, 'welsh-audit');
+    await page.click('#lang');
+  } finally {
+    await context.close();
   }
 });
 

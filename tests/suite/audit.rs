@@ -224,6 +224,13 @@ on_both_stores! {
             [("consultation".to_owned(), p.clone())]);
         let by_council = app.get(&format!("/api/audit?principal=user%3A{}", council_user.id), &admin).await.json();
         assert_eq!(by_council["events"].as_array().expect("events").len(), 2);
+        // People search by username (any case); the trail's `user:{id}`
+        // is found the same.
+        let by_name = app
+            .get(&format!("/api/audit?principal={}", council_user.username.to_uppercase()), &admin)
+            .await
+            .json();
+        assert_eq!(by_name["events"], by_council["events"]);
         assert_eq!(app.get("/api/audit", &panel).await.status, StatusCode::FORBIDDEN);
         assert_eq!(app.get("/api/audit?colour=red", &admin).await.json()["field"], "colour");
     }

@@ -81,7 +81,7 @@ on_both_stores! {
         assert_eq!(report.status, StatusCode::OK, "{}", report.text());
         let r = report.json();
         assert_eq!((r["radii"][0]["total"]["count"].clone(), r["radii"][1]["total"]["count"].clone()), (json!(6), json!(8)));
-        assert_eq!(r["radii"][0]["by_month"].as_array().map(Vec::len), Some(12));
+        assert_eq!(r["radii"][0]["by_month"].as_array().map(Vec::len), Some(13), "the twelve months back from today touch thirteen calendar months");
         assert_eq!(r["nearby_places"][0]["name_en"], "Made-up Youth Club");
         assert_eq!(r["safe_places"].as_array().map(Vec::len), Some(1));
         assert!(!report.text().contains("Restricted detail"), "no record is listed");
@@ -107,5 +107,22 @@ on_both_stores! {
         let disclosures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'disclosure' AND object_type = 'licensing-report'")
             .fetch_one(&app.db.raw().await).await.expect("count");
         assert_eq!(disclosures, 4);
+    }
+
+    async fn a_licensing_reports_months_add_up_to_its_total_with_a_record_from_eleven_months_and_more_ago(backend) {
+        let app = TestApp::new(backend).await;
+        let coordinator = app.token(Role::Coordinator, "council").await;
+        // 360 days back is last year's month when today is early in a month
+        // (as on 6 December, whose year back starts in last December).
+        for days in [360, 2] {
+            let seen = (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            app.create(&coordinator, &observation(json!({"longitude": -2.9951, "latitude": 51.5878, "observed_at": seen}))).await;
+        }
+        let r = app.get("/api/reports/licensing?lon=-2.9951&lat=51.5878", &coordinator).await.json();
+        let months = r["radii"][0]["by_month"].as_array().expect("months");
+        let sum: i64 = months.iter().map(|m| m["count"].as_i64().expect("a coordinator sees every count")).sum();
+        assert_eq!((r["radii"][0]["total"]["count"].clone(), sum), (json!(2), 2), "{months:?}");
+        let oldest = (chrono::Utc::now() - chrono::Duration::days(360)).format("%Y-%m").to_string();
+        assert_eq!(months[0]["month"].as_str().map(|m| m <= oldest.as_str()), Some(true), "the oldest record's month is listed: {months:?}");
     }
 }

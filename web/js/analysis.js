@@ -139,6 +139,9 @@ export function hotspotSummary(props, { cell, shape }) {
       el('dt', { text: t('popupObservations') }), el('dd', { text: countText(withheld(props) ? null : props.count) }),
       el('dt', { text: t('popupZ') }), el('dd', { text: z }),
       el('dt', { text: t('popupP') }), el('dd', { text: formatP(props.p) })),
+    // Gi* scores a cell with its neighbours, so a cell of its own with no
+    // observations can still be part of a hot spot: said, not left to puzzle.
+    !withheld(props) && props.count === 0 ? el('p', { class: 'hint', text: t(props.class ? 'hotspotEmptyCellInSpot' : 'hotspotEmptyCell') }) : null,
     el('p', { class: 'hint', text: cellName(cell, shape) }));
 }
 

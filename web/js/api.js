@@ -131,3 +131,24 @@ export async function request(method, path, body, { idempotencyKey, retry = true
 export function newKey() {
   return crypto.randomUUID();
 }
+
+/**
+ * Asks for a file (a download, a PDF): resolves to the answer when it is
+ * one; a problem or a failed connection is thrown as an ApiError, as
+ * `request` does.
+ */
+export async function fetchFile(path, accept = '*/*') {
+  let response;
+  try {
+    response = await fetch(path, { credentials: 'same-origin', headers: { accept } });
+  } catch {
+    setReachable(false);
+    throw new ApiError(0, null);
+  }
+  setReachable(true);
+  if (!response.ok) {
+    const problem = await response.json().catch(() => null);
+    throw new ApiError(response.status, problem);
+  }
+  return response;
+}

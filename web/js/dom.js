@@ -12,3 +12,14 @@ export function el(tag, attrs = {}, ...children) {
   for (const child of children) if (child != null) node.append(child);
   return node;
 }
+
+/** Hands `blob` to the browser as a file called `filename` (a download, not a new page). */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // Revoked later: some browsers read the address after click() returns.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}

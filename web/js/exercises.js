@@ -9,11 +9,11 @@
 // so nothing here widens what anyone sees.
 
 import { t, say, lang, formatDate, formatDateTime } from './i18n.js';
-import { request, newKey, ApiError } from './api.js';
+import { request, newKey, ApiError, fetchFile } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
 import * as places from './places.js';
-import { el } from './dom.js';
+import { el, saveBlob } from './dom.js';
 import { clearFieldErrors, showFieldErrors, problemErrors, codeMessage } from './forms.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -573,18 +573,8 @@ async function downloadPdf() {
   if (!current) return;
   say('#exv-pack-message', 'packMaking');
   try {
-    const response = await fetch(`/api/exercises/${current.id}/pack?format=pdf&lang=${lang()}`, { credentials: 'same-origin', headers: { accept: 'application/pdf' } });
-    if (!response.ok) {
-      const problem = await response.json().catch(() => null);
-      throw new ApiError(response.status, problem);
-    }
-    const blob = await response.blob();
-    const url = URL.createObjectURL(blob);
-    const a = el('a', { href: url, download: `exercise-${current.id}-pack.pdf`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    const response = await fetchFile(`/api/exercises/${current.id}/pack?format=pdf&lang=${lang()}`, 'application/pdf');
+    saveBlob(await response.blob(), `exercise-${current.id}-pack.pdf`);
     say('#exv-pack-message', 'packDownloaded', 'success');
   } catch (error) {
     say('#exv-pack-message', error.code === 'pdf-unavailable' ? 'packPdfUnavailable' : hooks.errorKey(error), 'error');

@@ -2,7 +2,7 @@
 // and the list view. Plain ES modules, no build step.
 
 import { t, apply, say, lang, setLang, onLangChange, formatDateTime, formatDate } from './i18n.js';
-import { request, setCsrf, onSessionEnded, newKey, ApiError, serverReachable, onReachability, probe } from './api.js';
+import { request, setCsrf, onSessionEnded, newKey, ApiError, serverReachable, onReachability, probe, fetchFile } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
 import * as outbox from './outbox.js';
@@ -12,7 +12,9 @@ import * as areas from './areas.js';
 import * as exercises from './exercises.js';
 import * as perceptions from './perceptions.js';
 import * as review from './review.js';
-import { el } from './dom.js';
+import * as accounts from './accounts.js';
+import * as auditLog from './audit.js';
+import { el, saveBlob } from './dom.js';
 import { gridReference } from './grid.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -102,8 +104,8 @@ async function started(session) {
   $('#signin').close();
   $('#whoami').textContent = session.account.display_name;
   outbox.setOwner(session.account.username);
-  localStorage.setItem('safetymap.account', JSON.stringify({ username: session.account.username, display_name: session.account.display_name, role: session.account.role }));
-  document.body.dataset.role = session.account.role;
+  localStorage.setItem('safetymap.account', JSON.stringify({ username: session.account.username, display_name: session.account.display_name, role: session.account.role, admin: session.account.admin }));
+  showRole(session.account);
   review.load();
   if (signedIn) {
     const resolve = signedIn;
@@ -146,12 +148,7 @@ function keepRecoveryCodes(codes) {
     }
   };
   $('#enrol-save').onclick = () => {
-    const url = URL.createObjectURL(new Blob([recoveryText(codes)], { type: 'text/plain;charset=utf-8' }));
-    const a = el('a', { href: url, download: 'safetymap-recovery-codes.txt', hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    saveBlob(new Blob([recoveryText(codes)], { type: 'text/plain;charset=utf-8' }), 'safetymap-recovery-codes.txt');
   };
   // Printing shows only the codes (see the print rules in app.css).
   $('#enrol-print').onclick = () => {
@@ -199,6 +196,18 @@ async function signOut() {
   location.reload();
 }
 
+/** What the screens offer follows the role (the server decides what is allowed). */
+function showRole(account) {
+  document.body.dataset.role = account.role || '';
+  document.body.dataset.admin = String(Boolean(account.admin || account.role === 'admin'));
+  accounts.setAccount(account);
+}
+
+/** Administrators manage people and agencies and see no observations: their first screen is the accounts. */
+function firstView() {
+  return state.account?.role === 'admin' ? 'accounts' : 'map';
+}
+
 // ---------------------------------------------------------------- views
 
 // Screens shown beside the map, which stays in view (and takes clicks) for them.
@@ -230,6 +239,8 @@ function showView(name) {
   if (name === 'exercises') exercises.shown();
   if (name === 'perception') perceptions.shown();
   if (name === 'review') review.load();
+  if (name === 'accounts') accounts.load();
+  if (name === 'audit') auditLog.shown();
   applyPlacesLayer();
 }
 
@@ -378,6 +389,11 @@ async function refresh() {
   refreshProfile();
   refreshAreas();
   perceptions.refresh(mapView.bbox());
+  if (state.account?.role === 'admin') {
+    // No observation data for administrators: said, rather than refused.
+    say('#counts', 'adminNoObservations');
+    return;
+  }
   $('#counts').textContent = t('loading');
   try {
     const page = await request('GET', `/ogc/collections/observations/items?${filterQuery()}`);
@@ -469,6 +485,10 @@ async function refreshProfile() {
 }
 
 function renderCounts() {
+  if (state.account?.role === 'admin') {
+    say('#counts', 'adminNoObservations');
+    return;
+  }
   const vars = { shown: state.page.numberReturned, matched: state.page.numberMatched };
   $('#counts').textContent = t(vars.shown < vars.matched ? 'countsMore' : 'counts', vars);
 }
@@ -550,6 +570,7 @@ async function openDetails(props) {
         el('dt', { text: t('detailSensitivity') }), el('dd', { text: vocab.label('sensitivities', record.sensitivity) }),
         el('dt', { text: t('popupAgency') }), el('dd', { text: agencyName(record.agency) }),
         el('dt', { text: t('popupPrecision') }), el('dd', { text: record.precision === 'exact' ? t('precisionExact') : t('precisionSquare') }),
+        el('dt', { text: t('detailWhere') }), el('dd', { text: whereShown(record.location?.lon, record.location?.lat, record.precision) }),
         el('dt', { text: t('detailRecorded') }), el('dd', { text: formatDateTime(record.recorded_at) }),
         el('dt', { text: t('detailReviewBy') }), el('dd', { text: formatDate(record.review_by) })),
       el('h3', { text: t('detailDescription') }),
@@ -668,7 +689,7 @@ function chooseSetting(code) {
 function renderPlace() {
   const place = state.report.place;
   $('#r-place').textContent = place
-    ? t('logPlaced', { lat: place.lat.toFixed(5), lon: place.lng.toFixed(5) })
+    ? t('logPlaced', { where: mapView.whereWords(place) })
     : t('logNotPlaced');
 }
 
@@ -888,10 +909,15 @@ function sortedFeatures(features) {
 }
 
 /** Where a record is, as the viewer is shown it: its 100 m grid reference (of its square, when generalised). */
+function whereShown(lon, lat, precision) {
+  const ref = Number.isFinite(lon) && Number.isFinite(lat) ? gridReference(lon, lat) : '';
+  if (!ref) return '—';
+  return precision === 'exact' ? ref : t('listSquare', { ref });
+}
+
 function whereText(f) {
   const [lon, lat] = f.geometry?.type === 'Point' ? f.geometry.coordinates : [NaN, NaN];
-  const ref = Number.isFinite(lon) ? gridReference(lon, lat) : '';
-  return f.properties.precision === 'exact' ? ref : t('listSquare', { ref });
+  return whereShown(lon, lat, f.properties.precision);
 }
 
 function renderList() {
@@ -937,23 +963,14 @@ async function saveDownload({ collection, params, purpose, format, message }) {
   params.set('purpose', reason);
   say(message, 'downloadMaking');
   try {
-    const response = await fetch(`/ogc/collections/${collection}/items?${params}`, { credentials: 'same-origin' });
-    if (!response.ok) {
-      const problem = await response.json().catch(() => null);
-      throw new ApiError(response.status, problem);
-    }
+    const response = await fetchFile(`/ogc/collections/${collection}/items?${params}`);
     // How many features the file holds, when the server says (-1: not said).
     const said = response.headers.get('x-number-matched');
     const count = said === null ? -1 : Number(said);
     const blob = await response.blob();
     if (count === 0) return 0;
     const named = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') || '');
-    const url = URL.createObjectURL(blob);
-    const a = el('a', { href: url, download: named ? named[1] : `safetymap-${collection}.${format}`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    saveBlob(blob, named ? named[1] : `safetymap-${collection}.${format}`);
     return count;
   } catch (error) {
     say(message, errorKey(error), 'error');
@@ -1047,6 +1064,8 @@ function renderAll() {
   areas.render(analysis.smallCountThreshold());
   exercises.render();
   review.render();
+  accounts.render();
+  auditLog.render();
   perceptions.render();
   renderProfileAreas();
   if (profiled.profile) analysis.renderProfile(profiled.profile);
@@ -1105,6 +1124,8 @@ async function boot() {
   });
   perceptions.init({ errorKey, showView: (name) => { if (state.view !== name) showView(name); } });
   review.init({ errorKey, showView: (name) => { if (state.view !== name) showView(name); } });
+  accounts.init({ errorKey });
+  auditLog.init({ errorKey });
   // On a phone the profile starts folded away under the map; it loads when opened.
   if (window.matchMedia('(max-width: 760px)').matches) $('#profile').open = false;
   $('#profile').addEventListener('toggle', () => refreshProfile());
@@ -1159,7 +1180,7 @@ async function boot() {
     if (error.status === 0 && last) {
       state.account = last;
       $('#whoami').textContent = last.display_name;
-      document.body.dataset.role = last.role || '';
+      showRole(last);
       outbox.setOwner(last.username);
     } else {
       await showSignIn();
@@ -1174,7 +1195,7 @@ async function boot() {
     onFeature: (props, lngLat, kind) => {
       if (state.view === 'log') placeReport(lngLat);
       else if (kind === 'place') places.openPlace(props.id);
-      else mapView.popup(lngLat, featureSummary(props, kind));
+      else mapView.popup(lngLat, featureSummary(props, kind), { kind, id: props.id });
     },
     onTap: (lngLat) => {
       if (state.view === 'log') placeReport(lngLat);
@@ -1199,7 +1220,7 @@ async function boot() {
   linkRead = true;
   applyLayerChoice();
   applyPlacesLayer();
-  showView('map');
+  showView(firstView());
   await refresh();
   outbox.flush();
   document.body.dataset.ready = 'true';

@@ -6,6 +6,7 @@
 
 import { t } from './i18n.js';
 import { kind } from './vocab.js';
+import { gridReference } from './grid.js';
 
 const COLOURS = { risk: '#b3261e', safe: '#1b6e3a', neutral: '#2f5d8c' };
 const colourByKind = [
@@ -536,6 +537,8 @@ export function bbox() {
 
 /** Shows a page of observations. */
 export function show(collection) {
+  const ids = new Set(collection.features.map((f) => f.id ?? f.properties?.id));
+  closePopupOf('observation', (id) => ids.has(id));
   const parts = split(collection);
   map.getSource('observations').setData(parts.points);
   map.getSource('squares').setData(parts.squares);
@@ -587,6 +590,8 @@ function showTileError(source, status) {
 function setTiles(source, query) {
   if (tileQueries[source] === query) return;
   tileQueries[source] = query;
+  // What an open popup describes may have been filtered out.
+  closePopupOf(TILE_KINDS[source]);
   const out = document.getElementById(`legend-${source}-error`);
   if (out) {
     out.hidden = true;
@@ -611,6 +616,7 @@ export function setQueries({ filter, police }) {
 export function setContext(on) {
   if (context === on) return;
   context = on;
+  if (!on) closePopupOf('crime');
   setVisible(POLICE_LAYERS, on);
   rebuildAttribution();
 }
@@ -626,12 +632,33 @@ export function setPin(lngLat) {
   }
 }
 
-/** Shows a popup with DOM content at a place. */
-export function popup(lngLat, content) {
+/** The kind of feature each tile source draws, for the popup that describes one. */
+const TILE_KINDS = { grid: 'grid', hotspots: 'hotspot', 'police-crimes': 'crime' };
+
+/** The popup open now, and what it describes: `{ popup, kind, id }`. */
+let opened = null;
+
+/** Closes the open popup when it describes a feature of `kind` (and, given `keep`, one whose id `keep` refuses). */
+function closePopupOf(kind, keep = () => false) {
+  if (opened && opened.kind === kind && !keep(opened.id)) {
+    opened.popup.remove();
+    opened = null;
+  }
+}
+
+/**
+ * Shows a popup with DOM content at a place. `about` says what it
+ * describes (`{ kind, id }`), so that it closes when that feature leaves
+ * the map (filtered out, or its layer switched off).
+ */
+export function popup(lngLat, content, about = {}) {
+  if (opened) opened.popup.remove();
   const p = new maplibregl.Popup({ closeButton: true, maxWidth: '320px', focusAfterOpen: true })
     .setLngLat(lngLat)
     .setDOMContent(content)
     .addTo(map);
+  opened = { popup: p, kind: about.kind, id: about.id };
+  p.on('close', () => { if (opened?.popup === p) opened = null; });
   const close = p.getElement()?.querySelector('.maplibregl-popup-close-button');
   if (close) close.setAttribute('aria-label', t('popupClose'));
   return p;
@@ -700,4 +727,47 @@ export function setPerceptions(collection) {
   if (!map) return;
   if (collection) map.getSource('perceptions')?.setData(collection);
   setVisible(PERCEPTION_LAYERS, Boolean(collection));
+}
+
+/** Metres from `p` to the segment `a`–`b`. */
+function metresToSegment(p, a, b) {
+  const k = Math.cos((p[1] * Math.PI) / 180);
+  const xy = (q) => [(q[0] - p[0]) * k * 111320, (q[1] - p[1]) * 110540];
+  const [ax, ay] = xy(a);
+  const [bx, by] = xy(b);
+  const len2 = (bx - ax) ** 2 + (by - ay) ** 2;
+  const f = len2 ? Math.max(0, Math.min(1, -(ax * (bx - ax) + ay * (by - ay)) / len2)) : 0;
+  return Math.hypot(ax + f * (bx - ax), ay + f * (by - ay));
+}
+
+/**
+ * The name of the nearest named street within `within` metres of `lngLat`,
+ * from the basemap tiles the map has loaded (served by the app itself, so
+ * this works offline), or null.
+ */
+export function nearestStreet(lngLat, within = 150) {
+  if (!map?.getSource('basemap')) return null;
+  const p = [lngLat.lng, lngLat.lat];
+  let best = null;
+  for (const f of map.querySourceFeatures('basemap', { sourceLayer: 'roads', filter: ['has', 'name'] })) {
+    const lines = f.geometry.type === 'LineString' ? [f.geometry.coordinates] : f.geometry.type === 'MultiLineString' ? f.geometry.coordinates : [];
+    for (const line of lines) {
+      for (let i = 1; i < line.length; i++) {
+        const d = metresToSegment(p, line[i - 1], line[i]);
+        if (d <= within && (!best || d < best.d)) best = { d, name: f.properties.name };
+      }
+    }
+  }
+  return best?.name ?? null;
+}
+
+/**
+ * A chosen position in words, the one way the app writes a position for
+ * people: its 100 m grid reference, after the nearest named street when the
+ * basemap knows one ("near Commercial Street, grid reference ST 309 877").
+ */
+export function whereWords(lngLat) {
+  const ref = gridReference(lngLat.lng, lngLat.lat);
+  const street = nearestStreet(lngLat);
+  return street ? t('whereNear', { street, ref }) : t('whereRef', { ref });
 }

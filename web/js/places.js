@@ -137,13 +137,13 @@ export function setPick(lngLat) {
   picking = false;
   proposed = { lon: lngLat.lng, lat: lngLat.lat };
   mapView.setPin(lngLat);
-  say($('#p-licensing-point'), 'licensingPicked', 'info', { lat: proposed.lat.toFixed(5), lon: proposed.lon.toFixed(5) });
+  say($('#p-licensing-point'), 'licensingPicked', 'info', { where: mapView.whereWords(lngLat) });
 }
 
 function openLicensing(language) {
   const centre = mapView.instance().getCenter();
   const where = proposed || { lon: centre.lng, lat: centre.lat };
-  if (!proposed) say($('#p-licensing-point'), 'licensingAtCentre', 'info', { lat: where.lat.toFixed(5), lon: where.lon.toFixed(5) });
+  if (!proposed) say($('#p-licensing-point'), 'licensingAtCentre', 'info', { where: mapView.whereWords(centre) });
   window.open(licensingUrl(where, language), '_blank', 'noopener');
 }
 
@@ -266,7 +266,7 @@ function renderPlace() {
     ...field(t('placeManagerRole'), p.manager_role),
     ...field(t('placeTraining'), p.training ? vocab.label('training', p.training) : ''),
     ...field(t('placeSafe'), p.kind ? t(p.safe_place ? 'yes' : 'no') : ''),
-    ...field(t('placePosition'), p.location ? `${p.location.lat.toFixed(5)}, ${p.location.lon.toFixed(5)}` : ''),
+    ...field(t('placePosition'), p.location ? mapView.whereWords({ lng: p.location.lon, lat: p.location.lat }) : ''),
     ...field(t('placeUpdated'), p.updated_at ? formatDateTime(p.updated_at) : ''),
   );
   if (p.id != null) {
@@ -335,7 +335,7 @@ export function setLocation(lngLat) {
 function renderFormTexts() {
   $('#pf-title').textContent = form.place ? t('placeEditTitle', { name: placeName(form.place) }) : t('placeAddTitle');
   $('#pf-location').textContent = form.location
-    ? t('logPlaced', { lat: form.location.lat.toFixed(5), lon: form.location.lng.toFixed(5) })
+    ? t('logPlaced', { where: mapView.whereWords(form.location) })
     : t('logNotPlaced');
 }
 
