@@ -285,7 +285,10 @@ mod tests {
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
         let months = months_between(day(2025, 12, 6), day(2026, 12, 6));
         assert_eq!(months.len(), 13);
-        assert_eq!((months[0].as_str(), months[12].as_str()), ("2025-12", "2026-12"));
+        assert_eq!(
+            (months[0].as_str(), months[12].as_str()),
+            ("2025-12", "2026-12")
+        );
         assert_eq!(months[1], "2026-01");
     }
 }

@@ -394,7 +394,8 @@ async function englishLeft(page) {
     while (walker.nextNode()) {
       const node = walker.currentNode;
       const text = node.textContent.trim();
-      if (!text || !visible(node.parentElement) || node.parentElement.closest('script, style, code')) continue;
+      // translate="no" marks words people wrote (an audit purpose), kept as written.
+      if (!text || !visible(node.parentElement) || node.parentElement.closest('script, style, code, [translate="no"]')) continue;
       texts.push(text);
     }
     for (const el of document.querySelectorAll('[aria-label], [placeholder], [title]')) {
@@ -555,6 +556,13 @@ scenario('reports logged offline are each sent exactly once when the connection 
     const stored = await api(`/api/observations/${f.id}?purpose=browser%20test`, ctx.tokens.police);
     assert(stored.id === f.id, `observation ${f.id} is in the store`);
   }
+  // My reports says what became of each: on the server, new.
+  await page.click('[data-nav="map"]');
+  await page.click('[data-nav="mine"]');
+  await page.waitForFunction(() => document.querySelectorAll('#mine-sent li .state-tag').length === 2
+    && [...document.querySelectorAll('#mine-sent li .state-tag')].every((s) => s.textContent === 'New'), null, { timeout: 10000 })
+    .catch(async () => assert(false, `sent reports' status: ${await page.textContent('#mine-sent')}`));
+  assert((await page.textContent('#mine-waiting')) === 'Nothing is waiting to be sent.', 'none waiting');
   await page.click('[data-nav="map"]');
   await page.evaluate(() => window.safetymapMap.fire('moveend'));
   await waitForMap(page);
@@ -1025,7 +1033,7 @@ scenario('a coordinator adds a field officer to their agency, who signs in; disa
     await page.click('#audit-export button[type=submit]');
     const file = JSON.parse(readFileSync(await (await downloaded).path(), 'utf8'));
     assert(file.purpose === 'Quarterly access review' && file.complete && file.events.length === 2, `the export: ${JSON.stringify(file).slice(0, 200)}`);
-    assert(file.events.every((e) => e.object_type === 'user' && e.principal === 'people.coordinator'), 'only what the search found');
+    assert(file.events.every((e) => e.object_type === 'user' && e.principal_name === 'people.coordinator'), `only what the search found: ${JSON.stringify(file.events[0])}`);
     await page.waitForFunction(() => document.querySelector('#audit-export-message').textContent === 'Downloaded 2 events.');
     // …and the export is itself in the log, with its reason.
     await page.selectOption('#au-object-type', 'audit-log');
@@ -1070,7 +1078,7 @@ scenario('an administrator lands on account management, adds an agency and its c
     assert((await page.textContent(`${row} td:nth-child(5)`)) === 'Needed, not set up yet', 'a coordinator needs an authenticator');
     // Making that coordinator an administrator too waits for a second administrator…
     await page.click(`${row} button`);
-    await page.selectOption('#ae-role', 'admin');
+    await page.check('#ae-admin');
     await page.click('#account-edit button[type=submit]');
     await page.waitForSelector('#accounts-message[data-kind="success"]');
     assert((await page.textContent('#accounts-message')).includes('second administrator'), await page.textContent('#accounts-message'));
@@ -1120,6 +1128,35 @@ scenario('the basemap draws labelled Newport streets from the MBTiles with only 
   assert(roads > 10, `streets drawn: ${roads}`);
   await shot(page, 'basemap');
   assert(outside.length === 0, `requests left the origin: ${outside}`);
+  await context.close();
+});
+
+scenario('a field officer who taps the map to log a report is told the nearest street and the 100 m grid reference, from the basemap, in English and Welsh', async (browser) => {
+  if (!existsSync(MBTILES)) return 'skipped: ../shared/data/osm-newport is not there';
+  const { context, page } = await newPage(browser);
+  await context.route('**/*', (route) => (route.request().url().startsWith(BASE) ? route.continue() : route.abort()));
+  await signIn(page, 'parks.officer');
+  await page.click('[data-nav="log"]');
+  await page.evaluate(() => window.safetymapMap.jumpTo({ center: [-2.9977, 51.5886], zoom: 17 }));
+  await waitForMap(page);
+  await page.waitForFunction(() => window.safetymapMap.queryRenderedFeatures({ layers: ['road-labels'] }).length > 0, null, { timeout: 30000 });
+  await tapMapAt(page, 0.5, 0.5);
+  const text = await page.textContent('#r-place');
+  const said = /^Place chosen: near (.+), grid reference (S[OT] \d{3} \d{3})$/.exec(text);
+  assert(said, `the place in words: ${text}`);
+  const streets = await page.evaluate(() => window.safetymapMap.querySourceFeatures('basemap', { sourceLayer: 'roads' }).map((f) => f.properties.name));
+  assert(streets.includes(said[1]), `${said[1]} is a street of the basemap`);
+  const ref = await page.evaluate(async () => {
+    const { gridReference } = await import('/js/grid.js');
+    const c = window.safetymapMap.getCenter();
+    return gridReference(c.lng, c.lat);
+  });
+  assert(said[2] === ref, `the grid reference of where it was tapped: ${said[2]} vs ${ref}`);
+  await page.click('#lang');
+  await page.waitForFunction(() => document.documentElement.lang === 'cy');
+  const welsh = await page.textContent('#r-place');
+  assert(welsh === `Lle wedi’i ddewis: ger ${said[1]}, cyfeirnod grid ${said[2]}`, `in Welsh: ${welsh}`);
+  await page.click('#lang');
   await context.close();
 });
 
@@ -1474,7 +1511,21 @@ scenario('a coordinator sets up an exercise on an imported ward, draws a note, a
   await page.selectOption('#exf-kind', 'mapping-exercise');
   const ward = await page.evaluate(() => [...document.querySelectorAll('#exf-area_id option')].find((o) => o.textContent.startsWith('Made-up Riverside'))?.value);
   assert(ward, 'the imported ward is offered');
-  await page.selectOption('#exf-area_id', ward);
+  // Found by typing part of its name (in any case)…
+  await page.fill('#exf-area-search', 'made-up RIVER');
+  const offered = await page.$$eval('#exf-area_id option', (options) => options.map((o) => o.textContent).filter((t) => !t.startsWith('Choose')));
+  assert(offered.length >= 1 && offered.every((t) => t.startsWith('Made-up River')), `only matching areas: ${offered}`);
+  assert((await page.inputValue('#exf-area_id')) === ward || offered.length > 1, 'a single match is chosen');
+  assert(/^\d+ of \d+ areas? match/.test(await page.textContent('#exf-area-found')), await page.textContent('#exf-area-found'));
+  // …or picked on the map: the smallest area holding the point comes first and is chosen.
+  await page.fill('#exf-area-search', '');
+  await page.selectOption('#exf-area_id', '');
+  await page.evaluate(() => window.safetymapMap.jumpTo({ center: [-3.0040, 51.5870], zoom: 15 }));
+  await page.click('#exf-area-pick');
+  assert((await page.getAttribute('#exf-area-pick', 'aria-pressed')) === 'true', 'the button says it is picking');
+  await tapMapAt(page, 0.5, 0.5);
+  await page.waitForFunction((id) => document.querySelector('#exf-area_id').value === id, ward, { timeout: 10000 })
+    .catch(async () => assert(false, `picked on the map: ${await page.inputValue('#exf-area_id')} (${await page.textContent('#exf-area-found')})`));
   await page.fill('#exf-from', isoDay(-60));
   await page.fill('#exf-to', isoDay(0));
   await page.check('#exf-agency-list input[value="newport-parks"]');

@@ -144,6 +144,7 @@ function fillEdit(user) {
 function openEdit(user) {
   fillEdit(user);
   $('#ae-name').value = user.display_name;
+  $('#ae-admin').checked = Boolean(user.admin);
   $('#ae-disabled').checked = user.disabled;
   $('#ae-password').value = '';
   $('#ae-reset-factor').checked = false;
@@ -174,6 +175,7 @@ async function saveEdit(event) {
   const name = $('#ae-name').value.trim();
   if (name !== editing.display_name) change.display_name = name;
   if ($('#ae-role').value !== editing.role) change.role = $('#ae-role').value;
+  if (isAdmin(me) && $('#ae-admin').checked !== Boolean(editing.admin)) change.admin = $('#ae-admin').checked;
   if ($('#ae-disabled').checked !== editing.disabled) change.disabled = $('#ae-disabled').checked;
   if ($('#ae-password').value) change.password = $('#ae-password').value;
   if ($('#ae-reset-factor').checked) change.reset_second_factor = true;

@@ -96,8 +96,14 @@ export function render() {
     el('td', { text: formatDateTime(e.at) }),
     el('td', { text: e.principal_name }),
     el('td', { text: vocab.label('audit_actions', e.action) }),
-    el('td', { text: `${objectLabel(e.object_type)}${e.object_id ? ` ${e.object_id}` : ''}` }),
-    el('td', { text: e.purpose || '' }))));
+    // A kind the app names is translated; the record's id (or the query a
+    // layer read answered) and any other kind are codes, shown as recorded.
+    el('td', {},
+      OBJECT_TYPES.includes(e.object_type) ? objectLabel(e.object_type) : el('span', { translate: 'no', text: e.object_type }),
+      e.object_id ? ' ' : null,
+      e.object_id ? el('span', { translate: 'no', text: e.object_id }) : null),
+    // The purpose as it was recorded, in the words (and language) it was given.
+    el('td', { text: e.purpose || '', translate: 'no' }))));
   say('#audit-count', next != null ? 'auditCountMore' : 'auditCount', 'info', { count: events.length });
   $('#audit-more').hidden = next == null;
 }

@@ -126,10 +126,64 @@ function fillSelect(select, options, chosen) {
   if (select.selectedIndex < 0) select.selectedIndex = 0;
 }
 
+/** Lower case without accents, so "ysgol" finds "Ysgol" and "Tŷ" is found by "ty". */
+function folded(text) {
+  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+// The area picker narrows its list by the words typed, or to the areas
+// holding the point picked on the map (null when not narrowed by the map).
+let areaPicking = false;
+let pickedAreaIds = null;
+
+function renderAreaChoices() {
+  const words = folded($('#exf-area-search').value.trim()).split(/\s+/).filter(Boolean);
+  const label = (a) => `${named(a)} (${vocab.label('area_kinds', a.kind)})`;
+  const matching = areas.filter((a) => (!pickedAreaIds || pickedAreaIds.includes(a.id))
+    && words.every((w) => folded(`${a.name_en} ${a.name_cy ?? ''} ${label(a)}`).includes(w)));
+  // Picked on the map: the smallest first (a ward before its county); otherwise by kind and name.
+  const sorted = pickedAreaIds
+    ? [...matching].sort((a, b) => pickedAreaIds.indexOf(a.id) - pickedAreaIds.indexOf(b.id))
+    : [...matching].sort((a, b) => (a.kind === b.kind ? named(a).localeCompare(named(b), lang()) : a.kind.localeCompare(b.kind)));
+  const chosen = $('#exf-area_id').value;
+  const keep = sorted.some((a) => String(a.id) === chosen) ? chosen : (sorted.length === 1 || pickedAreaIds) && sorted.length ? String(sorted[0].id) : '';
+  fillSelect($('#exf-area_id'), [['', t('exerciseAreaChoose')], ...sorted.map((a) => [String(a.id), label(a)])], keep);
+  const narrowed = words.length || pickedAreaIds;
+  say('#exf-area-found', narrowed ? (sorted.length ? 'exerciseAreasFound' : 'exerciseAreasNone') : 'exerciseAreasAll', 'info', { count: sorted.length, all: areas.length });
+  $('#exf-area-pick').setAttribute('aria-pressed', String(areaPicking));
+}
+
+/** Whether the next map click picks the exercise's area. */
+export function isPickingArea() {
+  return areaPicking && part === 'form';
+}
+
+/** Narrows the area picker to the areas holding `lngLat` (asked of the areas collection, smallest first). */
+export async function pickAreaAt(lngLat) {
+  areaPicking = false;
+  const point = `POINT(${lngLat.lng.toFixed(6)} ${lngLat.lat.toFixed(6)})`;
+  try {
+    const page = await request('GET', `/ogc/collections/areas/items?limit=50&filter=${encodeURIComponent(`S_INTERSECTS(geometry,${point})`)}`);
+    // The box's size orders the areas well enough: a ward's is smaller than its county's.
+    const size = (f) => {
+      const xs = [];
+      const ys = [];
+      const walk = (c) => (typeof c[0] === 'number' ? (xs.push(c[0]), ys.push(c[1])) : c.forEach(walk));
+      walk(f.geometry?.coordinates ?? [[0, 0]]);
+      return (Math.max(...xs) - Math.min(...xs)) * (Math.max(...ys) - Math.min(...ys));
+    };
+    pickedAreaIds = [...page.features].sort((a, b) => size(a) - size(b)).map((f) => Number(f.id));
+    $('#exf-area-search').value = '';
+    renderAreaChoices();
+  } catch (error) {
+    say('#exf-area-found', hooks.errorKey(error), 'error');
+  }
+  $('#exf-area_id').focus();
+}
+
 function renderFormChoices() {
   fillSelect($('#exf-kind'), vocab.terms('exercise_kinds').map((term) => [term.code, vocab.label('exercise_kinds', term.code)]), $('#exf-kind').value || null);
-  const sorted = [...areas].sort((a, b) => (a.kind === b.kind ? named(a).localeCompare(named(b), lang()) : a.kind.localeCompare(b.kind)));
-  fillSelect($('#exf-area_id'), [['', t('exerciseAreaChoose')], ...sorted.map((a) => [String(a.id), `${named(a)} (${vocab.label('area_kinds', a.kind)})`])], $('#exf-area_id').value || '');
+  renderAreaChoices();
   const ticked = new Set([...document.querySelectorAll('#exf-agency-list input:checked')].map((i) => i.value));
   $('#exf-agency-list').replaceChildren(...hooks.agencies().map((a) => el('label', { class: 'check' },
     el('input', { type: 'checkbox', name: 'agencies', value: a.code, checked: ticked.has(a.code) }), ` ${named(a)}`)));
@@ -142,6 +196,8 @@ async function openForm() {
   clearFieldErrors(f);
   say('#exf-summary', null);
   form = { key: newKey() };
+  areaPicking = false;
+  pickedAreaIds = null;
   try {
     areas = (await request('GET', '/api/areas'))?.areas ?? [];
   } catch {
@@ -778,6 +834,12 @@ export function init(given) {
   for (const id of ['#exf-back', '#exv-back', '#exdue-back']) $(id).addEventListener('click', () => { showOnly('browse'); load(); $('#exercises-title').focus(); });
   $('#exf-cancel').addEventListener('click', () => { form = null; showOnly('browse'); $('#exercises-title').focus(); });
   $('#ex-form').addEventListener('submit', (event) => { event.preventDefault(); saveForm(); });
+  $('#exf-area-search').addEventListener('input', () => { pickedAreaIds = null; renderAreaChoices(); });
+  $('#exf-area-pick').addEventListener('click', () => {
+    areaPicking = !areaPicking;
+    renderAreaChoices();
+    if (areaPicking) say('#exf-area-found', 'exerciseAreaPickHint', 'info');
+  });
   $('#exa-start').addEventListener('click', startDrawing);
   $('#exa-centre').addEventListener('click', () => addVertex(mapView.instance().getCenter()));
   $('#exa-undo').addEventListener('click', () => { if (drawing) { drawing.corners.pop(); renderDrawing(); } });

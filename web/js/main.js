@@ -857,15 +857,20 @@ async function renderMine() {
   const waiting = await outbox.waiting();
   const sent = await outbox.sent();
   $('#mine-waiting').replaceChildren(...(waiting.length ? waiting.map(waitingItem) : [el('li', { text: t('mineNoneWaiting') })]));
-  $('#mine-sent').replaceChildren(...sent.slice(0, 50).map((s) => el('li', { 'data-id': s.id },
-    `${vocab.label('categories', s.category)} — ${formatDateTime(s.observedAt)}`)));
+  const sentItem = (s, status) => el('li', { 'data-id': s.id },
+    `${vocab.label('categories', s.category)} — ${formatDateTime(s.observedAt)} `,
+    el('span', { class: 'state-tag', text: status }));
+  $('#mine-sent').replaceChildren(...sent.slice(0, 50).map((s) => sentItem(s, t('mineStateSent'))));
   $('#mine-sent-box').hidden = sent.length === 0;
   try {
     const page = await request('GET', '/ogc/collections/observations/items?mine=true&limit=100');
+    const statusOf = new Map(page.features.map((f) => [String(f.id), vocab.label('statuses', f.properties.status)]));
+    // Sent from here, and what became of it: its status, or gone (withdrawn or erased).
+    $('#mine-sent').replaceChildren(...sent.slice(0, 50).map((s) => sentItem(s, statusOf.get(String(s.id)) ?? t('mineStateGone'))));
     const rows = page.features.map((f) => el('li', {}, el('button', {
       type: 'button', class: 'link', text: `${vocab.label('categories', f.properties.category)} — ${formatDateTime(f.properties.observed_at)}`,
       onclick: () => openDetails({ ...f.properties, id: f.id }),
-    })));
+    }), ' ', el('span', { class: 'state-tag', text: statusOf.get(String(f.id)) })));
     $('#mine-server').replaceChildren(...(rows.length ? rows : [el('li', { text: t('mineNone') })]));
   } catch (error) {
     $('#mine-server').replaceChildren(el('li', { text: error.status === 0 ? t('offline') : t(errorKey(error)) }));
@@ -1204,9 +1209,10 @@ async function boot() {
       else if (state.view === 'perception' && perceptions.isDrawing()) perceptions.addVertex(lngLat);
       else if (state.view === 'areas' && areas.isDrawing()) areas.addCorner(lngLat);
       else if (state.view === 'exercises' && exercises.isDrawing()) exercises.addVertex(lngLat);
+      else if (state.view === 'exercises' && exercises.isPickingArea()) exercises.pickAreaAt(lngLat);
     },
     isPlacing: () => state.view === 'log' || (state.view === 'places' && places.isPlacing()) || (state.view === 'areas' && areas.isDrawing())
-      || (state.view === 'exercises' && exercises.isDrawing()) || (state.view === 'places' && places.isPicking())
+      || (state.view === 'exercises' && (exercises.isDrawing() || exercises.isPickingArea())) || (state.view === 'places' && places.isPicking())
       || (state.view === 'perception' && perceptions.isDrawing()),
     onMove: () => refresh(),
   });
