@@ -56,6 +56,8 @@ pub const FONTSTACK: &str = "safetymap-sans";
 #[derive(Debug, Clone, Default)]
 pub struct Basemap {
     tiles: Option<Tiles>,
+    /// The tiles' street names, read on first use.
+    streets: Arc<tokio::sync::OnceCell<Arc<Vec<crate::gazetteer::Street>>>>,
     glyphs: Option<Arc<Glyphs>>,
     style_url: Option<String>,
     attribution: String,
@@ -130,6 +132,33 @@ impl Tiles {
         })
     }
 
+    /// Calls `each` with every tile stored at the most detailed zoom, one
+    /// at a time (a large file is never held in memory whole).
+    pub async fn each_at_max_zoom(
+        &self,
+        mut each: impl FnMut(crate::mvt::TileId, &[u8]),
+    ) -> Result<(), sqlx::Error> {
+        use futures_util::TryStreamExt;
+        let z = self.maxzoom;
+        let mut rows =
+            sqlx::query("SELECT tile_column, tile_row, tile_data FROM tiles WHERE zoom_level = ?1")
+                .bind(i64::from(z))
+                .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let (x, row_number): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            // MBTiles rows count from the south (TMS); XYZ from the north.
+            let y = (1_i64 << z) - 1 - row_number;
+            let (Ok(x), Ok(y)) = (u32::try_from(x), u32::try_from(y)) else {
+                continue;
+            };
+            if let Some(id) = crate::mvt::TileId::new(u32::from(z), x, y) {
+                let data: Vec<u8> = row.try_get(2)?;
+                each(id, &data);
+            }
+        }
+        Ok(())
+    }
+
     /// One tile's stored bytes (usually gzip-compressed MVT), if present.
     pub async fn tile(&self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, sqlx::Error> {
         if z > 30 || x >= (1 << z) || y >= (1 << z) {
@@ -193,6 +222,7 @@ impl Basemap {
         };
         Ok(Basemap {
             tiles,
+            streets: Arc::default(),
             glyphs,
             style_url: config.style_url.clone(),
             attribution: config.attribution.clone(),
@@ -202,6 +232,20 @@ impl Basemap {
     /// The tiles, if an MBTiles file is served.
     pub fn tiles(&self) -> Option<&Tiles> {
         self.tiles.as_ref()
+    }
+
+    /// The named streets of the served tiles (read once, then kept), or
+    /// None when no MBTiles file is served.
+    pub async fn streets(
+        &self,
+    ) -> Option<Result<Arc<Vec<crate::gazetteer::Street>>, crate::gazetteer::GazetteerError>> {
+        let tiles = self.tiles.as_ref()?;
+        Some(
+            self.streets
+                .get_or_try_init(|| async { crate::gazetteer::streets(tiles).await.map(Arc::new) })
+                .await
+                .cloned(),
+        )
     }
 
     /// The glyphs, if a font is served.

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod demo;
 pub mod domain;
 pub mod exercise;
+pub mod gazetteer;
 pub mod import;
 pub mod index;
 pub mod mvt;

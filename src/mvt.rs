@@ -1,6 +1,7 @@
 //! Mapbox Vector Tiles (specification 2.1), written by hand: a tile is a few
 //! protobuf messages, and encoding straight into one buffer keeps an
-//! uncached tile cheap.
+//! uncached tile cheap. A small reader ([`read_layer`]) takes a basemap
+//! tile's named features back out (for the street gazetteer).
 //!
 //! Tiles are addressed in Web Mercator (EPSG:3857, XYZ scheme), 4096 units
 //! a side.
@@ -40,6 +41,17 @@ impl TileId {
         };
         let (x, y) = (f64::from(self.x), f64::from(self.y));
         [lon(x - b), lat(y + 1.0 + b), lon(x + 1.0 + b), lat(y - b)]
+    }
+
+    /// The WGS84 position `[lon, lat]` of a point in this tile's units, for
+    /// a tile `extent` units a side.
+    pub fn unproject(&self, (x, y): (i32, i32), extent: u32) -> [f64; 2] {
+        let n = f64::from(1u32 << self.z);
+        let e = f64::from(extent.max(1));
+        let gx = f64::from(self.x) + f64::from(x) / e;
+        let gy = f64::from(self.y) + f64::from(y) / e;
+        let t = std::f64::consts::PI * (1.0 - 2.0 * gy / n);
+        [gx / n * 360.0 - 180.0, t.sinh().atan().to_degrees()]
     }
 
     /// A WGS84 position in this tile's units (may fall outside 0…4096).
@@ -341,9 +353,269 @@ pub fn encode(layers: &[Layer]) -> Vec<u8> {
     out
 }
 
+// ---------------------------------------------------------------- reading
+
+/// A tile that is not a valid vector tile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid vector tile: {0}")]
+pub struct MalformedTile(&'static str);
+
+/// One feature read back: its text properties and every vertex of its
+/// geometry, in tile units.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReadFeature {
+    /// Properties whose values are text (others are skipped).
+    pub properties: Vec<(String, String)>,
+    /// The geometry's vertices, in order, whatever its type.
+    pub vertices: Vec<(i32, i32)>,
+}
+
+impl ReadFeature {
+    /// The text property `key`, if it has one.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A protobuf reader over one message.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+/// A field's payload.
+enum Field<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, at: 0 }
+    }
+
+    fn varint(&mut self) -> Result<u64, MalformedTile> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self
+                .bytes
+                .get(self.at)
+                .ok_or(MalformedTile("truncated varint"))?;
+            self.at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(MalformedTile("varint too long"))
+    }
+
+    fn skip(&mut self, n: usize) -> Result<&'a [u8], MalformedTile> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or(MalformedTile("truncated field"))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    /// The next field's number and payload, or None at the end.
+    fn field(&mut self) -> Result<Option<(u64, Field<'a>)>, MalformedTile> {
+        if self.at >= self.bytes.len() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        let payload = match key & 7 {
+            0 => Field::Varint(self.varint()?),
+            1 => {
+                self.skip(8)?;
+                Field::Fixed
+            }
+            2 => {
+                let n = usize::try_from(self.varint()?).map_err(|_| MalformedTile("length"))?;
+                Field::Bytes(self.skip(n)?)
+            }
+            5 => {
+                self.skip(4)?;
+                Field::Fixed
+            }
+            _ => return Err(MalformedTile("unknown wire type")),
+        };
+        Ok(Some((key >> 3, payload)))
+    }
+}
+
+/// Packed (or single) unsigned integers of a repeated field.
+fn uints(payload: Field<'_>, out: &mut Vec<u32>) -> Result<(), MalformedTile> {
+    match payload {
+        Field::Varint(v) => out.push(v as u32),
+        Field::Bytes(b) => {
+            let mut r = Reader::new(b);
+            while r.at < b.len() {
+                out.push(r.varint()? as u32);
+            }
+        }
+        Field::Fixed => return Err(MalformedTile("fixed-width integers")),
+    }
+    Ok(())
+}
+
+fn text(payload: Field<'_>) -> Result<String, MalformedTile> {
+    match payload {
+        Field::Bytes(b) => Ok(String::from_utf8_lossy(b).into_owned()),
+        _ => Err(MalformedTile("text expected")),
+    }
+}
+
+/// The vertices a geometry's commands visit.
+fn vertices(commands: &[u32]) -> Vec<(i32, i32)> {
+    let unzig = |v: u32| ((v >> 1) as i32) ^ -((v & 1) as i32);
+    let (mut x, mut y) = (0i32, 0i32);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < commands.len() {
+        let (id, count) = (commands[i] & 7, (commands[i] >> 3) as usize);
+        i += 1;
+        if id == 7 {
+            continue; // ClosePath has no parameters.
+        }
+        for _ in 0..count {
+            let (Some(&dx), Some(&dy)) = (commands.get(i), commands.get(i + 1)) else {
+                return out;
+            };
+            i += 2;
+            x = x.wrapping_add(unzig(dx));
+            y = y.wrapping_add(unzig(dy));
+            out.push((x, y));
+        }
+    }
+    out
+}
+
+/// The features of layer `name` in a (decompressed) tile, with the layer's
+/// extent; None when the tile has no such layer.
+pub fn read_layer(
+    tile: &[u8],
+    name: &str,
+) -> Result<Option<(u32, Vec<ReadFeature>)>, MalformedTile> {
+    let mut r = Reader::new(tile);
+    while let Some((number, payload)) = r.field()? {
+        let (3, Field::Bytes(layer)) = (number, payload) else {
+            continue;
+        };
+        let mut lr = Reader::new(layer);
+        let (mut layer_name, mut extent) = (String::new(), EXTENT);
+        let (mut keys, mut values, mut raw) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some((n, p)) = lr.field()? {
+            match (n, p) {
+                (1, p) => layer_name = text(p)?,
+                (2, Field::Bytes(f)) => raw.push(f),
+                (3, p) => keys.push(text(p)?),
+                (4, Field::Bytes(v)) => {
+                    let mut vr = Reader::new(v);
+                    let mut value = None;
+                    while let Some((vn, vp)) = vr.field()? {
+                        if vn == 1 {
+                            value = Some(text(vp)?);
+                        }
+                    }
+                    values.push(value);
+                }
+                (5, Field::Varint(e)) => extent = e as u32,
+                _ => {}
+            }
+        }
+        if layer_name != name {
+            continue;
+        }
+        let mut features = Vec::with_capacity(raw.len());
+        for f in raw {
+            let mut fr = Reader::new(f);
+            let (mut tags, mut geometry) = (Vec::new(), Vec::new());
+            while let Some((n, p)) = fr.field()? {
+                match n {
+                    2 => uints(p, &mut tags)?,
+                    4 => uints(p, &mut geometry)?,
+                    _ => {}
+                }
+            }
+            let properties = tags
+                .chunks_exact(2)
+                .filter_map(|kv| {
+                    let key = keys.get(kv[0] as usize)?;
+                    let value = values.get(kv[1] as usize)?.as_ref()?;
+                    Some((key.clone(), value.clone()))
+                })
+                .collect();
+            features.push(ReadFeature {
+                properties,
+                vertices: vertices(&geometry),
+            });
+        }
+        return Ok(Some((extent, features)));
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_layer_reads_back_with_its_text_properties_and_vertices() {
+        let mut layer = Layer::new("roads");
+        layer.point(
+            Some(1),
+            (25, 17),
+            &[
+                ("name", Value::Text("Made-up Street")),
+                ("rank", Value::Int(3)),
+            ],
+        );
+        layer.polygon(
+            None,
+            &[(0, 0), (10, 0), (10, 10), (0, 0)],
+            &[("name", Value::Text("Made-up Square"))],
+        );
+        let tile = encode(&[Layer::new("other"), layer]);
+        let (extent, features) = read_layer(&tile, "roads")
+            .expect("valid")
+            .expect("the layer");
+        assert_eq!(extent, EXTENT);
+        assert_eq!(features.len(), 2);
+        assert_eq!(features[0].text("name"), Some("Made-up Street"));
+        assert_eq!(features[0].text("rank"), None, "numbers are skipped");
+        assert_eq!(features[0].vertices, vec![(25, 17)]);
+        assert_eq!(features[1].text("name"), Some("Made-up Square"));
+        assert!(
+            features[1].vertices.contains(&(10, 10)),
+            "{:?}",
+            features[1].vertices
+        );
+        assert_eq!(read_layer(&tile, "missing").expect("valid"), None);
+    }
+
+    #[test]
+    fn a_truncated_tile_is_refused_not_misread() {
+        let mut layer = Layer::new("roads");
+        layer.point(None, (1, 2), &[("name", Value::Text("Made-up Street"))]);
+        let tile = encode(&[layer]);
+        assert!(read_layer(&tile[..tile.len() - 3], "roads").is_err());
+    }
+
+    #[test]
+    fn unproject_undoes_project() {
+        let tile = TileId::new(15, 16111, 10886).expect("valid");
+        let at = tile.project([-2.9977, 51.5886]);
+        let [lon, lat] = tile.unproject(at, EXTENT);
+        assert!(
+            (lon + 2.9977).abs() < 1e-5 && (lat - 51.5886).abs() < 1e-5,
+            "{lon} {lat}"
+        );
+    }
 
     #[test]
     fn newport_lies_in_its_zoom_twelve_tile() {

@@ -4,7 +4,7 @@
 // must not outlive the session on a shared device. That covers the vector
 // tiles, grids, hot spots, time profiles and police.uk layer too.
 
-const VERSION = 'safetymap-v8';
+const VERSION = 'safetymap-v9';
 const SHELL = [
   '/',
   '/app.css',
@@ -25,6 +25,9 @@ const SHELL = [
   '/js/perceptions.js',
   '/js/review.js',
   '/js/grid.js',
+  '/js/accounts.js',
+  '/js/audit.js',
+  '/js/search.js',
   '/vendor/maplibre-gl/maplibre-gl-csp.js',
   '/vendor/maplibre-gl/maplibre-gl-csp-worker.js',
   '/vendor/maplibre-gl/maplibre-gl.css',
@@ -79,7 +82,7 @@ self.addEventListener('fetch', (event) => {
   if (perViewer) return;
   if (url.pathname.startsWith('/basemap/tiles/') || url.pathname.startsWith('/basemap/fonts/')) {
     event.respondWith(cacheFirst(event.request, BASEMAP_CACHE));
-  } else if (url.pathname === '/basemap/style.json') {
+  } else if (url.pathname === '/basemap/style.json' || url.pathname === '/basemap/streets.json') {
     event.respondWith(networkFirst(event.request, BASEMAP_CACHE));
   } else if (SHELL.includes(url.pathname) || url.pathname === '/index.html') {
     const request = url.pathname === '/index.html' ? new Request('/') : event.request;

@@ -91,6 +91,10 @@ pub const NOT_DISCLOSURES: &[(&str, &str)] = &[
     ("/basemap/style.json", "the basemap's style: open map data"),
     ("/basemap/tiles/{z}/{x}/{y}", "basemap tiles: open map data"),
     ("/basemap/fonts/{fontstack}/{range}", "basemap label glyphs"),
+    (
+        "/basemap/streets.json",
+        "the basemap's street names: open map data",
+    ),
 ];
 
 /// Whether a route's answers are exempt from disclosure events.

@@ -493,6 +493,7 @@ fn routes() -> Routes {
         .route("/js/{*path}", get(web::file_at))
         .route("/vendor/{*path}", get(web::file_at))
         .route("/basemap/style.json", get(web::style))
+        .route("/basemap/streets.json", get(web::streets))
         .route("/basemap/tiles/{z}/{x}/{y}", get(web::tile))
         .route("/basemap/fonts/{fontstack}/{range}", get(web::glyphs))
         .route("/ogc", get(ogc::landing))

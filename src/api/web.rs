@@ -95,6 +95,26 @@ pub async fn style(State(state): State<AppState>, headers: axum::http::HeaderMap
     Json(state.basemap.style(&base, area)).into_response()
 }
 
+/// `GET /basemap/streets.json`: the basemap's named streets, each with the
+/// box it covers, for the search box (public map data, cached like tiles).
+pub async fn streets(State(state): State<AppState>) -> Result<Response, Problem> {
+    let streets = state
+        .basemap
+        .streets()
+        .await
+        .ok_or_else(|| Problem::not_found().detail("no MBTiles basemap is configured"))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading the basemap's streets failed");
+            Problem::internal()
+        })?;
+    let mut response = Json(serde_json::json!({ "streets": *streets })).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=86400"),
+    );
+    Ok(response)
+}
+
 /// `GET /basemap/tiles/{z}/{x}/{y}.pbf`: one vector tile (204 when empty).
 pub async fn tile(
     State(state): State<AppState>,

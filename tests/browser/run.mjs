@@ -1160,6 +1160,49 @@ scenario('a field officer who taps the map to log a report is told the nearest s
   await context.close();
 });
 
+scenario('offline, a panel member finds a street and a place from the register with the map’s search box, by keyboard, and the map goes there', async (browser, ctx) => {
+  if (!existsSync(MBTILES)) return 'skipped: ../shared/data/osm-newport is not there';
+  await ensurePlace(ctx);
+  const { context, page } = await newPage(browser, { axe: true });
+  await signIn(page, 'council.panel');
+  await page.waitForFunction(async () => (await import('/js/places.js')).all().length > 0);
+  const place = await page.evaluate(async () => {
+    const places = await import('/js/places.js');
+    const p = places.all().find((x) => x.location && x.name_en);
+    return p && { name: p.name_en, lon: p.location.lon, lat: p.location.lat };
+  });
+  assert(place, 'the register has a place with a position');
+  // The streets were fetched when the app started; from here on nothing reaches the server.
+  await context.setOffline(true);
+  await page.fill('#ms-q', 'commercial st');
+  await page.waitForSelector('#ms-results:not([hidden]) button');
+  const first = await page.textContent('#ms-results li:first-child button');
+  assert(first.startsWith('Commercial Street') && first.includes('street, near'), `the street first, with where it is: ${first}`);
+  assert((await page.textContent('#ms-status')).includes('arrow down'), await page.textContent('#ms-status'));
+  await axeCheck(page, 'map search');
+  await shot(page, 'map-search');
+  await page.keyboard.press('ArrowDown');
+  assert(await page.evaluate(() => document.activeElement.closest('#ms-results') !== null), 'arrow down reaches the results');
+  await page.keyboard.press('Enter');
+  const centre = await page.evaluate(() => window.safetymapMap.getCenter().toArray());
+  assert(centre[0] > -2.9975 && centre[0] < -2.9915 && centre[1] > 51.5820 && centre[1] < 51.5885, `the map is on Commercial Street: ${centre}`);
+  assert(await page.isHidden('#ms-results'), 'the results close');
+  // A place from the register, found by the start of a word of its name, in any case.
+  const word = place.name.split(/\s+/).find((w) => w.length > 3) ?? place.name;
+  await page.fill('#ms-q', word.slice(0, 4).toUpperCase());
+  await page.waitForSelector('#ms-results:not([hidden]) button');
+  const button = page.locator('#ms-results button', { hasText: 'place in the register' }).filter({ hasText: place.name }).first();
+  await button.click();
+  const at = await page.evaluate(() => window.safetymapMap.getCenter().toArray());
+  assert(Math.abs(at[0] - place.lon) < 1e-4 && Math.abs(at[1] - place.lat) < 1e-4, `the map is on ${place.name}: ${at}`);
+  await page.click('#lang');
+  await page.fill('#ms-q', 'zzzz');
+  await page.waitForFunction(() => document.querySelector('#ms-status').textContent === 'Nid oes stryd na lle yn cyfateb.');
+  await page.click('#lang');
+  await context.setOffline(false);
+  await context.close();
+});
+
 scenario('a filtered hot-spot view bookmarked by a panel member opens for a field officer with the same filters, layers and place', async (browser) => {
   const { context, page } = await newPage(browser);
   await signIn(page, 'council.panel');

@@ -78,6 +78,24 @@ on_both_stores! {
         let layers: Vec<&str> = style["layers"].as_array().expect("layers").iter().map(|l| l["id"].as_str().unwrap_or("")).collect();
         assert_eq!(layers, ["background", "service-area"]);
         assert_eq!(app.request(Method::GET, "/basemap/tiles/14/8000/5400.pbf", None, &[], None).await.status, StatusCode::NOT_FOUND);
+        let streets = app.request(Method::GET, "/basemap/streets.json", None, &[], None).await;
+        assert_eq!(streets.status, StatusCode::NOT_FOUND, "no street search without tiles");
+        assert_eq!(streets.json()["detail"], "no MBTiles basemap is configured");
+    }
+
+    async fn the_service_worker_keeps_every_script_of_the_app_so_it_opens_offline(backend) {
+        let app = TestApp::new(backend).await;
+        let worker = app.request(Method::GET, "/sw.js", None, &[], None).await.text();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/js");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("web/js") {
+            let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+            // A module missing from the shell breaks every import of it offline.
+            if name.ends_with(".js") && !worker.contains(&format!("'/js/{name}'")) {
+                missing.push(name);
+            }
+        }
+        assert!(missing.is_empty(), "scripts the offline app would lack: {missing:?}");
     }
 
     async fn the_newport_mbtiles_basemap_serves_its_tiles_style_and_label_glyphs(backend) {
@@ -112,5 +130,16 @@ on_both_stores! {
         assert!(glyphs.body.len() > 10_000, "SDF glyphs for Latin: {} bytes", glyphs.body.len());
         let welsh = app.request(Method::GET, "/basemap/fonts/safetymap-sans/256-511.pbf", None, &[], None).await;
         assert_eq!(welsh.status, StatusCode::OK, "ŵ and ŷ live in Latin Extended-A");
+        // The search box's streets: read from the tiles, each with its box.
+        let streets = app.request(Method::GET, "/basemap/streets.json", None, &[], None).await;
+        assert_eq!(streets.headers["cache-control"], "public, max-age=86400");
+        let streets = streets.json();
+        let list = streets["streets"].as_array().expect("streets");
+        assert!(list.len() > 500, "Newport's named streets: {}", list.len());
+        let commercial = list.iter().find(|s| s["name"] == "Commercial Street").expect("Commercial Street");
+        let b: Vec<f64> = commercial["bbox"].as_array().expect("bbox").iter().map(|v| v.as_f64().expect("degrees")).collect();
+        // Commercial Street runs north–south through the centre, past -2.995, 51.585.
+        assert!(b[0] < -2.995 && -2.995 < b[2] && b[1] < 51.585 && 51.585 < b[3], "{b:?}");
+        assert!(b[2] - b[0] < 0.02 && b[3] - b[1] < 0.02, "one street, not the town: {b:?}");
     }
 }

@@ -8,7 +8,7 @@
 // The view is decided by the server for the panel (the same for everyone),
 // so nothing here widens what anyone sees.
 
-import { t, say, lang, formatDate, formatDateTime } from './i18n.js';
+import { t, say, lang, formatDate, formatDateTime, folded } from './i18n.js';
 import { request, newKey, ApiError, fetchFile } from './api.js';
 import * as vocab from './vocab.js';
 import * as mapView from './map.js';
@@ -124,11 +124,6 @@ function fillSelect(select, options, chosen) {
   select.replaceChildren(...options.map(([value, text]) => el('option', { value, text })));
   if (chosen != null) select.value = chosen;
   if (select.selectedIndex < 0) select.selectedIndex = 0;
-}
-
-/** Lower case without accents, so "ysgol" finds "Ysgol" and "Tŷ" is found by "ty". */
-function folded(text) {
-  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
 // The area picker narrows its list by the words typed, or to the areas

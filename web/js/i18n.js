@@ -172,6 +172,13 @@ export const STRINGS = {
     detailSensitivity: 'Sensitivity',
     detailRecorded: 'Recorded',
     detailReviewBy: 'Review by',
+    searchLabel: 'Find a street or place',
+    searchPlace: 'place in the register',
+    searchStreet: 'street, {ref}',
+    searchFound_one: '1 match; arrow down to choose it.',
+    searchFound: '{count} matches; arrow down to choose one.',
+    searchNone: 'No street or place matches.',
+    searchMoved: 'The map shows {name}.',
     detailWhere: 'Where',
     detailHistory: 'History',
     historyCreated: 'created',
@@ -866,6 +873,13 @@ export const STRINGS = {
     detailSensitivity: 'Sensitifrwydd',
     detailRecorded: 'Cofnodwyd',
     detailReviewBy: 'Adolygu erbyn',
+    searchLabel: 'Dod o hyd i stryd neu le',
+    searchPlace: 'lle yn y gofrestr',
+    searchStreet: 'stryd, {ref}',
+    searchFound_one: '1 yn cyfateb; saeth i lawr i’w ddewis.',
+    searchFound: '{count} yn cyfateb; saeth i lawr i ddewis un.',
+    searchNone: 'Nid oes stryd na lle yn cyfateb.',
+    searchMoved: 'Mae’r map yn dangos {name}.',
     detailWhere: 'Ble',
     detailHistory: 'Hanes',
     historyCreated: 'crëwyd',
@@ -1459,6 +1473,11 @@ export function formatDateTime(value) {
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime())) return '';
   return `${t(`day${d.getDay()}`)} ${d.getDate()} ${t(`month${d.getMonth()}`)} ${d.getFullYear()}, ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Text for matching what people type: lower case without accents, so "ty" finds "Tŷ". */
+export function folded(text) {
+  return String(text ?? '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
 /** A date alone: "20 November 2026". */

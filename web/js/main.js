@@ -14,6 +14,7 @@ import * as perceptions from './perceptions.js';
 import * as review from './review.js';
 import * as accounts from './accounts.js';
 import * as auditLog from './audit.js';
+import * as search from './search.js';
 import { el, saveBlob } from './dom.js';
 import { gridReference } from './grid.js';
 
@@ -1071,6 +1072,7 @@ function renderAll() {
   review.render();
   accounts.render();
   auditLog.render();
+  search.render();
   perceptions.render();
   renderProfileAreas();
   if (profiled.profile) analysis.renderProfile(profiled.profile);
@@ -1131,6 +1133,7 @@ async function boot() {
   review.init({ errorKey, showView: (name) => { if (state.view !== name) showView(name); } });
   accounts.init({ errorKey });
   auditLog.init({ errorKey });
+  search.init();
   // On a phone the profile starts folded away under the map; it loads when opened.
   if (window.matchMedia('(max-width: 760px)').matches) $('#profile').open = false;
   $('#profile').addEventListener('toggle', () => refreshProfile());
