@@ -265,11 +265,16 @@ impl Viewer {
         self.principal.strip_prefix("user:")?.parse().ok()
     }
 
+    /// The principals the service itself acts as ([`Viewer::console`],
+    /// [`Viewer::system`]): never a username, so the audit trail's "system"
+    /// is always the service's retention and never somebody's account.
+    pub const BUILT_IN_PRINCIPALS: [&'static str; 2] = ["console", "system"];
+
     /// Someone at the server's command line (which needs the database's
     /// credentials anyway), for acts such as making the first administrator.
     pub fn console() -> Viewer {
         Viewer {
-            principal: "console".into(),
+            principal: Self::BUILT_IN_PRINCIPALS[0].into(),
             name: "command line".into(),
             agency: String::new(),
             role: Role::Admin,
@@ -281,7 +286,7 @@ impl Viewer {
     /// The service itself, for acts no person started (retention).
     pub fn system() -> Viewer {
         Viewer {
-            principal: "system".into(),
+            principal: Self::BUILT_IN_PRINCIPALS[1].into(),
             name: "safetymap".into(),
             agency: String::new(),
             role: Role::Admin,

@@ -245,6 +245,13 @@ impl Accounts {
         now: DateTime<Utc>,
     ) -> Result<User, ServiceError> {
         self.may_create(viewer, &new.agency, new.role, new.admin)?;
+        if Viewer::BUILT_IN_PRINCIPALS.contains(&new.username.as_str()) {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "username",
+                "reserved",
+                "this name is the service's own in the audit trail: choose another",
+            )]));
+        }
         let audit = entry(
             viewer,
             AuditAction::Collection,

@@ -52,7 +52,7 @@ impl AuditLog {
         let Some(named) = query.principal.as_deref().map(str::trim) else {
             return Ok(());
         };
-        if !named.contains(':') {
+        if !named.contains(':') && !Viewer::BUILT_IN_PRINCIPALS.contains(&named) {
             if let Some(user) = self.store.user_by_name(&named.to_lowercase()).await? {
                 query.principal = Some(user_principal(user.id));
             }

@@ -628,20 +628,25 @@ impl Store {
         Ok(())
     }
 
-    /// The sign-in log, newest first, of one agency's accounts or of all.
+    /// The sign-in log, newest first: of every attempt, or (`managed_in`)
+    /// of the accounts a coordinator of that agency manages — its field
+    /// officers and panel members without administration, never a fellow
+    /// coordinator's or an administrator's.
     pub async fn sign_ins(
         &self,
-        agency: Option<&str>,
+        managed_in: Option<&str>,
         limit: i64,
     ) -> Result<Vec<SignIn>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.at, s.username, s.user_id, s.client, s.outcome
              FROM sign_ins s LEFT JOIN users u ON u.id = s.user_id
-             WHERE ($1 IS NULL OR u.agency = $1)
+             WHERE ($1 IS NULL OR (u.agency = $1 AND u.admin = 0 AND u.role IN ($3, $4)))
              ORDER BY s.id DESC LIMIT $2",
         )
-        .bind(agency)
+        .bind(managed_in)
         .bind(limit)
+        .bind(Role::FieldOfficer.code())
+        .bind(Role::PanelMember.code())
         .fetch_all(&self.pool)
         .await
         .ctx("reading the sign-in log")?;

@@ -167,6 +167,36 @@ on_both_stores! {
         assert_eq!(log.as_array().expect("log").iter().filter(|e| e["client"] == "192.0.2.7").count(), 31);
     }
 
+    async fn a_coordinators_sign_in_log_holds_only_the_accounts_they_manage_not_a_fellow_coordinators(backend) {
+        let app = TestApp::new(backend).await;
+        let officer = app.user(Role::FieldOfficer, "parks").await;
+        let fellow = app.enrolled_user(Role::Coordinator, "parks").await;
+        let elsewhere = app.user(Role::FieldOfficer, "police").await;
+        for (user, n) in [(&officer, 1), (&fellow, 2), (&elsewhere, 3)] {
+            app.sign_in_from(&json!({"username": user.username, "password": "not the password at all"}), [10, 0, 1, n]).await;
+        }
+        let coordinator = app.enrolled_user(Role::Coordinator, "parks").await;
+        let log = app.get("/api/sign-ins", &app.token_for(&coordinator, false).await).await.json();
+        let names: Vec<&str> = log.as_array().expect("log").iter().filter_map(|e| e["username"].as_str()).collect();
+        assert_eq!(names, [officer.username.as_str()], "their field officer only: {log}");
+        assert!(!log.to_string().contains("10.0.1.2"), "nothing of the fellow coordinator's, not even the address");
+    }
+
+    async fn a_username_that_is_the_services_own_audit_name_is_refused(backend) {
+        let app = TestApp::new(backend).await;
+        let (coordinator, session) = app.session_as(Role::Coordinator, "parks").await;
+        let bearer = app.token_for(&coordinator, false).await;
+        for name in ["system", "Console"] {
+            let body = json!({"username": name, "display_name": "Made-up Officer", "agency": coordinator.agency, "role": "field-officer", "password": PASSWORD});
+            let reply = app.as_session(Method::POST, "/api/users", &session, Some(&body), true).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {}", reply.text());
+            assert_eq!(reply.json()["errors"][0]["field"], "username");
+            assert_eq!(reply.json()["errors"][0]["code"], "reserved");
+        }
+        let users = app.get("/api/users", &bearer).await.json();
+        assert!(!users.to_string().contains("\"system\""), "nothing was made: {users}");
+    }
+
     async fn coordinators_must_enrol_totp_and_then_sign_in_with_a_code_or_a_recovery_code_once(backend) {
         let app = TestApp::new(backend).await;
         let coordinator = app.user(Role::Coordinator, "council").await;

@@ -866,8 +866,11 @@ async function renderMine() {
   try {
     const page = await request('GET', '/ogc/collections/observations/items?mine=true&limit=100');
     const statusOf = new Map(page.features.map((f) => [String(f.id), vocab.label('statuses', f.properties.status)]));
-    // Sent from here, and what became of it: its status, or gone (withdrawn or erased).
-    $('#mine-sent').replaceChildren(...sent.slice(0, 50).map((s) => sentItem(s, statusOf.get(String(s.id)) ?? t('mineStateGone'))));
+    // Sent from here, and what became of it: its status, or gone (withdrawn
+    // or erased) — said only when the server's page holds every report.
+    const complete = !(page.links ?? []).some((l) => l.rel === 'next');
+    const unknown = complete ? t('mineStateGone') : t('mineStateSent');
+    $('#mine-sent').replaceChildren(...sent.slice(0, 50).map((s) => sentItem(s, statusOf.get(String(s.id)) ?? unknown)));
     const rows = page.features.map((f) => el('li', {}, el('button', {
       type: 'button', class: 'link', text: `${vocab.label('categories', f.properties.category)} — ${formatDateTime(f.properties.observed_at)}`,
       onclick: () => openDetails({ ...f.properties, id: f.id }),
