@@ -4,7 +4,7 @@
 // must not outlive the session on a shared device. That covers the vector
 // tiles, grids, hot spots, time profiles and police.uk layer too.
 
-const VERSION = 'safetymap-v9';
+const VERSION = 'safetymap-v10';
 const SHELL = [
   '/',
   '/app.css',
@@ -28,6 +28,7 @@ const SHELL = [
   '/js/accounts.js',
   '/js/audit.js',
   '/js/search.js',
+  '/js/print.js',
   '/vendor/maplibre-gl/maplibre-gl-csp.js',
   '/vendor/maplibre-gl/maplibre-gl-csp-worker.js',
   '/vendor/maplibre-gl/maplibre-gl.css',

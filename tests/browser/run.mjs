@@ -1203,6 +1203,63 @@ scenario('offline, a panel member finds a street and a place from the register w
   await context.close();
 });
 
+scenario('a panel member prints the filtered map: the sheet has the map as drawn, its legend, the filters in words, a scale bar, north, and who printed it when', async (browser, ctx) => {
+  const { context, page } = await newPage(browser);
+  await apiSend('POST', '/api/observations', ctx.tokens.parks, {
+    longitude: -2.9985, latitude: 51.5890, observed_at: new Date(Date.now() - 3 * 86400e3).toISOString(),
+    category: 'licensed-premises-concern', setting: 'park', severity: 'high',
+  });
+  await signIn(page, 'council.panel');
+  await page.selectOption('#f-category', 'licensed-premises-concern');
+  await page.evaluate(() => window.safetymapMap.jumpTo({ center: [-2.9985, 51.5890], zoom: 15 }));
+  await waitForMap(page);
+  await page.waitForFunction(() => /^Showing [1-9]/.test(document.querySelector('#counts').textContent));
+  const counts = await page.textContent('#counts');
+  await page.evaluate(() => { window.print = () => { window.printedMapAlone = document.body.classList.contains('printing-map'); }; });
+  await page.click('#map-print');
+  await page.waitForFunction(() => window.printedMapAlone === true, null, { timeout: 10000 });
+  const image = await page.evaluate(() => {
+    const img = document.querySelector('#print-map-image');
+    return { size: img.src.length, width: img.naturalWidth };
+  });
+  assert(image.width > 300 && image.size > 20000, `the map as drawn, not a blank canvas: ${JSON.stringify(image)}`);
+  // The scale bar's length is what it says, on the map's own scale.
+  const scale = await page.evaluate(() => {
+    const map = window.safetymapMap;
+    const bar = document.querySelector('.print-scale-bar');
+    const metres = parseFloat(bar.nextElementSibling.textContent) * (bar.nextElementSibling.textContent.endsWith('km') ? 1000 : 1);
+    const share = parseFloat(bar.style.width) / 100;
+    const width = map.getCanvas().clientWidth;
+    const middle = map.getCanvas().clientHeight / 2;
+    const west = map.unproject([0, middle]);
+    const east = map.unproject([width, middle]);
+    const across = west.distanceTo(east);
+    return { metres, shown: share * across };
+  });
+  assert(Math.abs(scale.shown - scale.metres) / scale.metres < 0.05, `the scale bar: ${JSON.stringify(scale)}`);
+  // The sheet as the printer gets it, read back as text.
+  await page.evaluate(() => document.body.classList.add('printing-map'));
+  await page.emulateMedia({ media: 'print' });
+  const dir = mkdtempSync(join(tmpdir(), 'safetymap-print-'));
+  try {
+    const file = join(dir, 'map.pdf');
+    await shot(page, 'map-print');
+    await page.pdf({ path: file, format: 'A4' });
+    const text = execFileSync('pdftotext', [file, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
+    assert(text.includes('safetymap: the map as shown'), `the title: ${text.slice(0, 300)}`);
+    assert(text.includes('Category: Licensed premises concern'), `the filters in words: ${text.slice(0, 600)}`);
+    assert(/Printed \w+ \d{1,2} \w+ \d{4}, \d\d:\d\d by /.test(text), `when and by whom: ${text.slice(0, 300)}`);
+    assert(/\b\d+ (m|km)\b/.test(text) && text.includes('N'), 'a scale bar and north');
+    assert(text.includes('Legend') && text.includes('Concern'), 'the legend');
+    assert(text.includes(counts.replace(/\s+/g, ' ').trim()), `the count of what it shows: ${counts}`);
+    assert(!text.includes('Sign out') && !text.includes('Download a layer'), 'nothing of the screen around the map');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await page.emulateMedia({ media: 'screen' });
+  }
+  await context.close();
+});
+
 scenario('a filtered hot-spot view bookmarked by a panel member opens for a field officer with the same filters, layers and place', async (browser) => {
   const { context, page } = await newPage(browser);
   await signIn(page, 'council.panel');

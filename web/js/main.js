@@ -15,6 +15,7 @@ import * as review from './review.js';
 import * as accounts from './accounts.js';
 import * as auditLog from './audit.js';
 import * as search from './search.js';
+import { printOnly, printMap } from './print.js';
 import { el, saveBlob } from './dom.js';
 import { gridReference } from './grid.js';
 
@@ -152,11 +153,7 @@ function keepRecoveryCodes(codes) {
     saveBlob(new Blob([recoveryText(codes)], { type: 'text/plain;charset=utf-8' }), 'safetymap-recovery-codes.txt');
   };
   // Printing shows only the codes (see the print rules in app.css).
-  $('#enrol-print').onclick = () => {
-    document.body.classList.add('printing-codes');
-    window.print();
-    document.body.classList.remove('printing-codes');
-  };
+  $('#enrol-print').onclick = () => printOnly('printing-codes');
 }
 
 async function submitEnrol(event) {
@@ -1137,6 +1134,7 @@ async function boot() {
   accounts.init({ errorKey });
   auditLog.init({ errorKey });
   search.init();
+  $('#map-print').addEventListener('click', () => printMap(state.account?.display_name ?? ''));
   // On a phone the profile starts folded away under the map; it loads when opened.
   if (window.matchMedia('(max-width: 760px)').matches) $('#profile').open = false;
   $('#profile').addEventListener('toggle', () => refreshProfile());
