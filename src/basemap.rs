@@ -49,6 +49,19 @@ impl std::fmt::Debug for Glyphs {
     }
 }
 
+/// The `highway` values the style draws as major roads (and the pack's
+/// map too).
+pub const MAJOR_ROADS: [&str; 8] = [
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "motorway_link",
+    "trunk_link",
+    "primary_link",
+];
+
 /// The fontstack name styles use for the one font served.
 pub const FONTSTACK: &str = "safetymap-sans";
 
@@ -159,6 +172,60 @@ impl Tiles {
         Ok(())
     }
 
+    /// Calls `each` with every tile stored over `bbox` (`[west, south, east,
+    /// north]`), at the most detailed zoom whose tiles over it number at
+    /// most `most` (or the least detailed zoom held).
+    pub async fn each_within(
+        &self,
+        bbox: [f64; 4],
+        most: u64,
+        mut each: impl FnMut(crate::mvt::TileId, &[u8]),
+    ) -> Result<(), sqlx::Error> {
+        use futures_util::TryStreamExt;
+        let range = |z: u8| {
+            let n = f64::from(1u32 << z);
+            let x = |lon: f64| (((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0)) as i64;
+            let y = |lat: f64| {
+                let s = lat.clamp(-85.0, 85.0).to_radians().tan().asinh();
+                (((1.0 - s / std::f64::consts::PI) / 2.0 * n)
+                    .floor()
+                    .clamp(0.0, n - 1.0)) as i64
+            };
+            (x(bbox[0]), x(bbox[2]), y(bbox[3]), y(bbox[1]))
+        };
+        let mut z = self.maxzoom;
+        while z > self.minzoom {
+            let (x0, x1, y0, y1) = range(z);
+            if ((x1 - x0 + 1) * (y1 - y0 + 1)) as u64 <= most {
+                break;
+            }
+            z -= 1;
+        }
+        let (x0, x1, y0, y1) = range(z);
+        let flip = |y: i64| (1_i64 << z) - 1 - y;
+        let mut rows = sqlx::query(
+            "SELECT tile_column, tile_row, tile_data FROM tiles
+             WHERE zoom_level = ?1 AND tile_column BETWEEN ?2 AND ?3 AND tile_row BETWEEN ?4 AND ?5",
+        )
+        .bind(i64::from(z))
+        .bind(x0)
+        .bind(x1)
+        .bind(flip(y1))
+        .bind(flip(y0))
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let (x, row_number): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let (Ok(x), Ok(y)) = (u32::try_from(x), u32::try_from(flip(row_number))) else {
+                continue;
+            };
+            if let Some(id) = crate::mvt::TileId::new(u32::from(z), x, y) {
+                let data: Vec<u8> = row.try_get(2)?;
+                each(id, &data);
+            }
+        }
+        Ok(())
+    }
+
     /// One tile's stored bytes (usually gzip-compressed MVT), if present.
     pub async fn tile(&self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, sqlx::Error> {
         if z > 30 || x >= (1 << z) || y >= (1 << z) {
@@ -246,6 +313,21 @@ impl Basemap {
                 .await
                 .cloned(),
         )
+    }
+
+    /// The roads over `bbox`, for drawing on printed maps (empty without an
+    /// MBTiles file), and the attribution their data needs.
+    pub async fn roads_within(
+        &self,
+        bbox: [f64; 4],
+    ) -> Result<(Vec<crate::gazetteer::Road>, &str), crate::gazetteer::GazetteerError> {
+        let Some(tiles) = &self.tiles else {
+            return Ok((Vec::new(), &self.attribution));
+        };
+        Ok((
+            crate::gazetteer::roads_within(tiles, bbox).await?,
+            &self.attribution,
+        ))
     }
 
     /// The glyphs, if a font is served.
@@ -350,11 +432,11 @@ fn osm_layers(labels: bool) -> Vec<Value> {
             "filter": ["has", "railway"],
             "paint": { "line-color": "#8a8a8a", "line-width": 1.5, "line-dasharray": [3, 2] } }),
         json!({ "id": "roads-minor", "type": "line", "source": "basemap", "source-layer": "roads",
-            "filter": ["!", ["match", ["get", "highway"], ["motorway", "trunk", "primary", "secondary", "tertiary", "motorway_link", "trunk_link", "primary_link"], true, false]],
+            "filter": ["!", ["match", ["get", "highway"], MAJOR_ROADS, true, false]],
             "layout": { "line-cap": "round", "line-join": "round" },
             "paint": { "line-color": "#ffffff", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 0.5, 16, 5] } }),
         json!({ "id": "roads-major", "type": "line", "source": "basemap", "source-layer": "roads",
-            "filter": ["match", ["get", "highway"], ["motorway", "trunk", "primary", "secondary", "tertiary", "motorway_link", "trunk_link", "primary_link"], true, false],
+            "filter": ["match", ["get", "highway"], MAJOR_ROADS, true, false],
             "layout": { "line-cap": "round", "line-join": "round" },
             "paint": { "line-color": "#f7d9a4", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1, 16, 8] } }),
     ];

@@ -82,19 +82,10 @@ impl Gathered {
     /// Reads one stored tile (gzip-compressed or not); a tile that cannot be
     /// read adds nothing.
     fn tile(&mut self, id: TileId, stored: &[u8]) {
-        let mut inflated = Vec::new();
-        let bytes = if stored.starts_with(&[0x1f, 0x8b]) {
-            if flate2::read::GzDecoder::new(stored)
-                .read_to_end(&mut inflated)
-                .is_err()
-            {
-                return;
-            }
-            &inflated[..]
-        } else {
-            stored
+        let Some(bytes) = inflated(stored) else {
+            return;
         };
-        let Ok(Some((extent, features))) = mvt::read_layer(bytes, ROADS_LAYER) else {
+        let Ok(Some((extent, features))) = mvt::read_layer(&bytes, ROADS_LAYER) else {
             return;
         };
         for feature in features {
@@ -102,7 +93,7 @@ impl Gathered {
                 continue;
             };
             let mut piece = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-            for &v in &feature.vertices {
+            for &v in feature.parts.iter().flatten() {
                 // Tiles carry a buffer beyond their edge: keep to the tile.
                 let v = (v.0.clamp(0, extent as i32), v.1.clamp(0, extent as i32));
                 let [lon, lat] = id.unproject(v, extent);
@@ -129,6 +120,68 @@ impl Gathered {
         streets.sort_by(|a, b| a.name.cmp(&b.name).then(a.bbox[0].total_cmp(&b.bbox[0])));
         streets
     }
+}
+
+/// A road of the basemap, for drawing: its name, whether the style draws
+/// it as major, and its lines in degrees (`[lon, lat]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Road {
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// Whether it is a major road (see [`crate::basemap::MAJOR_ROADS`]).
+    pub major: bool,
+    /// Its lines.
+    pub lines: Vec<Vec<[f64; 2]>>,
+}
+
+/// Tiles read at most for one printed map: a ward at the most detailed
+/// zoom, a county a few zooms out.
+const MOST_TILES: u64 = 36;
+
+/// The roads over `bbox` (`[west, south, east, north]`), read from the
+/// tiles over it (a road crossing tiles comes as one piece per tile).
+pub async fn roads_within(tiles: &Tiles, bbox: [f64; 4]) -> Result<Vec<Road>, GazetteerError> {
+    let mut roads = Vec::new();
+    tiles
+        .each_within(bbox, MOST_TILES, |id, stored| {
+            let Some(bytes) = inflated(stored) else {
+                return;
+            };
+            let Ok(Some((extent, features))) = mvt::read_layer(&bytes, ROADS_LAYER) else {
+                return;
+            };
+            for feature in features {
+                let major = feature
+                    .text("highway")
+                    .is_some_and(|h| crate::basemap::MAJOR_ROADS.contains(&h));
+                let lines = feature
+                    .parts
+                    .iter()
+                    .filter(|p| p.len() > 1)
+                    .map(|p| p.iter().map(|&v| id.unproject(v, extent)).collect())
+                    .collect();
+                let name = feature
+                    .text(NAME)
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned);
+                roads.push(Road { name, major, lines });
+            }
+        })
+        .await?;
+    Ok(roads)
+}
+
+/// A stored tile's bytes, decompressed when gzip-compressed (None when they cannot be).
+fn inflated(stored: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    if !stored.starts_with(&[0x1f, 0x8b]) {
+        return Some(std::borrow::Cow::Borrowed(stored));
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(stored)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(std::borrow::Cow::Owned(out))
 }
 
 /// Every named street of the basemap's most detailed zoom.

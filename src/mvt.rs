@@ -360,14 +360,14 @@ pub fn encode(layers: &[Layer]) -> Vec<u8> {
 #[error("not a valid vector tile: {0}")]
 pub struct MalformedTile(&'static str);
 
-/// One feature read back: its text properties and every vertex of its
-/// geometry, in tile units.
+/// One feature read back: its text properties and its geometry's parts
+/// (each line, ring or point a MoveTo starts), in tile units.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadFeature {
     /// Properties whose values are text (others are skipped).
     pub properties: Vec<(String, String)>,
-    /// The geometry's vertices, in order, whatever its type.
-    pub vertices: Vec<(i32, i32)>,
+    /// The geometry's parts, each its vertices in order, whatever its type.
+    pub parts: Vec<Vec<(i32, i32)>>,
 }
 
 impl ReadFeature {
@@ -470,11 +470,11 @@ fn text(payload: Field<'_>) -> Result<String, MalformedTile> {
     }
 }
 
-/// The vertices a geometry's commands visit.
-fn vertices(commands: &[u32]) -> Vec<(i32, i32)> {
+/// The parts a geometry's commands draw: each MoveTo starts one.
+fn parts(commands: &[u32]) -> Vec<Vec<(i32, i32)>> {
     let unzig = |v: u32| ((v >> 1) as i32) ^ -((v & 1) as i32);
     let (mut x, mut y) = (0i32, 0i32);
-    let mut out = Vec::new();
+    let mut out: Vec<Vec<(i32, i32)>> = Vec::new();
     let mut i = 0;
     while i < commands.len() {
         let (id, count) = (commands[i] & 7, (commands[i] >> 3) as usize);
@@ -489,7 +489,13 @@ fn vertices(commands: &[u32]) -> Vec<(i32, i32)> {
             i += 2;
             x = x.wrapping_add(unzig(dx));
             y = y.wrapping_add(unzig(dy));
-            out.push((x, y));
+            // Points: each MoveTo parameter is a part of its own.
+            if id == 1 || out.is_empty() {
+                out.push(Vec::new());
+            }
+            if let Some(part) = out.last_mut() {
+                part.push((x, y));
+            }
         }
     }
     out
@@ -552,7 +558,7 @@ pub fn read_layer(
                 .collect();
             features.push(ReadFeature {
                 properties,
-                vertices: vertices(&geometry),
+                parts: parts(&geometry),
             });
         }
         return Ok(Some((extent, features)));
@@ -588,12 +594,18 @@ mod tests {
         assert_eq!(features.len(), 2);
         assert_eq!(features[0].text("name"), Some("Made-up Street"));
         assert_eq!(features[0].text("rank"), None, "numbers are skipped");
-        assert_eq!(features[0].vertices, vec![(25, 17)]);
+        assert_eq!(features[0].parts, vec![vec![(25, 17)]]);
         assert_eq!(features[1].text("name"), Some("Made-up Square"));
+        assert_eq!(
+            features[1].parts.len(),
+            1,
+            "one ring: {:?}",
+            features[1].parts
+        );
         assert!(
-            features[1].vertices.contains(&(10, 10)),
+            features[1].parts[0].contains(&(10, 10)),
             "{:?}",
-            features[1].vertices
+            features[1].parts
         );
         assert_eq!(read_layer(&tile, "missing").expect("valid"), None);
     }

@@ -45,6 +45,38 @@ impl Lang {
     pub(crate) fn label(self, label: crate::domain::vocabulary::Label) -> &'static str {
         self.pick(label.en, label.cy)
     }
+
+    /// A date as people in the UK write it, in this language ("6 December
+    /// 2026", "6 Rhagfyr 2026"); text that is no date stays as it is.
+    pub fn date(self, text: &str) -> String {
+        const MONTHS: [(&str, &str); 12] = [
+            ("January", "Ionawr"),
+            ("February", "Chwefror"),
+            ("March", "Mawrth"),
+            ("April", "Ebrill"),
+            ("May", "Mai"),
+            ("June", "Mehefin"),
+            ("July", "Gorffennaf"),
+            ("August", "Awst"),
+            ("September", "Medi"),
+            ("October", "Hydref"),
+            ("November", "Tachwedd"),
+            ("December", "Rhagfyr"),
+        ];
+        let day = text.get(..10).unwrap_or(text);
+        match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+            Ok(d) => {
+                let (en, cy) = MONTHS[chrono::Datelike::month0(&d) as usize];
+                format!(
+                    "{} {} {}",
+                    chrono::Datelike::day(&d),
+                    self.pick(en, cy),
+                    chrono::Datelike::year(&d)
+                )
+            }
+            Err(_) => text.to_owned(),
+        }
+    }
 }
 
 /// How the page gets its styles.
@@ -76,10 +108,6 @@ pub(crate) fn category(lang: Lang, code: &str) -> String {
     Category::from_code(code).map_or_else(|| code.to_owned(), |c| lang.label(c.label()).to_owned())
 }
 
-fn date(s: &str) -> &str {
-    s.get(..10).unwrap_or(s)
-}
-
 /// A distinct colour per category (with a letter, so colour is not the
 /// only cue in print).
 fn colour(code: &str) -> &'static str {
@@ -90,13 +118,58 @@ fn colour(code: &str) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
-/// The map: the area, the observations and the annotations, in SVG, in
-/// Web Mercator fitted to the area.
-fn map_svg(view: &ExerciseView, lang: Lang) -> String {
+/// The map's drawing size, in SVG units.
+const MAP_SIZE: (f64, f64) = (800.0, 520.0);
+
+/// The box `[west, south, east, north]` a pack's map covers: its area's,
+/// widened by a tenth on each side (so streets around the edge show) and
+/// then to the map's shape in Web Mercator, so the streets fill it.
+pub fn map_bbox(view: &ExerciseView) -> Option<[f64; 4]> {
+    let geometry = geojson::Geometry::from_json_value(view.area.geometry.clone()).ok()?;
+    let shape = crate::domain::area::multipolygon(&geometry)?;
+    let rect = geo::BoundingRect::bounding_rect(&shape)?;
+    let (dx, dy) = (rect.width() / 10.0, rect.height() / 10.0);
+    let y = |lat: f64| {
+        (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
+            .tan()
+            .ln()
+    };
+    let lat = |y: f64| (2.0 * y.exp().atan() - std::f64::consts::FRAC_PI_2).to_degrees();
+    let (mut x0, mut x1) = (
+        (rect.min().x - dx).to_radians(),
+        (rect.max().x + dx).to_radians(),
+    );
+    let (mut y0, mut y1) = (y(rect.min().y - dy), y(rect.max().y + dy));
+    let (w, h) = MAP_SIZE;
+    if (x1 - x0) / (y1 - y0) < w / h {
+        let grow = ((y1 - y0) * w / h - (x1 - x0)) / 2.0;
+        (x0, x1) = (x0 - grow, x1 + grow);
+    } else {
+        let grow = ((x1 - x0) * h / w - (y1 - y0)) / 2.0;
+        (y0, y1) = (y0 - grow, y1 + grow);
+    }
+    Some([x0.to_degrees(), lat(y0), x1.to_degrees(), lat(y1)])
+}
+
+/// The basemap drawn under a pack's map: its roads and their data's
+/// attribution (no roads when no basemap file is served).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Streets<'a> {
+    /// The roads over the map.
+    pub roads: &'a [crate::gazetteer::Road],
+    /// Whose data they are.
+    pub attribution: &'a str,
+}
+
+/// Road labels placed at most, and the least distance between two.
+const MOST_LABELS: usize = 30;
+const LABEL_GAP: f64 = 60.0;
+
+/// The map: the streets, the area, the observations (numbered as in the
+/// table) and the annotations, in SVG, in Web Mercator fitted to the
+/// area, with a scale bar and north.
+fn map_svg(view: &ExerciseView, lang: Lang, streets: Streets<'_>) -> String {
     let geometry = geojson::Geometry::from_json_value(view.area.geometry.clone()).ok();
-    let shape = geometry
-        .as_ref()
-        .and_then(crate::domain::area::multipolygon);
     let project = |lon: f64, lat: f64| {
         let x = lon.to_radians();
         let y = (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
@@ -105,28 +178,19 @@ fn map_svg(view: &ExerciseView, lang: Lang) -> String {
         (x, y)
     };
     let mut bounds = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    if let Some(shape) = &shape {
-        for p in &shape.0 {
-            for c in &p.exterior().0 {
-                let (x, y) = project(c.x, c.y);
-                bounds = (
-                    bounds.0.min(x),
-                    bounds.1.min(y),
-                    bounds.2.max(x),
-                    bounds.3.max(y),
-                );
-            }
-        }
+    if let Some([w, s, e, n]) = map_bbox(view) {
+        let (x0, y0) = project(w, s);
+        let (x1, y1) = project(e, n);
+        bounds = (x0, y0, x1, y1);
     }
-    let (w, h) = (800.0, 520.0);
-    let span = ((bounds.2 - bounds.0) / (w - 40.0))
-        .max((bounds.3 - bounds.1) / (h - 40.0))
+    let (w, h) = MAP_SIZE;
+    let span = ((bounds.2 - bounds.0) / w)
+        .max((bounds.3 - bounds.1) / h)
         .max(1e-12);
     let at = |lon: f64, lat: f64| {
         let (x, y) = project(lon, lat);
-        let px = 20.0 + (x - bounds.0) / span + ((w - 40.0) - (bounds.2 - bounds.0) / span) / 2.0;
-        let py =
-            h - 20.0 - (y - bounds.1) / span - ((h - 40.0) - (bounds.3 - bounds.1) / span) / 2.0;
+        let px = (x - bounds.0) / span + (w - (bounds.2 - bounds.0) / span) / 2.0;
+        let py = h - (y - bounds.1) / span - (h - (bounds.3 - bounds.1) / span) / 2.0;
         (px, py)
     };
     let path = |coords: &[Vec<f64>], close: bool| {
@@ -143,22 +207,96 @@ fn map_svg(view: &ExerciseView, lang: Lang) -> String {
         }
         d
     };
-    let mut svg = format!(
-        "<svg class=\"map\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        esc(lang.pick("Map of the area, its observations and the panel's annotations", "Map o'r ardal, ei harsylwadau ac anodiadau'r panel"))
-    );
-    if let Some(geojson::Value::Polygon(_) | geojson::Value::MultiPolygon(_)) =
-        geometry.as_ref().map(|g| &g.value)
-    {
-        let polygons: Vec<Vec<Vec<Vec<f64>>>> = match &geometry.as_ref().map(|g| g.value.clone()) {
-            Some(geojson::Value::Polygon(p)) => vec![p.clone()],
-            Some(geojson::Value::MultiPolygon(m)) => m.clone(),
-            _ => Vec::new(),
-        };
-        for polygon in polygons {
-            let d: String = polygon.iter().map(|ring| path(ring, true)).collect();
-            let _ = write!(svg, "<path d=\"{d}\" fill=\"#f2f2ea\" stroke=\"#333\" stroke-width=\"2\" fill-rule=\"evenodd\"/>");
+    let line = |points: &[[f64; 2]]| {
+        let mut d = String::new();
+        for (i, p) in points.iter().enumerate() {
+            let (x, y) = at(p[0], p[1]);
+            let _ = write!(d, "{}{x:.1},{y:.1} ", if i == 0 { "M" } else { "L" });
         }
+        d
+    };
+    let mut svg = format!(
+        "<svg class=\"map\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><defs><clipPath id=\"map-clip\"><rect width=\"{w}\" height=\"{h}\"/></clipPath></defs><g clip-path=\"url(#map-clip)\">",
+        esc(lang.pick("Map of the area, its streets, its observations numbered as in the table, and the panel's annotations", "Map o'r ardal, ei strydoedd, ei harsylwadau wedi'u rhifo fel yn y tabl, ac anodiadau'r panel"))
+    );
+    let polygons: Vec<Vec<Vec<Vec<f64>>>> = match geometry.as_ref().map(|g| g.value.clone()) {
+        Some(geojson::Value::Polygon(p)) => vec![p],
+        Some(geojson::Value::MultiPolygon(m)) => m,
+        _ => Vec::new(),
+    };
+    let area: Vec<String> = polygons
+        .iter()
+        .map(|polygon| polygon.iter().map(|ring| path(ring, true)).collect())
+        .collect();
+    for d in &area {
+        let _ = write!(
+            svg,
+            "<path d=\"{d}\" fill=\"#f2f2ea\" fill-rule=\"evenodd\"/>"
+        );
+    }
+    // Minor roads first, major over them, as on the screen's basemap.
+    for major in [false, true] {
+        let (colour, width) = if major {
+            ("#e3a857", 4.0)
+        } else {
+            ("#b9b9b9", 1.6)
+        };
+        let mut d = String::new();
+        for road in streets.roads.iter().filter(|r| r.major == major) {
+            for points in &road.lines {
+                d.push_str(&line(points));
+            }
+        }
+        if !d.is_empty() {
+            let _ = write!(svg, "<path d=\"{d}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width}\" stroke-linecap=\"round\" stroke-linejoin=\"round\"/>");
+        }
+    }
+    for d in &area {
+        let _ = write!(
+            svg,
+            "<path d=\"{d}\" fill=\"none\" stroke=\"#333\" stroke-width=\"2.5\"/>"
+        );
+    }
+    // One label per street name, at the middle of its longest piece in view,
+    // longest first and never on top of another.
+    let mut pieces: Vec<(f64, (f64, f64), &str)> = Vec::new();
+    for road in streets.roads {
+        let Some(name) = &road.name else { continue };
+        for points in &road.lines {
+            let px: Vec<(f64, f64)> = points.iter().map(|p| at(p[0], p[1])).collect();
+            let length: f64 = px
+                .windows(2)
+                .map(|s| (s[1].0 - s[0].0).hypot(s[1].1 - s[0].1))
+                .sum();
+            let middle = px[px.len() / 2];
+            // Clear of the edges (a label is centred on its point), of north and of the scale bar.
+            let clear = (70.0..w - 70.0).contains(&middle.0)
+                && (16.0..h - 16.0).contains(&middle.1)
+                && !(middle.0 > w - 110.0 && middle.1 < 70.0)
+                && !(middle.0 < 150.0 && middle.1 > h - 40.0);
+            if clear {
+                pieces.push((length, middle, name));
+            }
+        }
+    }
+    pieces.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut placed: Vec<(f64, f64)> = Vec::new();
+    let mut named: Vec<&str> = Vec::new();
+    for (length, (x, y), name) in pieces {
+        if placed.len() >= MOST_LABELS
+            || length < 40.0
+            || named.contains(&name)
+            || placed.iter().any(|p| (p.0 - x).hypot(p.1 - y) < LABEL_GAP)
+        {
+            continue;
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{x:.1}\" y=\"{y:.1}\" class=\"street\" text-anchor=\"middle\">{}</text>",
+            esc(name)
+        );
+        placed.push((x, y));
+        named.push(name);
     }
     for a in &view.annotations {
         let Ok(g) = geojson::Geometry::from_json_value(a.geometry.clone()) else {
@@ -189,17 +327,84 @@ fn map_svg(view: &ExerciseView, lang: Lang) -> String {
             );
         }
     }
+    // Each observation numbered as its row in the table.
     for i in &view.items {
         if let Some(item) = &i.item {
             let (x, y) = at(item.lon, item.lat);
             let _ = write!(
                 svg,
-                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"{}\" stroke=\"#fff\"/>",
-                colour(&item.category)
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"6\" fill=\"{}\" stroke=\"#fff\" stroke-width=\"1.5\"/><text x=\"{:.1}\" y=\"{:.1}\" class=\"number\">{}</text>",
+                colour(&item.category),
+                x + 7.0,
+                y + 4.0,
+                i.id
             );
         }
     }
+    svg.push_str("</g>");
+    // North, and a scale bar of a round length about a fifth of the width.
+    let _ = write!(
+        svg,
+        "<g class=\"north\"><path d=\"M{nx},18 l8,22 l-8,-6 l-8,6 Z\" fill=\"#111\"/><text x=\"{nx}\" y=\"54\" text-anchor=\"middle\">{}</text></g>",
+        lang.pick("N", "G"),
+        nx = w - 24.0
+    );
+    let centre_lat = (2.0 * (((bounds.1 + bounds.3) / 2.0).exp()).atan()
+        - std::f64::consts::FRAC_PI_2)
+        .to_degrees();
+    let metres_per_unit = span * 6_378_137.0 * centre_lat.to_radians().cos();
+    if metres_per_unit.is_finite() && metres_per_unit > 0.0 {
+        let target = metres_per_unit * w / 5.0;
+        let step = [1.0, 2.0, 5.0]
+            .iter()
+            .flat_map(|m| [1.0, 10.0, 100.0, 1000.0, 10000.0].map(|p| m * p))
+            .filter(|&v| v <= target)
+            .fold(1.0, f64::max);
+        let length = step / metres_per_unit;
+        let words = if step >= 1000.0 {
+            format!("{} km", step / 1000.0)
+        } else {
+            format!("{step} m")
+        };
+        let _ = write!(
+            svg,
+            "<g class=\"scale\"><rect x=\"12\" y=\"{:.1}\" width=\"{length:.1}\" height=\"6\" fill=\"#111\"/><text x=\"{:.1}\" y=\"{:.1}\">{words}</text></g>",
+            h - 20.0,
+            length + 18.0,
+            h - 13.0
+        );
+    }
     svg.push_str("</svg>");
+    // The legend: the categories shown, the panel's notes, and whose streets.
+    let mut shown: Vec<&str> = view
+        .items
+        .iter()
+        .filter_map(|i| i.item.as_ref().map(|item| item.category.as_str()))
+        .collect();
+    shown.sort_unstable();
+    shown.dedup();
+    svg.push_str("<ul class=\"map-legend\">");
+    for code in shown {
+        let _ = write!(
+            svg,
+            "<li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><circle cx=\"6\" cy=\"6\" r=\"5\" fill=\"{}\"/></svg> {}</li>",
+            colour(code),
+            esc(&category(lang, code))
+        );
+    }
+    let _ = write!(
+        svg,
+        "<li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><rect width=\"11\" height=\"11\" fill=\"#ffd400\" stroke=\"#000\"/></svg> {}</li></ul>",
+        lang.pick("The panel's notes (A1, A2 …); numbers are the table's", "Nodiadau'r panel (A1, A2 …); rhifau'r tabl yw'r rhifau")
+    );
+    if !streets.roads.is_empty() {
+        let _ = write!(
+            svg,
+            "<p class=\"attribution\">{} {}</p>",
+            lang.pick("Streets:", "Strydoedd:"),
+            esc(streets.attribution)
+        );
+    }
     svg
 }
 
@@ -269,7 +474,13 @@ pub(crate) fn band_table(lang: Lang, cells: &[serde_json::Value]) -> String {
 
 /// The printable page. `printed` is the only text that differs between
 /// two packs of the same frozen exercise.
-pub fn html(view: &ExerciseView, lang: Lang, printed: &str, styles: Styles) -> String {
+pub fn html(
+    view: &ExerciseView,
+    lang: Lang,
+    printed: &str,
+    styles: Styles,
+    streets: Streets<'_>,
+) -> String {
     let t = |en, cy| lang.pick(en, cy);
     let mut out = String::new();
     let title = format!(
@@ -308,16 +519,16 @@ pub fn html(view: &ExerciseView, lang: Lang, printed: &str, styles: Styles) -> S
         out,
         "<dl class=\"facts\"><dt>{}</dt><dd>{} ({})</dd><dt>{}</dt><dd>{} – {}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
         t("Area", "Ardal"), esc(area), esc(&view.area.code),
-        t("Observed between", "Arsylwyd rhwng"), date(&view.exercise.from), date(&view.exercise.to),
+        t("Observed between", "Arsylwyd rhwng"), esc(&lang.date(&view.exercise.from)), esc(&lang.date(&view.exercise.to)),
         t("Agencies", "Asiantaethau"), esc(&agencies.join(", ")),
         t("Facilitator", "Hwylusydd"), esc(&view.exercise.facilitator),
-        t("Frozen", "Wedi'i rewi"), view.exercise.frozen_at.as_deref().map_or_else(|| t("not yet", "ddim eto").to_owned(), |f| f.replace('T', " ").chars().take(16).collect()),
+        t("Frozen", "Wedi'i rewi"), view.exercise.frozen_at.as_deref().map_or_else(|| t("not yet", "ddim eto").to_owned(), |f| esc(&lang.date(f))),
     );
     let _ = write!(
         out,
         "<section><h2>{}</h2>{}</section>",
         t("Map", "Map"),
-        map_svg(view, lang)
+        map_svg(view, lang, streets)
     );
 
     // Counts by category and time band.
@@ -392,7 +603,7 @@ pub fn html(view: &ExerciseView, lang: Lang, printed: &str, styles: Styles) -> S
                     out,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     i.id,
-                    date(&item.observed_at),
+                    esc(&lang.date(&item.observed_at)),
                     esc(&category(lang, &item.category)),
                     esc(status),
                     precision
@@ -454,7 +665,7 @@ pub fn html(view: &ExerciseView, lang: Lang, printed: &str, styles: Styles) -> S
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&a.what),
             esc(owner),
-            esc(&a.due_on),
+            esc(&lang.date(&a.due_on)),
             esc(status),
             esc(&links.join(", "))
         );
@@ -611,4 +822,16 @@ pub fn pdf(html: &str) -> Result<Vec<u8>, PdfError> {
         .ok()
         .filter(|b| b.starts_with(b"%PDF"))
         .ok_or_else(|| PdfError::Failed("no PDF was written".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_as_people_in_the_uk_write_them_in_english_and_welsh() {
+        assert_eq!(Lang::En.date("2026-12-06"), "6 December 2026");
+        assert_eq!(Lang::Cy.date("2026-12-06T10:00:00Z"), "6 Rhagfyr 2026");
+        assert_eq!(Lang::En.date("not a date"), "not a date");
+    }
 }

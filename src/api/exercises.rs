@@ -296,7 +296,12 @@ pub async fn pack(
     }
     let id = exercise_id(&id)?;
     let now = state.clock.now();
-    let printed = now.format("%Y-%m-%d %H:%M UTC").to_string();
+    let local = crate::domain::time::uk_local(now);
+    let printed = format!(
+        "{}, {}",
+        lang.date(&local.format("%Y-%m-%d").to_string()),
+        local.format("%H:%M")
+    );
     let name = format!("exercise-{id}-pack");
     let what = format!(
         "exercise pack ({format}, {})",
@@ -317,7 +322,12 @@ pub async fn pack(
         }
         "pdf" => {
             let view = state.exercises.read(&viewer, id).await.map_err(problem)?;
-            let html = crate::pack::html(&view, lang, &printed, Styles::Inline);
+            let (roads, attribution) = pack_streets(&state, &view).await;
+            let streets = crate::pack::Streets {
+                roads: &roads,
+                attribution,
+            };
+            let html = crate::pack::html(&view, lang, &printed, Styles::Inline, streets);
             // One Chromium at a time: each takes hundreds of megabytes.
             let pdf = state
                 .printing
@@ -347,12 +357,35 @@ pub async fn pack(
                 .pack(&viewer, id, &what, now)
                 .await
                 .map_err(problem)?;
-            let html = crate::pack::html(&view, lang, &printed, Styles::Linked);
+            let (roads, attribution) = pack_streets(&state, &view).await;
+            let streets = crate::pack::Streets {
+                roads: &roads,
+                attribution,
+            };
+            let html = crate::pack::html(&view, lang, &printed, Styles::Linked, streets);
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
     };
     // The pack was recorded as a disclosure by the service.
     Ok(super::disclosure::audited(response))
+}
+
+/// The basemap's roads under a pack's map (none when there is no basemap
+/// file, or it cannot be read: the pack is still printed, without them).
+async fn pack_streets<'a>(
+    state: &'a AppState,
+    view: &crate::exercise::ExerciseView,
+) -> (Vec<crate::gazetteer::Road>, &'a str) {
+    let Some(bbox) = crate::pack::map_bbox(view) else {
+        return (Vec::new(), "");
+    };
+    match state.basemap.roads_within(bbox).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "the pack's streets could not be read");
+            (Vec::new(), "")
+        }
+    }
 }
 
 /// The rings follow-up compares, metres.

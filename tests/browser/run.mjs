@@ -1708,6 +1708,16 @@ scenario('a coordinator sets up an exercise on an imported ward, draws a note, a
     const text = execFileSync('pdftotext', [file, '-'], { encoding: 'utf8' }).replace(/\s+/g, ' ');
     assert(text.includes(what), `the PDF has the action: ${text.slice(0, 400)}`);
     assert(text.includes('Gap in the fence'), 'the PDF has the note');
+    // The map is drawn on the basemap's streets, named, with their data's licence.
+    if (existsSync(MBTILES)) {
+      const streets = (await (await fetch(`${BASE}/basemap/streets.json`)).json()).streets;
+      const near = streets.filter((st) => st.bbox[0] < -2.995 && st.bbox[2] > -3.013 && st.bbox[1] < 51.593 && st.bbox[3] > 51.581).map((st) => st.name);
+      const named = near.filter((name) => text.includes(name));
+      assert(named.length >= 3, `street names on the pack's map: ${named} (of ${near.length} nearby)`);
+      assert(text.includes('Streets: © OpenStreetMap'), 'the streets\' licence');
+    }
+    assert(/\b\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}\b/.test(text), 'dates as people write them');
+    assert(!/\b20\d\d-\d\d-\d\d\b/.test(text), `no ISO dates: ${text.match(/\b20\d\d-\d\d-\d\d\b/)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -1719,6 +1729,8 @@ scenario('a coordinator sets up an exercise on an imported ward, draws a note, a
   const printed = await printable.textContent('body');
   assert(printed.includes(what), 'the printable page shows the action');
   assert(printed.includes(noteText), 'the printable page shows the note');
+  await printable.setViewportSize({ width: 900, height: 1100 });
+  await shot(printable, 'pack');
   await printable.close();
 
   // Actions due, across exercises: overdue said in words.
