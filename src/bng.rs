@@ -34,6 +34,39 @@ pub struct GridRef {
     pub northing: f64,
 }
 
+impl GridRef {
+    /// The 100 m grid reference people read from an OS map ("ST 309 877"),
+    /// or None outside the grid. (The web app's `grid.js` writes the same.)
+    pub fn hundred_metres(&self) -> Option<String> {
+        let (e, n) = (self.easting, self.northing);
+        if !(0.0..700_000.0).contains(&e) || !(0.0..1_300_000.0).contains(&n) {
+            return None;
+        }
+        let (e100k, n100k) = (
+            (e / 100_000.0).floor() as i64,
+            (n / 100_000.0).floor() as i64,
+        );
+        // The 500 km and 100 km squares' letters (I is not used).
+        let mut l1 = (19 - n100k) - ((19 - n100k) % 5) + (e100k + 10) / 5;
+        let mut l2 = ((19 - n100k) * 5) % 25 + e100k % 5;
+        if l1 > 7 {
+            l1 += 1;
+        }
+        if l2 > 7 {
+            l2 += 1;
+        }
+        let letter = |l: i64| char::from(b'A' + l as u8);
+        let digits = |v: f64| ((v % 100_000.0) / 100.0).floor() as i64;
+        Some(format!(
+            "{}{} {:03} {:03}",
+            letter(l1),
+            letter(l2),
+            digits(e),
+            digits(n)
+        ))
+    }
+}
+
 /// Meridional arc from the true origin to latitude `phi` (radians), metres.
 fn meridional_arc(phi: f64) -> f64 {
     let phi0 = PHI0_DEG.to_radians();
@@ -227,5 +260,21 @@ mod tests {
         let g = to_grid(lon, lat).expect("inside");
         assert!((g.easting % 100.0 - 50.0).abs() < 1e-3, "{g:?}");
         assert!((g.northing % 100.0 - 50.0).abs() < 1e-3, "{g:?}");
+    }
+
+    #[test]
+    fn grid_references_name_the_100_km_square_and_the_100_m_digits() {
+        let at = |e: f64, n: f64| {
+            GridRef {
+                easting: e,
+                northing: n,
+            }
+            .hundred_metres()
+        };
+        // Newport's centre, and squares whose letters come either side of the missing I.
+        assert_eq!(at(330_950.0, 187_760.0).as_deref(), Some("ST 309 877"));
+        assert_eq!(at(216_000.0, 771_000.0).as_deref(), Some("NN 160 710"));
+        assert_eq!(at(651_000.0, 312_000.0).as_deref(), Some("TG 510 120"));
+        assert_eq!(at(-1.0, 0.0), None);
     }
 }

@@ -46,6 +46,35 @@ impl Lang {
         self.pick(label.en, label.cy)
     }
 
+    /// A month ("2025-12") as a table heading: "Dec 2025", "Rhag 2025";
+    /// text that is no month stays as it is.
+    pub fn month(self, text: &str) -> String {
+        const SHORT: [(&str, &str); 12] = [
+            ("Jan", "Ion"),
+            ("Feb", "Chwef"),
+            ("Mar", "Maw"),
+            ("Apr", "Ebr"),
+            ("May", "Mai"),
+            ("Jun", "Meh"),
+            ("Jul", "Gorff"),
+            ("Aug", "Awst"),
+            ("Sep", "Medi"),
+            ("Oct", "Hyd"),
+            ("Nov", "Tach"),
+            ("Dec", "Rhag"),
+        ];
+        let parsed = text
+            .split_once('-')
+            .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<usize>().ok()?)));
+        match parsed {
+            Some((year, m)) if (1..=12).contains(&m) => {
+                let (en, cy) = SHORT[m - 1];
+                format!("{} {year}", self.pick(en, cy))
+            }
+            _ => text.to_owned(),
+        }
+    }
+
     /// A date as people in the UK write it, in this language ("6 December
     /// 2026", "6 Rhagfyr 2026"); text that is no date stays as it is.
     pub fn date(self, text: &str) -> String {
@@ -123,35 +152,24 @@ const MAP_SIZE: (f64, f64) = (800.0, 520.0);
 
 /// The box `[west, south, east, north]` a pack's map covers: its area's,
 /// widened by a tenth on each side (so streets around the edge show) and
-/// then to the map's shape in Web Mercator, so the streets fill it.
+/// then to the map's shape, so the streets fill it.
 pub fn map_bbox(view: &ExerciseView) -> Option<[f64; 4]> {
     let geometry = geojson::Geometry::from_json_value(view.area.geometry.clone()).ok()?;
     let shape = crate::domain::area::multipolygon(&geometry)?;
     let rect = geo::BoundingRect::bounding_rect(&shape)?;
     let (dx, dy) = (rect.width() / 10.0, rect.height() / 10.0);
-    let y = |lat: f64| {
-        (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
-            .tan()
-            .ln()
-    };
-    let lat = |y: f64| (2.0 * y.exp().atan() - std::f64::consts::FRAC_PI_2).to_degrees();
-    let (mut x0, mut x1) = (
-        (rect.min().x - dx).to_radians(),
-        (rect.max().x + dx).to_radians(),
-    );
-    let (mut y0, mut y1) = (y(rect.min().y - dy), y(rect.max().y + dy));
-    let (w, h) = MAP_SIZE;
-    if (x1 - x0) / (y1 - y0) < w / h {
-        let grow = ((y1 - y0) * w / h - (x1 - x0)) / 2.0;
-        (x0, x1) = (x0 - grow, x1 + grow);
-    } else {
-        let grow = ((x1 - x0) * h / w - (y1 - y0)) / 2.0;
-        (y0, y1) = (y0 - grow, y1 + grow);
-    }
-    Some([x0.to_degrees(), lat(y0), x1.to_degrees(), lat(y1)])
+    Some(crate::render::map::fitted(
+        [
+            rect.min().x - dx,
+            rect.min().y - dy,
+            rect.max().x + dx,
+            rect.max().y + dy,
+        ],
+        MAP_SIZE,
+    ))
 }
 
-/// The basemap drawn under a pack's map: its roads and their data's
+/// The basemap drawn under a printed map: its roads and their data's
 /// attribution (no roads when no basemap file is served).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Streets<'a> {
@@ -161,63 +179,20 @@ pub struct Streets<'a> {
     pub attribution: &'a str,
 }
 
-/// Road labels placed at most, and the least distance between two.
-const MOST_LABELS: usize = 30;
-const LABEL_GAP: f64 = 60.0;
-
 /// The map: the streets, the area, the observations (numbered as in the
-/// table) and the annotations, in SVG, in Web Mercator fitted to the
-/// area, with a scale bar and north.
+/// table) and the annotations, with north, a scale bar and a legend.
 fn map_svg(view: &ExerciseView, lang: Lang, streets: Streets<'_>) -> String {
     let geometry = geojson::Geometry::from_json_value(view.area.geometry.clone()).ok();
-    let project = |lon: f64, lat: f64| {
-        let x = lon.to_radians();
-        let y = (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
-            .tan()
-            .ln();
-        (x, y)
+    let Some(bbox) = map_bbox(view) else {
+        return String::new();
     };
-    let mut bounds = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    if let Some([w, s, e, n]) = map_bbox(view) {
-        let (x0, y0) = project(w, s);
-        let (x1, y1) = project(e, n);
-        bounds = (x0, y0, x1, y1);
-    }
-    let (w, h) = MAP_SIZE;
-    let span = ((bounds.2 - bounds.0) / w)
-        .max((bounds.3 - bounds.1) / h)
-        .max(1e-12);
-    let at = |lon: f64, lat: f64| {
-        let (x, y) = project(lon, lat);
-        let px = (x - bounds.0) / span + (w - (bounds.2 - bounds.0) / span) / 2.0;
-        let py = h - (y - bounds.1) / span - (h - (bounds.3 - bounds.1) / span) / 2.0;
-        (px, py)
-    };
-    let path = |coords: &[Vec<f64>], close: bool| {
-        let mut d = String::new();
-        for (i, c) in coords.iter().enumerate() {
-            if c.len() < 2 {
-                continue;
-            }
-            let (x, y) = at(c[0], c[1]);
-            let _ = write!(d, "{}{x:.1},{y:.1} ", if i == 0 { "M" } else { "L" });
-        }
-        if close {
-            d.push('Z');
-        }
-        d
-    };
-    let line = |points: &[[f64; 2]]| {
-        let mut d = String::new();
-        for (i, p) in points.iter().enumerate() {
-            let (x, y) = at(p[0], p[1]);
-            let _ = write!(d, "{}{x:.1},{y:.1} ", if i == 0 { "M" } else { "L" });
-        }
-        d
-    };
-    let mut svg = format!(
-        "<svg class=\"map\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><defs><clipPath id=\"map-clip\"><rect width=\"{w}\" height=\"{h}\"/></clipPath></defs><g clip-path=\"url(#map-clip)\">",
-        esc(lang.pick("Map of the area, its streets, its observations numbered as in the table, and the panel's annotations", "Map o'r ardal, ei strydoedd, ei harsylwadau wedi'u rhifo fel yn y tabl, ac anodiadau'r panel"))
+    let mut map = crate::render::map::PrintMap::new(
+        bbox,
+        MAP_SIZE,
+        lang.pick(
+            "Map of the area, its streets, its observations numbered as in the table, and the panel's annotations",
+            "Map o'r ardal, ei strydoedd, ei harsylwadau wedi'u rhifo fel yn y tabl, ac anodiadau'r panel",
+        ),
     );
     let polygons: Vec<Vec<Vec<Vec<f64>>>> = match geometry.as_ref().map(|g| g.value.clone()) {
         Some(geojson::Value::Polygon(p)) => vec![p],
@@ -226,155 +201,63 @@ fn map_svg(view: &ExerciseView, lang: Lang, streets: Streets<'_>) -> String {
     };
     let area: Vec<String> = polygons
         .iter()
-        .map(|polygon| polygon.iter().map(|ring| path(ring, true)).collect())
+        .map(|polygon| polygon.iter().map(|ring| map.path(ring, true)).collect())
         .collect();
     for d in &area {
-        let _ = write!(
-            svg,
+        map.push(&format!(
             "<path d=\"{d}\" fill=\"#f2f2ea\" fill-rule=\"evenodd\"/>"
-        );
+        ));
     }
-    // Minor roads first, major over them, as on the screen's basemap.
-    for major in [false, true] {
-        let (colour, width) = if major {
-            ("#e3a857", 4.0)
-        } else {
-            ("#b9b9b9", 1.6)
-        };
-        let mut d = String::new();
-        for road in streets.roads.iter().filter(|r| r.major == major) {
-            for points in &road.lines {
-                d.push_str(&line(points));
-            }
-        }
-        if !d.is_empty() {
-            let _ = write!(svg, "<path d=\"{d}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width}\" stroke-linecap=\"round\" stroke-linejoin=\"round\"/>");
-        }
-    }
+    map.roads(streets.roads);
     for d in &area {
-        let _ = write!(
-            svg,
+        map.push(&format!(
             "<path d=\"{d}\" fill=\"none\" stroke=\"#333\" stroke-width=\"2.5\"/>"
-        );
+        ));
     }
-    // One label per street name, at the middle of its longest piece in view,
-    // longest first and never on top of another.
-    let mut pieces: Vec<(f64, (f64, f64), &str)> = Vec::new();
-    for road in streets.roads {
-        let Some(name) = &road.name else { continue };
-        for points in &road.lines {
-            let px: Vec<(f64, f64)> = points.iter().map(|p| at(p[0], p[1])).collect();
-            let length: f64 = px
-                .windows(2)
-                .map(|s| (s[1].0 - s[0].0).hypot(s[1].1 - s[0].1))
-                .sum();
-            let middle = px[px.len() / 2];
-            // Clear of the edges (a label is centred on its point), of north and of the scale bar.
-            let clear = (70.0..w - 70.0).contains(&middle.0)
-                && (16.0..h - 16.0).contains(&middle.1)
-                && !(middle.0 > w - 110.0 && middle.1 < 70.0)
-                && !(middle.0 < 150.0 && middle.1 > h - 40.0);
-            if clear {
-                pieces.push((length, middle, name));
-            }
-        }
-    }
-    pieces.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut placed: Vec<(f64, f64)> = Vec::new();
-    let mut named: Vec<&str> = Vec::new();
-    for (length, (x, y), name) in pieces {
-        if placed.len() >= MOST_LABELS
-            || length < 40.0
-            || named.contains(&name)
-            || placed.iter().any(|p| (p.0 - x).hypot(p.1 - y) < LABEL_GAP)
-        {
-            continue;
-        }
-        let _ = write!(
-            svg,
-            "<text x=\"{x:.1}\" y=\"{y:.1}\" class=\"street\" text-anchor=\"middle\">{}</text>",
-            esc(name)
-        );
-        placed.push((x, y));
-        named.push(name);
-    }
+    map.street_names(streets.roads);
     for a in &view.annotations {
         let Ok(g) = geojson::Geometry::from_json_value(a.geometry.clone()) else {
             continue;
         };
         match g.value {
             geojson::Value::Point(p) if p.len() >= 2 => {
-                let (x, y) = at(p[0], p[1]);
-                let _ = write!(svg, "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"#ffd400\" stroke=\"#000\"/>", x - 6.0, y - 6.0);
+                let (x, y) = map.at(p[0], p[1]);
+                map.push(&format!("<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"#ffd400\" stroke=\"#000\"/>", x - 6.0, y - 6.0));
             }
             geojson::Value::LineString(l) => {
-                let _ = write!(svg, "<path d=\"{}\" fill=\"none\" stroke=\"#000\" stroke-width=\"3\" stroke-dasharray=\"8 4\"/>", path(&l, false));
+                let d = map.path(&l, false);
+                map.push(&format!("<path d=\"{d}\" fill=\"none\" stroke=\"#000\" stroke-width=\"3\" stroke-dasharray=\"8 4\"/>"));
             }
             geojson::Value::Polygon(rings) => {
-                let d: String = rings.iter().map(|r| path(r, true)).collect();
-                let _ = write!(svg, "<path d=\"{d}\" fill=\"#ffd400\" fill-opacity=\"0.3\" stroke=\"#000\" stroke-width=\"2\"/>");
+                let d: String = rings.iter().map(|r| map.path(r, true)).collect();
+                map.push(&format!("<path d=\"{d}\" fill=\"#ffd400\" fill-opacity=\"0.3\" stroke=\"#000\" stroke-width=\"2\"/>"));
             }
             _ => {}
         }
         if let Some(c) = first_position(&a.geometry) {
-            let (x, y) = at(c[0], c[1]);
-            let _ = write!(
-                svg,
+            let (x, y) = map.at(c[0], c[1]);
+            map.push(&format!(
                 "<text x=\"{:.1}\" y=\"{:.1}\" class=\"label\">A{}</text>",
                 x + 8.0,
                 y - 8.0,
                 a.id
-            );
+            ));
         }
     }
     // Each observation numbered as its row in the table.
     for i in &view.items {
         if let Some(item) = &i.item {
-            let (x, y) = at(item.lon, item.lat);
-            let _ = write!(
-                svg,
+            let (x, y) = map.at(item.lon, item.lat);
+            map.push(&format!(
                 "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"6\" fill=\"{}\" stroke=\"#fff\" stroke-width=\"1.5\"/><text x=\"{:.1}\" y=\"{:.1}\" class=\"number\">{}</text>",
                 colour(&item.category),
                 x + 7.0,
                 y + 4.0,
                 i.id
-            );
+            ));
         }
     }
-    svg.push_str("</g>");
-    // North, and a scale bar of a round length about a fifth of the width.
-    let _ = write!(
-        svg,
-        "<g class=\"north\"><path d=\"M{nx},18 l8,22 l-8,-6 l-8,6 Z\" fill=\"#111\"/><text x=\"{nx}\" y=\"54\" text-anchor=\"middle\">{}</text></g>",
-        lang.pick("N", "G"),
-        nx = w - 24.0
-    );
-    let centre_lat = (2.0 * (((bounds.1 + bounds.3) / 2.0).exp()).atan()
-        - std::f64::consts::FRAC_PI_2)
-        .to_degrees();
-    let metres_per_unit = span * 6_378_137.0 * centre_lat.to_radians().cos();
-    if metres_per_unit.is_finite() && metres_per_unit > 0.0 {
-        let target = metres_per_unit * w / 5.0;
-        let step = [1.0, 2.0, 5.0]
-            .iter()
-            .flat_map(|m| [1.0, 10.0, 100.0, 1000.0, 10000.0].map(|p| m * p))
-            .filter(|&v| v <= target)
-            .fold(1.0, f64::max);
-        let length = step / metres_per_unit;
-        let words = if step >= 1000.0 {
-            format!("{} km", step / 1000.0)
-        } else {
-            format!("{step} m")
-        };
-        let _ = write!(
-            svg,
-            "<g class=\"scale\"><rect x=\"12\" y=\"{:.1}\" width=\"{length:.1}\" height=\"6\" fill=\"#111\"/><text x=\"{:.1}\" y=\"{:.1}\">{words}</text></g>",
-            h - 20.0,
-            length + 18.0,
-            h - 13.0
-        );
-    }
-    svg.push_str("</svg>");
+    let mut svg = map.finish(lang);
     // The legend: the categories shown, the panel's notes, and whose streets.
     let mut shown: Vec<&str> = view
         .items
@@ -397,14 +280,11 @@ fn map_svg(view: &ExerciseView, lang: Lang, streets: Streets<'_>) -> String {
         "<li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><rect width=\"11\" height=\"11\" fill=\"#ffd400\" stroke=\"#000\"/></svg> {}</li></ul>",
         lang.pick("The panel's notes (A1, A2 …); numbers are the table's", "Nodiadau'r panel (A1, A2 …); rhifau'r tabl yw'r rhifau")
     );
-    if !streets.roads.is_empty() {
-        let _ = write!(
-            svg,
-            "<p class=\"attribution\">{} {}</p>",
-            lang.pick("Streets:", "Strydoedd:"),
-            esc(streets.attribution)
-        );
-    }
+    svg.push_str(&crate::render::map::attribution(
+        lang,
+        streets.roads,
+        streets.attribution,
+    ));
     svg
 }
 
@@ -501,6 +381,14 @@ pub fn html(
         }
     }
     out.push_str("</head><body><main class=\"pack\">");
+    // The served page prints from a button (the PDF is already printed).
+    if styles == Styles::Linked {
+        let _ = write!(
+            out,
+            "<p class=\"no-print\"><button type=\"button\" data-print>{}</button></p>",
+            t("Print this pack", "Argraffu'r pecyn hwn")
+        );
+    }
     let kind = ExerciseKind::from_code(&view.exercise.kind)
         .map_or(view.exercise.kind.as_str(), |k| lang.label(k.label()));
     let _ = write!(
@@ -681,11 +569,12 @@ pub fn html(
     }
     let _ = write!(
         out,
-        "</ul><p>{}</p></section><p class=\"printed\">{} {}</p></main></body></html>",
+        "</ul><p>{}</p></section><p class=\"printed\">{} {}</p></main>{}</body></html>",
         t("Sensitive records are shown at 100 m; restricted records are not shown; counts below the small-count threshold are withheld.",
           "Dangosir cofnodion sensitif i 100 m; ni ddangosir cofnodion cyfyngedig; ataliwyd cyfrifon islaw'r trothwy."),
         t("Printed", "Argraffwyd"),
-        esc(printed)
+        esc(printed),
+        if styles == Styles::Linked { "<script src=\"/js/print-page.js\"></script>" } else { "" }
     );
     out
 }
@@ -833,5 +722,8 @@ mod tests {
         assert_eq!(Lang::En.date("2026-12-06"), "6 December 2026");
         assert_eq!(Lang::Cy.date("2026-12-06T10:00:00Z"), "6 Rhagfyr 2026");
         assert_eq!(Lang::En.date("not a date"), "not a date");
+        assert_eq!(Lang::En.month("2025-12"), "Dec 2025");
+        assert_eq!(Lang::Cy.month("2026-02"), "Chwef 2026");
+        assert_eq!(Lang::Cy.month("2026-13"), "2026-13");
     }
 }

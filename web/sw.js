@@ -29,6 +29,7 @@ const SHELL = [
   '/js/audit.js',
   '/js/search.js',
   '/js/print.js',
+  '/js/print-page.js',
   '/vendor/maplibre-gl/maplibre-gl-csp.js',
   '/vendor/maplibre-gl/maplibre-gl-csp-worker.js',
   '/vendor/maplibre-gl/maplibre-gl.css',

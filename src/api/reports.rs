@@ -62,11 +62,36 @@ pub async fn licensing(
     let report = state.reports.licensing(&viewer, subject, html, now).await?;
     // Recorded as a disclosure by the service.
     if html {
-        let page = crate::render::report::licensing_page(
-            &report,
-            lang,
-            &now.format("%Y-%m-%d %H:%M UTC").to_string(),
+        let centre = [
+            report["centre"][0].as_f64().unwrap_or(0.0),
+            report["centre"][1].as_f64().unwrap_or(0.0),
+        ];
+        // The streets within a kilometre or so: the map is a little wider than the outer ring.
+        let around = [
+            centre[0] - 0.015,
+            centre[1] - 0.009,
+            centre[0] + 0.015,
+            centre[1] + 0.009,
+        ];
+        let (roads, attribution) = state
+            .basemap
+            .roads_within(around)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the licensing report's streets could not be read");
+                (Vec::new(), "")
+            });
+        let local = crate::domain::time::uk_local(now);
+        let printed = format!(
+            "{}, {}",
+            lang.date(&local.format("%Y-%m-%d").to_string()),
+            local.format("%H:%M")
         );
+        let streets = crate::pack::Streets {
+            roads: &roads,
+            attribution,
+        };
+        let page = crate::render::report::licensing_page(&report, lang, &printed, streets);
         return Ok(super::disclosure::audited(
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response(),
         ));

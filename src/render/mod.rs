@@ -3,6 +3,7 @@
 //! and `mvt.rs`.)
 
 pub mod download;
+pub mod map;
 pub mod report;
 
 /// `text` as a QR code drawn in SVG (black on white, with the quiet zone

@@ -1813,6 +1813,20 @@ scenario('a field officer records a safety-mapping session with two young people
   await report.waitForLoadState('load');
   const text = await report.textContent('body');
   for (const words of ['Licensing consultation report', 'Within 250 m', 'Within 500 m', 'Made-up Station Taxi Rank']) assert(text.includes(words), `the report says "${words}": ${text.slice(0, 300)}`);
+  // Its map: the site, both rings, and (with the basemap) named streets with their licence.
+  const map = await report.$$eval('svg.map text', (texts) => texts.map((t) => t.textContent));
+  assert(map.includes('Site') && map.includes('250 m') && map.includes('500 m'), `the site and its rings: ${map}`);
+  if (existsSync(MBTILES)) {
+    assert(map.filter((t) => /(Street|Road|Way|Place|Lane|Avenue)$/.test(t)).length >= 3, `named streets: ${map}`);
+    assert(text.includes('Streets: © OpenStreetMap'), 'the streets\' licence');
+  }
+  assert(/Period\s*\d{1,2} \w+ \d{4} – \d{1,2} \w+ \d{4}/.test(text), `the period as people write dates: ${text.slice(0, 400)}`);
+  // Its Print button prints (the page's own script: the CSP allows no inline one).
+  await report.evaluate(() => { window.print = () => { window.printed = true; }; });
+  await report.click('button[data-print]');
+  assert(await report.evaluate(() => window.printed === true), 'the Print button prints');
+  await report.setViewportSize({ width: 900, height: 1100 });
+  await shot(report, 'licensing-report');
   await report.close();
   // And at a proposed site picked on the map, in Welsh.
   await page.click('#pv-back');
@@ -1825,6 +1839,7 @@ scenario('a field officer records a safety-mapping session with two young people
   await welsh.waitForLoadState('load');
   const cy = await welsh.textContent('body');
   assert(cy.includes('O fewn 250 m') && cy.includes('O fewn 500 m'), `the Welsh report has both sections: ${cy.slice(0, 300)}`);
+  assert(/Safle arfaethedig yn cyfeirnod grid S[OT] \d{3} \d{3}/.test(cy), `the proposed site by its grid reference: ${cy.slice(0, 300)}`);
   await welsh.close();
   await context.close();
 });
