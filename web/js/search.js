@@ -7,6 +7,7 @@ import { t, say, lang, folded } from './i18n.js';
 import * as mapView from './map.js';
 import * as places from './places.js';
 import { el } from './dom.js';
+import { gridReference } from './grid.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -70,7 +71,7 @@ function where(result) {
   if (result.kind === 'place') return t('searchPlace');
   // Namesakes in different parts of the area are told apart by their grid reference.
   const [w, s, e, n] = result.bbox;
-  return t('searchStreet', { ref: mapView.whereWords({ lng: (w + e) / 2, lat: (s + n) / 2 }) });
+  return t('searchStreet', { ref: t('whereRef', { ref: gridReference((w + e) / 2, (s + n) / 2) }) });
 }
 
 /** Draws the results in the current language. */
