@@ -1046,7 +1046,7 @@ scenario('a coordinator adds a field officer to their agency, who signs in; disa
   }
 });
 
-scenario('an administrator lands on account management, adds an agency and its coordinator, cannot approve their own request to make a coordinator an administrator, and reads the sign-in log, in English and Welsh', async (browser) => {
+scenario('an administrator lands on account management, adds an agency and its coordinator, cannot approve their own request to make a coordinator an administrator, and reads the sign-in log, in English and Welsh, and the accounts and audit screens fit a phone', async (browser) => {
   const { context, page } = await newPage(browser, { axe: true });
   try {
     await signInEnrolling(page, 'people.admin');
@@ -1104,6 +1104,20 @@ scenario('an administrator lands on account management, adds an agency and its c
     assert(leftAudit.length === 0, `English left on the audit log: ${JSON.stringify(leftAudit)}`);
     await shot(page, 'welsh-audit');
     await page.click('#lang');
+    // On a phone both screens fit its width (their tables scroll on their own) and the forms can be used.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const view of ['accounts', 'audit']) {
+      await page.click(`[data-nav="${view}"]`);
+      await page.waitForSelector(`section[data-view="${view}"]:not([hidden])`);
+      const fit = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, screen: window.innerWidth }));
+      assert(fit.page <= fit.screen, `the ${view} screen fits a phone: ${JSON.stringify(fit)}`);
+      const small = await page.evaluate((v) => [...document.querySelectorAll(`section[data-view="${v}"] button, section[data-view="${v}"] input, section[data-view="${v}"] select`)]
+        .filter((c) => c.getClientRects().length && !c.closest('[hidden]') && c.type !== 'checkbox')
+        .map((c) => ({ id: c.id || c.textContent.trim().slice(0, 20), h: c.getBoundingClientRect().height }))
+        .filter((c) => c.h < 24), view);
+      assert(small.length === 0, `controls a finger can hit on the ${view} screen: ${JSON.stringify(small)}`);
+    }
+    await page.setViewportSize({ width: 1366, height: 768 });
   } finally {
     await context.close();
   }
