@@ -194,6 +194,19 @@ pub struct Config {
     /// TrueType/OpenType font for map labels; unset: DejaVu Sans when installed.
     #[arg(long, env = "SAFETYMAP_GLYPH_FONT", global = true)]
     pub glyph_font: Option<PathBuf>,
+    /// SMTP relay for alert emails, e.g. `smtp://127.0.0.1:25` (a relay on
+    /// this host), `smtp://relay.example:587?tls=required` (STARTTLS) or
+    /// `smtps://relay.example:465`; unset: alerts are shown in the app only.
+    #[arg(long, env = "SAFETYMAP_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of alert emails.
+    #[arg(
+        long,
+        env = "SAFETYMAP_MAIL_FROM",
+        default_value = "safetymap <safetymap@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
     /// Load the demo data when `serve` starts on an empty embedded store.
     #[arg(long, env = "SAFETYMAP_DEMO_ON_EMPTY", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub demo_on_empty: bool,
@@ -446,7 +459,18 @@ impl Config {
             aggregate_budget: self.aggregates_per_hour.max(1),
             retention_grace_days: self.retention_grace_days,
             budget_window: Duration::from_secs(3600),
+            mail: self.mail(),
         }
+    }
+
+    /// Where alert emails go, when a relay is configured.
+    pub fn mail(&self) -> Option<crate::service::alerts::MailSettings> {
+        self.smtp_url
+            .as_ref()
+            .map(|relay| crate::service::alerts::MailSettings {
+                relay: relay.clone(),
+                from: self.mail_from.clone(),
+            })
     }
 
     /// The basemap these settings name. Files named explicitly must open;
@@ -1151,6 +1175,9 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
+    if let Some(mail) = config.mail() {
+        mail.check().map_err(anyhow::Error::msg)?;
+    }
     let store = config.store().await?;
     if config.demo_on_empty
         && store.backend() == Backend::Sqlite

@@ -1,4 +1,6 @@
 #![forbid(unsafe_code)]
+// The OpenAPI document is one `json!` literal, deeper than the default 128.
+#![recursion_limit = "256"]
 //! safetymap: neighbourhood safety mapping for contextual safeguarding.
 //!
 //! Data flows one way (DESIGN.md §4): `api` parses and authenticates into

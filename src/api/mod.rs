@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, state, and the conversion of everything into
 //! JSON, GeoJSON or problem+json.
 
+pub mod alerts;
 pub mod analysis;
 pub mod areas;
 pub mod audit;
@@ -30,7 +31,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -86,6 +87,8 @@ pub struct Settings {
     pub retention_grace_days: i64,
     /// The window of [`Settings::aggregate_budget`].
     pub budget_window: Duration,
+    /// The SMTP relay alert emails go through; `None`: alerts in the app only.
+    pub mail: Option<crate::service::alerts::MailSettings>,
 }
 
 pub use crate::service::sessions::{SessionPolicy, ThrottlePolicy};
@@ -116,6 +119,7 @@ impl Default for Settings {
             aggregate_budget: 3000,
             retention_grace_days: 90,
             budget_window: Duration::from_secs(3600),
+            mail: None,
         }
     }
 }
@@ -145,6 +149,8 @@ pub struct Shared {
     pub exercises: crate::service::exercises::Exercises,
     /// Agencies and user accounts.
     pub accounts: crate::service::accounts::Accounts,
+    /// Area alerts and notifications.
+    pub alerts: crate::service::alerts::Alerts,
     /// Drawn and imported areas (boundaries).
     pub boundaries: crate::service::places::Areas,
     /// Verified tokens and sessions (shared with `sessions` and `api_tokens`).
@@ -198,7 +204,31 @@ impl AppState {
         let police = Arc::new(PoliceLayer::load(&store).await?);
         let areas = Arc::new(crate::areas::AreaSet::load(&store).await?);
         let tokens = TokenCache::new(settings.token_cache);
+        let ring = Arc::new(tokio::sync::Notify::new());
+        let observations =
+            Observations::new(store.clone(), index.clone(), rules.clone()).ringing(ring.clone());
+        let exercises = crate::service::exercises::Exercises::new(
+            store.clone(),
+            index.clone(),
+            areas.clone(),
+            settings.small_count_threshold,
+        );
+        let alerts = crate::service::alerts::Alerts::new(
+            store.clone(),
+            crate::service::alerts::AlertsParts {
+                areas: areas.clone(),
+                rules: Arc::new(rules.clone()),
+                exercises: exercises.clone(),
+                observations: observations.clone(),
+                mail: settings.mail.clone(),
+                public_url: settings.public_url.clone(),
+                wake: ring,
+                grace_days: settings.retention_grace_days,
+            },
+        );
+        alerts.start(clock.clone());
         Ok(AppState(Arc::new(Shared {
+            alerts,
             audit_log: crate::service::audit::AuditLog::new(store.clone()),
             health: crate::service::Health::new(store.clone()),
             police_imports: crate::service::police::Police::new(
@@ -218,12 +248,7 @@ impl AppState {
                 clock.clone(),
             ),
             boundaries: crate::service::places::Areas::new(store.clone(), areas.clone()),
-            exercises: crate::service::exercises::Exercises::new(
-                store.clone(),
-                index.clone(),
-                areas.clone(),
-                settings.small_count_threshold,
-            ),
+            exercises,
             areas,
             police,
             tiles: Arc::new(TileCache::default()),
@@ -233,7 +258,7 @@ impl AppState {
                 Arc::new(rules.clone()),
                 settings.small_count_threshold,
             ),
-            observations: Observations::new(store.clone(), index.clone(), rules),
+            observations,
             perceptions: crate::service::perceptions::Perceptions::new(store.clone()),
             places: crate::service::places::Places::new(store.clone(), index.clone()),
             accounts: crate::service::accounts::Accounts::new(store.clone()),
@@ -446,6 +471,15 @@ fn routes() -> Routes {
         .route("/api/observations/{id}/keep", post(review::keep))
         .route("/api/observations/{id}/erase", post(review::erase))
         .route("/api/review-queue", get(review::queue))
+        .route("/api/alerts", get(alerts::settings))
+        .route("/api/alerts/email", put(alerts::set_email))
+        .route("/api/alerts/subscriptions", post(alerts::subscribe))
+        .route(
+            "/api/alerts/subscriptions/{id}",
+            delete(alerts::unsubscribe),
+        )
+        .route("/api/notifications", get(alerts::inbox))
+        .route("/api/notifications/read", post(alerts::mark_read))
         .route("/api/audit", get(audit::search))
         .route("/api/audit/export", get(audit::export))
         .route("/api/tokens", get(tokens::list).post(tokens::create))

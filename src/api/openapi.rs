@@ -230,6 +230,25 @@ pub fn build() -> Value {
                 "Keep": {
                     "type": "object", "additionalProperties": false, "required": ["reason", "next_review"],
                     "properties": { "reason": { "type": "string", "maxLength": 500 }, "next_review": { "type": "string", "format": "date" } }
+                },
+                "Subscription": {
+                    "type": "object", "additionalProperties": false,
+                    "description": "Give area_id (a registered ward, LSOA, …) or geometry (a shape you drew), not both",
+                    "properties": {
+                        "name": { "type": "string", "maxLength": 200, "description": "Needed for a drawn shape; a registered area's name otherwise" },
+                        "area_id": { "type": "integer" },
+                        "geometry": { "type": "object", "description": "GeoJSON Polygon or MultiPolygon, WGS84" },
+                        "categories": { "type": "array", "items": { "type": "string" }, "description": "Category codes; empty: all" },
+                        "email": { "type": "boolean", "default": false, "description": "Also by email (needs your address and a mail relay)" }
+                    }
+                },
+                "AlertEmail": {
+                    "type": "object", "additionalProperties": false, "required": ["email"],
+                    "properties": { "email": { "type": ["string", "null"], "maxLength": 254 } }
+                },
+                "NotificationsRead": {
+                    "type": "object", "additionalProperties": false,
+                    "properties": { "ids": { "type": "array", "items": { "type": "integer" }, "minItems": 1, "maxItems": 500 }, "all": { "type": "boolean" } }
                 }
             }
         },
@@ -283,6 +302,25 @@ pub fn build() -> Value {
                 "security": secured,
                 "parameters": [{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 500 } }],
                 "responses": { "200": { "description": "Queue entries, without free text" } } } },
+            "/api/alerts": { "get": { "summary": "Your alert email address, whether email can be sent, and the areas you follow",
+                "security": session_only, "responses": { "200": { "description": "email, email_available, subscriptions" }, "403": problem_response("people-only: a tool's token") } } },
+            "/api/alerts/email": { "put": { "summary": "Set or remove your alert email address",
+                "security": session_only, "requestBody": json_body("AlertEmail"),
+                "responses": { "200": { "description": "Your alert settings" }, "422": problem_response("invalid-email") } } },
+            "/api/alerts/subscriptions": { "post": { "summary": "Follow an area for new observations you may see there",
+                "security": session_only, "requestBody": json_body("Subscription"),
+                "parameters": [{ "name": "Idempotency-Key", "in": "header", "schema": { "type": "string", "maxLength": 200 } }],
+                "responses": { "201": { "description": "The subscription" }, "200": { "description": "The first subscription made with this Idempotency-Key" },
+                               "403": problem_response("nothing-to-alert (a role that sees only its own reports) or people-only"),
+                               "422": problem_response("area-or-geometry, unknown-link, invalid-geometry, unknown-category, email-unavailable, no-email-address, too-many-subscriptions, or personal identifiers in the name") } } },
+            "/api/alerts/subscriptions/{id}": { "delete": { "summary": "Stop following an area",
+                "security": session_only, "parameters": [id_param],
+                "responses": { "204": { "description": "Stopped" }, "404": problem_response("You follow no such area") } } },
+            "/api/notifications": { "get": { "summary": "Your latest notifications, each as your own layer shows it now, and how many are unread",
+                "security": session_only, "responses": { "200": { "description": "unread and items (observation, action-due, review-due)" } } } },
+            "/api/notifications/read": { "post": { "summary": "Mark notifications read",
+                "security": session_only, "requestBody": json_body("NotificationsRead"),
+                "responses": { "200": { "description": "Your notifications as they now are" }, "422": problem_response("ids-or-all") } } },
             "/api/session": {
                 "get": { "summary": "The current session: account, stage and CSRF token", "security": session_only,
                          "responses": { "200": { "description": "The session" }, "401": problem_response("session-expired or not-signed-in") } },

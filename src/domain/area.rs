@@ -123,6 +123,36 @@ fn check_shape(
     }
 }
 
+/// Reads a drawn shape a client sent as GeoJSON (a Polygon or
+/// MultiPolygon) and checks it as a drawn area is checked; faults go to
+/// `field`.
+pub fn drawn_shape(
+    value: &serde_json::Value,
+    rules: &ValidationRules,
+    field: &str,
+) -> Result<MultiPolygon<f64>, Vec<FieldError>> {
+    let geometry = geojson::Geometry::from_json_value(value.clone())
+        .ok()
+        .as_ref()
+        .and_then(multipolygon);
+    let mut errors = Vec::new();
+    match geometry {
+        Some(g) => {
+            check_shape(&g, rules, field, &mut errors);
+            if errors.is_empty() {
+                Ok(g)
+            } else {
+                Err(errors)
+            }
+        }
+        None => Err(vec![FieldError::new(
+            field,
+            "invalid-geometry",
+            "a GeoJSON Polygon or MultiPolygon",
+        )]),
+    }
+}
+
 fn name(errors: &mut Vec<FieldError>, field: &str, value: &str) -> String {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > 200 {
@@ -163,18 +193,9 @@ impl DrawnArea {
             Some(cy) if !cy.is_empty() => name(&mut errors, "name_cy", cy),
             _ => name_en.clone(),
         };
-        let geometry = geojson::Geometry::from_json_value(self.geometry.clone())
-            .ok()
-            .as_ref()
-            .and_then(multipolygon);
-        match &geometry {
-            Some(g) => check_shape(g, rules, "geometry", &mut errors),
-            None => errors.push(FieldError::new(
-                "geometry",
-                "invalid-geometry",
-                "a GeoJSON Polygon or MultiPolygon",
-            )),
-        }
+        let geometry = drawn_shape(&self.geometry, rules, "geometry")
+            .map_err(|faults| errors.extend(faults))
+            .ok();
         match geometry {
             Some(geometry) if errors.is_empty() => Ok(AreaShape {
                 kind: AreaKind::Drawn,

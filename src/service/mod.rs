@@ -3,6 +3,7 @@
 //! gate so the index follows commit order.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod budget;
 pub mod exercises;
@@ -186,6 +187,8 @@ pub struct Observations {
     store: Store,
     index: Arc<SpatialIndex>,
     rules: Arc<ValidationRules>,
+    /// Rung after each create commits, so area alerts are matched at once.
+    alerts: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// An observation as one viewer may receive it.
@@ -247,7 +250,14 @@ impl Observations {
             store,
             index,
             rules: Arc::new(rules),
+            alerts: None,
         }
+    }
+
+    /// The same workflows, ringing `alerts` after each create commits.
+    pub fn ringing(mut self, alerts: Arc<tokio::sync::Notify>) -> Self {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// The validation rules in force.
@@ -294,6 +304,9 @@ impl Observations {
                 .await?;
             if !created.replayed {
                 this.index.insert(&created.observation);
+                if let Some(alerts) = &this.alerts {
+                    alerts.notify_one();
+                }
             }
             Ok(created)
         })

@@ -8,6 +8,7 @@
 
 mod observations;
 pub use observations::{Created, IdempotencyKey, Provenance, Revision};
+pub mod alerts;
 pub mod areas;
 pub mod audit;
 pub mod exercises;

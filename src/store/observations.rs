@@ -500,6 +500,14 @@ impl Store {
                     .ok_or(StoreError::Conflict);
             }
         }
+        // Queued for area alerts in the same transaction, so an alert is
+        // never lost between the commit and the matching.
+        sqlx::query("INSERT INTO alert_outbox (observation_id, queued_at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(format_instant(provenance.recorded_at))
+            .execute(&mut *tx)
+            .await
+            .ctx("queueing an observation for alerts")?;
         let observation = observation_in(&mut tx, id)
             .await?
             .ok_or(StoreError::Conflict)?;
@@ -703,6 +711,7 @@ impl Store {
         for sql in [
             "DELETE FROM idempotency_keys WHERE observation_id = $1",
             "DELETE FROM observation_revisions WHERE observation_id = $1",
+            "DELETE FROM alert_outbox WHERE observation_id = $1",
             "DELETE FROM observations WHERE id = $1",
         ] {
             sqlx::query(sql)
@@ -711,6 +720,12 @@ impl Store {
                 .await
                 .ctx("erasing an observation")?;
         }
+        // Notifications hold only the id; they go with the record.
+        sqlx::query("DELETE FROM notifications WHERE kind = 'observation' AND subject = $1")
+            .bind(id.0.to_string())
+            .execute(&mut *tx)
+            .await
+            .ctx("erasing an observation's notifications")?;
         // Frozen exercises keep that the record was there, not what it was.
         sqlx::query(
             "UPDATE exercise_items SET content = NULL, erased_at = $1 WHERE observation_id = $2",

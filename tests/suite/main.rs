@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod alerts;
 mod analysis;
 mod areas;
 mod attacks;
