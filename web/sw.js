@@ -4,7 +4,7 @@
 // must not outlive the session on a shared device. That covers the vector
 // tiles, grids, hot spots, time profiles and police.uk layer too.
 
-const VERSION = 'safetymap-v10';
+const VERSION = 'safetymap-v11';
 const SHELL = [
   '/',
   '/app.css',
@@ -27,6 +27,7 @@ const SHELL = [
   '/js/grid.js',
   '/js/accounts.js',
   '/js/audit.js',
+  '/js/alerts.js',
   '/js/search.js',
   '/js/print.js',
   '/js/print-page.js',

@@ -216,6 +216,8 @@ pub struct ObservationRef {
     pub position: [f64; 2],
     /// The 100 m grid reference of the shown position.
     pub grid_ref: Option<String>,
+    /// The recording agency (the layer shows it too).
+    pub agency: String,
     /// When it was seen.
     pub observed_at: String,
 }
@@ -830,6 +832,7 @@ impl Alerts {
                     position,
                     grid_ref: crate::bng::to_grid(position[0], position[1])
                         .and_then(|g| g.hundred_metres()),
+                    agency: shown.agency.clone(),
                     observed_at: crate::domain::time::format_instant(shown.details.observed_at),
                 });
             }
@@ -844,12 +847,16 @@ impl Alerts {
                             .await?,
                     );
                 }
-                let id = n.subject.split(':').next().unwrap_or_default();
+                let id = n
+                    .subject
+                    .split(':')
+                    .next()
+                    .and_then(|id| id.parse::<i64>().ok());
                 let Some(action) = actions
                     .as_deref()
                     .unwrap_or_default()
                     .iter()
-                    .find(|a| a["id"].to_string() == id)
+                    .find(|a| a["id"].as_i64().is_some() && a["id"].as_i64() == id)
                 else {
                     return Ok(None);
                 };
@@ -1000,7 +1007,7 @@ impl People {
         store: &Store,
         user: i64,
     ) -> Result<Option<&(Viewer, bool)>, ServiceError> {
-        if !self.0.contains_key(&user) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.0.entry(user) {
             let found = match store.user(user).await? {
                 Some(u) if u.disabled_at.is_none() => Some((
                     super::sessions::viewer_of(&u, Credential::Session),
@@ -1008,7 +1015,7 @@ impl People {
                 )),
                 _ => None,
             };
-            self.0.insert(user, found);
+            slot.insert(found);
         }
         Ok(self.0.get(&user).and_then(Option::as_ref))
     }

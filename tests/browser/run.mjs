@@ -19,6 +19,7 @@ import { chromium } from 'playwright-core';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { gridReference } from '../../web/js/grid.js';
+import { startSink } from './smtp-sink.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -1860,11 +1861,111 @@ scenario('a field officer records a safety-mapping session with two young people
 
 // ------------------------------------------------------------------ run
 
+scenario('a panel member follows a ward and is told of a new observation there in the app and by email, never of a restricted one, in English and Welsh, on a laptop and a phone', async (browser, ctx) => {
+  const bearer = await coordinatorToken(ctx);
+  const imported = await fetch(`${BASE}/api/areas/import?kind=ward`, {
+    method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/geo+json' }, body: readFileSync(WARDS_FIXTURE),
+  });
+  assert(imported.ok, `wards imported: ${imported.status}`);
+  const { context, page } = await newPage(browser, { axe: true });
+  await signIn(page, 'health.panel');
+  await page.click('[data-nav="alerts"]');
+  await page.waitForSelector('#al-form:not([hidden])');
+  await page.fill('#al-address', 'health.panel@health.example.test');
+  await page.click('#al-address-save');
+  await page.waitForSelector('#al-message[data-kind="success"]');
+  await page.fill('#al-area-search', 'riverside');
+  const options = await page.$$eval('#al-area option', (os) => os.map((o) => o.textContent));
+  assert(options.length === 1 && options[0].startsWith('Made-up Riverside'), `the search narrows the list: ${options}`);
+  await page.check('#al-email');
+  await page.click('#al-follow');
+  await page.waitForSelector('#al-subs li[data-id]');
+  const following = await page.textContent('#al-subs');
+  assert(following.includes('Made-up Riverside') && following.includes('every category') && following.includes('by email too'), `following: ${following}`);
+  await axeCheck(page, 'alerts');
+
+  // A restricted report first (the panel member may not know it exists),
+  // then a standard one, both inside the ward.
+  const observedAt = new Date(Date.now() - 3600e3).toISOString();
+  const restricted = await apiSend('POST', '/api/observations', ctx.tokens.parks, {
+    longitude: -3.0030, latitude: 51.5880, observed_at: observedAt, category: 'child-criminal-exploitation', setting: 'street', severity: 'high', sensitivity: 'restricted', description: 'Older men waiting by the underpass',
+  });
+  const standard = await apiSend('POST', '/api/observations', ctx.tokens.parks, {
+    longitude: -3.0020, latitude: 51.5870, observed_at: observedAt, category: 'unsafe-environment', setting: 'park', severity: 'medium', description: 'Broken lights along the river path',
+  });
+  assert(restricted.status === 201 && standard.status === 201, `reports made: ${restricted.status} ${standard.status}`);
+  // The screen asks again when it is opened (and every minute on its own).
+  let items = [];
+  for (let i = 0; i < 30 && !items.length; i++) {
+    await page.click('[data-nav="map"]');
+    await page.click('[data-nav="alerts"]');
+    await page.waitForTimeout(500);
+    items = await page.$$eval('#al-items li[data-kind="observation"]', (lis) => lis.map((li) => ({ id: li.dataset.observation, text: li.textContent })));
+  }
+  assert(items.length === 1 && items[0].id === String(standard.body.id), `told of the standard report only: ${JSON.stringify(items)} (restricted ${restricted.body.id})`);
+  assert(items[0].text.includes('Unsafe') && items[0].text.includes('Made-up Riverside') && items[0].text.includes('grid reference'), items[0].text);
+  const badge = await page.textContent('#alerts-badge');
+  assert(badge.trim() === '(1)', `one unread: ${badge}`);
+  await shot(page, 'alerts');
+
+  // The email: how many, where, and where to sign in; nothing of either record.
+  let mail = [];
+  for (let i = 0; i < 40 && !mail.length; i++) {
+    mail = ctx.sink.messages.filter((m) => m.includes('health.panel@health.example.test'));
+    if (!mail.length) await page.waitForTimeout(250);
+  }
+  assert(mail.length === 1, `one email: ${mail.length}`);
+  assert(mail[0].includes('There is a new observation in Made-up Riverside.') && mail[0].includes(`${BASE}/#alerts`), mail[0]);
+  for (const secret of ['underpass', 'river path', 'Unsafe', 'unsafe-environment', '51.58', '-3.00']) assert(!mail[0].includes(secret), `the email carries ${secret}: ${mail[0]}`);
+
+  // In Welsh, everything on the screen, the notification included.
+  await page.click('#lang');
+  const welsh = await page.textContent('#al-items li[data-kind="observation"]');
+  assert(welsh.includes('Heb ei ddarllen') && welsh.includes(' yn Made-up Riverside') && welsh.includes('cyfeirnod grid'), welsh);
+  const left = await englishLeft(page);
+  assert(left.length === 0, `English left on the alerts screen: ${JSON.stringify(left)}`);
+  await page.click('#lang');
+
+  // Shown on the map, the notification is read.
+  await page.click('#al-items li[data-kind="observation"] button');
+  await page.waitForSelector('.maplibregl-popup');
+  assert((await page.textContent('.maplibregl-popup')).includes('Unsafe'), 'the pop-up names it');
+  assert((await page.textContent('#alerts-badge')).trim() === '', 'nothing unread');
+
+  // On a phone the screen fits and its controls are finger-sized.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.click('[data-nav="alerts"]');
+  const panel = await page.locator('section[data-view="alerts"]').boundingBox();
+  assert(panel.width <= 390, `fits the phone: ${panel.width}`);
+  const phoneMap = await page.locator('#map').boundingBox();
+  assert(phoneMap && phoneMap.height >= 250, `the map stays in view above the alerts (to draw an area on): ${JSON.stringify(phoneMap)}`);
+  const small = await page.$$eval('section[data-view="alerts"] button:not([hidden]), section[data-view="alerts"] select', (els) => els.filter((e) => e.getClientRects().length && e.getBoundingClientRect().height < 40).map((e) => e.textContent || e.id));
+  assert(small.length === 0, `finger-sized controls: ${small}`);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(wide <= 390, `no sideways scrolling: ${wide}`);
+  // A shape of their own, drawn by tapping the map above the form.
+  await page.check('#al-kind-drawn');
+  for (const [x, y] of [[0.3, 0.3], [0.7, 0.3], [0.5, 0.7]]) await page.mouse.click(phoneMap.x + phoneMap.width * x, phoneMap.y + phoneMap.height * y);
+  assert((await page.textContent('#al-corners')).includes('3'), await page.textContent('#al-corners'));
+  await page.fill('#al-name', 'Around the footbridge');
+  await page.click('#al-follow');
+  await page.waitForSelector('#al-message[data-kind="success"]');
+  const drawnFollow = await page.textContent('#al-subs');
+  assert(drawnFollow.includes('Around the footbridge') && drawnFollow.includes('a shape you drew'), drawnFollow);
+  await shot(page, 'alerts-phone');
+  await context.close();
+});
+
 async function main() {
   const filter = process.argv[2];
   const chosen = scenarios.filter((s) => !filter || s.name.includes(filter));
+  // Alert emails go to a sink of the test's own.
+  const sink = await startSink();
+  env.SAFETYMAP_SMTP_URL = `smtp://127.0.0.1:${sink.port}`;
+  env.SAFETYMAP_MAIL_FROM = 'safetymap <alerts@example.test>';
+  env.SAFETYMAP_PUBLIC_URL = BASE;
   await startServer();
-  const ctx = { tokens: { parks: token('parks.officer'), police: token('police.officer') } };
+  const ctx = { tokens: { parks: token('parks.officer'), police: token('police.officer') }, sink };
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -1894,6 +1995,7 @@ async function main() {
   } finally {
     await browser.close();
     serverProcess.kill();
+    sink.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${failed} failed; ${skipped} ignored; 0 measured; 0 filtered out`);

@@ -11,7 +11,7 @@ import { el, saveBlob } from './dom.js';
 const $ = (selector) => document.querySelector(selector);
 
 /** Kinds of record the log names, as the server writes them. */
-const OBJECT_TYPES = ['observation', 'place', 'area', 'exercise', 'perception-session', 'user', 'agency', 'token', 'download', 'audit-log', 'licensing-report', 'import'];
+const OBJECT_TYPES = ['observation', 'place', 'area', 'exercise', 'perception-session', 'user', 'agency', 'token', 'download', 'audit-log', 'licensing-report', 'import', 'subscription'];
 
 /** Events asked for per page. */
 const PAGE = 100;

@@ -19,7 +19,17 @@ export function codeMessage(code, field = '') {
     case 'invalid-length':
       return t('errLength');
     case 'not-in-vocabulary':
+    case 'unknown-category':
+    case 'area-or-geometry':
       return t('errChoose');
+    case 'invalid-email':
+      return t('errEmail');
+    case 'no-email-address':
+      return t('errNoEmail');
+    case 'email-unavailable':
+      return t('errNoRelay');
+    case 'too-many-subscriptions':
+      return t('errTooManySubscriptions');
     case 'missing-field':
     case 'required':
       return t('errMissing');

@@ -14,6 +14,7 @@ import * as perceptions from './perceptions.js';
 import * as review from './review.js';
 import * as accounts from './accounts.js';
 import * as auditLog from './audit.js';
+import * as alerts from './alerts.js';
 import * as search from './search.js';
 import { printOnly, printMap } from './print.js';
 import { el, saveBlob } from './dom.js';
@@ -109,6 +110,7 @@ async function started(session) {
   localStorage.setItem('safetymap.account', JSON.stringify({ username: session.account.username, display_name: session.account.display_name, role: session.account.role, admin: session.account.admin }));
   showRole(session.account);
   review.load();
+  alerts.start();
   if (signedIn) {
     const resolve = signedIn;
     signedIn = null;
@@ -209,7 +211,7 @@ function firstView() {
 // ---------------------------------------------------------------- views
 
 // Screens shown beside the map, which stays in view (and takes clicks) for them.
-const BESIDE_MAP = new Set(['log', 'places', 'areas', 'exercises', 'perception']);
+const BESIDE_MAP = new Set(['log', 'places', 'areas', 'exercises', 'perception', 'alerts']);
 
 function showView(name) {
   const previous = state.view;
@@ -217,6 +219,7 @@ function showView(name) {
   if (previous === 'areas' && name !== 'areas') areas.left();
   if (previous === 'exercises' && name !== 'exercises') exercises.left();
   if (previous === 'perception' && name !== 'perception') perceptions.left();
+  if (previous === 'alerts' && name !== 'alerts') alerts.left();
   for (const section of document.querySelectorAll('main > section[data-view]')) section.hidden = section.dataset.view !== name && !(BESIDE_MAP.has(name) && section.dataset.view === 'map');
   for (const button of document.querySelectorAll('[data-nav]')) {
     button.setAttribute('aria-current', button.dataset.nav === name ? 'page' : 'false');
@@ -239,6 +242,7 @@ function showView(name) {
   if (name === 'review') review.load();
   if (name === 'accounts') accounts.load();
   if (name === 'audit') auditLog.shown();
+  if (name === 'alerts') alerts.shown();
   applyPlacesLayer();
 }
 
@@ -1070,6 +1074,7 @@ function renderAll() {
   areas.render(analysis.smallCountThreshold());
   exercises.render();
   review.render();
+  alerts.render();
   accounts.render();
   auditLog.render();
   search.render();
@@ -1132,6 +1137,17 @@ async function boot() {
   perceptions.init({ errorKey, showView: (name) => { if (state.view !== name) showView(name); } });
   review.init({ errorKey, showView: (name) => { if (state.view !== name) showView(name); } });
   accounts.init({ errorKey });
+  alerts.init({
+    errorKey,
+    showView: (name) => { if (state.view !== name) showView(name); },
+    where: (o) => (o.precision === 'exact' ? mapView.whereWords({ lng: o.position[0], lat: o.position[1] }) : whereShown(o.position[0], o.position[1], o.precision)),
+    showObservation: (o) => {
+      showView('map');
+      const lngLat = { lng: o.position[0], lat: o.position[1] };
+      mapView.instance().jumpTo({ center: lngLat, zoom: Math.max(mapView.instance().getZoom(), 16) });
+      mapView.popup(lngLat, summary(o), { kind: 'observation', id: o.id });
+    },
+  });
   auditLog.init({ errorKey });
   search.init();
   $('#map-print').addEventListener('click', () => printMap(state.account?.display_name ?? ''));
@@ -1212,12 +1228,13 @@ async function boot() {
       else if (state.view === 'places' && places.isPicking()) places.setPick(lngLat);
       else if (state.view === 'perception' && perceptions.isDrawing()) perceptions.addVertex(lngLat);
       else if (state.view === 'areas' && areas.isDrawing()) areas.addCorner(lngLat);
+      else if (state.view === 'alerts' && alerts.isDrawing()) alerts.addCorner(lngLat);
       else if (state.view === 'exercises' && exercises.isDrawing()) exercises.addVertex(lngLat);
       else if (state.view === 'exercises' && exercises.isPickingArea()) exercises.pickAreaAt(lngLat);
     },
     isPlacing: () => state.view === 'log' || (state.view === 'places' && places.isPlacing()) || (state.view === 'areas' && areas.isDrawing())
       || (state.view === 'exercises' && (exercises.isDrawing() || exercises.isPickingArea())) || (state.view === 'places' && places.isPicking())
-      || (state.view === 'perception' && perceptions.isDrawing()),
+      || (state.view === 'perception' && perceptions.isDrawing()) || (state.view === 'alerts' && alerts.isDrawing()),
     onMove: () => refresh(),
   });
   await places.load();
