@@ -49,7 +49,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 )
             }
         })?;
-        let value = serde_json::from_slice(&bytes).map_err(|e| {
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-json",
@@ -57,6 +57,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             )
             .detail(e.to_string())
         })?;
+        // One rule for text, whatever the request (see domain::text).
+        if let Some(field) = crate::domain::text::first_forbidden(&value) {
+            return Err(control_character(field));
+        }
         Ok(JsonBody(value))
     }
 }
@@ -92,4 +96,31 @@ fn join_path(path: &str, name: &str) -> String {
     } else {
         format!("{path}.{name}")
     }
+}
+
+fn control_character(field: String) -> Problem {
+    Problem::invalid(vec![crate::domain::observation::FieldError::new(
+        field,
+        crate::domain::text::CODE,
+        crate::domain::text::MESSAGE,
+    )])
+}
+
+/// Middleware: a query string whose parameters (names or values, once
+/// decoded) hold a control character is refused with 422, naming the
+/// parameter, before any handler reads it — the same rule as for bodies.
+pub async fn query_text(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(query) = request.uri().query() {
+        let bad = form_urlencoded::parse(query.as_bytes()).find(|(name, value)| {
+            crate::domain::text::has_forbidden(name) || crate::domain::text::has_forbidden(value)
+        });
+        if let Some((name, _)) = bad {
+            return control_character(name.into_owned()).into_response();
+        }
+    }
+    next.run(request).await
 }

@@ -224,6 +224,7 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     if Box::pin(state.audit.record(entry)).await {
         response
     } else {
-        Problem::internal().into_response()
+        // Nothing is disclosed that is not on the record first.
+        Problem::store_unavailable().into_response()
     }
 }

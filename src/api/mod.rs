@@ -407,12 +407,8 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, Problem> {
     state.health.ready().await.map_err(|e| {
-        tracing::warn!(error = %e, "store not reachable");
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store-unavailable",
-            "The store is not reachable",
-        )
+        tracing::warn!(error = %e, "store not ready for writes");
+        Problem::store_unavailable()
     })?;
     Ok(Json(serde_json::json!({ "status": "ready" })))
 }
@@ -605,6 +601,7 @@ pub fn app(state: AppState) -> Router {
         .router
         .fallback(not_found)
         .layer(disclosures.clone())
+        .layer(axum::middleware::from_fn(body::query_text))
         .layer(axum::middleware::from_fn_with_state(
             state.csp.clone(),
             web::security_headers,
@@ -639,6 +636,7 @@ pub fn app(state: AppState) -> Router {
             Router::new()
                 .route(TILE_ROUTE, get(tiles::tile))
                 .layer(disclosures)
+                .layer(axum::middleware::from_fn(body::query_text))
                 .layer(CatchPanicLayer::custom(|_| {
                     axum::response::IntoResponse::into_response(Problem::internal())
                 })),

@@ -19,6 +19,7 @@ use super::body::{typed, JsonBody};
 use super::observations::idempotency_key;
 use super::problem::Problem;
 use super::{allow, created, AppState};
+use crate::domain::observation::FieldError;
 use crate::domain::place::{parse_import, Place, PlaceInput};
 use crate::domain::time::uk_local;
 use crate::domain::viewer::{Action, Viewer};
@@ -210,14 +211,34 @@ pub(super) fn upload_text<'a>(
         .field("Content-Type")
         .detail(kinds.join(", ")));
     }
-    std::str::from_utf8(body).map_err(|_| {
+    let text = std::str::from_utf8(body).map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
             "not-utf8",
             "The file must be UTF-8 text",
         )
         .field("file")
-    })
+    })?;
+    // The one rule for text (domain::text), for files too: as written in
+    // it, or escaped inside a JSON string.
+    let escaped = || {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| crate::domain::text::first_forbidden(&v))
+    };
+    let at = match crate::domain::text::first_forbidden_line(text) {
+        Some(line) => Some(format!("line {line}")),
+        None if essence != "text/csv" => escaped(),
+        None => None,
+    };
+    match at {
+        Some(at) => Err(Problem::invalid(vec![FieldError::new(
+            "file",
+            crate::domain::text::CODE,
+            format!("{} (at {at})", crate::domain::text::MESSAGE),
+        )])),
+        None => Ok(text),
+    }
 }
 
 /// `POST /api/places/import`: add or update places from a CSV or GeoJSON

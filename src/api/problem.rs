@@ -123,6 +123,17 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
     }
 
+    /// 503: the store cannot be reached just now (an outage or a restart
+    /// of the database); nothing was written.
+    pub fn store_unavailable() -> Self {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "The store cannot be reached just now; nothing was changed. Try again shortly",
+        )
+        .retry_after(2)
+    }
+
     /// 500; the cause is logged, never shown.
     pub fn internal() -> Self {
         Problem::new(
@@ -307,6 +318,10 @@ impl From<ServiceError> for Problem {
             )
             .field("agency")
             .detail(format!("register the agency {code} first")),
+            ServiceError::Store(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "store unavailable");
+                Problem::store_unavailable()
+            }
             ServiceError::Store(e) => {
                 // Store errors can quote SQL values; log them, never return them.
                 tracing::error!(error = %e, "store failure");

@@ -9,6 +9,7 @@ pub mod lint;
 pub mod observation;
 pub mod perception;
 pub mod place;
+pub mod text;
 pub mod time;
 pub mod viewer;
 pub mod vocabulary;

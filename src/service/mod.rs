@@ -175,9 +175,10 @@ impl Health {
         Health { store }
     }
 
-    /// Whether the store answers.
+    /// Whether a write transaction can begin now (within two seconds): a
+    /// store that answers reads but cannot take writes is not ready.
     pub async fn ready(&self) -> Result<(), ServiceError> {
-        Ok(self.store.ping().await?)
+        Ok(self.store.ready_for_writes().await?)
     }
 }
 
@@ -302,11 +303,17 @@ impl Observations {
                 .store
                 .create_observation(&details, &provenance, key.as_ref(), &viewer)
                 .await?;
-            if !created.replayed {
+            if created.replayed {
+                // The first attempt may have committed without hearing so
+                // (its COMMIT reply lost): its index update never ran. Put
+                // the record where the store says it is, once.
+                this.index
+                    .replace(&created.observation, Some(&created.observation));
+            } else {
                 this.index.insert(&created.observation);
-                if let Some(alerts) = &this.alerts {
-                    alerts.notify_one();
-                }
+            }
+            if let Some(alerts) = &this.alerts {
+                alerts.notify_one();
             }
             Ok(created)
         })
@@ -421,10 +428,14 @@ impl Observations {
             if &next == details {
                 return Err(ServiceError::NothingToChange);
             }
-            let updated = this
+            let updated = match this
                 .store
                 .update_observation(current.recorded(), &next, &viewer, now)
-                .await?;
+                .await
+            {
+                Ok(updated) => updated,
+                Err(e) => return Err(this.heal(current.recorded(), e).await),
+            };
             this.index.replace(current.recorded(), Some(&updated));
             Ok(())
         })
@@ -445,9 +456,13 @@ impl Observations {
         to_completion(async move {
             let _gate = this.store.write_gate().await;
             let current = this.live(&viewer, id, Action::WithdrawObservation).await?;
-            this.store
+            if let Err(e) = this
+                .store
                 .withdraw_observation(current.recorded(), &viewer, &reason, now)
-                .await?;
+                .await
+            {
+                return Err(this.heal(current.recorded(), e).await);
+            }
             this.index.replace(current.recorded(), None);
             Ok(())
         })
@@ -537,12 +552,33 @@ impl Observations {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        self.store
+        match self
+            .store
             .erase_observation(current.id(), by, reason, now)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(ServiceError::NotFound),
+            Err(e) => return Err(self.heal(current, e).await),
+        }
         self.index.replace(current, None);
         Ok(())
+    }
+
+    /// After a write to `before` failed, puts the index right from the
+    /// store: a failure can come after the COMMIT took effect (its reply
+    /// lost), and the index must then follow what was committed. Best
+    /// effort: with the store out of reach too, the record's entry stays as
+    /// it was until it is next written or the index is next loaded.
+    /// Returns the failure, for the caller to answer with.
+    async fn heal(&self, before: &Recorded, failure: StoreError) -> ServiceError {
+        match self.store.observation(before.id()).await {
+            Ok(now) => self.index.replace(before, now.as_ref()),
+            Err(e) => {
+                tracing::warn!(error = %e, id = before.id().0, "could not check a failed write")
+            }
+        }
+        failure.into()
     }
 
     /// The retention job: counts what is due for review and erases, as the

@@ -101,6 +101,10 @@ pub enum StoreError {
     /// An account names no registered agency.
     #[error("there is no agency {0}")]
     UnknownAgency(String),
+    /// The database was found out of reach moments ago: refused at once
+    /// rather than waiting again (see [`Store::begin_write`]).
+    #[error("the database was out of reach moments ago")]
+    Unavailable,
     /// The data directory could not be made.
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
@@ -110,6 +114,43 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl StoreError {
+    /// Whether this is the database being out of reach (down, restarting,
+    /// the pool unable to connect in time, or busy past waiting) rather than
+    /// a fault in the request or the data: answered 503, and worth retrying.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable => true,
+            StoreError::Database { source, .. } => out_of_reach(source),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a driver error says the database is out of reach.
+fn out_of_reach(source: &sqlx::Error) -> bool {
+    match source {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08…), the server shutting
+            // down or starting (57P01–57P03), a statement cancelled by its
+            // timeout (57014). SQLite: busy or locked past the busy timeout
+            // (5, 6 and their extended codes 261, 517).
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "57014" | "5" | "6" | "261" | "517"
+                )
+        }
+        _ => false,
+    }
 }
 
 /// Adds what the store was doing to a driver error.
@@ -136,7 +177,15 @@ pub struct Store {
     /// its lock; on both backends it also keeps the derived index updated in
     /// commit order (see `service`).
     write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// When a write last found the database out of reach; writes queued
+    /// behind the gate meanwhile are refused at once instead of each waiting
+    /// out the pool's timeout in turn.
+    down_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// How long after finding the database out of reach writes are refused
+/// without trying (one tries again after it).
+const DOWN_FOR: Duration = Duration::from_secs(1);
 
 /// Makes the data directory (0700) if it is missing, and refuses one that
 /// others may write to: the embedded store holds password hashes, TOTP
@@ -217,7 +266,13 @@ impl Store {
         };
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(10))
+            // PostgreSQL down or restarting: refuse within two seconds rather
+            // than hang. SQLite is a local file; its connections are only
+            // ever busy, so it waits as long as its busy timeout.
+            .acquire_timeout(match backend {
+                Backend::Sqlite => Duration::from_secs(10),
+                Backend::Postgres => Duration::from_secs(2),
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -236,6 +291,7 @@ impl Store {
             pool,
             backend,
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
+            down_since: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -267,12 +323,37 @@ impl Store {
     /// (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a deferred
     /// transaction that reads before it writes fails outright if another
     /// connection, or another process such as the CLI, wrote in between.
+    ///
+    /// Moments after a write found the database out of reach, fails at once
+    /// (as `PoolTimedOut`), so writes queued behind the write gate during an
+    /// outage are answered within the pool's timeout, not one after another.
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.backend {
+        let down = *self.down_since.lock().unwrap_or_else(|e| e.into_inner());
+        if down.is_some_and(|at| at.elapsed() < DOWN_FOR) {
+            return Err(sqlx::Error::PoolTimedOut);
+        }
+        let began = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
+        };
+        let unreachable = began.as_ref().err().is_some_and(out_of_reach);
+        *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) =
+            unreachable.then(std::time::Instant::now);
+        began
+    }
+
+    /// Whether a write transaction can begin within two seconds (for
+    /// `/readyz`); it is rolled back at once.
+    pub async fn ready_for_writes(&self) -> Result<(), StoreError> {
+        let attempt = async {
+            let tx = self.begin_write().await.ctx("beginning a write")?;
+            tx.rollback().await.ctx("rolling back a readiness check")
+        };
+        match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(StoreError::Unavailable),
         }
     }
 

@@ -257,11 +257,13 @@ async function drawn(page) {
 }
 
 /** Properties of what the map draws in `layers`, once some of it is drawn and every tile has arrived. */
-async function rendered(page, layers) {
-  await page.waitForFunction((ids) => {
+async function rendered(page, layers, atLeast = 1) {
+  // Tiles arrive one by one: wait for as many features as the test needs
+  // (or, after the timeout, say how many there were).
+  await page.waitForFunction(({ ids, n }) => {
     const map = window.safetymapMap;
-    return map.loaded() && map.areTilesLoaded() && !map.isMoving() && map.queryRenderedFeatures({ layers: ids }).length > 0;
-  }, layers, { timeout: 30000, polling: 200 });
+    return map.loaded() && map.areTilesLoaded() && !map.isMoving() && map.queryRenderedFeatures({ layers: ids }).length >= n;
+  }, { ids: layers, n: atLeast }, { timeout: 30000, polling: 200 }).catch(() => {});
   return page.evaluate((ids) => window.safetymapMap.queryRenderedFeatures({ layers: ids }).map((f) => f.properties), layers);
 }
 
@@ -1275,6 +1277,30 @@ scenario('a panel member prints the filtered map: the sheet has the map as drawn
   await context.close();
 });
 
+scenario('on a phone a panel member finds a street with the search box by tapping, and prints the map', async (browser) => {
+  if (!existsSync(MBTILES)) return 'skipped: ../shared/data/osm-newport is not there';
+  const { context, page } = await newPage(browser, { context: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } });
+  await signIn(page, 'council.panel');
+  const search = await page.locator('#ms-q').boundingBox();
+  assert(search && search.x >= 0 && search.x + search.width <= 390 && search.height >= 40, `the search box fits the phone and takes a finger: ${JSON.stringify(search)}`);
+  await page.locator('#ms-q').tap();
+  await page.fill('#ms-q', 'commercial st');
+  await page.waitForSelector('#ms-results:not([hidden]) button');
+  const result = await page.locator('#ms-results li:first-child button').boundingBox();
+  assert(result.height >= 40 && result.x + result.width <= 390, `results are finger-sized and on screen: ${JSON.stringify(result)}`);
+  await page.locator('#ms-results li:first-child button').tap();
+  const centre = await page.evaluate(() => window.safetymapMap.getCenter().toArray());
+  assert(centre[0] > -2.9975 && centre[0] < -2.9915 && centre[1] > 51.5820 && centre[1] < 51.5885, `the map is on Commercial Street: ${centre}`);
+  const print = await page.locator('#map-print').boundingBox();
+  assert(print && print.x + print.width <= 390 && print.height >= 40, `Print this map is on screen and takes a finger: ${JSON.stringify(print)}`);
+  await page.evaluate(() => { window.print = () => { window.printedMapAlone = document.body.classList.contains('printing-map'); }; });
+  await page.locator('#map-print').tap();
+  await page.waitForFunction(() => window.printedMapAlone === true, null, { timeout: 10000 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(wide <= 390, `no sideways scrolling: ${wide}`);
+  await context.close();
+});
+
 scenario('a filtered hot-spot view bookmarked by a panel member opens for a field officer with the same filters, layers and place', async (browser) => {
   const { context, page } = await newPage(browser);
   await signIn(page, 'council.panel');
@@ -1386,7 +1412,7 @@ scenario('a panel member switches to hot spots, reads the legend and the time pr
   const attribution = 'Contains public sector information licensed under the Open Government Licence v3.0 (data.police.uk)';
   assert(!(await page.textContent('.maplibregl-ctrl-attrib')).includes(attribution), 'no police.uk attribution while the layer is off');
   await page.check('#f-police');
-  const crimes = await rendered(page, ['police-crimes']);
+  const crimes = await rendered(page, ['police-crimes'], 5);
   assert(crimes.length >= 5, `crimes drawn: ${crimes.length}`);
   assert((await page.textContent('.maplibregl-ctrl-attrib')).includes(attribution), 'the Open Government Licence attribution is shown');
   assert(await page.isVisible('#legend-police'), 'the legend names the crime layer');

@@ -142,6 +142,14 @@ impl TestDatabase {
         self.url.as_deref()
     }
 
+    /// The same database reached at another URL (through a proxy).
+    pub fn through(self, url: &str) -> TestDatabase {
+        TestDatabase {
+            url: Some(url.to_owned()),
+            dir: self.dir,
+        }
+    }
+
     /// A plain connection to the database, going round the application (to
     /// tamper with it as an intruder would).
     pub async fn raw(&self) -> sqlx::AnyPool {

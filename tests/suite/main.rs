@@ -15,6 +15,7 @@ mod bng;
 mod bounds;
 mod collections;
 mod exercises;
+mod faults;
 mod gdal;
 mod layers;
 mod matrix;

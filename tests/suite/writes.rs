@@ -259,3 +259,38 @@ on_both_stores! {
         assert_nothing_written(&app).await;
     }
 }
+
+on_both_stores! {
+    async fn text_with_a_control_character_is_refused_naming_the_field_the_same_on_both_stores_and_nothing_is_written(backend) {
+        let app = TestApp::new(backend).await;
+        let token = app.token(Role::Coordinator, "council").await;
+        // U+0000 is what PostgreSQL cannot store at all; escape and delete
+        // have no place in text either. Tab and newline are text.
+        for (body, field) in [
+            (observation(json!({"description": "Path unlit\u{0} by the bandstand"})), "description"),
+            (observation(json!({"description": "Path \u{1b}[8mhidden\u{1b}[0m"})), "description"),
+            (observation(json!({"indicators": ["poor-lighting", "no-cctv\u{7f}"]})), "indicators[1]"),
+        ] {
+            let refused = app.send_json(Method::POST, "/api/observations", &token, &body).await;
+            assert_eq!((refused.status, refused.json()["errors"][0]["code"].clone(), refused.json()["errors"][0]["field"].clone()),
+                (StatusCode::UNPROCESSABLE_ENTITY, json!("control-character"), json!(field)), "{}", refused.text());
+        }
+        assert_nothing_written(&app).await;
+        let fine = app.send_json(Method::POST, "/api/observations", &token, &observation(json!({"description": "Path unlit\tafter dusk\nby the bandstand"}))).await;
+        assert_eq!(fine.status, StatusCode::CREATED, "tab and newline are text: {}", fine.text());
+        let id = fine.json()["id"].as_i64().expect("id");
+        let purpose = app.get(&format!("/api/observations/{id}?purpose=panel%00meeting"), &token).await;
+        assert_eq!((purpose.status, purpose.json()["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("purpose")), "{}", purpose.text());
+        let place = app.send_json(Method::POST, "/api/places", &token, &json!({"name_en": "Made-up\u{0} Arcade", "kind": "shopping-centre", "longitude": -2.9977, "latitude": 51.5886})).await;
+        assert_eq!((place.status, place.json()["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("name_en")), "{}", place.text());
+        let csv = "name_en,kind,longitude,latitude\nMade-up\u{0} Arcade,shopping-centre,-2.9977,51.5886\n";
+        let import = app.request(Method::POST, "/api/places/import", Some(&token), &[("content-type", "text/csv")], Some(csv.as_bytes().to_vec())).await;
+        assert_eq!((import.status, import.json()["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("file")), "{}", import.text());
+        assert!(import.json()["errors"][0]["message"].as_str().is_some_and(|m| m.contains("line 2")), "{}", import.text());
+        let geojson = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name_en": "Made-up\u{0} Arcade", "kind": "shopping-centre"}, "geometry": {"type": "Point", "coordinates": [-2.9977, 51.5886]}}]}).to_string();
+        let escaped = app.request(Method::POST, "/api/places/import", Some(&token), &[("content-type", "application/geo+json")], Some(geojson.into_bytes())).await;
+        assert_eq!((escaped.status, escaped.json()["errors"][0]["code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("control-character")), "escaped in JSON too: {}", escaped.text());
+        assert!(app.get("/api/places", &token).await.text().find("Arcade").is_none(), "no place was written");
+        assert_eq!(app.store.count_observations().await.expect("count"), 1);
+    }
+}
