@@ -273,6 +273,22 @@ impl Store {
                 Backend::Sqlite => Duration::from_secs(10),
                 Backend::Postgres => Duration::from_secs(2),
             })
+            // A connection whose COMMIT failed (a full disk) still counts
+            // itself inside a transaction in sqlx-sqlite 0.8, and every later
+            // BEGIN on it fails ("attempted to call begin_with at non-zero
+            // transaction depth"): the pool is poisoned for good. Such a
+            // connection is closed instead of going back to the pool. Upstream:
+            // https://github.com/transact-rs/sqlx/issues/3932 and
+            // https://github.com/transact-rs/sqlx/issues/4031. The ping first
+            // runs any rollback a dropped transaction queued, so a connection
+            // that merely rolled back is kept.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -1,5 +1,6 @@
 //! What each store keeps, across restarts, and what analysts can query.
 
+use axum::http::StatusCode;
 use safetymap::domain::vocabulary::Role;
 use serde_json::json;
 use sqlx::Connection;
@@ -88,4 +89,26 @@ async fn the_embedded_store_is_a_wal_sqlite_file_with_full_sync() {
         .await
         .expect("sync");
     assert_eq!(sync, 2, "FULL");
+}
+
+on_both_stores! {
+    async fn a_connection_whose_commit_failed_never_goes_back_to_the_pool_so_later_writes_still_begin(backend) {
+        let app = TestApp::new(backend).await;
+        let pool = app.store.pool_for_tests();
+        // A COMMIT that fails after the database ended the transaction (as
+        // a full disk does on SQLite): sqlx still counts the connection in
+        // a transaction, and would hand it out again.
+        {
+            let mut tx = pool.begin().await.expect("begin");
+            sqlx::query("ROLLBACK").execute(&mut *tx).await.expect("the database ends it");
+            let _ = tx.commit().await;
+        }
+        let officer = app.token(Role::FieldOfficer, "council").await;
+        for n in 0..12 {
+            let made = app.post_keyed(&officer, "/api/observations", &format!("after-{n}"), &observation(json!({}))).await;
+            assert_eq!(made.status, StatusCode::CREATED, "write {n} after the failed COMMIT: {}", made.text());
+        }
+        let ready = app.get("/readyz", "").await;
+        assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
+    }
 }
