@@ -262,7 +262,7 @@ impl Glyphs {
 
     /// The glyph PBF for the 256 code points from `start`.
     pub fn range(&self, start: u32) -> Option<Arc<Vec<u8>>> {
-        if start % 256 != 0 || start > 65_280 {
+        if !start.is_multiple_of(256) || start > 65_280 {
             return None;
         }
         let mut ranges = self.ranges.lock().unwrap_or_else(|e| e.into_inner());

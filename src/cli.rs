@@ -1179,6 +1179,13 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         mail.check().map_err(anyhow::Error::msg)?;
     }
     let store = config.store().await?;
+    // SQLite keeps one instance: its in-memory state follows only its own
+    // writes and the command line's. A second `serve` on the same file says
+    // so and stops (the lock goes with the process).
+    let _single = match (store.backend(), &config.database_url) {
+        (Backend::Sqlite, None) => Some(single_instance(&config.data_dir)?),
+        _ => None,
+    };
     if config.demo_on_empty
         && store.backend() == Backend::Sqlite
         && store.count_observations().await? == 0
@@ -1216,9 +1223,6 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         }
     }
     let started = Instant::now();
-    // Erasures made elsewhere are followed from here on; read the position
-    // before loading the index so none falls between the two.
-    let erasures_from = store.audit_head_seq().await?;
     let state = AppState::load(
         store.clone(),
         config.rules(),
@@ -1229,7 +1233,6 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     .with_basemap(config.basemap().await?);
     tokio::spawn(housekeeping(
         state.clone(),
-        erasures_from,
         config.retention_grace_days,
         Duration::from_secs(config.retention_interval_minutes.max(1) * 60),
     ));
@@ -1251,34 +1254,36 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The jobs `serve` runs: every half minute, drop from the index records
-/// erased by another process and reload the police.uk layer after an
-/// import; every `retention_every`, run retention and
-/// clear out ended sessions.
-async fn housekeeping(
-    state: AppState,
-    mut erasures_from: i64,
-    grace_days: i64,
-    retention_every: Duration,
-) {
+/// Holds the data directory's instance lock for as long as it is kept.
+fn single_instance(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `safetymap serve` is already running on {}: the embedded SQLite store keeps a single instance. \
+             Stop the other one, or run several instances on PostgreSQL (DATABASE_URL), which keeps them coherent",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// The jobs `serve` runs: every `retention_every`, run retention and clear
+/// out ended sessions. (Changes made by other instances and the command
+/// line arrive through the change stream: `service::changes`.)
+async fn housekeeping(state: AppState, grace_days: i64, retention_every: Duration) {
     let mut ticks = tokio::time::interval(Duration::from_secs(30));
     let mut last_retention: Option<Instant> = None;
     loop {
         ticks.tick().await;
-        match state.observations.follow_erasures(erasures_from).await {
-            Ok(seq) => erasures_from = seq,
-            Err(e) => tracing::warn!(error = %e, "following erasures failed"),
-        }
-        // Boundary imports from the command line, in another process.
-        if let Err(e) = state.areas.reload(&state.store).await {
-            tracing::warn!(error = %e, "reloading areas failed");
-        }
-        // Imports run from the command line, in another process.
-        match state.police.refresh(&state.store).await {
-            Ok(true) => tracing::info!("police.uk layer reloaded after an import"),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "checking for police.uk imports failed"),
-        }
         if last_retention.is_some_and(|at| at.elapsed() < retention_every) {
             continue;
         }

@@ -222,7 +222,7 @@ fn register_entry(i: usize, p: &NewPlace) -> PlaceDetails {
         }
         .to_owned(),
         training: TrainingStatus::ALL[i % TrainingStatus::ALL.len()],
-        safe_place: (premises && i % 3 == 0) || (kind == Other && i % 2 == 0),
+        safe_place: (premises && i.is_multiple_of(3)) || (kind == Other && i.is_multiple_of(2)),
     }
 }
 

@@ -200,10 +200,21 @@ impl AppState {
         settings: Settings,
         clock: Clock,
     ) -> Result<AppState, StoreError> {
+        // Changes from here on are followed; read the position before
+        // loading anything so none falls between the two.
+        let changes_from = store.change_head().await?;
         let index = Arc::new(SpatialIndex::load(&store).await?);
         let police = Arc::new(PoliceLayer::load(&store).await?);
         let areas = Arc::new(crate::areas::AreaSet::load(&store).await?);
         let tokens = TokenCache::new(settings.token_cache);
+        crate::service::changes::Follower::new(
+            store.clone(),
+            index.clone(),
+            areas.clone(),
+            police.clone(),
+            tokens.clone(),
+        )
+        .start(changes_from);
         let ring = Arc::new(tokio::sync::Notify::new());
         let observations =
             Observations::new(store.clone(), index.clone(), rules.clone()).ringing(ring.clone());

@@ -164,6 +164,10 @@ const SHOWN_MARGIN_DEGREES: f64 = 0.002;
 struct Inner {
     tree: RTree<IndexedObservation>,
     names: Names,
+    /// Where each id's entry is, so a change known only by id (from another
+    /// instance, or after a write whose outcome was unknown) finds it
+    /// without walking the tree.
+    positions: HashMap<i64, [f64; 2]>,
 }
 
 /// The index. Reads take a shared lock; the service applies writes only after
@@ -184,6 +188,27 @@ impl std::fmt::Debug for SpatialIndex {
 }
 
 impl Inner {
+    fn add(&mut self, entry: IndexedObservation) {
+        self.positions.insert(entry.id, entry.position);
+        self.tree.insert(entry);
+    }
+
+    /// Removes the entry of `id`, if there is one.
+    fn take(&mut self, id: i64) -> bool {
+        let Some(at) = self.positions.remove(&id) else {
+            return false;
+        };
+        let found = self
+            .tree
+            .locate_in_envelope(&AABB::from_point(at))
+            .find(|o| o.id == id)
+            .copied();
+        match found {
+            Some(entry) => self.tree.remove(&entry).is_some(),
+            None => false,
+        }
+    }
+
     fn entry(&mut self, row: &IndexRow<'_>) -> IndexedObservation {
         let (local_hour, local_weekday) = uk_hour_and_weekday(row.observed_at);
         IndexedObservation {
@@ -213,8 +238,10 @@ impl SpatialIndex {
         let mut inner = Inner {
             tree: RTree::new(),
             names: Names::default(),
+            positions: HashMap::new(),
         };
         let entries: Vec<_> = rows.into_iter().map(|r| inner.entry(&r)).collect();
+        inner.positions = entries.iter().map(|e| (e.id, e.position)).collect();
         inner.tree = RTree::bulk_load(entries);
         SpatialIndex {
             inner: RwLock::new(inner),
@@ -228,11 +255,13 @@ impl SpatialIndex {
         let mut inner = Inner {
             tree: RTree::new(),
             names: Names::default(),
+            positions: HashMap::new(),
         };
         let mut entries = Vec::new();
         store
             .for_each_live_observation(&KEY, |row| entries.push(inner.entry(&row)))
             .await?;
+        inner.positions = entries.iter().map(|e| (e.id, e.position)).collect();
         inner.tree = RTree::bulk_load(entries);
         Ok(SpatialIndex {
             inner: RwLock::new(inner),
@@ -258,7 +287,7 @@ impl SpatialIndex {
         if let Some(row) = recorded.index_row(&KEY) {
             let mut inner = self.write();
             let entry = inner.entry(&row);
-            inner.tree.insert(entry);
+            inner.add(entry);
         }
     }
 
@@ -273,7 +302,8 @@ impl SpatialIndex {
                 if let Some(after) = after {
                     let mut inner = self.write();
                     let entry = inner.entry(&after);
-                    inner.tree.insert(entry);
+                    inner.take(entry.id);
+                    inner.add(entry);
                 }
             }
         }
@@ -281,19 +311,25 @@ impl SpatialIndex {
 
     fn replace_row(&self, before: &IndexRow<'_>, after: Option<&IndexRow<'_>>) {
         let mut inner = self.write();
-        let old = inner.entry(before);
-        if inner.tree.remove(&old).is_none() {
-            // Not where its stored state says: remove whatever entry carries
-            // the id, so an id is never indexed twice. O(n), and only on a
-            // path that should not happen.
-            let stray = inner.tree.iter().find(|o| o.id == before.id).copied();
-            if let Some(stray) = stray {
-                inner.tree.remove(&stray);
-            }
-        }
+        // Wherever its entry is (not necessarily where its stored state
+        // says, after a change this process did not see): an id is never
+        // indexed twice.
+        inner.take(before.id);
         if let Some(after) = after {
             let new = inner.entry(after);
-            inner.tree.insert(new);
+            inner.add(new);
+        }
+    }
+
+    /// Puts one record's entry right from what the store holds now
+    /// (`None`: it is gone): for changes known only by id.
+    pub fn reconcile(&self, id: i64, now: Option<&Recorded>) {
+        let row = now.and_then(|r| r.index_row(&KEY));
+        let mut inner = self.write();
+        inner.take(id);
+        if let Some(row) = row {
+            let entry = inner.entry(&row);
+            inner.add(entry);
         }
     }
 
@@ -304,18 +340,8 @@ impl SpatialIndex {
         if ids.is_empty() {
             return 0;
         }
-        let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
         let mut inner = self.write();
-        let found: Vec<IndexedObservation> = inner
-            .tree
-            .iter()
-            .filter(|o| wanted.contains(&o.id))
-            .copied()
-            .collect();
-        for entry in &found {
-            inner.tree.remove(entry);
-        }
-        found.len()
+        ids.iter().filter(|id| inner.take(**id)).count()
     }
 
     /// A number that changes whenever the index does.

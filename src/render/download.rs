@@ -248,7 +248,8 @@ pub fn stream(
         let stopped = std::cell::Cell::new(false);
         let until_stopped = |i: usize| {
             if stopped.get()
-                || (i % 512 == 0 && (tx.is_closed() || tokio::time::Instant::now() > deadline))
+                || (i.is_multiple_of(512)
+                    && (tx.is_closed() || tokio::time::Instant::now() > deadline))
             {
                 stopped.set(true);
                 return None;

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod audit;
 pub mod budget;
+pub mod changes;
 pub mod exercises;
 pub mod perceptions;
 pub mod places;
@@ -633,15 +634,6 @@ impl Observations {
         }
         report.due_for_review = self.store.count_due(today).await?;
         Ok(report)
-    }
-
-    /// Drops from the index records erased by another process (the CLI, or
-    /// another instance), seen through the audit trail since `after_seq`;
-    /// returns the new position.
-    pub async fn follow_erasures(&self, after_seq: i64) -> Result<i64, ServiceError> {
-        let (ids, last) = self.store.erasures_since(after_seq).await?;
-        self.index.remove_ids(&ids);
-        Ok(last)
     }
 
     /// The record if the viewer may see it and do `action` to it.

@@ -113,6 +113,16 @@ impl TokenCache {
             .retain(|_, (s, _)| s.user.id != user_id);
     }
 
+    /// Forgets everything verified (another instance changed a token, an
+    /// account or a session; the store is asked again on next use).
+    pub fn forget_all(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.lock_sessions().clear();
+    }
+
     fn lock_sessions(&self) -> std::sync::MutexGuard<'_, SessionMap> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -4,6 +4,7 @@
 use sqlx::any::AnyRow;
 
 use super::audit::{append, AuditEntry};
+use super::changes::{self, ChangeKind};
 use super::{column, Context, Store, StoreError, Tx};
 use crate::domain::area::AreaShape;
 use crate::domain::time::format_instant;
@@ -147,6 +148,7 @@ impl Store {
             }
         }
         append(&mut tx, &audit).await?;
+        changes::note(&mut tx, ChangeKind::Area, 0).await?;
         tx.commit().await.ctx("committing areas")?;
         Ok(report)
     }
@@ -180,6 +182,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .ctx("reading an area")?;
+        changes::note(&mut tx, ChangeKind::Area, 0).await?;
         tx.commit().await.ctx("committing an area")?;
         Ok((area_from_row(&row)?, true))
     }
@@ -208,6 +211,7 @@ impl Store {
             return Ok(false);
         }
         append(&mut tx, &audit).await?;
+        changes::note(&mut tx, ChangeKind::Area, 0).await?;
         tx.commit().await.ctx("committing an area")?;
         Ok(true)
     }

@@ -113,15 +113,6 @@ impl Store {
         tx.commit().await.ctx("committing audit events")
     }
 
-    /// The sequence number of the newest event (0 when the log is empty).
-    pub async fn audit_head_seq(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM audit_events")
-            .fetch_one(&self.pool)
-            .await
-            .ctx("reading the audit chain's head")?;
-        column(&row, "seq")
-    }
-
     /// Events matching `query`, oldest first.
     pub async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         // Each optional filter is `($n IS NULL OR column = $n)`: one fixed

@@ -11,6 +11,7 @@ pub use observations::{Created, IdempotencyKey, Provenance, Revision};
 pub mod alerts;
 pub mod areas;
 pub mod audit;
+pub mod changes;
 pub mod exercises;
 pub mod people;
 pub mod perceptions;
@@ -172,6 +173,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The PostgreSQL URL (for the change stream's notification connection).
+    url: Option<String>,
     /// Serialises write transactions. SQLite allows one writer at a time and
     /// a deferred transaction that reads before it writes can fail to upgrade
     /// its lock; on both backends it also keeps the derived index updated in
@@ -304,6 +307,7 @@ impl Store {
             });
         let pool = options.connect(&url).await.ctx("connecting")?;
         Ok(Store {
+            url: (backend == Backend::Postgres).then(|| url.clone()),
             pool,
             backend,
             write_gate: Arc::new(tokio::sync::Mutex::new(())),

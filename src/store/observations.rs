@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use super::audit::{self, AuditEntry};
+use super::changes::{self, ChangeKind};
 use super::{column, Context, Store, StoreError, Tx, KEY};
 use crate::domain::observation::{
     changes, review_by, Grading, LonLat, Observation, ObservationDetails, ObservationId, Withdrawal,
@@ -378,6 +379,7 @@ async fn finish_change(
     let updated = observation_in(&mut tx, current.id.0)
         .await?
         .ok_or(StoreError::Conflict)?;
+    changes::note(&mut tx, ChangeKind::Observation, current.id.0).await?;
     tx.commit().await.ctx("committing a change")?;
     Ok(Recorded::new(updated, &KEY))
 }
@@ -511,6 +513,7 @@ impl Store {
         let observation = observation_in(&mut tx, id)
             .await?
             .ok_or(StoreError::Conflict)?;
+        changes::note(&mut tx, ChangeKind::Observation, id).await?;
         tx.commit().await.ctx("committing an observation")?;
         Ok(Created {
             observation: Recorded::new(observation, &KEY),
@@ -748,6 +751,7 @@ impl Store {
             ),
         )
         .await?;
+        changes::note(&mut tx, ChangeKind::Observation, id.0).await?;
         tx.commit().await.ctx("committing an erasure")?;
         if self.backend == super::Backend::Sqlite {
             // Fold the WAL back into the (secure-deleting) database file so
@@ -792,30 +796,6 @@ impl Store {
             .await
             .ctx("counting records due for review")?;
         column(&row, "n")
-    }
-
-    /// Records erased since audit event `after_seq`, by any process: the
-    /// ids and the last sequence number seen (so running instances can drop
-    /// them from their indexes).
-    pub async fn erasures_since(&self, after_seq: i64) -> Result<(Vec<i64>, i64), StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, object_id FROM audit_events
-             WHERE seq > $1 AND action = 'erasure' AND object_type = 'observation'
-             ORDER BY seq",
-        )
-        .bind(after_seq)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading erasures")?;
-        let mut last = after_seq;
-        let mut ids = Vec::with_capacity(rows.len());
-        for row in &rows {
-            last = column(row, "seq")?;
-            if let Ok(id) = column::<String>(row, "object_id")?.parse() {
-                ids.push(id);
-            }
-        }
-        Ok((ids, last))
     }
 
     /// Records many observations in one transaction (demo and benchmark

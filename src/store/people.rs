@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::{append, AuditEntry};
+use super::changes::{self, ChangeKind};
 use super::tokens::token_hash;
 use super::{column, Context, Store, StoreError};
 pub use crate::domain::account::{
@@ -240,6 +241,8 @@ impl Store {
             return Ok(None);
         }
         append(&mut tx, &audit).await?;
+        // Other instances may hold its sessions and tokens verified.
+        changes::note(&mut tx, ChangeKind::Credentials, 0).await?;
         tx.commit().await.ctx("committing a user")?;
         self.user(id).await
     }
@@ -364,6 +367,7 @@ impl Store {
             }
         }
         append(&mut tx, &audit).await?;
+        changes::note(&mut tx, ChangeKind::Credentials, 0).await?;
         tx.commit().await.ctx("committing a role decision")?;
         request.outcome = Some(outcome.to_owned());
         Ok(Some(request))
@@ -545,11 +549,15 @@ impl Store {
     /// Ends one session.
     pub async fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let _gate = self.write_gate().await;
+        let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .ctx("ending a session")?;
+        // Other instances may hold it verified: they drop it too.
+        changes::note(&mut tx, ChangeKind::Credentials, 0).await?;
+        tx.commit().await.ctx("committing a sign-out")?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::changes::{self, ChangeKind};
 use super::{column, Backend, Context, Store, StoreError};
 use crate::domain::time::format_instant;
 use crate::import::police::MonthImport;
@@ -123,6 +124,7 @@ impl Store {
             .await
             .ctx("logging a police.uk import")?;
         }
+        changes::note(&mut tx, ChangeKind::Police, 0).await?;
         tx.commit().await.ctx("committing a police.uk import")?;
         Ok(())
     }

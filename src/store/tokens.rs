@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::changes::{self, ChangeKind};
 use super::{column, AuditEntry, Context, Store, StoreError, Tx};
 pub use crate::domain::account::TokenRecord;
 use crate::domain::time::{format_instant, parse_instant};
@@ -163,6 +164,7 @@ impl Store {
             return Ok(false);
         };
         token_audit(&mut tx, &record(&row)?, by, "token revoked", at).await?;
+        changes::note(&mut tx, ChangeKind::Credentials, 0).await?;
         tx.commit().await.ctx("committing a revocation")?;
         Ok(true)
     }

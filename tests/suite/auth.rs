@@ -56,19 +56,23 @@ on_both_stores! {
         assert_eq!(app.get(ITEMS, &expired).await.status, StatusCode::UNAUTHORIZED);
     }
 
-    async fn a_token_revoked_by_another_process_stops_working_when_its_cache_entry_expires_even_in_steady_use(backend) {
-        let settings = safetymap::api::Settings { token_cache: std::time::Duration::from_millis(600), ..test_settings() };
+    async fn a_token_revoked_by_another_process_stops_working_within_a_second_however_long_it_may_be_cached(backend) {
+        let settings = safetymap::api::Settings { token_cache: std::time::Duration::from_secs(300), ..test_settings() };
         let app = TestApp::with_settings(TestDatabase::new(backend).await, settings).await;
         let user = app.user(Role::PanelMember, "police").await;
         let (record, token) = app.store.create_token(user.id, "poller", false, chrono::Utc::now() + chrono::Duration::days(1), &Viewer::console(), chrono::Utc::now()).await.expect("token");
         assert_eq!(app.get(ITEMS, &token).await.status, StatusCode::OK);
+        // Revoked by another process (the command line, another instance):
+        // the change stream tells this one, in steady use or not.
+        let revoked_at = std::time::Instant::now();
         assert!(app.store.revoke_token(record.id, &Viewer::console(), chrono::Utc::now()).await.expect("revoke"));
-        // Still trusted from the cache for a moment, but steady use must not
-        // keep it there.
-        tokio::time::sleep(std::time::Duration::from_millis(350)).await;
-        assert_eq!(app.get(ITEMS, &token).await.status, StatusCode::OK);
-        tokio::time::sleep(std::time::Duration::from_millis(350)).await;
-        assert_eq!(app.get(ITEMS, &token).await.status, StatusCode::UNAUTHORIZED);
+        let mut status = StatusCode::OK;
+        while status == StatusCode::OK && revoked_at.elapsed() < std::time::Duration::from_secs(3) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            status = app.get(ITEMS, &token).await.status;
+        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(revoked_at.elapsed() < std::time::Duration::from_millis(1500), "within about a second: {:?}", revoked_at.elapsed());
     }
 
     async fn health_and_readiness_need_no_token(backend) {

@@ -314,6 +314,16 @@ impl TestApp {
         }
     }
 
+    /// A second instance of the service on the same database (PostgreSQL),
+    /// with state of its own, as behind a load balancer.
+    pub async fn another_instance(&self, settings: Settings) -> TestApp {
+        let db = TestDatabase {
+            url: self.db.url.clone(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        TestApp::with_settings(db, settings).await
+    }
+
     /// Stops the app and closes the store, keeping the database.
     pub async fn shut_down(self) -> TestDatabase {
         self.store.close().await;

@@ -112,3 +112,45 @@ on_both_stores! {
         assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
     }
 }
+
+#[test]
+fn a_second_serve_on_the_same_embedded_store_says_sqlite_keeps_one_instance_and_stops() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let db = runtime.block_on(TestDatabase::new(Backend::Sqlite));
+    let binary = env!("CARGO_BIN_EXE_safetymap");
+    let serve = |port: &str| {
+        std::process::Command::new(binary)
+            .env_remove("DATABASE_URL")
+            .env(
+                "SAFETYMAP_DATA_DIR",
+                db.sqlite_file().parent().expect("dir"),
+            )
+            .env("SAFETYMAP_BIND", format!("127.0.0.1:{port}"))
+            .env("SAFETYMAP_DEMO_ON_EMPTY", "false")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("serve")
+    };
+    let mut first = serve("0");
+    // The first is up once its lock is held: wait for it to say it listens.
+    let mut out = std::io::BufReader::new(first.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut out, &mut line).expect("read");
+        assert!(read > 0, "the first serve stopped");
+    }
+    let second = serve("0").wait_with_output().expect("second");
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success(), "the second one stops");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("already running")
+            && said.contains("single instance")
+            && said.contains("PostgreSQL"),
+        "{said}"
+    );
+}
