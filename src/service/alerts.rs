@@ -40,7 +40,7 @@ use crate::privacy::{Precision, Recorded};
 use crate::store::alerts::{
     NewNotification, NewSubscription, NotificationKind, StoredNotification, StoredSubscription,
 };
-use crate::store::{AuditEntry, Store};
+use crate::store::{AuditEntry, Store, StoreError};
 
 /// Most areas one person may follow.
 pub const MAX_SUBSCRIPTIONS: usize = 20;
@@ -302,9 +302,37 @@ fn sees_others(viewer: &Viewer) -> bool {
         && !matches!(viewer.role, Role::FieldOfficer | Role::Admin)
 }
 
-fn area_shape(sub: &StoredSubscription) -> Option<MultiPolygon<f64>> {
-    let value: serde_json::Value = serde_json::from_str(sub.geometry.as_deref()?).ok()?;
-    multipolygon(&geojson::Geometry::from_json_value(value).ok()?)
+/// A subscription with its drawn shape parsed (once per matching run or
+/// inbox read, not once per record).
+struct Followed {
+    sub: StoredSubscription,
+    shape: Option<MultiPolygon<f64>>,
+}
+
+impl Followed {
+    fn new(sub: StoredSubscription) -> Followed {
+        let shape = sub
+            .geometry
+            .as_deref()
+            .and_then(|g| serde_json::from_str::<serde_json::Value>(g).ok())
+            .and_then(|v| geojson::Geometry::from_json_value(v).ok())
+            .and_then(|g| multipolygon(&g));
+        Followed { sub, shape }
+    }
+
+    /// Whether a record shown to the subscriber in `category` at `at` (the
+    /// position they are shown) falls under this subscription.
+    fn covers(&self, areas: &AreaSet, category: Category, at: [f64; 2]) -> bool {
+        let wanted = self.sub.categories.is_empty() || self.sub.categories.contains(&category);
+        let inside = match self.sub.area_id {
+            Some(area) => areas.get(area).is_some_and(|a| a.contains(at)),
+            None => self
+                .shape
+                .as_ref()
+                .is_some_and(|s| s.contains(&Point::new(at[0], at[1]))),
+        };
+        wanted && inside
+    }
 }
 
 impl Alerts {
@@ -628,14 +656,26 @@ impl Alerts {
             if waiting.is_empty() {
                 return Ok(made);
             }
-            let subscriptions = self.store.live_subscriptions().await?;
+            let subscriptions: Vec<Followed> = self
+                .store
+                .live_subscriptions()
+                .await?
+                .into_iter()
+                .map(Followed::new)
+                .collect();
             let mut people = People::default();
             for id in waiting {
-                let notes = match self.store.observation(ObservationId(id)).await? {
-                    Some(recorded) if !subscriptions.is_empty() => {
+                let notes = match self.store.observation(ObservationId(id)).await {
+                    Ok(Some(recorded)) if !subscriptions.is_empty() => {
                         self.matches(&recorded, &subscriptions, &mut people).await?
                     }
-                    _ => Vec::new(),
+                    Ok(_) => Vec::new(),
+                    // One unreadable record must not stop everyone's alerts.
+                    Err(e @ StoreError::Corrupt { .. }) => {
+                        tracing::warn!(error = %e, "a queued record is unreadable; no alerts for it");
+                        Vec::new()
+                    }
+                    Err(e) => return Err(e.into()),
                 };
                 made += self.store.finish_alerts(id, &notes, now).await?;
             }
@@ -648,11 +688,12 @@ impl Alerts {
     async fn matches(
         &self,
         recorded: &Recorded,
-        subscriptions: &[StoredSubscription],
+        subscriptions: &[Followed],
         people: &mut People,
     ) -> Result<Vec<NewNotification>, ServiceError> {
         let mut notes: Vec<NewNotification> = Vec::new();
-        for sub in subscriptions {
+        for followed in subscriptions {
+            let sub = &followed.sub;
             if notes.iter().any(|n| n.user_id == sub.user_id) {
                 continue;
             }
@@ -669,15 +710,8 @@ impl Alerts {
             if shown.withdrawn.is_some() || shown.recorded_by == viewer.principal {
                 continue;
             }
-            if !sub.categories.is_empty() && !sub.categories.contains(&shown.details.category) {
-                continue;
-            }
             let at = [shown.details.location.lon, shown.details.location.lat];
-            let inside = match sub.area_id {
-                Some(area) => self.areas.get(area).is_some_and(|a| a.contains(at)),
-                None => area_shape(sub).is_some_and(|s| s.contains(&Point::new(at[0], at[1]))),
-            };
-            if inside {
+            if followed.covers(&self.areas, shown.details.category, at) {
                 notes.push(NewNotification {
                     user_id: sub.user_id,
                     kind: NotificationKind::Observation,
@@ -760,17 +794,20 @@ impl Alerts {
     pub async fn inbox(&self, viewer: &Viewer, now: DateTime<Utc>) -> Result<Inbox, ServiceError> {
         let user = person(viewer)?;
         let stored = self.store.notifications_of(user, INBOX).await?;
-        let names: HashMap<i64, String> = self
+        let following: HashMap<i64, Followed> = self
             .store
             .subscriptions_of(user)
             .await?
             .into_iter()
-            .map(|s| (s.id, s.name))
+            .map(|s| (s.id, Followed::new(s)))
             .collect();
         let mut actions: Option<Vec<serde_json::Value>> = None;
         let mut items = Vec::with_capacity(stored.len());
         for n in stored {
-            if let Some(view) = self.shown(viewer, &n, &names, &mut actions, now).await? {
+            if let Some(view) = self
+                .shown(viewer, &n, &following, &mut actions, now)
+                .await?
+            {
                 items.push(view);
             }
         }
@@ -784,7 +821,7 @@ impl Alerts {
         &self,
         viewer: &Viewer,
         n: &StoredNotification,
-        names: &HashMap<i64, String>,
+        following: &HashMap<i64, Followed>,
         actions: &mut Option<Vec<serde_json::Value>>,
         now: DateTime<Utc>,
     ) -> Result<Option<NotificationView>, ServiceError> {
@@ -820,9 +857,20 @@ impl Alerts {
                     return Ok(None);
                 }
                 let position = [shown.details.location.lon, shown.details.location.lat];
-                view.subscription = n.subscription_id.map(|id| SubscriptionRef {
-                    id,
-                    name: names.get(&id).cloned().unwrap_or_default(),
+                // Decided again as the record is shown now: one edited,
+                // made sensitive, or seen by a demoted reader may no longer
+                // fall in the shape that matched (a tiny one would otherwise
+                // keep where it was). A subscription stopped takes its
+                // notifications with it.
+                let Some(followed) = n.subscription_id.and_then(|id| following.get(&id)) else {
+                    return Ok(None);
+                };
+                if !followed.covers(&self.areas, shown.details.category, position) {
+                    return Ok(None);
+                }
+                view.subscription = Some(SubscriptionRef {
+                    id: followed.sub.id,
+                    name: followed.sub.name.clone(),
                 });
                 view.observation = Some(ObservationRef {
                     id,
@@ -910,8 +958,33 @@ impl Alerts {
                 .push((c.id, c.subscription_id));
         }
         let mut sent = 0;
-        for (user, notes) in by_person {
-            let ids: Vec<i64> = notes.iter().map(|(id, _)| *id).collect();
+        let mut people = People::default();
+        for (user, claimed) in by_person {
+            let ids: Vec<i64> = claimed.iter().map(|(id, _)| *id).collect();
+            // Counted as the person would be shown them now: a record
+            // withdrawn or made restricted since it matched, or an account
+            // disabled, counts for nothing.
+            let shown_now: Vec<i64> = match people.get(&self.store, user).await? {
+                Some((viewer, _)) => {
+                    let viewer = viewer.clone();
+                    self.inbox(&viewer, Utc::now())
+                        .await?
+                        .items
+                        .into_iter()
+                        .map(|n| n.id)
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            let notes: Vec<(i64, Option<i64>)> = claimed
+                .into_iter()
+                .filter(|(id, _)| shown_now.contains(id))
+                .collect();
+            if notes.is_empty() {
+                // Nothing left to tell: settled without an email.
+                self.store.finish_emails(&ids, true).await?;
+                continue;
+            }
             let Some(address) = self.store.user_email(user).await? else {
                 self.store.finish_emails(&ids, false).await?;
                 continue;
@@ -924,22 +997,23 @@ impl Alerts {
                 .collect();
             areas.sort();
             areas.dedup();
-            let message = self.message(mail, &address, ids.len(), &areas);
+            let message = self.message(mail, &address, notes.len(), &areas);
             let ok = match message {
                 Ok(message) => {
                     use lettre::AsyncTransport;
                     match mail.transport.send(message).await {
                         Ok(_) => true,
                         Err(e) => {
-                            // The address is the person's own; the error
-                            // says nothing of any record.
-                            tracing::warn!(user, error = %e, "an alert email was not accepted");
+                            // A relay's answer can quote the address: only
+                            // its status code is logged.
+                            let status = e.status().map(|c| c.to_string()).unwrap_or_default();
+                            tracing::warn!(user, status, "an alert email was not accepted");
                             false
                         }
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(user, error = %e, "an alert email could not be made");
+                Err(_) => {
+                    tracing::warn!(user, "an alert email could not be made");
                     false
                 }
             };

@@ -183,6 +183,14 @@ fn notification(row: &AnyRow) -> Result<StoredNotification, StoreError> {
     })
 }
 
+/// A random id below 2⁵³ (exact in a browser's numbers): ids of
+/// notifications and subscriptions are handed out, and a sequence would
+/// count other people's (notifications about records the reader may not
+/// see among them).
+fn opaque_id() -> i64 {
+    i64::try_from((rand::random::<u64>() >> 11).max(1)).unwrap_or(1)
+}
+
 /// Records notifications in `tx`, skipping any the person already has.
 async fn insert_notifications(
     tx: &mut super::Tx<'_>,
@@ -193,8 +201,8 @@ async fn insert_notifications(
     for n in notifications {
         let done = sqlx::query(
             "INSERT INTO notifications
-                 (user_id, kind, subject, subscription_id, detail, created_at, email_state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 (id, user_id, kind, subject, subscription_id, detail, created_at, email_state)
+             VALUES ($8, $1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (user_id, kind, subject) DO NOTHING",
         )
         .bind(n.user_id)
@@ -204,6 +212,7 @@ async fn insert_notifications(
         .bind(n.detail.to_string())
         .bind(format_instant(at))
         .bind(if n.email { "pending" } else { "none" })
+        .bind(opaque_id())
         .execute(&mut **tx)
         .await
         .ctx("recording a notification")?;
@@ -237,8 +246,8 @@ impl Store {
         let codes: Vec<&str> = new.categories.iter().map(|c| c.code()).collect();
         let row = sqlx::query(&format!(
             "INSERT INTO subscriptions
-                 (user_id, name, area_id, geometry, categories, email, client_key, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 (id, user_id, name, area_id, geometry, categories, email, client_key, created_at)
+             VALUES ($9, $1, $2, $3, $4, $5, $6, $7, $8)
              RETURNING {SUBSCRIPTION_COLUMNS}"
         ))
         .bind(user_id)
@@ -249,6 +258,7 @@ impl Store {
         .bind(i64::from(new.email))
         .bind(client_key)
         .bind(format_instant(audit.at))
+        .bind(opaque_id())
         .fetch_one(&mut *tx)
         .await
         .ctx("recording a subscription")?;
@@ -266,7 +276,7 @@ impl Store {
     ) -> Result<Vec<StoredSubscription>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
-             WHERE user_id = $1 AND removed_at IS NULL ORDER BY id"
+             WHERE user_id = $1 AND removed_at IS NULL ORDER BY created_at, id"
         ))
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -407,7 +417,7 @@ impl Store {
     ) -> Result<Vec<StoredNotification>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, subject, subscription_id, detail, created_at, read_at
-             FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+             FROM notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(user_id)
         .bind(limit)

@@ -173,6 +173,23 @@ on_both_stores! {
         assert_eq!(exact_view["items"][0]["observation"]["position"], json!(exact), "the coordinator sees it as recorded");
     }
 
+    async fn attack_a_tiny_shape_that_matched_a_record_before_it_was_made_sensitive_no_longer_places_it(backend) {
+        let app = TestApp::new(backend).await;
+        let officer = app.token(Role::FieldOfficer, "council").await;
+        let (_, panel) = app.session_as(Role::PanelMember, "police").await;
+        let spot = [-3.00437, 51.58563];
+        follow(&app, &panel, json!({"name": "That doorway", "geometry": square_around(spot, 0.00004)})).await;
+        let id = app.create(&officer, &observation(json!({"longitude": spot[0], "latitude": spot[1]}))).await;
+        matched(&app).await;
+        assert_eq!(observation_ids(&inbox(&app, &panel).await), vec![id], "a standard record matches where it is");
+        let edit = app.send_json(Method::PATCH, &format!("/api/observations/{id}"), &officer, &json!({"sensitivity": "sensitive"})).await;
+        assert_eq!(edit.status, StatusCode::OK, "{}", edit.text());
+        let after = inbox(&app, &panel).await;
+        assert_eq!((observation_ids(&after), after["unread"].clone()), (Vec::<i64>::new(), json!(0)),
+            "shown now at its square's centre, outside the shape: the notification no longer says the shape held it: {after}");
+        assert!(!after.to_string().contains("That doorway"), "{after}");
+    }
+
     async fn a_withdrawn_or_erased_record_leaves_the_inbox_and_the_unread_count(backend) {
         let app = TestApp::new(backend).await;
         let coordinator = app.token(Role::Coordinator, "council").await;
