@@ -110,19 +110,32 @@ pub async fn serve(
             }
         }
     }
+    // No new connections from here; those open finish what they are
+    // answering (axum's graceful shutdown closes idle keep-alive ones).
     drop(listener);
     let _ = stop.send(true);
     drop(queues);
-    tokio::task::spawn_blocking(move || {
+    let joined = tokio::task::spawn_blocking(move || {
         for thread in threads {
             if thread.join().is_err() {
                 tracing::error!("a worker thread panicked");
             }
         }
-    })
-    .await?;
+    });
+    // Bounded: a download that would run for minutes is cut rather than
+    // holding a restart up.
+    match tokio::time::timeout(FINISH, joined).await {
+        Ok(joined) => joined?,
+        Err(_) => tracing::warn!(
+            seconds = FINISH.as_secs(),
+            "requests still running at shutdown were cut off"
+        ),
+    }
     Ok(())
 }
+
+/// How long requests in flight at shutdown may take to finish.
+const FINISH: Duration = Duration::from_secs(30);
 
 /// The connections the acceptor hands one worker, as an axum listener.
 struct Handed {

@@ -165,13 +165,8 @@ impl TestDatabase {
             .expect("raw connection")
     }
 
-    /// Runs the `safetymap` binary on this database.
-    pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        self.cli_with_env(args, &[])
-    }
-
-    /// Runs the command line with extra environment variables.
-    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    /// The `safetymap` binary, set to run on this database.
+    pub fn command(&self) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_safetymap"));
         command
             .env_remove("DATABASE_URL")
@@ -180,6 +175,17 @@ impl TestDatabase {
         if let Some(url) = &self.url {
             command.env("DATABASE_URL", url);
         }
+        command
+    }
+
+    /// Runs the `safetymap` binary on this database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with_env(args, &[])
+    }
+
+    /// Runs the command line with extra environment variables.
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut command = self.command();
         for (name, value) in env {
             command.env(name, value);
         }

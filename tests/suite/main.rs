@@ -25,6 +25,7 @@ mod people;
 mod perceptions;
 mod places;
 mod retention;
+mod shutdown;
 mod stores;
 mod web;
 mod writes;

@@ -117,17 +117,11 @@ on_both_stores! {
 fn a_second_serve_on_the_same_embedded_store_says_sqlite_keeps_one_instance_and_stops() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let db = runtime.block_on(TestDatabase::new(Backend::Sqlite));
-    let binary = env!("CARGO_BIN_EXE_safetymap");
     let serve = |port: &str| {
-        std::process::Command::new(binary)
-            .env_remove("DATABASE_URL")
-            .env(
-                "SAFETYMAP_DATA_DIR",
-                db.sqlite_file().parent().expect("dir"),
-            )
+        db.command()
+            .arg("serve")
             .env("SAFETYMAP_BIND", format!("127.0.0.1:{port}"))
             .env("SAFETYMAP_DEMO_ON_EMPTY", "false")
-            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
