@@ -207,6 +207,23 @@ pub struct Config {
         global = true
     )]
     pub mail_from: String,
+    /// The bearer token `/metrics` answers to on --bind; unset: /metrics is
+    /// not served there (use --metrics-bind, or set one).
+    #[arg(
+        long,
+        env = "SAFETYMAP_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// A second address serving only `/metrics`, without a token (bind it
+    /// where only the monitoring system reaches, e.g. 127.0.0.1:9464).
+    #[arg(long, env = "SAFETYMAP_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+    /// Log lines as `text` (for people) or `json` (one object per line, for
+    /// a log collector).
+    #[arg(long, env = "SAFETYMAP_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
     /// Load the demo data when `serve` starts on an empty embedded store.
     #[arg(long, env = "SAFETYMAP_DEMO_ON_EMPTY", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub demo_on_empty: bool,
@@ -460,6 +477,7 @@ impl Config {
             retention_grace_days: self.retention_grace_days,
             budget_window: Duration::from_secs(3600),
             mail: self.mail(),
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
         }
     }
 
@@ -1248,6 +1266,18 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     let workers = config.http_workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
+    if let Some(bind) = config.metrics_bind {
+        let metrics = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding the metrics address {bind}"))?;
+        println!("metrics on http://{}/metrics", metrics.local_addr()?);
+        let router = crate::api::operations::router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, router).await {
+                tracing::error!(error = %e, "the metrics address stopped");
+            }
+        });
+    }
     println!("safetymap listening on http://{address}");
     crate::server::serve(listener, || app(state.fork()), workers, shutdown_signal()).await?;
     store.close().await;

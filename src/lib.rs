@@ -29,3 +29,4 @@ pub mod security;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod telemetry;

@@ -29,6 +29,10 @@ use crate::store::AuditEntry;
 pub const NOT_DISCLOSURES: &[(&str, &str)] = &[
     ("/healthz", "service health only"),
     ("/readyz", "service health only"),
+    (
+        "/metrics",
+        "operational counts and sizes for operators (metrics token only): no record, id or position",
+    ),
     ("/api/vocabulary", "the fixed bilingual vocabulary"),
     ("/api/openapi.json", "the API's description"),
     ("/ogc/api", "the API's description"),

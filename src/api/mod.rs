@@ -13,6 +13,7 @@ pub mod features;
 pub mod observations;
 pub mod ogc;
 pub mod openapi;
+pub mod operations;
 pub mod people;
 pub mod perceptions;
 pub mod places;
@@ -36,7 +37,6 @@ use axum::{Json, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
-use tower_http::trace::TraceLayer;
 
 use crate::basemap::Basemap;
 use crate::clock::Clock;
@@ -89,6 +89,9 @@ pub struct Settings {
     pub budget_window: Duration,
     /// The SMTP relay alert emails go through; `None`: alerts in the app only.
     pub mail: Option<crate::service::alerts::MailSettings>,
+    /// The bearer token `/metrics` answers to on the service's address;
+    /// `None`: not there (see `--metrics-bind`).
+    pub metrics_token: Option<String>,
 }
 
 pub use crate::service::sessions::{SessionPolicy, ThrottlePolicy};
@@ -120,6 +123,7 @@ impl Default for Settings {
             retention_grace_days: 90,
             budget_window: Duration::from_secs(3600),
             mail: None,
+            metrics_token: None,
         }
     }
 }
@@ -190,6 +194,8 @@ pub struct Shared {
     pub printing: crate::service::pool::Pool,
     /// Per-principal budgets for reports and aggregate queries.
     pub budgets: Arc<crate::service::budget::Budgets>,
+    /// The last change of the change stream applied to this state.
+    pub changes_applied: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl AppState {
@@ -207,14 +213,16 @@ impl AppState {
         let police = Arc::new(PoliceLayer::load(&store).await?);
         let areas = Arc::new(crate::areas::AreaSet::load(&store).await?);
         let tokens = TokenCache::new(settings.token_cache);
-        crate::service::changes::Follower::new(
+        crate::telemetry::recorder();
+        let follower = crate::service::changes::Follower::new(
             store.clone(),
             index.clone(),
             areas.clone(),
             police.clone(),
             tokens.clone(),
-        )
-        .start(changes_from);
+        );
+        let changes_applied = follower.position();
+        follower.start(changes_from);
         let ring = Arc::new(tokio::sync::Notify::new());
         let observations =
             Observations::new(store.clone(), index.clone(), rules.clone()).ringing(ring.clone());
@@ -275,11 +283,13 @@ impl AppState {
             accounts: crate::service::accounts::Accounts::new(store.clone()),
             tokens,
             analysis: crate::service::pool::Pool::new(
+                "analysis",
                 settings.analysis_workers,
                 Duration::from_millis(250),
                 settings.analysis_budget,
             ),
             downloads: crate::service::pool::Pool::new(
+                "downloads",
                 settings.analysis_workers,
                 Duration::from_millis(250),
                 Duration::from_secs(300),
@@ -290,11 +300,13 @@ impl AppState {
                 settings.budget_window,
             )),
             printing: crate::service::pool::Pool::new(
+                "printing",
                 1,
                 Duration::from_secs(20),
                 Duration::from_secs(60),
             ),
             settings: Arc::new(settings),
+            changes_applied,
             audit: AuditWriter::start(store.clone()),
             csp: web::content_security_policy(&Basemap::default()),
             basemap: Arc::new(Basemap::default()),
@@ -365,6 +377,12 @@ impl AppState {
 }
 
 impl AppState {
+    /// The last change of the change stream this instance applied.
+    pub fn changes_applied(&self) -> i64 {
+        self.changes_applied
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Counts one report or aggregate query against `viewer`'s budget.
     pub async fn charge(
         &self,
@@ -464,6 +482,7 @@ fn routes() -> Routes {
     Routes::default()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(operations::endpoint))
         .route("/api/vocabulary", get(vocabulary))
         .route("/api/openapi.json", get(openapi::document))
         .route("/api/observations", post(observations::create))
@@ -619,17 +638,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(
             ServiceBuilder::new()
-                // Spans name the path only: query strings carry purposes
-                // (free text) and bounding boxes, which logs must not.
-                .layer(TraceLayer::new_for_http().make_span_with(
-                    |request: &axum::http::Request<axum::body::Body>| {
-                        tracing::info_span!(
-                            "request",
-                            method = %request.method(),
-                            path = %request.uri().path()
-                        )
-                    },
-                ))
+                .layer(axum::middleware::from_fn(operations::observe))
                 .layer(CatchPanicLayer::custom(|_| {
                     axum::response::IntoResponse::into_response(Problem::internal())
                 }))
@@ -639,10 +648,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
         // Tiles join after the layers above: they come by the dozen, so
-        // they skip the per-request span, the compression wrapper (a tile
-        // is gzipped once, when first asked for) and the page headers (the
-        // handler sets `nosniff` and its own cache headers), but keep
-        // panic safety.
+        // they skip the compression wrapper (a tile is gzipped once, when
+        // first asked for) and the page headers (the handler sets
+        // `nosniff` and its own cache headers), but keep panic safety and
+        // their request id, metrics and span.
         .merge(
             Router::new()
                 .route(TILE_ROUTE, get(tiles::tile))
@@ -650,7 +659,8 @@ pub fn app(state: AppState) -> Router {
                 .layer(axum::middleware::from_fn(body::query_text))
                 .layer(CatchPanicLayer::custom(|_| {
                     axum::response::IntoResponse::into_response(Problem::internal())
-                })),
+                }))
+                .layer(axum::middleware::from_fn(operations::observe)),
         )
         .with_state(state)
 }

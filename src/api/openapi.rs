@@ -376,7 +376,14 @@ pub fn build() -> Value {
                 "security": secured, "parameters": export_params,
                 "responses": { "200": { "description": "The export" }, "400": problem_response("purpose-required") } } },
             "/healthz": { "get": { "summary": "The process is up", "responses": { "200": { "description": "ok" } } } },
-            "/readyz": { "get": { "summary": "The store is reachable", "responses": { "200": { "description": "ready" }, "503": problem_response("Store unreachable") } } }
+            "/readyz": { "get": { "summary": "A write transaction can begin", "responses": { "200": { "description": "ready" }, "503": problem_response("Store unreachable") } } },
+            "/metrics": { "get": {
+                "summary": "Prometheus metrics, with the metrics token as the bearer (not an account's token); absent when none is set",
+                "responses": {
+                    "200": { "description": "The Prometheus text exposition", "content": { "text/plain": { "schema": { "type": "string" } } } },
+                    "401": problem_response("metrics-token-required"),
+                    "404": problem_response("No metrics token is set")
+                } } }
         }
     })
 }

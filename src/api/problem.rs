@@ -151,11 +151,22 @@ impl IntoResponse for Problem {
         struct Document<'a> {
             #[serde(rename = "type")]
             kind: String,
+            /// The request it answers, as in its logs (RFC 9457 `instance`).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            instance: Option<String>,
             #[serde(flatten)]
             problem: &'a Problem,
         }
+        metrics::counter!(
+            "safetymap_problems_total",
+            "code" => self.code,
+            "status" => status.as_str().to_owned(),
+        )
+        .increment(1);
         let body = serde_json::to_vec(&Document {
             kind: format!("urn:safetymap:problem:{}", self.code),
+            instance: super::operations::RequestId::current()
+                .map(|id| format!("urn:safetymap:request:{}", id.as_str())),
             problem: &self,
         })
         .unwrap_or_default();

@@ -142,11 +142,14 @@ impl TileCache {
         generation: u64,
         is: impl FnOnce(&Identity) -> bool,
     ) -> Option<Arc<Cached>> {
-        self.lock()
+        let found = self
+            .lock()
             .tiles
             .get(&key)
             .filter(|c| c.generation == generation && is(&c.identity))
-            .cloned()
+            .cloned();
+        crate::telemetry::cache_lookup("tiles", found.is_some());
+        found
     }
 
     fn put(&self, key: u64, cached: Arc<Cached>) {
@@ -181,6 +184,12 @@ impl TileCache {
     /// How many tiles are cached (for tests and diagnostics).
     pub fn len(&self) -> usize {
         self.lock().tiles.len()
+    }
+
+    /// How many tiles are cached and about how many bytes they hold.
+    pub fn size(&self) -> (usize, usize) {
+        let entries = self.lock();
+        (entries.tiles.len(), entries.bytes)
     }
 
     /// Whether no tile is cached.

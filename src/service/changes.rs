@@ -13,6 +13,7 @@
 //! an error it does not retry (a reset connection): the listener is then
 //! made again.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct Follower {
     areas: Arc<AreaSet>,
     police: Arc<PoliceLayer>,
     tokens: TokenCache,
+    /// The last change applied, for metrics.
+    applied: Arc<AtomicI64>,
 }
 
 impl Follower {
@@ -54,7 +57,14 @@ impl Follower {
             areas,
             police,
             tokens,
+            applied: Arc::new(AtomicI64::new(0)),
         }
+    }
+
+    /// Where this follower has got to in the stream (it moves on as
+    /// changes are applied).
+    pub fn position(&self) -> Arc<AtomicI64> {
+        self.applied.clone()
     }
 
     /// Applies every change after `applied`; returns the last one applied.
@@ -65,7 +75,15 @@ impl Follower {
                 return Ok(applied);
             };
             let (mut areas, mut police, mut credentials) = (false, false, false);
+            let now = chrono::Utc::now();
             for change in &batch {
+                metrics::counter!("safetymap_changes_applied_total", "kind" => change.kind.code())
+                    .increment(1);
+                if let Some(at) = change.at {
+                    let lag = (now - at).to_std().unwrap_or_default();
+                    metrics::histogram!("safetymap_change_stream_lag_seconds")
+                        .record(lag.as_secs_f64());
+                }
                 match change.kind {
                     ChangeKind::Observation => {
                         // Under the write gate, so a write of this process
@@ -90,6 +108,7 @@ impl Follower {
                 self.tokens.forget_all();
             }
             applied = last;
+            self.applied.store(applied, Ordering::Release);
         }
     }
 
@@ -106,6 +125,7 @@ impl Follower {
     /// Runs the follower on its own task from change `from` (the head when
     /// this process loaded its state).
     pub fn start(self, from: i64) {
+        self.applied.store(from, Ordering::Release);
         tokio::spawn(async move {
             let mut applied = from;
             let Some(url) = self.store.postgres_url().map(str::to_owned) else {

@@ -138,7 +138,8 @@ pub enum ServiceError {
 pub(crate) async fn to_completion<T: Send + 'static>(
     write: impl std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
 ) -> Result<T, ServiceError> {
-    tokio::spawn(write)
+    // In the request's span, so its log lines name the request.
+    tokio::spawn(tracing::Instrument::in_current_span(write))
         .await
         .unwrap_or(Err(ServiceError::WriteTask))
 }

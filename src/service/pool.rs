@@ -18,7 +18,11 @@ use crate::analysis::{Budget, OverBudget};
 /// A bounded pool.
 #[derive(Debug, Clone)]
 pub struct Pool {
+    /// What it is for (its metrics' label).
+    name: &'static str,
     permits: Arc<Semaphore>,
+    /// How many places it has.
+    size: usize,
     /// How long a request waits for a free place before it is busy.
     wait: Duration,
     /// How long one piece of work may run.
@@ -38,24 +42,38 @@ impl From<OverBudget> for ServiceError {
 }
 
 impl Pool {
-    /// A pool of `permits` places (at least one), each piece of work within
-    /// `budget`.
-    pub fn new(permits: usize, wait: Duration, budget: Duration) -> Pool {
+    /// A pool named `name` of `permits` places (at least one), each piece
+    /// of work within `budget`.
+    pub fn new(name: &'static str, permits: usize, wait: Duration, budget: Duration) -> Pool {
         Pool {
+            name,
             permits: Arc::new(Semaphore::new(permits.max(1))),
+            size: permits.max(1),
             wait,
             budget,
         }
+    }
+
+    /// How many places it has.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// How many places are taken now.
+    pub fn in_use(&self) -> usize {
+        self.size.saturating_sub(self.permits.available_permits())
     }
 
     /// A place in the pool for work run elsewhere (a download written on its
     /// own thread as it is sent), held until the permit is dropped; busy
     /// when none frees up in time.
     pub async fn place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ServiceError> {
-        tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| ServiceError::Busy)?
-            .map_err(|_| ServiceError::Busy)
+        let placed = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await;
+        if let Ok(Ok(permit)) = placed {
+            return Ok(permit);
+        }
+        metrics::counter!("safetymap_pool_busy_total", "pool" => self.name).increment(1);
+        Err(ServiceError::Busy)
     }
 
     /// How long one piece of work may run.
@@ -89,7 +107,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_pool_answers_busy_and_a_long_run_answers_too_costly() {
-        let pool = Pool::new(1, Duration::from_millis(50), Duration::from_millis(100));
+        let pool = Pool::new(
+            "test",
+            1,
+            Duration::from_millis(50),
+            Duration::from_millis(100),
+        );
         let (started, wait) = tokio::sync::oneshot::channel::<()>();
         let slow = pool.clone();
         let long = tokio::spawn(async move {

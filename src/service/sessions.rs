@@ -76,10 +76,18 @@ impl TokenCache {
 
     fn get(&self, hash: &str) -> Option<(TokenRecord, User)> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
+        let found = entries
             .get(hash)
             .filter(|(_, _, at)| at.elapsed() < self.ttl)
-            .map(|(record, user, _)| (record.clone(), user.clone()))
+            .map(|(record, user, _)| (record.clone(), user.clone()));
+        crate::telemetry::cache_lookup("tokens", found.is_some());
+        found
+    }
+
+    /// How many verified tokens and sessions are kept.
+    pub fn size(&self) -> (usize, usize) {
+        let tokens = self.entries.lock().unwrap_or_else(|e| e.into_inner()).len();
+        (tokens, self.lock_sessions().len())
     }
 
     fn put(&self, hash: String, record: TokenRecord, user: User) {
@@ -129,10 +137,13 @@ impl TokenCache {
 
     /// A session the store vouched for within the cache time.
     fn session(&self, hash: &str) -> Option<Arc<Session>> {
-        self.lock_sessions()
+        let found = self
+            .lock_sessions()
             .get(hash)
             .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(s, _)| s.clone())
+            .map(|(s, _)| s.clone());
+        crate::telemetry::cache_lookup("sessions", found.is_some());
+        found
     }
 
     /// Keeps a session read from the store (`fresh`) or notes a newer

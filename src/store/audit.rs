@@ -212,6 +212,7 @@ impl AuditWriter {
                     }
                 }
                 let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
+                let started = std::time::Instant::now();
                 let committed = match store.record_audit_batch(&entries).await {
                     Ok(()) => true,
                     Err(e) => {
@@ -219,12 +220,24 @@ impl AuditWriter {
                         false
                     }
                 };
+                metrics::histogram!("safetymap_disclosure_commit_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::counter!(
+                    "safetymap_disclosure_events_total",
+                    "result" => if committed { "committed" } else { "failed" },
+                )
+                .increment(entries.len() as u64);
                 for (_, reply) in batch {
                     let _ = reply.send(committed);
                 }
             }
         });
         AuditWriter { sender }
+    }
+
+    /// Events waiting for the next commit.
+    pub fn queued(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
     }
 
     /// Records `entry`, returning once it is committed; `false` if it could

@@ -28,7 +28,8 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    fn code(self) -> &'static str {
+    /// How the store spells it (and metrics label it).
+    pub fn code(self) -> &'static str {
         match self {
             ChangeKind::Observation => "observation",
             ChangeKind::Area => "area",
@@ -58,6 +59,8 @@ pub struct Change {
     pub kind: ChangeKind,
     /// The observation's id, for an observation; 0 otherwise.
     pub id: i64,
+    /// When it committed (as the committing instance's clock read it).
+    pub at: Option<chrono::DateTime<Utc>>,
 }
 
 /// Records a change in `tx` (and, on PostgreSQL, notifies followers when
@@ -106,7 +109,7 @@ impl Store {
     /// Up to `limit` changes after `seq`, in order.
     pub async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, kind, object_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, kind, object_id, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(seq)
         .bind(limit)
@@ -123,6 +126,7 @@ impl Store {
                 seq: column(row, "seq")?,
                 kind,
                 id: column::<String>(row, "object_id")?.parse().unwrap_or(0),
+                at: crate::domain::time::parse_instant(&column::<String>(row, "at")?),
             });
         }
         Ok(out)

@@ -383,10 +383,30 @@ impl Store {
         self.write_gate.lock().await
     }
 
+    /// How the connection pool is used now (for metrics).
+    pub fn pool_use(&self) -> PoolUse {
+        PoolUse {
+            open: self.pool.size() as usize,
+            idle: self.pool.num_idle(),
+            max: self.pool.options().get_max_connections() as usize,
+        }
+    }
+
     /// Closes every connection (used before reopening in tests and at shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Connections of the store's pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUse {
+    /// Connections open.
+    pub open: usize,
+    /// Of those, how many are idle.
+    pub idle: usize,
+    /// The most there may be.
+    pub max: usize,
 }
 
 /// The id already made in `table` for a create's `client_key` (its

@@ -178,6 +178,59 @@ impl TestDatabase {
         command
     }
 
+    /// `safetymap serve` on this database on a free port, with `env` on
+    /// top (no demo data), once it says it is listening. Its log goes to
+    /// [`Served::log`].
+    pub fn serve(&self, env: &[(&str, &str)]) -> Served {
+        use std::io::BufRead;
+        let port = {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+            free.local_addr().expect("addr").port()
+        };
+        let log = self.dir.path().join(format!("serve-{port}.log"));
+        let mut command = self.command();
+        command
+            .arg("serve")
+            .env("SAFETYMAP_BIND", format!("127.0.0.1:{port}"))
+            .env("SAFETYMAP_DEMO_ON_EMPTY", "false")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("serve");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut said = Vec::new();
+        loop {
+            let mut line = String::new();
+            if out.read_line(&mut line).expect("read") == 0 {
+                let _ = child.wait();
+                panic!(
+                    "the server stopped before listening: {said:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            let listening = line.contains("listening on");
+            said.push(line.trim_end().to_owned());
+            if listening {
+                break;
+            }
+        }
+        // Keep reading what it prints, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while out.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        Served {
+            child,
+            port,
+            said,
+            log,
+        }
+    }
+
     /// Runs the `safetymap` binary on this database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         self.cli_with_env(args, &[])
@@ -191,6 +244,90 @@ impl TestDatabase {
         }
         command.args(args).output().expect("run safetymap")
     }
+}
+
+/// A running `safetymap serve` (see [`TestDatabase::serve`]).
+pub struct Served {
+    pub child: std::process::Child,
+    pub port: u16,
+    /// What it printed up to "listening".
+    pub said: Vec<String>,
+    /// Where its log lines go.
+    pub log: PathBuf,
+}
+
+impl Served {
+    /// Sends `signal` (`-TERM`, `-KILL`) and waits for it to exit.
+    pub async fn signal(mut self, signal: &str) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill {signal}");
+        tokio::task::spawn_blocking(move || self.child.wait())
+            .await
+            .expect("join")
+            .expect("wait")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One POST of an observation (`n` makes its text and Idempotency-Key) on
+/// a fresh connection to `port`: `None` when the connection was refused or
+/// closed before a byte came back (never taken), else the status, whether
+/// the body arrived whole, and the id it answered.
+pub async fn post_raw(port: u16, token: &str, n: usize) -> Option<(u16, bool, Option<i64>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    // The same body every time for the same `n`, so a retry is a retry.
+    static OBSERVED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let observed = OBSERVED.get_or_init(|| {
+        (chrono::Utc::now() - chrono::Duration::hours(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
+    let body = observation(json!({
+        "description": format!("Report {n} sent during a restart"),
+        "observed_at": observed,
+    }))
+    .to_string();
+    let request = format!(
+        "POST /api/observations HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nIdempotency-Key: restart-{n}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    if answer.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&answer);
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let length: Option<usize> = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().ok())
+        })
+        .flatten();
+    let whole = length.is_some_and(|n| rest.len() == n);
+    let id = serde_json::from_str::<serde_json::Value>(rest)
+        .ok()
+        .and_then(|v| v["id"].as_i64());
+    Some((status, whole, id))
 }
 
 /// A response as a test sees it.

@@ -21,6 +21,7 @@ mod instances;
 mod layers;
 mod matrix;
 mod mvt_decode;
+mod operations;
 mod people;
 mod perceptions;
 mod places;

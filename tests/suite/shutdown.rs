@@ -1,57 +1,57 @@
-//! SIGTERM under load: the server stops taking connections, answers every
-//! request it had taken in full, and exits 0; what it acknowledged is there
-//! after the restart.
+//! Stopping the server under load, politely and not: SIGTERM answers every
+//! request it had taken in full and exits 0; `kill -9` may cut requests
+//! off, but whatever was acknowledged is there after the restart, and a
+//! retried Idempotency-Key returns the first result instead of a second
+//! record.
 
-use std::io::BufRead;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use safetymap::domain::vocabulary::Role;
-use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{observation, TestApp};
+use crate::common::{post_raw, Served, TestApp};
 
-/// One POST of an observation on a fresh connection: `None` when the
-/// connection was refused or closed before a byte came back (never taken),
-/// else the status and whether the body arrived whole.
-async fn post(port: u16, token: &str, n: usize) -> Option<(u16, bool, Option<i64>)> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    let body = observation(json!({"description": format!("Report {n} sent during a restart")}))
-        .to_string();
-    let request = format!(
-        "POST /api/observations HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nIdempotency-Key: shutdown-{n}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer).await;
-    if answer.is_empty() {
-        return None;
+type Answer = (usize, Option<(u16, bool, Option<i64>)>);
+
+/// Eight clients posting as fast as they can to `served`, each report with
+/// its own Idempotency-Key, until `stop` is told; every attempt and its
+/// answer (`None`: cut off or refused). Each client stops at the first
+/// attempt without an answer.
+fn load(
+    served: &Served,
+    token: &str,
+    round: usize,
+) -> (Arc<AtomicBool>, Vec<tokio::task::JoinHandle<Vec<Answer>>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..8 {
+        let (stop, token, port) = (stop.clone(), token.to_owned(), served.port);
+        clients.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            let mut n = round * 1_000_000 + c * 100_000;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let answer = post_raw(port, &token, n).await;
+                let cut = answer.is_none();
+                answers.push((n, answer));
+                if cut {
+                    break;
+                }
+            }
+            answers
+        }));
     }
-    let text = String::from_utf8_lossy(&answer);
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let length: Option<usize> = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().ok())
-        })
-        .flatten();
-    let whole = length.is_some_and(|n| rest.len() == n);
-    let id = serde_json::from_str::<serde_json::Value>(rest)
-        .ok()
-        .and_then(|v| v["id"].as_i64());
-    Some((status, whole, id))
+    (stop, clients)
+}
+
+async fn answers(clients: Vec<tokio::task::JoinHandle<Vec<Answer>>>) -> Vec<Answer> {
+    let mut all = Vec::new();
+    for client in clients {
+        all.extend(client.await.expect("client"));
+    }
+    all
 }
 
 on_both_stores! {
@@ -59,55 +59,15 @@ on_both_stores! {
         let app = TestApp::new(backend).await;
         let officer = app.token(Role::FieldOfficer, "council").await;
         let db = app.shut_down().await;
-        let port = {
-            let free = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-            free.local_addr().expect("addr").port()
-        };
-        let mut server = db
-            .command()
-            .arg("serve")
-            .env("SAFETYMAP_BIND", format!("127.0.0.1:{port}"))
-            .env("SAFETYMAP_DEMO_ON_EMPTY", "false")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("serve");
-        let mut out = std::io::BufReader::new(server.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        while !line.contains("listening") {
-            line.clear();
-            assert!(out.read_line(&mut line).expect("read") > 0, "the server stopped");
-        }
-        // Eight clients posting as fast as they can, until the server goes.
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut clients = Vec::new();
-        for c in 0..8 {
-            let (stop, token) = (stop.clone(), officer.clone());
-            clients.push(tokio::spawn(async move {
-                let mut answers = Vec::new();
-                let mut n = c * 100_000;
-                while !stop.load(Ordering::SeqCst) {
-                    n += 1;
-                    match post(port, &token, n).await {
-                        Some(answer) => answers.push(answer),
-                        None => break,
-                    }
-                }
-                answers
-            }));
-        }
+        let served = db.serve(&[]);
+        let (stop, clients) = load(&served, &officer, 0);
         tokio::time::sleep(Duration::from_millis(700)).await;
         let signalled = Instant::now();
-        let killed = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
-        assert!(killed.success());
-        let status = tokio::task::spawn_blocking(move || server.wait()).await.expect("join").expect("wait");
+        let status = served.signal("-TERM").await;
         stop.store(true, Ordering::SeqCst);
         assert!(status.success(), "exits 0: {status}");
         assert!(signalled.elapsed() < Duration::from_secs(30), "within the bound");
-        let mut answers = Vec::new();
-        for client in clients {
-            answers.extend(client.await.expect("client"));
-        }
+        let answers: Vec<_> = answers(clients).await.into_iter().filter_map(|(_, a)| a).collect();
         assert!(answers.len() > 8, "there was load: {}", answers.len());
         let cut: Vec<_> = answers.iter().filter(|(status, whole, _)| *status != 201 || !whole).collect();
         assert!(cut.is_empty(), "every request taken was answered 201 in full: {cut:?}");
@@ -118,5 +78,61 @@ on_both_stores! {
         let kept = app.item_ids(&coordinator, "limit=10000").await;
         let missing: Vec<i64> = answers.iter().filter_map(|(_, _, id)| *id).filter(|id| !kept.contains(id)).collect();
         assert!(missing.is_empty(), "acknowledged and lost: {missing:?}");
+    }
+
+    async fn kill_9_under_concurrent_writes_loses_no_acknowledged_report_and_a_retried_key_returns_the_first_result(backend) {
+        let app = TestApp::new(backend).await;
+        let officer = app.token(Role::FieldOfficer, "council").await;
+        let db = app.shut_down().await;
+        // Every report acknowledged in any round: its key's number and id.
+        let mut acknowledged: BTreeMap<usize, i64> = BTreeMap::new();
+        let mut attempted: BTreeSet<usize> = BTreeSet::new();
+        for round in 1..=3 {
+            let served = db.serve(&[]);
+            let (stop, clients) = load(&served, &officer, round);
+            tokio::time::sleep(Duration::from_millis(400 + 150 * round as u64)).await;
+            let status = served.signal("-KILL").await;
+            stop.store(true, Ordering::SeqCst);
+            assert!(!status.success(), "killed, not exited: {status}");
+            let mut in_round = 0;
+            for (n, answer) in answers(clients).await {
+                attempted.insert(n);
+                if let Some((201, true, Some(id))) = answer {
+                    acknowledged.insert(n, id);
+                    in_round += 1;
+                }
+            }
+            assert!(in_round > 8, "round {round} was under load: {in_round} acknowledged");
+        }
+
+        let served = db.serve(&[]);
+        // Every acknowledged report is there.
+        let raw = db.raw().await;
+        let kept: Vec<i64> = sqlx::query_scalar("SELECT id FROM observations")
+            .fetch_all(&raw)
+            .await
+            .expect("ids");
+        let missing: Vec<_> = acknowledged.iter().filter(|(_, id)| !kept.contains(id)).collect();
+        assert!(missing.is_empty(), "acknowledged and lost: {missing:?}");
+
+        // Retrying a sample of acknowledged keys answers as the first time (201, the same id);
+        // retrying every attempt that was cut off creates it at most once.
+        for (n, id) in acknowledged.iter().step_by(7) {
+            let again = post_raw(served.port, &officer, *n).await.expect("answered");
+            assert_eq!((again.0, again.2), (201, Some(*id)), "retry of key {n} answers as the first time did");
+        }
+        for n in attempted.iter().filter(|n| !acknowledged.contains_key(n)) {
+            let again = post_raw(served.port, &officer, *n).await.expect("answered");
+            assert_eq!(again.0, 201, "retry of cut-off key {n}: {again:?}");
+        }
+        let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM observations")
+            .fetch_one(&raw)
+            .await
+            .expect("count");
+        assert_eq!(
+            records as usize,
+            attempted.len(),
+            "one record per key tried, however often and across however many kills"
+        );
     }
 }
