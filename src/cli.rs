@@ -1193,6 +1193,15 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
+    // /metrics answers on the public address to whoever holds the token,
+    // unthrottled: it must not be guessable.
+    if config
+        .metrics_token
+        .as_deref()
+        .is_some_and(|t| !t.is_empty() && t.len() < 32)
+    {
+        bail!("--metrics-token must be at least 32 characters (e.g. `openssl rand -hex 24`)");
+    }
     if let Some(mail) = config.mail() {
         mail.check().map_err(anyhow::Error::msg)?;
     }

@@ -621,12 +621,21 @@ pub fn route_paths() -> Vec<String> {
     paths
 }
 
+/// A handler panicked: a 500 problem, and an error in the request's log
+/// (not the panic's message, which may quote what was sent).
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("a request's handler panicked");
+    axum::response::IntoResponse::into_response(Problem::internal())
+}
+
 /// The application: every route, with tracing, panic safety, compression,
 /// the body limit, and the disclosure layer (see `disclosure`), which every
 /// route passes through.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     let disclosures = axum::middleware::from_fn_with_state(state.clone(), disclosure::record);
+    let trusted: Arc<[std::net::IpAddr]> = state.settings.trusted_proxies.clone().into();
+    let observe = axum::middleware::from_fn_with_state(trusted, operations::observe);
     routes()
         .router
         .fallback(not_found)
@@ -638,10 +647,8 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(
             ServiceBuilder::new()
-                .layer(axum::middleware::from_fn(operations::observe))
-                .layer(CatchPanicLayer::custom(|_| {
-                    axum::response::IntoResponse::into_response(Problem::internal())
-                }))
+                .layer(observe.clone())
+                .layer(CatchPanicLayer::custom(panicked))
                 // Fastest gzip level: layers are big and repetitive, so it
                 // still shrinks them several-fold at little CPU cost.
                 .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
@@ -657,10 +664,8 @@ pub fn app(state: AppState) -> Router {
                 .route(TILE_ROUTE, get(tiles::tile))
                 .layer(disclosures)
                 .layer(axum::middleware::from_fn(body::query_text))
-                .layer(CatchPanicLayer::custom(|_| {
-                    axum::response::IntoResponse::into_response(Problem::internal())
-                }))
-                .layer(axum::middleware::from_fn(operations::observe)),
+                .layer(CatchPanicLayer::custom(panicked))
+                .layer(observe),
         )
         .with_state(state)
 }

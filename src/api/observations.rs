@@ -78,7 +78,14 @@ fn from_feature(value: serde_json::Value) -> Result<serde_json::Value, Problem> 
     let feature = geojson::Feature::from_json_value(value)
         .map_err(|e| invalid("invalid-geometry", &format!("not a GeoJSON Feature: {e}")))?;
     let point = match feature.geometry.map(|g| g.value) {
-        Some(geojson::Value::Point(p)) if p.len() >= 2 => p,
+        Some(geojson::Value::Point(p)) if matches!(p.len(), 2 | 3) => p,
+        Some(geojson::Value::Point(p)) => return Err(invalid(
+            "invalid-position",
+            &format!(
+                "a position is two or three numbers (longitude, latitude[, height]); this has {}",
+                p.len()
+            ),
+        )),
         _ => {
             return Err(invalid(
                 "invalid-geometry",

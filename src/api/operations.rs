@@ -14,6 +14,7 @@
 //! (`/api/observations/{id}`), problems their codes.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -33,15 +34,25 @@ tokio::task_local! {
     static CURRENT: RequestId;
 }
 
-/// One request's id: 16 hex digits made here, or the one a reverse proxy
-/// sent (letters, digits, `-` and `_`, at most 64), so that its logs and
-/// ours can be matched up.
+/// One request's id: 16 hex digits made here, or the one a trusted
+/// reverse proxy sent (letters, digits, `-` and `_`, at most 64), so that
+/// its logs and ours can be matched up. A client's own `X-Request-Id` is
+/// not taken: an insider could otherwise reuse another request's id, or
+/// one id for a whole script, to blur an investigation.
 #[derive(Debug, Clone)]
 pub struct RequestId(HeaderValue);
 
 impl RequestId {
-    fn of(headers: &HeaderMap) -> RequestId {
-        headers
+    fn of(request: &Request, trusted: &[std::net::IpAddr]) -> RequestId {
+        let from_proxy = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_some_and(|peer| trusted.contains(&peer.0.ip()));
+        if !from_proxy {
+            return RequestId::fresh();
+        }
+        request
+            .headers()
             .get(&REQUEST_ID)
             .filter(|v| {
                 let b = v.as_bytes();
@@ -75,27 +86,40 @@ impl RequestId {
 
 /// Every request: gives it an id and a span carrying it (so every log line
 /// written while answering it names it), counts it by route template and
-/// status, and times it.
-pub async fn observe(request: Request, next: Next) -> Response {
-    let id = RequestId::of(request.headers());
+/// status, times it, and logs a server error. `trusted` are the reverse
+/// proxies whose `X-Request-Id` is kept.
+pub async fn observe(
+    State(trusted): State<Arc<[std::net::IpAddr]>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let id = RequestId::of(&request, &trusted);
     let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
-    // Spans name the path only: query strings carry purposes (free text)
-    // and bounding boxes, which logs must not.
+    // Spans name the route's template, not the path: a tile's path is a
+    // place on the map (the app centres on records), and neither query
+    // strings (purposes are free text) nor unknown paths belong in logs.
     let span = tracing::info_span!(
         "request",
         request_id = id.as_str(),
-        method = %request.method(),
-        path = %request.uri().path(),
+        method,
+        route = route.as_str(),
     );
     let started = Instant::now();
     let header = id.0.clone();
-    let mut response = CURRENT.scope(id, next.run(request)).instrument(span).await;
-    let status = response.status().as_u16().to_string();
+    let mut response = CURRENT
+        .scope(id, next.run(request))
+        .instrument(span.clone())
+        .await;
+    let status = response.status();
+    if status.is_server_error() {
+        // The cause, where there is one, was logged where it arose.
+        span.in_scope(|| tracing::error!(status = status.as_u16(), "answered with a server error"));
+    }
     metrics::histogram!(
         "safetymap_http_request_duration_seconds",
         "method" => method,
@@ -106,7 +130,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
         "safetymap_http_requests_total",
         "method" => method,
         "route" => route,
-        "status" => status,
+        "status" => status.as_str().to_owned(),
     )
     .increment(1);
     response.headers_mut().insert(REQUEST_ID, header);
@@ -130,7 +154,12 @@ fn method_label(method: &Method) -> &'static str {
 
 /// `/metrics` on the service's own address: only with the metrics token.
 pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = state.settings.metrics_token.as_deref() else {
+    let Some(token) = state
+        .settings
+        .metrics_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    else {
         return Problem::not_found()
             .detail("no such endpoint")
             .into_response();

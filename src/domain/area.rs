@@ -70,87 +70,36 @@ pub fn multipolygon(value: &geojson::Geometry) -> Option<MultiPolygon<f64>> {
     }
 }
 
-/// Checks a shape: closed rings of at least four positions, inside the
-/// service area, not too large. Faults go to `field`.
-fn check_shape(
-    geometry: &MultiPolygon<f64>,
-    rules: &ValidationRules,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) {
-    let mut positions = 0;
-    for polygon in &geometry.0 {
-        for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
-            positions += ring.0.len();
-            if ring.0.len() < 4 || ring.0.first() != ring.0.last() {
-                errors.push(FieldError::new(
-                    field,
-                    "invalid-polygon",
-                    "each ring needs at least four positions, the last the same as the first",
-                ));
-                return;
-            }
-        }
-    }
-    if geometry.0.is_empty() {
-        errors.push(FieldError::new(
-            field,
-            "invalid-polygon",
-            "the shape is empty",
-        ));
-        return;
-    }
-    if positions > MAX_POSITIONS {
-        errors.push(FieldError::new(
-            field,
-            "too-many-positions",
-            format!("at most {MAX_POSITIONS} positions per area"),
-        ));
-    }
-    let area = rules.service_area;
-    let inside = geometry.bounding_rect().is_some_and(|r| {
-        r.min().x >= area.min().x
-            && r.max().x <= area.max().x
-            && r.min().y >= area.min().y
-            && r.max().y <= area.max().y
-    });
-    if !inside {
-        errors.push(FieldError::new(
-            field,
-            "outside-service-area",
-            "the area reaches outside the service area",
-        ));
+/// What an area's shape must be, its faults reported against `field`.
+fn shape_rules<'a>(rules: &ValidationRules, field: &'a str) -> super::geometry::Rules<'a> {
+    super::geometry::Rules {
+        field,
+        kinds: &[
+            super::geometry::Kind::Polygon,
+            super::geometry::Kind::MultiPolygon,
+        ],
+        expected: "a GeoJSON Polygon or MultiPolygon",
+        max_positions: MAX_POSITIONS,
+        area: rules.service_area,
     }
 }
 
 /// Reads a drawn shape a client sent as GeoJSON (a Polygon or
-/// MultiPolygon) and checks it as a drawn area is checked; faults go to
-/// `field`.
+/// MultiPolygon) and checks it as every area is checked
+/// ([`super::geometry`]); faults go to `field`.
 pub fn drawn_shape(
     value: &serde_json::Value,
     rules: &ValidationRules,
     field: &str,
 ) -> Result<MultiPolygon<f64>, Vec<FieldError>> {
-    let geometry = geojson::Geometry::from_json_value(value.clone())
-        .ok()
-        .as_ref()
-        .and_then(multipolygon);
-    let mut errors = Vec::new();
-    match geometry {
-        Some(g) => {
-            check_shape(&g, rules, field, &mut errors);
-            if errors.is_empty() {
-                Ok(g)
-            } else {
-                Err(errors)
-            }
-        }
-        None => Err(vec![FieldError::new(
+    let geometry = super::geometry::read(value, &shape_rules(rules, field)).map_err(|f| vec![f])?;
+    multipolygon(&geometry).ok_or_else(|| {
+        vec![FieldError::new(
             field,
             "invalid-geometry",
             "a GeoJSON Polygon or MultiPolygon",
-        )]),
-    }
+        )]
+    })
 }
 
 fn name(errors: &mut Vec<FieldError>, field: &str, value: &str) -> String {
@@ -348,15 +297,24 @@ pub fn parse_boundaries(
             ));
             return Err(errors);
         };
-        let geometry = feature.geometry.as_ref().and_then(multipolygon);
-        match &geometry {
-            Some(g) => check_shape(g, rules, &format!("{at}.geometry"), &mut errors),
-            None => errors.push(FieldError::new(
-                format!("{at}.geometry"),
-                "invalid-geometry",
-                "each area is a Polygon or MultiPolygon",
-            )),
-        }
+        let field = format!("{at}.geometry");
+        let geometry = match &feature.geometry {
+            Some(g) => match super::geometry::check(g, &shape_rules(rules, &field)) {
+                Ok(()) => multipolygon(g),
+                Err(fault) => {
+                    errors.push(fault);
+                    None
+                }
+            },
+            None => {
+                errors.push(FieldError::new(
+                    field,
+                    "invalid-geometry",
+                    "each area is a Polygon or MultiPolygon",
+                ));
+                None
+            }
+        };
         if !seen.insert(code.clone()) {
             errors.push(FieldError::new(
                 format!("{at}.properties.{}", found.code),

@@ -204,40 +204,18 @@ impl AnnotationInput {
     pub fn validate(&self, rules: &ValidationRules) -> Result<NewAnnotation, Vec<FieldError>> {
         let mut errors = Vec::new();
         let note = note(&mut errors, "note", &self.note);
-        let geometry = geojson::Geometry::from_json_value(self.geometry.clone()).ok();
-        let positions: Option<Vec<Vec<f64>>> = geometry.as_ref().and_then(|g| match &g.value {
-            geojson::Value::Point(p) => Some(vec![p.clone()]),
-            geojson::Value::LineString(l) if l.len() >= 2 => Some(l.clone()),
-            geojson::Value::Polygon(rings)
-                if rings.iter().all(|r| r.len() >= 4 && r.first() == r.last()) =>
-            {
-                Some(rings.concat())
-            }
-            _ => None,
-        });
-        match &positions {
-            None => errors.push(FieldError::new(
-                "geometry",
-                "invalid-geometry",
-                "a GeoJSON Point, LineString or Polygon with closed rings",
-            )),
-            Some(ps) => {
-                let area = rules.service_area;
-                let inside = ps.iter().all(|p| {
-                    p.len() >= 2
-                        && p[0] >= area.min().x
-                        && p[0] <= area.max().x
-                        && p[1] >= area.min().y
-                        && p[1] <= area.max().y
-                });
-                if !inside || ps.len() > 5000 {
-                    errors.push(FieldError::new(
-                        "geometry",
-                        "outside-service-area",
-                        "the shape must lie inside the service area (and have at most 5,000 positions)",
-                    ));
-                }
-            }
+        use super::geometry::{read, Kind, Rules};
+        if let Err(fault) = read(
+            &self.geometry,
+            &Rules {
+                field: "geometry",
+                kinds: &[Kind::Point, Kind::LineString, Kind::Polygon],
+                expected: "a GeoJSON Point, LineString or Polygon",
+                max_positions: 5000,
+                area: rules.service_area,
+            },
+        ) {
+            errors.push(fault);
         }
         if errors.is_empty() {
             Ok(NewAnnotation {

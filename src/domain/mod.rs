@@ -5,6 +5,7 @@ pub mod area;
 pub mod audit;
 pub mod crs;
 pub mod exercise;
+pub mod geometry;
 pub mod lint;
 pub mod observation;
 pub mod perception;

@@ -386,55 +386,19 @@ impl ValidationRules {
         v: serde_json::Value,
         errors: &mut Vec<FieldError>,
     ) -> Option<geojson::Geometry> {
-        use geojson::Value as G;
-        let geometry = match geojson::Geometry::from_json_value(v) {
-            Ok(g) => g,
-            Err(e) => {
-                errors.push(FieldError::new(
-                    "extent",
-                    "invalid-geometry",
-                    format!("extent is not a GeoJSON geometry: {e}"),
-                ));
-                return None;
-            }
-        };
-        let positions: Vec<&Vec<f64>> = match &geometry.value {
-            G::LineString(line) if line.len() >= 2 => line.iter().collect(),
-            G::Polygon(rings) if !rings.is_empty() && rings.iter().all(|r| r.len() >= 4) => {
-                rings.iter().flatten().collect()
-            }
-            _ => {
-                errors.push(FieldError::new(
-                    "extent",
-                    "invalid-geometry",
-                    "extent must be a LineString (a route) or a Polygon (an area)",
-                ));
-                return None;
-            }
-        };
-        if positions.len() > self.max_extent_positions {
-            errors.push(FieldError::new(
-                "extent",
-                "too-long",
-                format!(
-                    "extent has more than {} positions",
-                    self.max_extent_positions
-                ),
-            ));
-            return None;
-        }
-        if !positions
-            .iter()
-            .all(|p| p.len() >= 2 && self.in_service_area(p[0], p[1]))
-        {
-            errors.push(FieldError::new(
-                "extent",
-                "outside-service-area",
-                "every position of the extent must be inside the service area",
-            ));
-            return None;
-        }
-        Some(geometry)
+        use super::geometry::{read, Kind, Rules};
+        read(
+            &v,
+            &Rules {
+                field: "extent",
+                kinds: &[Kind::LineString, Kind::Polygon],
+                expected: "extent must be a LineString (a route) or a Polygon (an area)",
+                max_positions: self.max_extent_positions,
+                area: self.service_area,
+            },
+        )
+        .map_err(|fault| errors.push(fault))
+        .ok()
     }
 
     fn text(

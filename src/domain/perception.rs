@@ -190,34 +190,28 @@ impl MarkInput {
             ),
             _ => {}
         }
-        let geometry = geojson::Geometry::from_json_value(self.geometry.clone()).ok();
-        let positions: Option<Vec<Vec<f64>>> = match (kind, geometry.map(|g| g.value)) {
-            (Some(MarkKind::Pin), Some(geojson::Value::Point(p))) => Some(vec![p]),
-            (Some(MarkKind::Route), Some(geojson::Value::LineString(l))) if l.len() >= 2 => Some(l),
-            (Some(MarkKind::Area), Some(geojson::Value::Polygon(rings)))
-                if rings.iter().all(|r| r.len() >= 4 && r.first() == r.last()) =>
-            {
-                Some(rings.concat())
-            }
-            _ => None,
+        let shape = match kind {
+            Some(MarkKind::Pin) => Some(super::geometry::Kind::Point),
+            Some(MarkKind::Route) => Some(super::geometry::Kind::LineString),
+            Some(MarkKind::Area) => Some(super::geometry::Kind::Polygon),
+            None => None,
         };
-        let area = rules.service_area;
-        let inside = positions.as_ref().is_some_and(|ps| {
-            ps.len() <= 5000
-                && ps.iter().all(|p| {
-                    p.len() >= 2
-                        && p[0] >= area.min().x
-                        && p[0] <= area.max().x
-                        && p[1] >= area.min().y
-                        && p[1] <= area.max().y
-                })
-        });
-        if kind.is_some() && !inside {
-            errors.push(FieldError::new(
-                "geometry",
-                "invalid-geometry",
-                "a Point for a pin, a closed Polygon for an area, a LineString for a route, inside the service area",
-            ));
+        let mut at = None;
+        if let Some(shape) = shape {
+            let checked = super::geometry::read(
+                &self.geometry,
+                &super::geometry::Rules {
+                    field: "geometry",
+                    kinds: &[shape],
+                    expected: "a Point for a pin, a Polygon for an area, a LineString for a route",
+                    max_positions: 5000,
+                    area: rules.service_area,
+                },
+            );
+            match checked {
+                Ok(geometry) => at = super::geometry::first_position(&geometry),
+                Err(fault) => errors.push(fault),
+            }
         }
         let mut reasons = Vec::new();
         for (i, code) in self.reasons.iter().enumerate() {
@@ -243,14 +237,14 @@ impl MarkInput {
                 TimeOfDay::Any
             }),
         };
-        match (kind, positions) {
-            (Some(kind), Some(ps)) if errors.is_empty() => Ok(NewMark {
+        match (kind, at) {
+            (Some(kind), Some(at)) if errors.is_empty() => Ok(NewMark {
                 participant: self.participant,
                 kind,
                 rating: rating.flatten().filter(|_| kind != MarkKind::Route),
                 route_use: route_use.flatten().filter(|_| kind == MarkKind::Route),
                 geometry: self.geometry.clone(),
-                at: [ps[0][0], ps[0][1]],
+                at,
                 reasons,
                 time_of_day,
             }),

@@ -346,12 +346,12 @@ fn geojson_inputs(text: &str) -> Result<Vec<(String, PlaceInput)>, Vec<FieldErro
             }
         }
         let point = match feature.geometry.map(|g| g.value) {
-            Some(geojson::Value::Point(p)) if p.len() >= 2 => Some((p[0], p[1])),
+            Some(geojson::Value::Point(p)) if matches!(p.len(), 2 | 3) => Some((p[0], p[1])),
             _ => {
                 errors.push(FieldError::new(
                     format!("{at}geometry"),
                     "not-a-point",
-                    "each place is a Point",
+                    "each place is a Point of two or three numbers",
                 ));
                 None
             }

@@ -80,6 +80,7 @@ impl TokenCache {
             .get(hash)
             .filter(|(_, _, at)| at.elapsed() < self.ttl)
             .map(|(record, user, _)| (record.clone(), user.clone()));
+        drop(entries);
         crate::telemetry::cache_lookup("tokens", found.is_some());
         found
     }

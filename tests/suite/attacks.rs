@@ -341,9 +341,13 @@ on_both_stores! {
                     Some(b) => app.send_json(verb.clone(), &path, token, &b).await,
                     None => app.get(&path, token).await,
                 };
-                // `instance` names each request (its id), so differs by construction.
+                // `instance` names each request (its id), so differs by
+                // construction; every answer must have one, alike in form.
                 let mut body = reply.json();
-                body.as_object_mut().map(|o| o.remove("instance"));
+                let instance = body["instance"].as_str().unwrap_or_default().to_owned();
+                let id = instance.strip_prefix("urn:safetymap:request:").unwrap_or_default();
+                assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()), "{instance}");
+                body["instance"] = json!("urn:safetymap:request:…");
                 answers.push((format!("{who} {verb} {path}"), reply.status, body));
             }
         }

@@ -644,7 +644,7 @@ impl TestApp {
         self.send(request).await
     }
 
-    async fn send(&self, request: Request<Body>) -> Reply {
+    pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self
             .router
             .clone()

@@ -17,6 +17,7 @@ mod collections;
 mod exercises;
 mod faults;
 mod gdal;
+mod geometry;
 mod instances;
 mod layers;
 mod matrix;

@@ -96,7 +96,7 @@ on_both_stores! {
         // every route label is a declared template.
         let templates = safetymap::api::route_paths();
         for series in after.keys() {
-            assert!(!series.contains("987654321") && !series.contains("purpose"), "{series}");
+            assert!(!series.contains("987654321") && !series.contains("checking"), "{series}");
             if let Some((_, rest)) = series.split_once("route=\"") {
                 let route = rest.split('"').next().unwrap_or_default();
                 assert!(route == "unmatched" || templates.iter().any(|t| t == route), "{series}");
@@ -166,15 +166,42 @@ on_both_stores! {
         assert_eq!(ok.status, StatusCode::OK);
         assert_eq!(id(&ok).len(), 16);
 
-        // A reverse proxy's id is kept, so its logs and ours match up…
-        let proxied = app.request(Method::GET, "/api/observations/424242", Some(&coordinator), &[("x-request-id", "nginx-7f3a_09")], None).await;
+        // A client's own id is not taken (it could reuse another request's).
+        let chosen = app.request(Method::GET, "/api/observations/424242", Some(&coordinator), &[("x-request-id", "nginx-7f3a_09")], None).await;
+        assert_ne!(id(&chosen), "nginx-7f3a_09");
+    }
+
+    async fn a_trusted_proxys_request_id_is_kept_and_a_forged_or_untrusted_one_is_not(backend) {
+        let settings = safetymap::api::Settings {
+            trusted_proxies: vec!["10.0.0.9".parse().expect("ip")],
+            ..test_settings()
+        };
+        let app = TestApp::with_settings(TestDatabase::new(backend).await, settings).await;
+        let from = |peer: [u8; 4], request_id: &str| {
+            let mut request = axum::http::Request::builder()
+                .uri("/api/observations/424242")
+                .header("x-request-id", request_id)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((peer, 40000))));
+            request
+        };
+        let id = |reply: &crate::common::Reply| {
+            reply.headers.get("x-request-id").and_then(|v| v.to_str().ok()).expect("x-request-id").to_owned()
+        };
+        // The proxy's id is kept, so its logs and ours match up…
+        let proxied = app.send(from([10, 0, 0, 9], "nginx-7f3a_09")).await;
         assert_eq!(id(&proxied), "nginx-7f3a_09");
         assert_eq!(proxied.json()["instance"], "urn:safetymap:request:nginx-7f3a_09");
-        // …but not one that could forge log lines or run on for ever.
+        // …not the same header from anyone else…
+        let direct = app.send(from([10, 0, 0, 5], "nginx-7f3a_09")).await;
+        assert_ne!(id(&direct), "nginx-7f3a_09");
+        // …nor, even from the proxy, one that could forge log lines or run on for ever.
         for forged in ["a b", "x\u{7f}y", &"z".repeat(65), "<script>"] {
             let Ok(_) = axum::http::HeaderValue::from_str(forged) else { continue };
-            let reply = app.request(Method::GET, "/healthz", None, &[("x-request-id", forged)], None).await;
-            let given = id(&reply);
+            let given = id(&app.send(from([10, 0, 0, 9], forged)).await);
             assert_ne!(given, forged);
             assert!(given.len() == 16 && given.chars().all(|c| c.is_ascii_hexdigit()), "{given}");
         }
@@ -233,6 +260,9 @@ on_both_stores! {
             .collect();
         let of_tile: Vec<_> = lines.iter().filter(|l| l["span"]["request_id"] == request_id.as_str()).collect();
         assert!(!of_tile.is_empty(), "the tile's log lines carry its id {request_id}: {lines:#?}");
-        assert!(of_tile.iter().all(|l| l["span"]["path"] == "/tiles/observations/14/8055/5444"));
+        // Spans name the route's template: a tile's path is a place.
+        assert!(of_tile.iter().all(|l| l["span"]["route"] == "/tiles/{layer}/{z}/{x}/{y}"), "{of_tile:#?}");
+        let text = std::fs::read_to_string(&log).expect("log");
+        assert!(!text.contains("8055/5444"), "no tile coordinates in the log");
     }
 }
