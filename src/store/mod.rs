@@ -106,8 +106,8 @@ pub enum StoreError {
     /// rather than waiting again (see [`Store::begin_write`]).
     #[error("the database was out of reach moments ago")]
     Unavailable,
-    /// The data directory could not be made.
-    #[error("cannot create the data directory {path}: {source}")]
+    /// The data directory could not be made, secured or written in.
+    #[error("the data directory {path} cannot be used: {source}")]
     DataDir {
         /// The directory.
         path: String,
@@ -211,7 +211,21 @@ pub fn secure_data_dir(dir: &Path) -> std::io::Result<()> {
     if mode & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    Ok(())
+    // SQLite makes its journal (-wal, -shm) beside the database: in a
+    // directory it cannot write in, every connection fails and the pool
+    // would only say it timed out. Say why at once instead.
+    let probe = dir.join(".safetymap-write-check");
+    match std::fs::File::create(&probe) {
+        Ok(_) => std::fs::remove_file(&probe),
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot write in it ({e}); the store keeps its database and journal there, so the \
+                 directory must be writable by the user running safetymap (uid {})",
+                std::fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m))
+            ),
+        )),
+    }
 }
 
 /// Creates `file` readable and writable by its owner only (0600), or

@@ -117,28 +117,16 @@ on_both_stores! {
 fn a_second_serve_on_the_same_embedded_store_says_sqlite_keeps_one_instance_and_stops() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let db = runtime.block_on(TestDatabase::new(Backend::Sqlite));
-    let serve = |port: &str| {
-        db.command()
-            .arg("serve")
-            .env("SAFETYMAP_BIND", format!("127.0.0.1:{port}"))
-            .env("SAFETYMAP_DEMO_ON_EMPTY", "false")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("serve")
-    };
-    let mut first = serve("0");
-    // The first is up once its lock is held: wait for it to say it listens.
-    let mut out = std::io::BufReader::new(first.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    while !line.contains("listening") {
-        line.clear();
-        let read = std::io::BufRead::read_line(&mut out, &mut line).expect("read");
-        assert!(read > 0, "the first serve stopped");
-    }
-    let second = serve("0").wait_with_output().expect("second");
-    let _ = first.kill();
-    let _ = first.wait();
+    // The first is up once its lock is held: `serve` waits for it to listen.
+    let first = db.serve(&[]);
+    let second = db
+        .command()
+        .arg("serve")
+        .env("SAFETYMAP_BIND", "127.0.0.1:0")
+        .env("SAFETYMAP_DEMO_ON_EMPTY", "false")
+        .output()
+        .expect("second");
+    drop(first);
     assert!(!second.status.success(), "the second one stops");
     let said = String::from_utf8_lossy(&second.stderr);
     assert!(
@@ -147,4 +135,47 @@ fn a_second_serve_on_the_same_embedded_store_says_sqlite_keeps_one_instance_and_
             && said.contains("PostgreSQL"),
         "{said}"
     );
+}
+
+#[test]
+fn an_embedded_store_in_a_directory_it_cannot_write_stops_at_once_saying_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dir = parent.path().join("data");
+    std::fs::create_dir(&dir).expect("data dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    // root writes anywhere: then run as nobody, owning the directory.
+    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(1) == 0;
+    if root {
+        std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
+        let owned = std::process::Command::new("chown").args(["65534:65534"]).arg(&dir).status().expect("chown");
+        assert!(owned.success());
+    }
+    let migrate = || {
+        let mut command = if root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(env!("CARGO_BIN_EXE_safetymap"));
+            c
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_safetymap"))
+        };
+        command.arg("migrate").env_remove("DATABASE_URL").env("SAFETYMAP_DATA_DIR", &dir);
+        command.output().expect("run")
+    };
+    let made = migrate();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(dir.join("safetymap.db").exists());
+
+    // The disk is remounted read-only, or the directory's rights taken away.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).expect("chmod");
+    let started = std::time::Instant::now();
+    let output = migrate();
+    assert!(!output.status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "at once, not after a pool timeout: {:?}", started.elapsed());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains(&dir.display().to_string()) && said.contains("cannot write in it") && said.contains("must be writable"),
+        "{said}"
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");
 }
