@@ -110,17 +110,33 @@ impl AreaSet {
 /// Counts what `scope` lets its viewer see inside `area` that matches
 /// `filter` (its box replaced by the area's), at shown positions: a
 /// generalised record counts where it is shown, so area edges reveal
-/// nothing finer than the points layer.
-pub fn count_in(scope: &Scope<'_>, area: &Area, filter: &LayerFilter) -> u32 {
+/// nothing finer than the points layer. A point-in-polygon test costs as
+/// many steps as the shape has edges (an imported ward can have 100,000),
+/// so the count stops when `budget` runs out.
+pub fn count_in(
+    scope: &Scope<'_>,
+    area: &Area,
+    filter: &LayerFilter,
+    budget: &crate::analysis::Budget,
+) -> Result<u32, crate::analysis::OverBudget> {
     let filter = LayerFilter {
         bbox: Some(area.bbox),
         ..filter.clone()
     };
-    let mut n = 0u32;
+    let (mut n, mut seen, mut spent) = (0u32, 0u32, false);
     scope.for_each(&filter, |o| {
+        seen = seen.wrapping_add(1);
+        if spent || (seen % 256 == 0 && budget.spent()) {
+            spent = true;
+            return;
+        }
         if area.contains(o.position) {
             n = n.saturating_add(1);
         }
     });
-    n
+    if spent {
+        // Spent means the deadline passed: this is the error.
+        budget.check()?;
+    }
+    Ok(n)
 }

@@ -79,13 +79,15 @@ fn from_feature(value: serde_json::Value) -> Result<serde_json::Value, Problem> 
         .map_err(|e| invalid("invalid-geometry", &format!("not a GeoJSON Feature: {e}")))?;
     let point = match feature.geometry.map(|g| g.value) {
         Some(geojson::Value::Point(p)) if matches!(p.len(), 2 | 3) => p,
-        Some(geojson::Value::Point(p)) => return Err(invalid(
-            "invalid-position",
-            &format!(
+        Some(geojson::Value::Point(p)) => {
+            return Err(invalid(
+                "invalid-position",
+                &format!(
                 "a position is two or three numbers (longitude, latitude[, height]); this has {}",
                 p.len()
             ),
-        )),
+            ))
+        }
         _ => {
             return Err(invalid(
                 "invalid-geometry",

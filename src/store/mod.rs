@@ -222,7 +222,8 @@ pub fn secure_data_dir(dir: &Path) -> std::io::Result<()> {
             format!(
                 "cannot write in it ({e}); the store keeps its database and journal there, so the \
                  directory must be writable by the user running safetymap (uid {})",
-                std::fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m))
+                std::fs::metadata("/proc/self")
+                    .map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m))
             ),
         )),
     }

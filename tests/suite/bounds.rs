@@ -83,6 +83,58 @@ on_both_stores! {
         assert_eq!(app.get("/ogc/collections/clusters/items?eps=50&min=5&bbox=-3.0,51.58,-2.99,51.59", &panel).await.status, StatusCode::OK);
     }
 
+    async fn counting_observations_in_a_ward_of_100000_corners_runs_off_the_http_workers_within_its_budget(backend) {
+        let app = crowded(backend, 20_000).await;
+        let coordinator = app.token(Role::Coordinator, "council").await;
+        // A made-up ward round Newport with 100,000 corners, as detailed
+        // boundaries are.
+        let n = 100_000;
+        let mut ring: Vec<[f64; 2]> = (0..n)
+            .map(|k| {
+                let a = k as f64 / n as f64 * std::f64::consts::TAU;
+                [-2.995 + 0.06 * a.cos(), 51.59 + 0.04 * a.sin()]
+            })
+            .collect();
+        ring.push(ring[0]);
+        let file = serde_json::json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+            "properties": {"code": "W05999999", "name_en": "Made-up Detailed", "name_cy": "Manwl"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}]});
+        let imported = app
+            .request(axum::http::Method::POST, "/api/areas/import?kind=ward", Some(&coordinator),
+                &[("content-type", "application/geo+json")], Some(file.to_string().into_bytes()))
+            .await;
+        assert_eq!(imported.status, StatusCode::OK, "{}", imported.text());
+        let done = std::sync::Mutex::new(Vec::new());
+        let (areas, health) = tokio::join!(
+            async {
+                let reply = app.get("/ogc/collections/areas/items?kind=ward", &coordinator).await;
+                done.lock().expect("lock").push("areas");
+                reply
+            },
+            async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let reply = app.request(axum::http::Method::GET, "/healthz", None, &[], None).await;
+                done.lock().expect("lock").push("health");
+                reply
+            },
+        );
+        assert_eq!(health.status, StatusCode::OK);
+        // Both run on this test's one task: had the count run where the
+        // request is answered, the health check could not have been
+        // answered until it ended.
+        assert_eq!(*done.lock().expect("lock"), ["health", "areas"], "the health check was answered while the count ran");
+        match areas.status {
+            StatusCode::OK => {
+                let count = areas.json()["features"][0]["properties"]["count"].as_u64().expect("count");
+                assert!(count > 1000, "most of Newport's synthetic reports are in it: {count}");
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                assert_eq!((areas.json()["code"].clone(), areas.json()["field"].clone()), (serde_json::json!("too-costly"), serde_json::json!("bbox")));
+            }
+            other => panic!("counting answered {other}: {}", areas.text()),
+        }
+    }
+
     async fn the_demo_keeps_its_credentials_and_the_store_in_files_only_the_service_user_may_read(backend) {
         let db = TestDatabase::new(backend).await;
         let out = db.cli(&["demo"]);

@@ -145,25 +145,41 @@ fn an_embedded_store_in_a_directory_it_cannot_write_stops_at_once_saying_so() {
     std::fs::create_dir(&dir).expect("data dir");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     // root writes anywhere: then run as nobody, owning the directory.
-    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(1) == 0;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(1)
+        == 0;
     if root {
-        std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
-        let owned = std::process::Command::new("chown").args(["65534:65534"]).arg(&dir).status().expect("chown");
+        std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o711))
+            .expect("chmod");
+        let owned = std::process::Command::new("chown")
+            .args(["65534:65534"])
+            .arg(&dir)
+            .status()
+            .expect("chown");
         assert!(owned.success());
     }
     let migrate = || {
         let mut command = if root {
             let mut c = std::process::Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(env!("CARGO_BIN_EXE_safetymap"));
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(env!("CARGO_BIN_EXE_safetymap"));
             c
         } else {
             std::process::Command::new(env!("CARGO_BIN_EXE_safetymap"))
         };
-        command.arg("migrate").env_remove("DATABASE_URL").env("SAFETYMAP_DATA_DIR", &dir);
+        command
+            .arg("migrate")
+            .env_remove("DATABASE_URL")
+            .env("SAFETYMAP_DATA_DIR", &dir);
         command.output().expect("run")
     };
     let made = migrate();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     assert!(dir.join("safetymap.db").exists());
 
     // The disk is remounted read-only, or the directory's rights taken away.
@@ -171,10 +187,16 @@ fn an_embedded_store_in_a_directory_it_cannot_write_stops_at_once_saying_so() {
     let started = std::time::Instant::now();
     let output = migrate();
     assert!(!output.status.success());
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "at once, not after a pool timeout: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "at once, not after a pool timeout: {:?}",
+        started.elapsed()
+    );
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
-        said.contains(&dir.display().to_string()) && said.contains("cannot write in it") && said.contains("must be writable"),
+        said.contains(&dir.display().to_string())
+            && said.contains("cannot write in it")
+            && said.contains("must be writable"),
         "{said}"
     );
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod back");

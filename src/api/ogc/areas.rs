@@ -79,14 +79,34 @@ impl Collection for Areas {
                 .await?;
             let suppression =
                 Suppression::for_role(viewer.role, state.settings.small_count_threshold);
-            let scope = state.index.scope(viewer);
-            let areas = state.areas.snapshot();
-            let features = areas
+            let areas: Vec<_> = state
+                .areas
+                .snapshot()
                 .iter()
                 .filter(|a| kinds.is_empty() || kinds.contains(&a.kind))
                 .filter(|a| query.filter.bbox.is_none_or(|b| a.meets(b)))
-                .map(|a| {
-                    let n = count_in(&scope, a, &query.filter);
+                .cloned()
+                .collect();
+            // Point-in-polygon over large shapes is seconds of CPU: on the
+            // analysis pool, within its budget, never on an HTTP worker.
+            let (work_state, work_viewer, filter) =
+                (state.clone(), viewer.clone(), query.filter.clone());
+            let counted = state
+                .analysis
+                .run("bbox", move |budget| {
+                    let scope = work_state.index.scope(&work_viewer);
+                    let mut counts = Vec::with_capacity(areas.len());
+                    for area in &areas {
+                        counts.push(count_in(&scope, area, &filter, budget)?);
+                    }
+                    Ok((areas, counts))
+                })
+                .await?;
+            let features = counted
+                .0
+                .iter()
+                .zip(counted.1)
+                .map(|(a, n)| {
                     let mut properties = crate::api::areas::summary(a);
                     if let (Some(p), Ok(serde_json::Value::Object(c))) =
                         (properties.as_object_mut(), serde_json::to_value(suppression.view(n)))
