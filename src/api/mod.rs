@@ -396,6 +396,29 @@ impl AppState {
     }
 }
 
+/// A numbered record's id from the path (`/api/users/{id}`): anything but
+/// a whole number is a 404 problem, like an id that names nothing (axum's
+/// own rejection would answer in plain text).
+#[derive(Debug, Clone, Copy)]
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| Problem::not_found().detail("ids are whole numbers"))?;
+        raw.parse()
+            .map(Id)
+            .map_err(|_| Problem::not_found().detail("ids are whole numbers"))
+    }
+}
+
 /// Refuses a viewer whose role may not do `action` at all.
 pub(crate) fn allow(
     viewer: &crate::domain::viewer::Viewer,

@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use super::features::{CRS84, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::crs::Crs;
 use crate::domain::vocabulary::{
-    AgencyKind, AuditAction, Category, DayKind, Handling, Indicator, InformationAssessment, Role,
-    Sensitivity, SettingType, Severity, SourceReliability, Status, TimeBand,
+    ActionStatus, AgeBand, AgencyKind, AuditAction, Category, DayKind, ExerciseKind, Handling,
+    Indicator, InformationAssessment, PerceptionReason, PlaceKind, Rating, Role, Sensitivity,
+    SettingType, Severity, SourceReliability, Status, TimeBand, TimeOfDay,
 };
 
 fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Value {
@@ -32,43 +33,56 @@ fn problem_response(description: &str) -> Value {
     })
 }
 
-/// Builds the document.
-/// Endpoints described by a summary only: path, method, summary.
-const SUMMARIES: &[(&str, &str, &str)] = &[
-    ("/tiles/{layer}/{z}/{x}/{y}", "get", "Vector tile (MVT) of observations, grid, hotspots or police-crimes, with the collections' privacy and parameters; ETag/304"),
-    ("/api/time-profile", "get", "Weekday × hour counts for a filter or an area (area=ID), or for the hot or cold cells (within=filter|hot|cold); 422 too-costly, 503 busy, 429 over-budget"),
-    ("/api/police-imports", "get", "The police.uk import log"),
-    ("/api/places", "get", "The places register"),
-    ("/api/places", "post", "Add a place (Idempotency-Key); field officers, coordinators, administrators"),
-    ("/api/places/{id}", "get", "A place and its linked observations by month (only those you see exactly)"),
-    ("/api/places/{id}", "put", "Replace a place's entry (send the version read)"),
-    ("/api/places/{id}", "delete", "Take a place off the register"),
-    ("/api/places/import", "post", "Import places from CSV or GeoJSON; all or nothing; matched on reference"),
-    ("/api/areas", "get", "Every area, without shapes"),
-    ("/api/areas", "post", "Save a drawn area (Idempotency-Key); coordinators, administrators"),
-    ("/api/areas/{id}", "delete", "Delete an area no exercise uses"),
-    ("/api/areas/import", "post", "Import a GeoJSON boundary file (kind); all or nothing; matched on kind and code"),
-    ("/api/exercises", "get", "Exercises you may see"),
-    ("/api/exercises", "post", "Set up an exercise (coordinators; Idempotency-Key)"),
-    ("/api/exercises/{id}", "get", "The meeting view, decided for the panel and cut to what your own scope shows; frozen exercises as frozen, less records hidden since"),
-    ("/api/exercises/{id}/annotations", "post", "Draw a point, line or polygon with a note"),
-    ("/api/exercises/{id}/decisions", "post", "Record a decision"),
-    ("/api/exercises/{id}/actions", "post", "Agree an action (owner agency, due date, links)"),
-    ("/api/exercises/{id}/freeze", "post", "Freeze: keep what the panel saw (coordinators)"),
-    ("/api/exercises/{id}/pack", "get", "The pack: printable page, PDF or GeoJSON bundle (format, lang); a disclosure, audited"),
-    ("/api/exercises/{id}/follow-up", "get", "Counts before and after freezing, in the area and a ring (ring, metres)"),
-    ("/api/actions", "get", "Actions across exercises (due=overdue|week|all)"),
-    ("/api/actions/{id}", "patch", "Move an action on (status, version)"),
-    ("/api/perception-sessions", "get", "Safety-mapping sessions of your agency (coordinators: all); audited"),
-    ("/api/perception-sessions", "post", "Record a safety-mapping session (Idempotency-Key)"),
-    ("/api/perception-sessions/{id}", "get", "A session and its anonymous marks (exact pins only for whoever recorded it; no participant numbers); audited"),
-    ("/api/perception-sessions/{id}/marks", "post", "Add a mark: pin, area or route, with reasons from the fixed list"),
-    ("/api/reports/licensing", "get", "Licensing consultation report for a place or point (format=json|html, lang): counts of what you are shown, round the place or the centre of the point's 100 m square; a disclosure, audited; 429 over-budget with Retry-After"),
-    ("/api/role-requests", "get", "Role changes waiting for a second administrator (all=true: decided ones too); administrators"),
-    ("/api/role-requests/{id}/approve", "post", "Approve a role change as a second administrator (never the one who asked, nor the account's holder)"),
-    ("/api/role-requests/{id}/refuse", "post", "Refuse a role change as a second administrator"),
+/// An endpoint described by a summary, its success statuses
+/// (comma-separated) and its body's media type and schema, if it takes one.
+struct Summary {
+    path: &'static str,
+    method: &'static str,
+    summary: &'static str,
+    success: &'static str,
+    body: Option<(&'static str, &'static str)>,
+}
+
+/// Endpoints described by a summary only.
+const SUMMARIES: &[Summary] = &[
+    Summary { path: "/api/openapi.json", method: "get", summary: "This document (OpenAPI 3.0); also at /ogc/api", success: "200", body: None },
+    Summary { path: "/tiles/{layer}/tilejson.json", method: "get", summary: "TileJSON 3.0 for a tile layer: where its tiles are and what their features hold", success: "200", body: None },
+    Summary { path: "/tiles/{layer}/style.json", method: "get", summary: "A MapLibre style that draws a tile layer", success: "200", body: None },
+    Summary { path: "/tiles/{layer}/{z}/{x}/{y}", method: "get", summary: "Vector tile (MVT) of observations, grid, hotspots or police-crimes, with the collections' privacy and parameters; ETag/304", success: "200,304", body: None },
+    Summary { path: "/api/time-profile", method: "get", summary: "Weekday × hour counts for a filter or an area (area=ID), or for the hot or cold cells (within=filter|hot|cold); 422 too-costly, 503 busy, 429 over-budget", success: "200", body: None },
+    Summary { path: "/api/police-imports", method: "get", summary: "The police.uk import log", success: "200", body: None },
+    Summary { path: "/api/places", method: "get", summary: "The places register", success: "200", body: None },
+    Summary { path: "/api/places", method: "post", summary: "Add a place (Idempotency-Key); field officers, coordinators, administrators", success: "201,200", body: Some(("application/json", "Place")) },
+    Summary { path: "/api/places/{id}", method: "get", summary: "A place and its linked observations by month (only those you see exactly)", success: "200", body: None },
+    Summary { path: "/api/places/{id}", method: "put", summary: "Replace a place's entry (send the version read)", success: "200", body: Some(("application/json", "Place")) },
+    Summary { path: "/api/places/{id}", method: "delete", summary: "Take a place off the register", success: "204", body: None },
+    Summary { path: "/api/places/import", method: "post", summary: "Import places from CSV or GeoJSON; all or nothing; matched on reference", success: "200", body: Some(("text/csv", "PlacesFile")) },
+    Summary { path: "/api/areas", method: "get", summary: "Every area, without shapes", success: "200", body: None },
+    Summary { path: "/api/areas", method: "post", summary: "Save a drawn area (Idempotency-Key); coordinators, administrators", success: "201,200", body: Some(("application/json", "DrawnArea")) },
+    Summary { path: "/api/areas/{id}", method: "delete", summary: "Delete an area no exercise uses", success: "204", body: None },
+    Summary { path: "/api/areas/import", method: "post", summary: "Import a GeoJSON boundary file (kind); all or nothing; matched on kind and code", success: "200", body: Some(("application/geo+json", "BoundaryFile")) },
+    Summary { path: "/api/exercises", method: "get", summary: "Exercises you may see", success: "200", body: None },
+    Summary { path: "/api/exercises", method: "post", summary: "Set up an exercise (coordinators; Idempotency-Key)", success: "201,200", body: Some(("application/json", "Exercise")) },
+    Summary { path: "/api/exercises/{id}", method: "get", summary: "The meeting view, decided for the panel and cut to what your own scope shows; frozen exercises as frozen, less records hidden since", success: "200", body: None },
+    Summary { path: "/api/exercises/{id}/annotations", method: "post", summary: "Draw a point, line or polygon with a note", success: "201,200", body: Some(("application/json", "Annotation")) },
+    Summary { path: "/api/exercises/{id}/decisions", method: "post", summary: "Record a decision", success: "201,200", body: Some(("application/json", "Decision")) },
+    Summary { path: "/api/exercises/{id}/actions", method: "post", summary: "Agree an action (owner agency, due date, links)", success: "201,200", body: Some(("application/json", "Action")) },
+    Summary { path: "/api/exercises/{id}/freeze", method: "post", summary: "Freeze: keep what the panel saw (coordinators)", success: "200", body: None },
+    Summary { path: "/api/exercises/{id}/pack", method: "get", summary: "The pack: printable page, PDF or GeoJSON bundle (format, lang); a disclosure, audited", success: "200", body: None },
+    Summary { path: "/api/exercises/{id}/follow-up", method: "get", summary: "Counts before and after freezing, in the area and a ring (ring, metres)", success: "200", body: None },
+    Summary { path: "/api/actions", method: "get", summary: "Actions across exercises (due=overdue|week|all)", success: "200", body: None },
+    Summary { path: "/api/actions/{id}", method: "patch", summary: "Move an action on (status, version)", success: "200", body: Some(("application/json", "ActionStatus")) },
+    Summary { path: "/api/perception-sessions", method: "get", summary: "Safety-mapping sessions of your agency (coordinators: all); audited", success: "200", body: None },
+    Summary { path: "/api/perception-sessions", method: "post", summary: "Record a safety-mapping session (Idempotency-Key)", success: "201,200", body: Some(("application/json", "PerceptionSession")) },
+    Summary { path: "/api/perception-sessions/{id}", method: "get", summary: "A session and its anonymous marks (exact pins only for whoever recorded it; no participant numbers); audited", success: "200", body: None },
+    Summary { path: "/api/perception-sessions/{id}/marks", method: "post", summary: "Add a mark: pin, area or route, with reasons from the fixed list", success: "201,200", body: Some(("application/json", "Mark")) },
+    Summary { path: "/api/reports/licensing", method: "get", summary: "Licensing consultation report for a place or point (format=json|html, lang): counts of what you are shown, round the place or the centre of the point's 100 m square; a disclosure, audited; 429 over-budget with Retry-After", success: "200", body: None },
+    Summary { path: "/api/role-requests", method: "get", summary: "Role changes waiting for a second administrator (all=true: decided ones too); administrators", success: "200", body: None },
+    Summary { path: "/api/role-requests/{id}/approve", method: "post", summary: "Approve a role change as a second administrator (never the one who asked, nor the account's holder)", success: "200", body: None },
+    Summary { path: "/api/role-requests/{id}/refuse", method: "post", summary: "Refuse a role change as a second administrator", success: "200", body: None },
 ];
 
+/// Builds the document.
 pub fn build() -> Value {
     let enum_of = |values: Value| json!({ "type": "string", "enum": values });
     let observation_fields = json!({
@@ -175,6 +189,99 @@ pub fn build() -> Value {
                 "Withdrawal": {
                     "type": "object", "additionalProperties": false, "required": ["reason"],
                     "properties": { "reason": { "type": "string", "maxLength": 500 } }
+                },
+                "Place": {
+                    "type": "object", "additionalProperties": false, "required": ["name_en", "kind", "longitude", "latitude"],
+                    "properties": {
+                        "name_en": { "type": "string", "minLength": 1, "maxLength": 200 },
+                        "name_cy": { "type": "string", "maxLength": 200, "nullable": true },
+                        "kind": enum_of(codes(PlaceKind::ALL, PlaceKind::code)),
+                        "longitude": { "type": "number", "minimum": -180, "maximum": 180 },
+                        "latitude": { "type": "number", "minimum": -90, "maximum": 90 },
+                        "address": { "type": "string", "nullable": true },
+                        "licence_reference": { "type": "string", "nullable": true },
+                        "manager_role": { "type": "string", "nullable": true },
+                        "training": { "type": "string", "nullable": true },
+                        "safe_place": { "type": "boolean", "nullable": true },
+                        "version": { "type": "integer", "nullable": true, "description": "The version read, when replacing an entry" },
+                        "ref": { "type": "string", "nullable": true, "description": "The council's own reference" }
+                    }
+                },
+                "PlacesFile": { "type": "string", "description": "CSV with a header row: ref, name_en, name_cy, kind, longitude, latitude, address, licence_reference, manager_role, training, safe_place" },
+                "BoundaryFile": {
+                    "type": "object", "required": ["type", "features"],
+                    "description": "A GeoJSON FeatureCollection in CRS84 (ONS fields such as WD13CD/WD13NM/WD13NMW, or code, name_en and name_cy)",
+                    "properties": { "type": { "type": "string", "enum": ["FeatureCollection"] }, "features": { "type": "array", "items": { "type": "object" } } }
+                },
+                "DrawnArea": {
+                    "type": "object", "additionalProperties": false, "required": ["name_en", "geometry"],
+                    "properties": {
+                        "name_en": { "type": "string", "minLength": 1, "maxLength": 200 },
+                        "name_cy": { "type": "string", "maxLength": 200, "nullable": true },
+                        "geometry": { "type": "object", "description": "A GeoJSON Polygon or MultiPolygon: closed rings, no self-intersection, two or three numbers per position" }
+                    }
+                },
+                "Exercise": {
+                    "type": "object", "additionalProperties": false, "required": ["kind", "title", "area_id", "from", "to", "agencies"],
+                    "properties": {
+                        "kind": enum_of(codes(ExerciseKind::ALL, ExerciseKind::code)),
+                        "title": { "type": "string", "minLength": 1, "maxLength": 200 },
+                        "area_id": { "type": "integer" },
+                        "from": { "type": "string", "format": "date-time" },
+                        "to": { "type": "string", "format": "date-time" },
+                        "agencies": { "type": "array", "items": { "type": "string" } },
+                        "review_on": { "type": "string", "format": "date", "nullable": true }
+                    }
+                },
+                "Annotation": {
+                    "type": "object", "additionalProperties": false, "required": ["geometry"],
+                    "properties": {
+                        "geometry": { "type": "object", "description": "A GeoJSON Point, LineString or Polygon" },
+                        "note": { "type": "string", "maxLength": 2000 }
+                    }
+                },
+                "Decision": {
+                    "type": "object", "additionalProperties": false, "required": ["text"],
+                    "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 2000 } }
+                },
+                "Action": {
+                    "type": "object", "additionalProperties": false, "required": ["what", "owner_agency", "due_on"],
+                    "properties": {
+                        "what": { "type": "string", "minLength": 1, "maxLength": 2000 },
+                        "owner_agency": { "type": "string" },
+                        "due_on": { "type": "string", "format": "date" },
+                        "status": { "nullable": true, "type": "string", "enum": codes(ActionStatus::ALL, ActionStatus::code) },
+                        "place_id": { "type": "integer", "nullable": true },
+                        "area_id": { "type": "integer", "nullable": true },
+                        "annotation_id": { "type": "integer", "nullable": true }
+                    }
+                },
+                "ActionStatus": {
+                    "type": "object", "additionalProperties": false, "required": ["status", "version"],
+                    "properties": {
+                        "status": enum_of(codes(ActionStatus::ALL, ActionStatus::code)),
+                        "version": { "type": "integer" }
+                    }
+                },
+                "PerceptionSession": {
+                    "type": "object", "additionalProperties": false, "required": ["held_on"],
+                    "properties": {
+                        "held_on": { "type": "string", "format": "date" },
+                        "area_id": { "type": "integer", "nullable": true },
+                        "age_band": { "nullable": true, "type": "string", "enum": codes(AgeBand::ALL, AgeBand::code) }
+                    }
+                },
+                "Mark": {
+                    "type": "object", "additionalProperties": false, "required": ["participant", "kind", "geometry"],
+                    "properties": {
+                        "participant": { "type": "integer", "minimum": 1 },
+                        "kind": { "type": "string", "enum": ["pin", "area", "route"] },
+                        "rating": { "nullable": true, "type": "string", "enum": codes(Rating::ALL, Rating::code) },
+                        "route_use": { "type": "string", "enum": ["used", "avoided"], "nullable": true },
+                        "geometry": { "type": "object", "description": "A Point for a pin, a Polygon for an area, a LineString for a route" },
+                        "reasons": { "type": "array", "items": enum_of(codes(PerceptionReason::ALL, PerceptionReason::code)) },
+                        "time_of_day": { "nullable": true, "type": "string", "enum": codes(TimeOfDay::ALL, TimeOfDay::code) }
+                    }
                 },
                 "NewToken": {
                     "type": "object", "additionalProperties": false, "required": ["name", "scope"],
@@ -392,18 +499,146 @@ pub fn build() -> Value {
 fn with_summaries(mut doc: Value) -> Value {
     let secured = json!([{ "bearerAuth": [] }, { "sessionCookie": [] }]);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for (path, method, summary) in SUMMARIES {
-            let entry = paths.entry(*path).or_insert_with(|| json!({}));
-            entry[*method] = json!({
-                "summary": summary,
+        for endpoint in SUMMARIES {
+            let entry = paths.entry(endpoint.path).or_insert_with(|| json!({}));
+            let mut responses = serde_json::Map::new();
+            for status in endpoint.success.split(',') {
+                let description = match status {
+                    "201" => "Made",
+                    "204" => "Done",
+                    "304" => "Not modified (If-None-Match)",
+                    _ if endpoint.body.is_some() && endpoint.success.contains("201") => {
+                        "What an earlier try with this Idempotency-Key made"
+                    }
+                    _ => "OK",
+                };
+                responses.insert(status.to_owned(), json!({ "description": description }));
+            }
+            let mut operation = json!({
+                "summary": endpoint.summary,
                 "security": secured,
-                "responses": { "200": { "description": "OK" }, "default": { "description": "application/problem+json" } }
+                "responses": responses,
             });
+            if let Some((media, schema)) = endpoint.body {
+                operation["requestBody"] = json!({
+                    "required": true,
+                    "content": { media: { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+                });
+                if media == "text/csv" {
+                    // The places register also takes a GeoJSON file.
+                    operation["requestBody"]["content"]["application/geo+json"] =
+                        json!({ "schema": { "$ref": "#/components/schemas/BoundaryFile" } });
+                }
+            }
+            entry[endpoint.method] = operation;
         }
     }
     doc
 }
 
+/// What a path parameter of this name is.
+fn path_parameter(path: &str, name: &str) -> Value {
+    let schema = match name {
+        "z" => json!({ "type": "integer", "minimum": 0, "maximum": 22 }),
+        "x" | "y" => json!({ "type": "integer", "minimum": 0 }),
+        "layer" => {
+            json!({ "type": "string", "enum": ["observations", "grid", "hotspots", "police-crimes"] })
+        }
+        "collection" => {
+            json!({ "type": "string", "enum": super::ogc::registry().iter().map(|c| c.id()).collect::<Vec<_>>() })
+        }
+        "code" => json!({ "type": "string", "maxLength": 64 }),
+        // Subscriptions have random ids; everything else numbered.
+        "id" if path.starts_with("/api/alerts/") => json!({ "type": "string", "maxLength": 64 }),
+        "id" => json!({ "type": "integer", "format": "int64" }),
+        _ => json!({ "type": "string" }),
+    };
+    json!({ "name": name, "in": "path", "required": true, "schema": schema })
+}
+
+/// Completes every operation: the path parameters its template names, and
+/// the problems any operation can answer with (so a client, or a fuzzer,
+/// finds every status it can get in the document).
+fn complete(mut doc: Value) -> Value {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return doc;
+    };
+    for (path, item) in paths.iter_mut() {
+        let names: Vec<String> = path
+            .split('/')
+            .filter_map(|segment| {
+                segment
+                    .strip_prefix('{')?
+                    .strip_suffix('}')
+                    .map(str::to_owned)
+            })
+            .collect();
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in item.iter_mut() {
+            if !matches!(method.as_str(), "get" | "post" | "put" | "patch" | "delete") {
+                continue;
+            }
+            let parameters = operation
+                .as_object_mut()
+                .map(|o| o.entry("parameters").or_insert_with(|| json!([])));
+            if let Some(Value::Array(parameters)) = parameters {
+                for name in &names {
+                    let declared = parameters
+                        .iter()
+                        .any(|p| p["in"] == "path" && p["name"] == name.as_str());
+                    if !declared {
+                        parameters.push(path_parameter(path, name));
+                    }
+                }
+            }
+            let has_body = operation.get("requestBody").is_some();
+            let public = operation.get("security").is_none();
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| problem_response(description));
+            };
+            add(
+                "400",
+                "A parameter or the body is malformed, or a parameter is unknown",
+            );
+            if !public {
+                add("401", "No, or an expired, token or session");
+                add("403", "Your role or agency may not do this");
+            }
+            if !names.is_empty() || !public {
+                add("404", "Not found, or not visible to you");
+            }
+            if method != "get" && method != "delete" {
+                add("409", "In conflict with the record's state (an edit from an old version, a frozen exercise, a name in use)");
+            }
+            if has_body {
+                add("413", "The body is too large");
+                add("415", "The body is not of a type this takes");
+            }
+            add(
+                "422",
+                "A field, or a parameter's value, is invalid (code and field say which)",
+            );
+            if !public {
+                add("429", "Over a budget, or too many failed sign-ins; Retry-After says when to try again");
+            }
+            add(
+                "503",
+                "store-unavailable or busy; Retry-After says when to try again",
+            );
+        }
+    }
+    doc
+}
 /// One query parameter of a collection's `items`, by name.
 fn query_parameter(name: &str) -> Value {
     let string = |description: &str| {
@@ -550,6 +785,9 @@ fn collection_paths(prefix: &str) -> serde_json::Map<String, Value> {
                 "429": problem_response("over-budget, with Retry-After"),
                 "503": problem_response("busy, with Retry-After")
             } } }));
+        paths.insert(format!("{prefix}/collections/{id}"), json!({ "get": {
+            "summary": format!("The {id} collection's description: its extent and links"),
+            "responses": { "200": { "description": "The collection", "content": { "application/json": { "schema": { "type": "object" } } } } } } }));
         paths.insert(format!("{prefix}/collections/{id}/queryables"), json!({ "get": {
             "summary": format!("What the {id} collection can be filtered on (JSON Schema)"),
             "responses": { "200": { "description": "The queryables", "content": { "application/schema+json": { "schema": { "type": "object" } } } } } } }));
@@ -571,7 +809,7 @@ fn full() -> Value {
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         paths.extend(collection_paths("/ogc"));
     }
-    doc
+    complete(doc)
 }
 
 /// `GET /ogc/api` and `GET /api/openapi.json`: the whole API, paths
@@ -587,4 +825,103 @@ fn openapi_response(doc: Value) -> Response {
         HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routes the document describes: everything but the app's own
+    /// files and the basemap it draws on.
+    fn described_routes() -> Vec<String> {
+        crate::api::route_paths()
+            .into_iter()
+            .filter(|p| {
+                [
+                    "/api/", "/ogc", "/tiles/", "/healthz", "/readyz", "/metrics",
+                ]
+                .iter()
+                .any(|prefix| p.starts_with(prefix))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_api_route_is_in_the_document_with_its_path_parameters_declared() {
+        let doc = full();
+        let paths = doc["paths"].as_object().expect("paths");
+        let collections: Vec<&str> = crate::api::ogc::registry().iter().map(|c| c.id()).collect();
+        let missing: Vec<String> = described_routes()
+            .into_iter()
+            // `/ogc/` is `/ogc` with a slash.
+            .filter(|route| route != "/ogc/")
+            .filter(|route| {
+                // The document spells OGC item ids `featureId`, as OGC does,
+                // and describes each collection on its own path.
+                let route = route.replace("/items/{id}", "/items/{featureId}");
+                !collections
+                    .iter()
+                    .all(|c| paths.contains_key(&route.replace("{collection}", c)))
+            })
+            .collect();
+        assert!(missing.is_empty(), "not in the document: {missing:?}");
+        for (path, item) in paths {
+            let names: Vec<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            for (method, operation) in item.as_object().expect("path item") {
+                let declared: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter(|p| p["in"] == "path")
+                            .filter_map(|p| p["name"].as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for name in &names {
+                    assert!(
+                        declared.contains(name),
+                        "{method} {path} does not declare {{{name}}}"
+                    );
+                }
+                assert!(
+                    operation["responses"].get("default").is_none(),
+                    "{method} {path} hides its statuses behind `default`"
+                );
+                for status in ["400", "422", "503"] {
+                    assert!(
+                        operation["responses"].get(status).is_some(),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_write_that_reads_a_body_says_what_body() {
+        // Writes that take no body: the path says everything.
+        let bodiless = [
+            ("post", "/api/exercises/{id}/freeze"),
+            ("post", "/api/me/second-factor"),
+            ("post", "/api/role-requests/{id}/approve"),
+            ("post", "/api/role-requests/{id}/refuse"),
+        ];
+        let doc = full();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in ["post", "put", "patch"] {
+                let Some(operation) = item.get(method) else {
+                    continue;
+                };
+                let takes_none = bodiless.contains(&(method, path.as_str()));
+                assert_eq!(
+                    operation.get("requestBody").is_some(),
+                    !takes_none,
+                    "{method} {path}: requestBody"
+                );
+            }
+        }
+    }
 }

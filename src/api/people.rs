@@ -162,7 +162,7 @@ pub async fn users(
 pub async fn user(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<Json<AccountView>, Problem> {
     let user = state.accounts.user(&viewer, id).await.map_err(problem)?;
     Ok(Json(AccountView::of(&user)))
@@ -255,7 +255,7 @@ pub struct UserPatch {
 pub async fn update_user(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<serde_json::Value>), Problem> {
     let input: UserPatch = typed(body)?;
@@ -351,7 +351,7 @@ pub async fn role_requests(
 pub async fn approve_role_request(
     state: State<AppState>,
     viewer: Viewer,
-    id: Path<i64>,
+    id: super::Id,
 ) -> Result<Json<RoleRequest>, Problem> {
     decide_role_request(state, viewer, id, true).await
 }
@@ -360,7 +360,7 @@ pub async fn approve_role_request(
 pub async fn refuse_role_request(
     state: State<AppState>,
     viewer: Viewer,
-    id: Path<i64>,
+    id: super::Id,
 ) -> Result<Json<RoleRequest>, Problem> {
     decide_role_request(state, viewer, id, false).await
 }
@@ -368,7 +368,7 @@ pub async fn refuse_role_request(
 async fn decide_role_request(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
     approve: bool,
 ) -> Result<Json<RoleRequest>, Problem> {
     let decided = match state

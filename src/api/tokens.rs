@@ -1,6 +1,6 @@
 //! API tokens over HTTP (the workflows are in [`crate::service::tokens`]).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -97,7 +97,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<i64>,
+    super::Id(id): super::Id,
 ) -> Result<StatusCode, Problem> {
     state
         .api_tokens
