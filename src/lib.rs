@@ -23,6 +23,7 @@ pub mod import;
 pub mod index;
 pub mod mvt;
 pub mod pack;
+pub mod parsers;
 pub mod privacy;
 pub mod render;
 pub mod security;

@@ -152,7 +152,7 @@ fn bbox_numbers(value: &str) -> Result<[f64; 4], Problem> {
     }
 }
 
-pub(super) fn bbox(value: &str) -> Result<[f64; 4], Problem> {
+pub(crate) fn bbox(value: &str) -> Result<[f64; 4], Problem> {
     let bad = |detail: &str| Problem::bad_parameter("invalid-bbox", "bbox", detail);
     let [x0, y0, x1, y1] = bbox_numbers(value)?;
     if !(x0.is_finite() && y0.is_finite() && x1.is_finite() && y1.is_finite()) {
@@ -216,7 +216,7 @@ fn datetime_end(value: &str, start: bool) -> Result<Option<i64>, Problem> {
     ))
 }
 
-fn datetime(value: &str) -> Result<(Option<i64>, Option<i64>), Problem> {
+pub(crate) fn datetime(value: &str) -> Result<(Option<i64>, Option<i64>), Problem> {
     match value.split_once('/') {
         Some((a, b)) => {
             let (from, to) = (datetime_end(a, true)?, datetime_end(b, false)?);

@@ -218,3 +218,76 @@ async fn what_instance_a_commits_reaches_instance_b_within_a_second_and_b_catche
         "and follows within a second again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_one_of_two_instances_under_load_fails_no_request_at_the_other_and_cuts_none_off_at_the_first(
+) {
+    let app = TestApp::new(Backend::Postgres).await;
+    let officer = app.token(Role::FieldOfficer, "council").await;
+    let db = app.shut_down().await;
+    let a = db.serve(&[]);
+    let b = db.serve(&[]);
+    let (stop_b, at_b) = crate::shutdown::load(&b, &officer, 1);
+    let (stop_a, at_a) = crate::shutdown::load(&a, &officer, 2);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // A rolling restart: A is told to stop while both are busy…
+    let status = a.signal("-TERM").await;
+    stop_a.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(status.success(), "A exits 0: {status}");
+    // …and comes back while B carries on.
+    let a = db.serve(&[]);
+    let (stop_again, at_a_again) = crate::shutdown::load(&a, &officer, 3);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stop_b.store(true, std::sync::atomic::Ordering::SeqCst);
+    stop_again.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let taken_by_a: Vec<_> = crate::shutdown::answers(at_a)
+        .await
+        .into_iter()
+        .filter_map(|(_, answer)| answer)
+        .collect();
+    // Whatever A took it answered in full (under this much load a write may
+    // be told 503 with Retry-After, which a client retries; never cut off).
+    let cut: Vec<_> = taken_by_a
+        .iter()
+        .filter(|(status, whole, _)| !whole || !matches!(status, 201 | 503))
+        .collect();
+    assert!(
+        cut.is_empty(),
+        "every request A took was answered in full: {cut:?}"
+    );
+    assert!(
+        taken_by_a.iter().any(|(status, _, _)| *status == 201),
+        "A was writing"
+    );
+    for (instance, answers) in [
+        ("B", crate::shutdown::answers(at_b).await),
+        (
+            "A after its restart",
+            crate::shutdown::answers(at_a_again).await,
+        ),
+    ] {
+        assert!(!answers.is_empty(), "{instance} was under load");
+        let failed: Vec<_> = answers
+            .iter()
+            .filter(|(_, answer)| !matches!(answer, Some((201, true, Some(_)))))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "no request failed at {instance}: {failed:?}"
+        );
+    }
+    drop((a, b));
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM observations")
+        .fetch_one(&db.raw().await)
+        .await
+        .expect("count");
+    let acknowledged = taken_by_a
+        .iter()
+        .filter(|(status, _, _)| *status == 201)
+        .count();
+    assert!(
+        kept as usize >= acknowledged,
+        "A's acknowledged reports are kept"
+    );
+}
