@@ -483,7 +483,7 @@ pub fn build() -> Value {
                 "security": secured, "parameters": export_params,
                 "responses": { "200": { "description": "The export" }, "400": problem_response("purpose-required") } } },
             "/healthz": { "get": { "summary": "The process is up", "responses": { "200": { "description": "ok" } } } },
-            "/readyz": { "get": { "summary": "A write transaction can begin", "responses": { "200": { "description": "ready" }, "503": problem_response("Store unreachable") } } },
+            "/readyz": { "get": { "summary": "A write can be made now", "responses": { "200": { "description": "ready" }, "503": problem_response("Store unreachable") } } },
             "/metrics": { "get": {
                 "summary": "Prometheus metrics, with the metrics token as the bearer (not an account's token); absent when none is set",
                 "responses": {

@@ -177,8 +177,9 @@ impl Health {
         Health { store }
     }
 
-    /// Whether a write transaction can begin now (within two seconds): a
-    /// store that answers reads but cannot take writes is not ready.
+    /// Whether a write can be made now (within two seconds): a store that
+    /// answers reads but cannot take writes — down, its pool poisoned, its
+    /// disk full — is not ready.
     pub async fn ready(&self) -> Result<(), ServiceError> {
         Ok(self.store.ready_for_writes().await?)
     }

@@ -140,14 +140,17 @@ fn out_of_reach(source: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // PostgreSQL: connection exceptions (08…), the server shutting
-            // down or starting (57P01–57P03), a statement cancelled by its
-            // timeout (57014). SQLite: busy or locked past the busy timeout
-            // (5, 6 and their extended codes 261, 517).
+            // PostgreSQL: connection exceptions (08…), insufficient
+            // resources (53…: disk full, out of memory, too many
+            // connections), the server shutting down or starting
+            // (57P01–57P03), a statement cancelled by its timeout (57014).
+            // SQLite: busy or locked past the busy timeout (5, 6 and their
+            // extended codes 261, 517), the disk full (13).
             code.starts_with("08")
+                || code.starts_with("53")
                 || matches!(
                     code.as_ref(),
-                    "57P01" | "57P02" | "57P03" | "57014" | "5" | "6" | "261" | "517"
+                    "57P01" | "57P02" | "57P03" | "57014" | "5" | "6" | "261" | "517" | "13"
                 )
         }
         _ => false,
@@ -245,6 +248,10 @@ pub fn private_file(file: &Path) -> std::io::Result<()> {
             .map(drop)
     }
 }
+
+/// Bytes the SQLite readiness check writes and commits (see
+/// [`Store::ready_for_writes`]).
+const READINESS_HEADROOM: i64 = 64 * 1024;
 
 impl Store {
     /// Opens the store: PostgreSQL when `database_url` is given, otherwise
@@ -379,12 +386,31 @@ impl Store {
         began
     }
 
-    /// Whether a write transaction can begin within two seconds (for
-    /// `/readyz`); it is rolled back at once.
+    /// Whether a write can be made within two seconds (for `/readyz`).
+    ///
+    /// On PostgreSQL a write transaction begins and is rolled back. On
+    /// SQLite that proves little: beginning takes only a lock, so it
+    /// succeeds on a full disk. There the check commits a rewrite of one
+    /// row carrying [`READINESS_HEADROOM`] bytes — more than a report and
+    /// its audit and change rows — so a disk that cannot take the next
+    /// write says so, and says ready again once space is back.
     pub async fn ready_for_writes(&self) -> Result<(), StoreError> {
         let attempt = async {
-            let tx = self.begin_write().await.ctx("beginning a write")?;
-            tx.rollback().await.ctx("rolling back a readiness check")
+            let mut tx = self.begin_write().await.ctx("beginning a write")?;
+            match self.backend {
+                Backend::Postgres => tx.rollback().await.ctx("rolling back a readiness check"),
+                Backend::Sqlite => {
+                    sqlx::query(
+                        "UPDATE readiness SET checked_at = ?, headroom = zeroblob(?) WHERE id = 1",
+                    )
+                    .bind(chrono::Utc::now().to_rfc3339())
+                    .bind(READINESS_HEADROOM)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("writing the readiness row")?;
+                    tx.commit().await.ctx("committing the readiness row")
+                }
+            }
         };
         match tokio::time::timeout(Duration::from_secs(2), attempt).await {
             Ok(outcome) => outcome,

@@ -167,7 +167,12 @@ impl TestDatabase {
 
     /// The `safetymap` binary, set to run on this database.
     pub fn command(&self) -> std::process::Command {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_safetymap"));
+        self.command_via(std::process::Command::new(env!("CARGO_BIN_EXE_safetymap")))
+    }
+
+    /// `command` (the binary, or a wrapper whose last argument so far is
+    /// the binary) set to run on this database.
+    pub fn command_via(&self, mut command: std::process::Command) -> std::process::Command {
         command
             .env_remove("DATABASE_URL")
             .env("SAFETYMAP_DATA_DIR", self.dir.path())
@@ -182,13 +187,19 @@ impl TestDatabase {
     /// top (no demo data), once it says it is listening. Its log goes to
     /// [`Served::log`].
     pub fn serve(&self, env: &[(&str, &str)]) -> Served {
+        self.serve_with(self.command(), env)
+    }
+
+    /// [`TestDatabase::serve`] through `command`, which runs the binary
+    /// (directly, or inside a wrapper) on this database: `serve` is added
+    /// to its arguments.
+    pub fn serve_with(&self, mut command: std::process::Command, env: &[(&str, &str)]) -> Served {
         use std::io::BufRead;
         let port = {
             let free = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
             free.local_addr().expect("addr").port()
         };
         let log = self.dir.path().join(format!("serve-{port}.log"));
-        let mut command = self.command();
         command
             .arg("serve")
             .env("SAFETYMAP_BIND", format!("127.0.0.1:{port}"))
@@ -283,10 +294,15 @@ impl Drop for Served {
 /// closed before a byte came back (never taken), else the status, whether
 /// the body arrived whole, and the id it answered.
 pub async fn post_raw(port: u16, token: &str, n: usize) -> Option<(u16, bool, Option<i64>)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
+    let answer = post_raw_answer(port, token, n).await?;
+    let id = serde_json::from_str::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| v["id"].as_i64());
+    Some((answer.status, answer.whole, id))
+}
+
+/// [`post_raw`], answering the whole reply.
+pub async fn post_raw_answer(port: u16, token: &str, n: usize) -> Option<RawAnswer> {
     // The same body every time for the same `n`, so a retry is a retry.
     static OBSERVED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let observed = OBSERVED.get_or_init(|| {
@@ -302,6 +318,28 @@ pub async fn post_raw(port: u16, token: &str, n: usize) -> Option<(u16, bool, Op
         "POST /api/observations HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nIdempotency-Key: restart-{n}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    http_raw(port, &request).await
+}
+
+/// A reply read off the wire by [`http_raw`].
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// The status line and headers.
+    pub head: String,
+    /// Whether the body arrived as long as Content-Length said.
+    pub whole: bool,
+    pub body: String,
+}
+
+/// Sends `request` (whole, with `Connection: close`) on a fresh connection
+/// to `port`: `None` when the connection was refused or closed before a
+/// byte came back.
+pub async fn http_raw(port: u16, request: &str) -> Option<RawAnswer> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
     stream.write_all(request.as_bytes()).await.ok()?;
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer).await;
@@ -323,11 +361,12 @@ pub async fn post_raw(port: u16, token: &str, n: usize) -> Option<(u16, bool, Op
                 .map(|v| v.trim().parse().ok())
         })
         .flatten();
-    let whole = length.is_some_and(|n| rest.len() == n);
-    let id = serde_json::from_str::<serde_json::Value>(rest)
-        .ok()
-        .and_then(|v| v["id"].as_i64());
-    Some((status, whole, id))
+    Some(RawAnswer {
+        status,
+        head: head.to_owned(),
+        whole: length.is_some_and(|n| rest.len() == n),
+        body: rest.to_owned(),
+    })
 }
 
 /// A response as a test sees it.

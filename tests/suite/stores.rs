@@ -5,7 +5,9 @@ use safetymap::domain::vocabulary::Role;
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::common::{observation, Backend, TestApp, TestDatabase};
+use crate::common::{
+    http_raw, observation, post_raw, post_raw_answer, Backend, TestApp, TestDatabase,
+};
 
 on_both_stores! {
     async fn observations_written_before_a_restart_are_served_after_it(backend) {
@@ -111,6 +113,131 @@ on_both_stores! {
         let ready = app.get("/readyz", "").await;
         assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_writes_503_and_readyz_not_ready_and_once_space_is_back_the_retried_report_is_stored_once(
+) {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let officer = app.token(Role::FieldOfficer, "council").await;
+    let db = app.shut_down().await;
+    // The server runs in its own mount namespace on a 16 MB tmpfs holding a
+    // copy of the store; the test reaches that disk through /proc/PID/root.
+    let disk = tempfile::tempdir().expect("mount point");
+    let mut wrapper = std::process::Command::new("unshare");
+    wrapper.args([
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "sh",
+        "-c",
+        "set -e; mount -t tmpfs -o size=16m,mode=0700 safetymap-full \"$1\"; \
+         cp \"$2\"/safetymap.db* \"$1\"/; shift 2; exec \"$@\"",
+        "full-disk",
+    ]);
+    wrapper
+        .arg(disk.path())
+        .arg(db.sqlite_file().parent().expect("data dir"))
+        .arg(env!("CARGO_BIN_EXE_safetymap"));
+    let data_dir = disk.path().display().to_string();
+    let served = db.serve_with(
+        db.command_via(wrapper),
+        &[
+            ("SAFETYMAP_DATA_DIR", &data_dir),
+            ("SAFETYMAP_REPORTS_PER_HOUR", "1000000"),
+        ],
+    );
+    let inside = std::path::PathBuf::from(format!("/proc/{}/root{data_dir}", served.child.id()));
+    assert!(
+        inside.join("safetymap.db").exists(),
+        "the store is on the small disk"
+    );
+    let ready = |port| async move {
+        http_raw(
+            port,
+            "GET /readyz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("answered")
+    };
+    assert_eq!(ready(served.port).await.status, 200);
+    let first = post_raw(served.port, &officer, 0).await.expect("answered");
+    assert_eq!(first.0, 201, "a report before the disk fills");
+
+    // Something else fills the disk.
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(inside.join("filler")).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        let full = loop {
+            if let Err(e) = filler.write_all(&chunk) {
+                break e;
+            }
+        };
+        assert_eq!(full.raw_os_error(), Some(28), "ENOSPC: {full}");
+    }
+    // Reports keep coming until one cannot be committed (the journal had
+    // some room left).
+    let mut refused = None;
+    for n in 1..3000 {
+        let answer = post_raw_answer(served.port, &officer, n)
+            .await
+            .expect("answered");
+        if answer.status != 201 {
+            refused = Some((n, answer));
+            break;
+        }
+    }
+    let (n, answer) = refused.expect("a write fails once the disk is full");
+    assert_eq!(
+        answer.status, 503,
+        "unavailable, not an internal error: {answer:?}"
+    );
+    let problem: serde_json::Value = serde_json::from_str(&answer.body).expect("problem+json");
+    assert_eq!(problem["code"], "store-unavailable", "{problem}");
+    assert!(
+        answer.head.to_ascii_lowercase().contains("retry-after:"),
+        "{}",
+        answer.head
+    );
+    let not_ready = ready(served.port).await;
+    assert_eq!(
+        not_ready.status, 503,
+        "not ready while writes cannot be made: {}",
+        not_ready.body
+    );
+    // Space is freed: the pool was not poisoned by the failed COMMIT.
+    std::fs::remove_file(inside.join("filler")).expect("free space");
+    assert_eq!(
+        ready(served.port).await.status,
+        200,
+        "ready again without a restart"
+    );
+    let retried = post_raw(served.port, &officer, n).await.expect("answered");
+    assert_eq!(retried.0, 201, "the refused report, retried with its key");
+    let again = post_raw(served.port, &officer, n).await.expect("answered");
+    assert_eq!(again.2, retried.2, "a second retry answers the same record");
+    for later in n + 1..n + 13 {
+        let made = post_raw(served.port, &officer, later)
+            .await
+            .expect("answered");
+        assert_eq!(made.0, 201, "write {later} after space came back");
+    }
+    // Reports 0..n before the refusal, n on its retry, and twelve after:
+    // the refused one was not half-stored, and its retries made one record.
+    let items = http_raw(
+        served.port,
+        &format!("GET /ogc/collections/observations/items?limit=10000 HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {officer}\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+    .expect("answered");
+    let items: serde_json::Value = serde_json::from_str(&items.body).expect("items");
+    let stored = items["features"].as_array().expect("features").len();
+    assert_eq!(
+        stored,
+        n + 13,
+        "every acknowledged report once, the refused one once after its retry"
+    );
 }
 
 #[test]
