@@ -290,7 +290,7 @@ fn sizes(state: &AppState, out: &mut String) {
         "Places in each pool of costly work.",
         &size,
     );
-    let store = state.store.pool_use();
+    let store = state.health.store_pool();
     gauge(
         out,
         "safetymap_store_connections",

@@ -177,6 +177,11 @@ impl Health {
         Health { store }
     }
 
+    /// How the store's connection pool is used now (for metrics).
+    pub fn store_pool(&self) -> crate::store::PoolUse {
+        self.store.pool_use()
+    }
+
     /// Whether a write can be made now (within two seconds): a store that
     /// answers reads but cannot take writes — down, its pool poisoned, its
     /// disk full — is not ready.
