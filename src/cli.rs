@@ -87,6 +87,17 @@ pub struct Config {
         global = true
     )]
     pub token_cache_seconds: u64,
+    /// On PostgreSQL, milliseconds a request's statement may run (waiting
+    /// for a lock included) before the database cancels it and the request
+    /// is answered 503 store-unavailable. Start-up loads are not bounded.
+    #[arg(
+        long,
+        env = "SAFETYMAP_STATEMENT_TIMEOUT_MS",
+        default_value_t = crate::store::STATEMENT_TIMEOUT.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub statement_timeout_ms: u64,
     /// Aggregate counts (grids, hot spots, clusters, time profiles) below
     /// this are shown as "fewer than N" to everyone below coordinator.
     #[arg(
@@ -519,9 +530,13 @@ impl Config {
     }
 
     async fn store(&self) -> anyhow::Result<Store> {
-        let store = Store::open(self.database_url.as_deref(), &self.data_dir)
-            .await
-            .context("opening the store")?;
+        let store = Store::open(
+            self.database_url.as_deref(),
+            &self.data_dir,
+            Duration::from_millis(self.statement_timeout_ms),
+        )
+        .await
+        .context("opening the store")?;
         store.migrate().await.context("migrating the store")?;
         Ok(store)
     }

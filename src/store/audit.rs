@@ -155,7 +155,7 @@ impl Store {
     ) -> Result<AuditVerdict, StoreError> {
         use futures_util::TryStreamExt;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq");
-        let mut rows = sqlx::query(&sql).fetch(&self.pool);
+        let mut rows = sqlx::query(&sql).fetch(&self.long);
         let (mut expected_seq, mut prev) = (1_i64, GENESIS.to_owned());
         let mut head_seen = expected_head.is_none();
         while let Some(row) = rows.try_next().await.ctx("reading the audit log")? {

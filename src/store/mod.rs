@@ -178,6 +178,13 @@ pub struct Store {
     backend: Backend,
     /// The PostgreSQL URL (for the change stream's notification connection).
     url: Option<String>,
+    /// For statements that may rightly outlast a request's statement
+    /// timeout: migrations and the streams that fill memory at start-up and
+    /// on a resync (every live observation, every police.uk row, the whole
+    /// audit chain). On PostgreSQL a small pool of its own, connected when
+    /// first needed, whose sessions have no statement timeout; on SQLite
+    /// (which has none) the same pool.
+    long: AnyPool,
     /// Serialises write transactions. SQLite allows one writer at a time and
     /// a deferred transaction that reads before it writes can fail to upgrade
     /// its lock; on both backends it also keeps the derived index updated in
@@ -192,6 +199,23 @@ pub struct Store {
 /// How long after finding the database out of reach writes are refused
 /// without trying (one tries again after it).
 const DOWN_FOR: Duration = Duration::from_secs(1);
+
+/// How long a request's statement may run on PostgreSQL (waiting for a lock
+/// included) before the database cancels it, unless told otherwise
+/// (`SAFETYMAP_STATEMENT_TIMEOUT_MS`). Together with the pool's two-second
+/// acquire timeout it bounds how long a request can hang on a database that
+/// is up but stuck: a row another instance holds, a table locked by an
+/// operator's maintenance, a query starved of I/O. The cancelled request is
+/// answered 503 `store-unavailable` with Retry-After, never left hanging.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a PostgreSQL session may sit idle inside a transaction before
+/// the database ends it. No transaction of ours waits on anything but the
+/// database, so one idle this long belongs to an instance that hung or lost
+/// its network while holding locks; ending it frees the rows it held for
+/// every other instance instead of leaving them locked until TCP gives up
+/// (hours).
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(30);
 
 /// Makes the data directory (0700) if it is missing, and refuses one that
 /// others may write to: the embedded store holds password hashes, TOTP
@@ -258,7 +282,15 @@ impl Store {
     /// the SQLite file `safetymap.db` under `data_dir` (created if missing,
     /// WAL journal, `synchronous=FULL` so an acknowledged write survives a
     /// power cut). Does not migrate; call [`Store::migrate`].
-    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Store, StoreError> {
+    ///
+    /// On PostgreSQL every statement a request makes is cancelled by the
+    /// database after `statement_timeout` (see [`STATEMENT_TIMEOUT`]);
+    /// migrations and the start-up streams are not bounded.
+    pub async fn open(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        statement_timeout: Duration,
+    ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, backend) = match database_url {
             Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
@@ -323,13 +355,42 @@ impl Store {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         // Erased records leave no readable remains in free pages.
                         conn.execute("PRAGMA secure_delete = ON").await?;
+                    } else {
+                        // Set on the session, so a role or database default
+                        // (or its absence) does not decide how long a
+                        // request may hang.
+                        let timeout = statement_timeout.as_millis().max(1);
+                        conn.execute(format!("SET statement_timeout = {timeout}").as_str())
+                            .await?;
+                        let idle = IDLE_IN_TRANSACTION.as_millis();
+                        conn.execute(
+                            format!("SET idle_in_transaction_session_timeout = {idle}").as_str(),
+                        )
+                        .await?;
                     }
                     Ok(())
                 })
             });
         let pool = options.connect(&url).await.ctx("connecting")?;
+        let long = match backend {
+            Backend::Sqlite => pool.clone(),
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(2)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(10))
+                .idle_timeout(Duration::from_secs(60))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("SET statement_timeout = 0").await?;
+                        Ok(())
+                    })
+                })
+                .connect_lazy(&url)
+                .ctx("connecting")?,
+        };
         Ok(Store {
             url: (backend == Backend::Postgres).then(|| url.clone()),
+            long,
             pool,
             backend,
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
@@ -340,8 +401,8 @@ impl Store {
     /// Applies any pending migrations for this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.long).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.long).await?,
         }
         self.fill_shown_positions().await?;
         Ok(())
@@ -436,6 +497,7 @@ impl Store {
     /// Closes every connection (used before reopening in tests and at shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.long.close().await;
     }
 }
 

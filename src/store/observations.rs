@@ -865,7 +865,7 @@ impl Store {
                     agency, recorded_by, place_id
              FROM observations WHERE withdrawn_at IS NULL",
         )
-        .fetch(&self.pool);
+        .fetch(&self.long);
         let mut n = 0;
         while let Some(row) = rows.try_next().await.ctx("loading observations")? {
             let id: i64 = column(&row, "id")?;
@@ -904,7 +904,7 @@ impl Store {
             let rows = sqlx::query(
                 "SELECT id, lon, lat FROM observations WHERE shown_lon IS NULL LIMIT 1000",
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&self.long)
             .await
             .ctx("finding rows without a shown position")?;
             if rows.is_empty() {

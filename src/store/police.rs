@@ -136,7 +136,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt;
         let mut rows =
-            sqlx::query("SELECT lon, lat, month, crime_type FROM police_crimes").fetch(&self.pool);
+            sqlx::query("SELECT lon, lat, month, crime_type FROM police_crimes").fetch(&self.long);
         while let Some(row) = rows.try_next().await.ctx("loading police.uk rows")? {
             f(
                 column(&row, "lon")?,

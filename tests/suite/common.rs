@@ -126,9 +126,13 @@ impl TestDatabase {
 
     /// Opens (or reopens) the store and migrates it.
     pub async fn open(&self) -> Store {
-        let store = Store::open(self.url.as_deref(), self.dir.path())
-            .await
-            .expect("open store");
+        let store = Store::open(
+            self.url.as_deref(),
+            self.dir.path(),
+            safetymap::store::STATEMENT_TIMEOUT,
+        )
+        .await
+        .expect("open store");
         store.migrate().await.expect("migrate");
         store
     }

@@ -3,6 +3,9 @@
 //! seconds, layers are still served from memory, `/readyz` says not ready,
 //! and everything recovers without a restart), and a COMMIT whose reply is
 //! lost (the retry with the same Idempotency-Key leaves the layer right).
+//! And a database that is up but stuck: a table locked by another session
+//! makes a request's statement time out (503 within the bound, nothing
+//! written), while start-up waits such a lock out instead of failing.
 //! These need PostgreSQL, and fail without it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -158,6 +161,28 @@ async fn app_behind_proxy(token_cache: Duration) -> (TestApp, Proxy) {
 
 const ITEMS: &str = "/ogc/collections/observations/items";
 
+/// Sends a report with Idempotency-Key `key`, checks it is refused as the
+/// store being unavailable (503 `store-unavailable`, with Retry-After), and
+/// says how long the answer took.
+async fn report_refused_as_unavailable(app: &TestApp, token: &str, key: &str) -> Duration {
+    let started = Instant::now();
+    let refused = app
+        .post_keyed(token, "/api/observations", key, &observation(json!({})))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(
+        (refused.status, refused.json()["code"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("store-unavailable")),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        refused.headers.contains_key("retry-after"),
+        "says when to try again"
+    );
+    took
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgresql_is_out_of_reach_writes_are_503_within_two_seconds_layers_are_still_served_and_all_recovers_without_a_restart(
 ) {
@@ -173,26 +198,8 @@ async fn while_postgresql_is_out_of_reach_writes_are_503_within_two_seconds_laye
 
     proxy.down().await;
     for attempt in 0..3 {
-        let started = Instant::now();
-        let refused = app
-            .post_keyed(
-                &officer,
-                "/api/observations",
-                &format!("outage-{attempt}"),
-                &observation(json!({})),
-            )
-            .await;
-        let took = started.elapsed();
-        assert_eq!(
-            (refused.status, refused.json()["code"].clone()),
-            (StatusCode::SERVICE_UNAVAILABLE, json!("store-unavailable")),
-            "{}",
-            refused.text()
-        );
-        assert!(
-            refused.headers.contains_key("retry-after"),
-            "says when to try again"
-        );
+        let took =
+            report_refused_as_unavailable(&app, &officer, &format!("outage-{attempt}")).await;
         assert!(
             took < Duration::from_millis(2500),
             "answered within two seconds, not hung: {took:?}"
@@ -296,4 +303,91 @@ async fn a_create_whose_commit_reply_is_lost_is_in_the_layer_after_the_retry_wit
         "the record is in the layer after the retry"
     );
     assert_eq!(app.item_ids(&officer, "").await.len(), 2, "once");
+}
+
+/// A raw session that holds `lock` on the observations table until rolled
+/// back, as an operator's maintenance or another instance would.
+async fn locked_elsewhere(db: &TestDatabase, lock: &str) -> sqlx::Transaction<'static, sqlx::Any> {
+    let raw = db.raw().await;
+    let mut tx = raw.begin().await.expect("begin");
+    sqlx::query(&format!("LOCK TABLE observations IN {lock} MODE"))
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    tx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_stuck_behind_a_lock_held_elsewhere_is_cancelled_by_the_statement_timeout_and_answered_503_while_layers_are_served(
+) {
+    let app = TestApp::new(Backend::Postgres).await;
+    let officer = app.token(Role::FieldOfficer, "council").await;
+    let (_, panel) = app.session_as(Role::PanelMember, "council").await;
+    let before = app.create(&officer, &observation(json!({}))).await;
+    // Reads go on under this lock; inserts and updates wait for it.
+    let lock = locked_elsewhere(&app.db, "SHARE ROW EXCLUSIVE").await;
+
+    let took = report_refused_as_unavailable(&app, &officer, "behind-the-lock").await;
+    let bound = safetymap::store::STATEMENT_TIMEOUT;
+    assert!(
+        took >= bound.mul_f32(0.9) && took < bound + Duration::from_millis(1500),
+        "waited for the lock as long as a statement may, then gave up: {took:?}"
+    );
+    let served = app
+        .as_session(Method::GET, ITEMS, &panel, None, false)
+        .await;
+    assert_eq!(served.status, StatusCode::OK, "{}", served.text());
+    assert_eq!(
+        served.feature_ids(),
+        vec![before],
+        "the layer is served from memory, without the refused record"
+    );
+
+    lock.rollback().await.expect("release");
+    let retried = app
+        .post_keyed(
+            &officer,
+            "/api/observations",
+            "behind-the-lock",
+            &observation(json!({})),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.text());
+    let rows: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM observations")
+        .fetch_one(&app.db.raw().await)
+        .await
+        .expect("count");
+    assert_eq!(
+        rows.0, 2,
+        "the cancelled write left nothing, the retry is stored once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_waits_out_a_lock_held_longer_than_a_requests_statement_timeout_instead_of_failing(
+) {
+    let app = TestApp::new(Backend::Postgres).await;
+    let officer = app.token(Role::FieldOfficer, "council").await;
+    let id = app.create(&officer, &observation(json!({}))).await;
+    let db = app.shut_down().await;
+    // Even reading is blocked: the index load must wait for the lock.
+    let lock = locked_elsewhere(&db, "ACCESS EXCLUSIVE").await;
+    let hold = safetymap::store::STATEMENT_TIMEOUT + Duration::from_secs(1);
+    let released = tokio::spawn(async move {
+        tokio::time::sleep(hold).await;
+        lock.rollback().await.expect("release");
+    });
+    let started = Instant::now();
+    let app = TestApp::on(db).await;
+    assert!(
+        started.elapsed() >= hold.mul_f32(0.9),
+        "start-up did wait for the lock: {:?}",
+        started.elapsed()
+    );
+    released.await.expect("released");
+    assert_eq!(
+        app.item_ids(&officer, "").await,
+        vec![id],
+        "and loaded the layer in full"
+    );
 }
