@@ -87,14 +87,16 @@ pub struct Config {
         global = true
     )]
     pub token_cache_seconds: u64,
-    /// On PostgreSQL, milliseconds a request's statement may run (waiting
-    /// for a lock included) before the database cancels it and the request
-    /// is answered 503 store-unavailable. Start-up loads are not bounded.
+    /// On PostgreSQL, milliseconds each statement of the service (requests
+    /// and its background work) may run, waiting for a lock included, before
+    /// the database cancels it; a request is then answered 503
+    /// store-unavailable. Migrations, the loads that fill memory and one-off
+    /// commands are not bounded.
     #[arg(
         long,
         env = "SAFETYMAP_STATEMENT_TIMEOUT_MS",
         default_value_t = crate::store::STATEMENT_TIMEOUT.as_millis() as u64,
-        value_parser = clap::value_parser!(u64).range(1..),
+        value_parser = clap::value_parser!(u64).range(1..=i32::MAX as u64),
         global = true
     )]
     pub statement_timeout_ms: u64,
@@ -529,11 +531,25 @@ impl Config {
         Ok(Basemap::open(&config).await?)
     }
 
+    /// The store for a one-off command: an operator is watching it (and can
+    /// stop it), so its statements are not cut short, however large the
+    /// database.
     async fn store(&self) -> anyhow::Result<Store> {
+        self.store_bounded(None).await
+    }
+
+    /// The store for the service, whose statements are bounded by
+    /// `--statement-timeout-ms` on PostgreSQL.
+    async fn service_store(&self) -> anyhow::Result<Store> {
+        self.store_bounded(Some(Duration::from_millis(self.statement_timeout_ms)))
+            .await
+    }
+
+    async fn store_bounded(&self, statement_timeout: Option<Duration>) -> anyhow::Result<Store> {
         let store = Store::open(
             self.database_url.as_deref(),
             &self.data_dir,
-            Duration::from_millis(self.statement_timeout_ms),
+            statement_timeout,
         )
         .await
         .context("opening the store")?;
@@ -1220,7 +1236,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     if let Some(mail) = config.mail() {
         mail.check().map_err(anyhow::Error::msg)?;
     }
-    let store = config.store().await?;
+    let store = config.service_store().await?;
     // SQLite keeps one instance: its in-memory state follows only its own
     // writes and the command line's. A second `serve` on the same file says
     // so and stops (the lock goes with the process).

@@ -106,6 +106,10 @@ pub enum StoreError {
     /// rather than waiting again (see [`Store::begin_write`]).
     #[error("the database was out of reach moments ago")]
     Unavailable,
+    /// A write waited for the one before it longer than a statement may
+    /// run: the database is up but not keeping up, or stuck on a lock.
+    #[error("writes are queued behind one the database has not finished")]
+    Queued,
     /// The data directory could not be made, secured or written in.
     #[error("the data directory {path} cannot be used: {source}")]
     DataDir {
@@ -123,7 +127,7 @@ impl StoreError {
     /// a fault in the request or the data: answered 503, and worth retrying.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Unavailable => true,
+            StoreError::Unavailable | StoreError::Queued => true,
             StoreError::Database { source, .. } => out_of_reach(source),
             _ => false,
         }
@@ -143,14 +147,25 @@ fn out_of_reach(source: &sqlx::Error) -> bool {
             // PostgreSQL: connection exceptions (08…), insufficient
             // resources (53…: disk full, out of memory, too many
             // connections), the server shutting down or starting
-            // (57P01–57P03), a statement cancelled by its timeout (57014).
+            // (57P01–57P03), a statement cancelled by its timeout (57014), a
+            // session ended for idling (25P03 in a transaction, 57P05 out).
             // SQLite: busy or locked past the busy timeout (5, 6 and their
             // extended codes 261, 517), the disk full (13).
             code.starts_with("08")
                 || code.starts_with("53")
                 || matches!(
                     code.as_ref(),
-                    "57P01" | "57P02" | "57P03" | "57014" | "5" | "6" | "261" | "517" | "13"
+                    "57P01"
+                        | "57P02"
+                        | "57P03"
+                        | "57P05"
+                        | "57014"
+                        | "25P03"
+                        | "5"
+                        | "6"
+                        | "261"
+                        | "517"
+                        | "13"
                 )
         }
         _ => false,
@@ -194,6 +209,8 @@ pub struct Store {
     /// behind the gate meanwhile are refused at once instead of each waiting
     /// out the pool's timeout in turn.
     down_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// How long a write waits for the write gate (see [`Store::write_gate`]).
+    gate_wait: Option<Duration>,
 }
 
 /// How long after finding the database out of reach writes are refused
@@ -283,13 +300,14 @@ impl Store {
     /// WAL journal, `synchronous=FULL` so an acknowledged write survives a
     /// power cut). Does not migrate; call [`Store::migrate`].
     ///
-    /// On PostgreSQL every statement a request makes is cancelled by the
-    /// database after `statement_timeout` (see [`STATEMENT_TIMEOUT`]);
-    /// migrations and the start-up streams are not bounded.
+    /// With a `statement_timeout` (the service's, see [`STATEMENT_TIMEOUT`]),
+    /// PostgreSQL cancels any statement on the store's connections that runs
+    /// longer; migrations and the streams that fill memory are not bounded.
+    /// Without one (one-off commands), nothing is.
     pub async fn open(
         database_url: Option<&str>,
         data_dir: &Path,
-        statement_timeout: Duration,
+        statement_timeout: Option<Duration>,
     ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, backend) = match database_url {
@@ -359,7 +377,8 @@ impl Store {
                         // Set on the session, so a role or database default
                         // (or its absence) does not decide how long a
                         // request may hang.
-                        let timeout = statement_timeout.as_millis().max(1);
+                        // 0: none.
+                        let timeout = statement_timeout.map_or(0, |t| t.as_millis().max(1));
                         conn.execute(format!("SET statement_timeout = {timeout}").as_str())
                             .await?;
                         let idle = IDLE_IN_TRANSACTION.as_millis();
@@ -382,6 +401,13 @@ impl Store {
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         conn.execute("SET statement_timeout = 0").await?;
+                        // A migration holds locks: one left idle by a hung
+                        // instance must not hold them for good either.
+                        let idle = IDLE_IN_TRANSACTION.as_millis();
+                        conn.execute(
+                            format!("SET idle_in_transaction_session_timeout = {idle}").as_str(),
+                        )
+                        .await?;
                         Ok(())
                     })
                 })
@@ -395,6 +421,9 @@ impl Store {
             backend,
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
             down_since: Arc::new(std::sync::Mutex::new(None)),
+            // Half: a write that took the gate just before the one ahead of
+            // it was cancelled would otherwise wait a whole timeout more.
+            gate_wait: statement_timeout.map(|t| t / 2),
         })
     }
 
@@ -481,8 +510,18 @@ impl Store {
 
     /// Takes the write gate; hold it across a write transaction and the index
     /// update that follows it.
-    pub async fn write_gate(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.write_gate.lock().await
+    ///
+    /// The service waits for it half as long as a statement may run: when a
+    /// write is stuck (a lock held elsewhere), those queued behind it are
+    /// refused as [`StoreError::Queued`] instead of each waiting out the
+    /// one before in turn. One-off commands wait as long as it takes.
+    pub async fn write_gate(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, StoreError> {
+        match self.gate_wait {
+            None => Ok(self.write_gate.lock().await),
+            Some(wait) => tokio::time::timeout(wait, self.write_gate.lock())
+                .await
+                .map_err(|_| StoreError::Queued),
+        }
     }
 
     /// How the connection pool is used now (for metrics).

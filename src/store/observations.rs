@@ -910,7 +910,7 @@ impl Store {
             if rows.is_empty() {
                 return Ok(filled);
             }
-            let _gate = self.write_gate().await;
+            let _gate = self.write_gate().await?;
             let mut tx = self.begin_write().await.ctx("starting a transaction")?;
             let mut outside = 0;
             for row in &rows {

@@ -129,7 +129,7 @@ impl TestDatabase {
         let store = Store::open(
             self.url.as_deref(),
             self.dir.path(),
-            safetymap::store::STATEMENT_TIMEOUT,
+            Some(safetymap::store::STATEMENT_TIMEOUT),
         )
         .await
         .expect("open store");
