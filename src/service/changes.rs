@@ -89,7 +89,7 @@ impl Follower {
                         // Under the write gate, so a write of this process
                         // (which holds it from commit to index update) never
                         // interleaves with reading the record back here.
-                        let _gate = self.store.write_gate().await?;
+                        let _gate = self.store.write_gate().await;
                         let now = self.store.observation(ObservationId(change.id)).await?;
                         self.index.reconcile(change.id, now.as_ref());
                     }

@@ -306,7 +306,7 @@ impl Observations {
         };
         let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
-            let _gate = this.store.write_gate().await?;
+            let _gate = this.store.write_gate().await;
             let created = this
                 .store
                 .create_observation(&details, &provenance, key.as_ref(), &viewer)
@@ -415,7 +415,7 @@ impl Observations {
     ) -> Result<(), ServiceError> {
         let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
-            let _gate = this.store.write_gate().await?;
+            let _gate = this.store.write_gate().await;
             let current = this.live(&viewer, id, Action::EditObservation).await?;
             // Whoever may edit a record sees it exactly (their own, or their
             // agency's as its coordinator); a patch is never applied to a
@@ -462,7 +462,7 @@ impl Observations {
         let reason = reason_text(reason)?;
         let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
-            let _gate = this.store.write_gate().await?;
+            let _gate = this.store.write_gate().await;
             let current = this.live(&viewer, id, Action::WithdrawObservation).await?;
             if let Err(e) = this
                 .store
@@ -519,7 +519,7 @@ impl Observations {
         }
         let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
-            let _gate = this.store.write_gate().await?;
+            let _gate = this.store.write_gate().await;
             let current = this.visible(&viewer, id, Action::ReviewObservation).await?;
             let kept = this
                 .store
@@ -544,7 +544,7 @@ impl Observations {
         let reason = reason_text(reason)?;
         let (this, viewer) = (self.clone(), viewer.clone());
         to_completion(async move {
-            let _gate = this.store.write_gate().await?;
+            let _gate = this.store.write_gate().await;
             let current = this.visible(&viewer, id, Action::ReviewObservation).await?;
             this.erase_now(current.recorded(), &viewer, &reason, now)
                 .await
@@ -613,7 +613,7 @@ impl Observations {
                 let this = self.clone();
                 let id = record.id();
                 let erased = to_completion(async move {
-                    let _gate = this.store.write_gate().await?;
+                    let _gate = this.store.write_gate().await;
                     // Decided again under the gate: a coordinator may have
                     // kept it, or erased it, since the queue was read.
                     let Some(current) = this.store.observation(id).await? else {

@@ -231,7 +231,7 @@ impl Store {
         client_key: Option<&str>,
         mut audit: AuditEntry,
     ) -> Result<(StoredSubscription, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if let Some(id) = replayed(&mut tx, "subscriptions", client_key).await? {
             let row = sqlx::query(&format!(
@@ -310,7 +310,7 @@ impl Store {
         id: i64,
         audit: AuditEntry,
     ) -> Result<bool, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let done = sqlx::query(
             "UPDATE subscriptions SET removed_at = $1
@@ -349,7 +349,7 @@ impl Store {
         email: Option<&str>,
         audit: AuditEntry,
     ) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         sqlx::query("UPDATE users SET email = $1, updated_at = $2 WHERE id = $3")
             .bind(email)

@@ -137,7 +137,7 @@ impl Store {
         source: &str,
         audit: AuditEntry,
     ) -> Result<AreaImport, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let mut report = AreaImport::default();
         for shape in shapes {
@@ -161,7 +161,7 @@ impl Store {
         shape: &AreaShape,
         mut audit: AuditEntry,
     ) -> Result<(StoredArea, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let existing = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM areas WHERE kind = $1 AND code = $2"
@@ -189,7 +189,7 @@ impl Store {
 
     /// Deletes an area; false when there was none.
     pub async fn remove_area(&self, id: i64, audit: AuditEntry) -> Result<bool, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let used: i64 = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM exercises WHERE area_id = $1)

@@ -105,7 +105,7 @@ impl Store {
         client_key: Option<&str>,
         mut audit: AuditEntry,
     ) -> Result<(i64, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if let Some(id) = replayed(&mut tx, "exercises", client_key).await? {
             return Ok((id, false));
@@ -190,7 +190,7 @@ impl Store {
         client_key: Option<&str>,
         mut audit: AuditEntry,
     ) -> Result<(i64, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if let Some(id) = replayed(&mut tx, "exercise_annotations", client_key).await? {
             return Ok((id, false));
@@ -223,7 +223,7 @@ impl Store {
         client_key: Option<&str>,
         mut audit: AuditEntry,
     ) -> Result<(i64, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if let Some(id) = replayed(&mut tx, "exercise_decisions", client_key).await? {
             return Ok((id, false));
@@ -256,7 +256,7 @@ impl Store {
         client_key: Option<&str>,
         mut audit: AuditEntry,
     ) -> Result<(ActionRow, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let id = match replayed(&mut tx, "exercise_actions", client_key).await? {
             Some(id) => Some(id),
@@ -337,7 +337,7 @@ impl Store {
         status: ActionStatus,
         audit: AuditEntry,
     ) -> Result<ActionRow, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let current = action_in(&mut tx, id).await?;
         if current.version != version {
@@ -436,7 +436,7 @@ impl Store {
         items: &[(i64, String)],
         audit: AuditEntry,
     ) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         open_exercise(&mut tx, id).await?;
         sqlx::query(

@@ -106,10 +106,6 @@ pub enum StoreError {
     /// rather than waiting again (see [`Store::begin_write`]).
     #[error("the database was out of reach moments ago")]
     Unavailable,
-    /// A write waited for the one before it longer than a statement may
-    /// run: the database is up but not keeping up, or stuck on a lock.
-    #[error("writes are queued behind one the database has not finished")]
-    Queued,
     /// The data directory could not be made, secured or written in.
     #[error("the data directory {path} cannot be used: {source}")]
     DataDir {
@@ -127,7 +123,7 @@ impl StoreError {
     /// a fault in the request or the data: answered 503, and worth retrying.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Unavailable | StoreError::Queued => true,
+            StoreError::Unavailable => true,
             StoreError::Database { source, .. } => out_of_reach(source),
             _ => false,
         }
@@ -209,8 +205,6 @@ pub struct Store {
     /// behind the gate meanwhile are refused at once instead of each waiting
     /// out the pool's timeout in turn.
     down_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
-    /// How long a write waits for the write gate (see [`Store::write_gate`]).
-    gate_wait: Option<Duration>,
 }
 
 /// How long after finding the database out of reach writes are refused
@@ -421,9 +415,6 @@ impl Store {
             backend,
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
             down_since: Arc::new(std::sync::Mutex::new(None)),
-            // Half: a write that took the gate just before the one ahead of
-            // it was cancelled would otherwise wait a whole timeout more.
-            gate_wait: statement_timeout.map(|t| t / 2),
         })
     }
 
@@ -511,17 +502,13 @@ impl Store {
     /// Takes the write gate; hold it across a write transaction and the index
     /// update that follows it.
     ///
-    /// The service waits for it half as long as a statement may run: when a
-    /// write is stuck (a lock held elsewhere), those queued behind it are
-    /// refused as [`StoreError::Queued`] instead of each waiting out the
-    /// one before in turn. One-off commands wait as long as it takes.
-    pub async fn write_gate(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, StoreError> {
-        match self.gate_wait {
-            None => Ok(self.write_gate.lock().await),
-            Some(wait) => tokio::time::timeout(wait, self.write_gate.lock())
-                .await
-                .map_err(|_| StoreError::Queued),
-        }
+    /// Waiting for it is not bounded: it is held across whole transactions,
+    /// some long and legitimate (a place import of 20,000 rows), and a write
+    /// refused meanwhile would be worse than one delayed. A write stuck on
+    /// the database is bounded by the statement timeout instead, so the
+    /// queue behind it drains.
+    pub async fn write_gate(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write_gate.lock().await
     }
 
     /// How the connection pool is used now (for metrics).

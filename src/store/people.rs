@@ -77,7 +77,7 @@ fn taken(what: &'static str) -> impl FnOnce(StoreError) -> StoreError {
 impl Store {
     /// Registers an agency, with its audit event.
     pub async fn create_agency(&self, new: &Agency, audit: AuditEntry) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         sqlx::query(
             "INSERT INTO agencies (code, name_en, name_cy, kind, created_at)
@@ -102,7 +102,7 @@ impl Store {
         agency: &Agency,
         audit: AuditEntry,
     ) -> Result<bool, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let done = sqlx::query(
             "UPDATE agencies SET name_en = $1, name_cy = $2, kind = $3 WHERE code = $4",
@@ -149,7 +149,7 @@ impl Store {
         mut audit: AuditEntry,
     ) -> Result<User, StoreError> {
         let now = format_instant(audit.at);
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let known = sqlx::query("SELECT 1 AS one FROM agencies WHERE code = $1")
             .bind(&new.agency)
@@ -235,7 +235,7 @@ impl Store {
         change: &UserChange,
         audit: AuditEntry,
     ) -> Result<Option<User>, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if !change_user(&mut tx, id, change, &format_instant(audit.at)).await? {
             return Ok(None);
@@ -256,7 +256,7 @@ impl Store {
         admin: bool,
         mut audit: AuditEntry,
     ) -> Result<RoleRequest, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         // One pending request per account: a new one replaces the old.
         sqlx::query(
@@ -332,7 +332,7 @@ impl Store {
         approve: bool,
         audit: AuditEntry,
     ) -> Result<Option<RoleRequest>, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let row = sqlx::query(&format!(
             "SELECT {ROLE_REQUEST_COLUMNS} FROM role_requests WHERE id = $1 AND outcome IS NULL"
@@ -377,7 +377,7 @@ impl Store {
     pub async fn offer_totp(&self, user_id: i64, secret: &str) -> Result<(), StoreError> {
         // Every write takes the gate: on SQLite a write slipping between
         // another transaction's read and write would fail it (BUSY_SNAPSHOT).
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
             .bind(secret)
             .bind(user_id)
@@ -396,7 +396,7 @@ impl Store {
         step: i64,
         codes: &[String],
     ) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         sqlx::query(
             "UPDATE users SET totp_secret = $1, totp_pending = NULL, totp_last_step = $2 WHERE id = $3",
@@ -426,7 +426,7 @@ impl Store {
     /// Records that the TOTP code of `step` was used, unless a code of that
     /// step or later already was; returns whether it was accepted.
     pub async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE users SET totp_last_step = $1
              WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
@@ -446,7 +446,7 @@ impl Store {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE recovery_codes SET used_at = $1
              WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
@@ -481,7 +481,7 @@ impl Store {
         stage: SessionStage,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let now = format_instant(now);
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, stage, created_at, last_seen_at)
@@ -536,7 +536,7 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(format_instant(now))
             .bind(token_hash)
@@ -548,7 +548,7 @@ impl Store {
 
     /// Ends one session.
     pub async fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
@@ -567,7 +567,7 @@ impl Store {
         idle_before: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
             .bind(format_instant(idle_before))
             .bind(format_instant(created_before))
@@ -588,7 +588,7 @@ impl Store {
         since: DateTime<Utc>,
         limits: (i64, i64),
     ) -> Result<Option<i64>, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let since = format_instant(since);
         let row = sqlx::query(
             "SELECT
@@ -626,7 +626,7 @@ impl Store {
     /// Settles a reserved attempt: `success`, or `incomplete` (the right
     /// password, a second factor still to come), which does not count.
     pub async fn settle_sign_in(&self, id: i64, outcome: &str) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         sqlx::query("UPDATE sign_ins SET outcome = $1 WHERE id = $2")
             .bind(outcome)
             .bind(id)

@@ -61,7 +61,7 @@ impl Store {
         client_key: Option<&str>,
         mut audit: AuditEntry,
     ) -> Result<(i64, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if let Some(id) = replayed(&mut tx, "perception_sessions", client_key).await? {
             return Ok((id, false));
@@ -106,7 +106,7 @@ impl Store {
         client_key: Option<&str>,
         audit: AuditEntry,
     ) -> Result<(i64, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if let Some(id) = replayed(&mut tx, "perception_marks", client_key).await? {
             return Ok((id, false));

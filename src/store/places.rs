@@ -152,7 +152,7 @@ impl Store {
     /// Adds a place for the demo (unaudited: the demo is loaded into an
     /// empty store before anyone can use it) and returns its id.
     pub async fn create_place(&self, details: &PlaceDetails) -> Result<i64, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let id = insert(&mut tx, details, None, "demo", &format_instant(Utc::now())).await?;
         tx.commit().await.ctx("committing a place")?;
@@ -168,7 +168,7 @@ impl Store {
         key: Option<&IdempotencyKey>,
         mut audit: AuditEntry,
     ) -> Result<(Place, bool), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         if let Some(key) = key {
             let row = sqlx::query(
@@ -219,7 +219,7 @@ impl Store {
         details: &PlaceDetails,
         audit: AuditEntry,
     ) -> Result<Place, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let current = place_in(&mut tx, id)
             .await?
@@ -246,7 +246,7 @@ impl Store {
     /// Takes a place off the register. Observations keep their link, so
     /// their history stays true; the place is no longer listed.
     pub async fn remove_place(&self, id: i64, audit: AuditEntry) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let done = sqlx::query("UPDATE places SET removed_at = $1, updated_by = $2 WHERE id = $3 AND removed_at IS NULL")
             .bind(format_instant(audit.at))
@@ -269,7 +269,7 @@ impl Store {
         places: &[ImportedPlace],
         audit: AuditEntry,
     ) -> Result<PlaceImport, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let at = format_instant(audit.at);
         let mut report = PlaceImport::default();

@@ -47,7 +47,7 @@ impl Store {
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self
             .begin_write()
             .await

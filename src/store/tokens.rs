@@ -85,7 +85,7 @@ impl Store {
     ) -> Result<(TokenRecord, String), StoreError> {
         // Every write takes the gate: on SQLite a write slipping between
         // another transaction's read and write would fail it (BUSY_SNAPSHOT).
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         use rand::RngCore;
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -149,7 +149,7 @@ impl Store {
         by: &Viewer,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let _gate = self.write_gate().await?;
+        let _gate = self.write_gate().await;
         let mut tx = self.begin_write().await.ctx("starting a transaction")?;
         let row = sqlx::query(&format!(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL

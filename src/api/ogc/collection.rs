@@ -544,7 +544,9 @@ pub async fn download(
         state.clock.now(),
     );
     if !Box::pin(state.audit.record(entry)).await {
-        return Err(Problem::internal());
+        // Nothing is disclosed that is not on the record first; the record
+        // could not be made because the store is out of reach or busy.
+        return Err(Problem::store_unavailable());
     }
     // Written as it is sent, off the HTTP workers: the features in the
     // file's own axis order, each as the GeoJSON answer shows it.
