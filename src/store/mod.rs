@@ -284,6 +284,25 @@ pub fn private_file(file: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Sets a PostgreSQL session's timeouts: statements cancelled after
+/// `statement_timeout` (none without one), and the session ended after
+/// [`IDLE_IN_TRANSACTION`] idle in a transaction. Set on the session, so a
+/// role or database default (or its absence) does not decide how long a
+/// request may hang.
+async fn postgres_session(
+    conn: &mut sqlx::AnyConnection,
+    statement_timeout: Option<Duration>,
+) -> Result<(), sqlx::Error> {
+    // 0 is PostgreSQL's "no timeout".
+    let timeout = statement_timeout.map_or(0, |t| t.as_millis().max(1));
+    conn.execute(format!("SET statement_timeout = {timeout}").as_str())
+        .await?;
+    let idle = IDLE_IN_TRANSACTION.as_millis();
+    conn.execute(format!("SET idle_in_transaction_session_timeout = {idle}").as_str())
+        .await?;
+    Ok(())
+}
+
 /// Bytes the SQLite readiness check writes and commits (see
 /// [`Store::ready_for_writes`]).
 const READINESS_HEADROOM: i64 = 64 * 1024;
@@ -368,18 +387,7 @@ impl Store {
                         // Erased records leave no readable remains in free pages.
                         conn.execute("PRAGMA secure_delete = ON").await?;
                     } else {
-                        // Set on the session, so a role or database default
-                        // (or its absence) does not decide how long a
-                        // request may hang.
-                        // 0: none.
-                        let timeout = statement_timeout.map_or(0, |t| t.as_millis().max(1));
-                        conn.execute(format!("SET statement_timeout = {timeout}").as_str())
-                            .await?;
-                        let idle = IDLE_IN_TRANSACTION.as_millis();
-                        conn.execute(
-                            format!("SET idle_in_transaction_session_timeout = {idle}").as_str(),
-                        )
-                        .await?;
+                        postgres_session(conn, statement_timeout).await?;
                     }
                     Ok(())
                 })
@@ -392,19 +400,10 @@ impl Store {
                 .min_connections(0)
                 .acquire_timeout(Duration::from_secs(10))
                 .idle_timeout(Duration::from_secs(60))
-                .after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        conn.execute("SET statement_timeout = 0").await?;
-                        // A migration holds locks: one left idle by a hung
-                        // instance must not hold them for good either.
-                        let idle = IDLE_IN_TRANSACTION.as_millis();
-                        conn.execute(
-                            format!("SET idle_in_transaction_session_timeout = {idle}").as_str(),
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                })
+                // A migration holds locks: one left idle by a hung instance
+                // must not hold them for good either, so only the statement
+                // timeout differs.
+                .after_connect(|conn, _meta| Box::pin(postgres_session(conn, None)))
                 .connect_lazy(&url)
                 .ctx("connecting")?,
         };
